@@ -1,0 +1,170 @@
+//! Command line and environment settings, read once and passed down explicitly.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use crm_auth::{AuthConfig, LoginLimits};
+use crm_http::HttpSettings;
+
+/// CRM API server.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Cli {
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Settings, from flags or environment.
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (migrations run first).
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Create an admin user (or make an existing user an active admin with this password).
+    CreateAdmin(CreateAdminArgs),
+}
+
+/// `create-admin` arguments.
+#[derive(Debug, Args)]
+pub struct CreateAdminArgs {
+    /// E-mail of the admin.
+    #[arg(long)]
+    pub email: String,
+    /// Password (at least 8 characters).
+    #[arg(long, env = "CRM_ADMIN_PASSWORD", hide_env_values = true)]
+    pub password: String,
+}
+
+/// Server settings.
+#[derive(Debug, Args)]
+pub struct Settings {
+    /// PostgreSQL URL; unset: a private cluster in the data directory.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<String>,
+    /// Where the private cluster, the generated JWT secret and local files live.
+    #[arg(long, env = "CRM_DATA_DIR", default_value = ".data", global = true)]
+    pub data_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "CRM_LISTEN",
+        default_value = "127.0.0.1:3000",
+        global = true
+    )]
+    pub listen: String,
+    /// Secret for signing access tokens (required with DATABASE_URL; generated otherwise).
+    #[arg(long, env = "CRM_JWT_SECRET", hide_env_values = true, global = true)]
+    pub jwt_secret: Option<String>,
+    /// Mark the refresh cookie `Secure` (turn off only for plain-HTTP development).
+    #[arg(long, env = "CRM_COOKIE_SECURE", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub cookie_secure: bool,
+    /// Comma-separated origins allowed by CORS.
+    #[arg(long, env = "CRM_CORS_ORIGINS", value_delimiter = ',', global = true)]
+    pub cors_origins: Vec<String>,
+    /// Seconds after rotation during which a refresh token still gets a sibling (0 disables).
+    #[arg(
+        long,
+        env = "CRM_REFRESH_GRACE_SECONDS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub refresh_grace_seconds: u64,
+    /// Access-token lifetime in seconds.
+    #[arg(
+        long,
+        env = "CRM_ACCESS_TOKEN_SECONDS",
+        default_value_t = 900,
+        global = true
+    )]
+    pub access_token_seconds: u64,
+    /// Failed logins allowed per e-mail inside the window.
+    #[arg(
+        long,
+        env = "CRM_LOGIN_MAX_FAILURES_PER_EMAIL",
+        default_value_t = 5,
+        global = true
+    )]
+    pub login_max_failures_per_email: i64,
+    /// Failed logins allowed per client IP inside the window.
+    #[arg(
+        long,
+        env = "CRM_LOGIN_MAX_FAILURES_PER_IP",
+        default_value_t = 100,
+        global = true
+    )]
+    pub login_max_failures_per_ip: i64,
+    /// Failed-login window in seconds.
+    #[arg(
+        long,
+        env = "CRM_LOGIN_WINDOW_SECONDS",
+        default_value_t = 900,
+        global = true
+    )]
+    pub login_window_seconds: u64,
+    /// Trust `Forwarded`/`X-Forwarded-For` for the client IP (only behind your own proxy).
+    #[arg(long, env = "CRM_TRUST_PROXY", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub trust_proxy: bool,
+    /// Largest JSON body in bytes.
+    #[arg(long, env = "CRM_MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
+    pub max_body_bytes: usize,
+    /// Database connections per server process.
+    #[arg(long, env = "CRM_DB_POOL_SIZE", default_value_t = 16, global = true)]
+    pub db_pool_size: usize,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "CRM_WORKERS", global = true)]
+    pub workers: Option<usize>,
+    /// First admin's e-mail when the database has no user.
+    #[arg(long, env = "CRM_ADMIN_EMAIL", global = true)]
+    pub admin_email: Option<String>,
+    /// First admin's password when the database has no user.
+    #[arg(
+        long = "admin-password",
+        env = "CRM_ADMIN_PASSWORD",
+        hide_env_values = true,
+        global = true
+    )]
+    pub admin_password: Option<String>,
+    /// Log format: `pretty` or `json`.
+    #[arg(long, env = "CRM_LOG_FORMAT", default_value = "pretty", global = true)]
+    pub log_format: String,
+    /// Cheap password hashing. For tests and benchmarks only: never in production.
+    #[arg(long, env = "CRM_INSECURE_FAST_PASSWORD_HASHING", default_value_t = false, action = clap::ArgAction::Set, hide = true, global = true)]
+    pub fast_password_hashing: bool,
+}
+
+impl Settings {
+    /// Auth settings with the resolved secret.
+    pub fn auth_config(&self, jwt_secret: Vec<u8>) -> AuthConfig {
+        let mut config = AuthConfig::new(jwt_secret);
+        config.access_ttl = Duration::from_secs(self.access_token_seconds);
+        config.refresh_grace = Duration::from_secs(self.refresh_grace_seconds);
+        config.login_limits = LoginLimits {
+            per_email: self.login_max_failures_per_email,
+            per_ip: self.login_max_failures_per_ip,
+            window: Duration::from_secs(self.login_window_seconds),
+        };
+        config
+    }
+
+    /// HTTP settings.
+    pub fn http_settings(&self) -> HttpSettings {
+        HttpSettings {
+            cors_origins: self
+                .cors_origins
+                .iter()
+                .map(|o| o.trim().to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
+            cookie_secure: self.cookie_secure,
+            max_body_bytes: self.max_body_bytes,
+            trust_proxy: self.trust_proxy,
+            workers: self.workers,
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! `crm-server`: the CRM HTTP API. With no arguments it serves (same as `crm-server serve`).
+//! Without `DATABASE_URL` it runs on a private PostgreSQL cluster in the data directory.
+
+mod bootstrap;
+mod config;
+mod database;
+mod telemetry;
+
+use std::net::TcpListener;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use crm_http::{AppState, build_server};
+use crm_users::Passwords;
+
+use crate::config::{Cli, Command, Settings};
+use crate::database::Database;
+
+/// Startup failures: printed as one line each, exit code 1.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// A setting is missing or invalid.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The local PostgreSQL could not be started.
+    #[error(transparent)]
+    LocalPg(#[from] crm_db::local_pg::LocalPgError),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] crm_db::DbError),
+    /// A user operation failed.
+    #[error(transparent)]
+    User(#[from] crm_users::UserError),
+    /// Binding or serving failed.
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(&cli.settings.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), StartupError> {
+    let settings = cli.settings;
+    let db = Database::open(&settings).await?;
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(&settings, &db).await,
+        Command::Migrate => Ok(()),
+        Command::CreateAdmin(args) => {
+            bootstrap::create_admin(&db, &passwords(&settings)?, args).await
+        }
+    };
+    db.shutdown();
+    result
+}
+
+fn passwords(settings: &Settings) -> Result<Passwords, StartupError> {
+    Ok(if settings.fast_password_hashing {
+        Passwords::fast_for_tests()?
+    } else {
+        Passwords::production()?
+    })
+}
+
+async fn serve(settings: &Settings, db: &Database) -> Result<(), StartupError> {
+    let passwords = passwords(settings)?;
+    bootstrap::first_admin(db, &passwords, settings).await?;
+    let listener = TcpListener::bind(&settings.listen)
+        .map_err(|e| StartupError::Config(format!("cannot listen on {}: {e}", settings.listen)))?;
+    let state = AppState {
+        pool: db.pool.clone(),
+        auth: Arc::new(settings.auth_config(db.jwt_secret.clone())),
+        passwords: Arc::new(passwords),
+        http: Arc::new(settings.http_settings()),
+    };
+    let addr = listener.local_addr()?;
+    let server = build_server(listener, state)?;
+    tracing::info!(%addr, "listening; API docs at http://{addr}/api/docs");
+    server.await?;
+    tracing::info!("server stopped");
+    Ok(())
+}

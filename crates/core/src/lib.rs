@@ -1,0 +1,19 @@
+//! The vocabulary every CRM crate shares: typed ids, paging and sorting, the permission
+//! catalogue with role defaults, the acting principal (`Actor`) and the error kinds that the HTTP
+//! layer maps to status codes.
+//!
+//! This crate depends on nothing of the project and on no database or web framework.
+
+pub mod actor;
+pub mod error;
+pub mod ids;
+pub mod paging;
+pub mod permissions;
+pub mod sort;
+
+pub use actor::Actor;
+pub use error::{DomainError, ErrorKind, FieldError};
+pub use ids::{ApiKeyId, UserId};
+pub use paging::{Page, PageRequest};
+pub use permissions::{Permission, PermissionSet, Role};
+pub use sort::{SortDirection, SortSpec};

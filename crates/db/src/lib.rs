@@ -1,0 +1,16 @@
+//! Storage shared by every domain crate: the diesel `schema`, the connection pool, the embedded
+//! migrations, helpers that turn constraint violations into domain errors, and the zero-setup
+//! local PostgreSQL (`local_pg`) used by the server and the tests when `DATABASE_URL` is unset.
+//!
+//! No web framework here; domain crates build on this one.
+
+pub mod constraint;
+pub mod error;
+pub mod local_pg;
+pub mod migrations;
+pub mod pool;
+pub mod schema;
+
+pub use diesel_async::AsyncPgConnection;
+pub use error::DbError;
+pub use pool::{DbPool, PoolSettings, build_pool};

@@ -1,0 +1,73 @@
+//! The success envelope: `{"data": T}` and `{"data": [T], "meta": {...}}`, with `ETag` and
+//! `Location` where the contract asks for them.
+
+use actix_web::HttpResponse;
+use actix_web::http::header;
+use crm_core::Page;
+use serde::Serialize;
+
+/// `{"data": T}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Data<T> {
+    /// The payload.
+    pub data: T,
+}
+
+/// Paging figures of a list.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ListMeta {
+    /// Page number (1-based).
+    pub page: i64,
+    /// Page size.
+    pub limit: i64,
+    /// Matching rows over all pages.
+    pub total: i64,
+}
+
+/// `{"data": [T], "meta": {...}}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct List<T> {
+    /// The rows of this page.
+    pub data: Vec<T>,
+    /// Paging figures.
+    pub meta: ListMeta,
+}
+
+/// The strong `ETag` of a record version.
+pub fn etag(version: i32) -> String {
+    format!("\"{version}\"")
+}
+
+/// 200 `{"data": T}`.
+pub fn ok<T: Serialize>(data: T) -> HttpResponse {
+    HttpResponse::Ok().json(Data { data })
+}
+
+/// 200 `{"data": T}` with `ETag`.
+pub fn ok_versioned<T: Serialize>(data: T, version: i32) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::ETAG, etag(version)))
+        .json(Data { data })
+}
+
+/// 201 `{"data": T}` with `Location` and, for versioned records, `ETag`.
+pub fn created<T: Serialize>(location: String, data: T, version: Option<i32>) -> HttpResponse {
+    let mut res = HttpResponse::Created();
+    res.insert_header((header::LOCATION, location));
+    if let Some(v) = version {
+        res.insert_header((header::ETAG, etag(v)));
+    }
+    res.json(Data { data })
+}
+
+/// 200 list with `meta`.
+pub fn list<T: Serialize>(page: Page<T>) -> HttpResponse {
+    HttpResponse::Ok().json(List {
+        meta: ListMeta {
+            page: page.page,
+            limit: page.limit,
+            total: page.total,
+        },
+        data: page.items,
+    })
+}

@@ -1,0 +1,19 @@
+//! The HTTP API over the domain crates: routes per domain, extractors (actor, `If-Match`,
+//! client IP), the problem+json error mapping (the one place where domain errors become
+//! status codes), the `{data, meta}` envelope, middleware (request ids, access log, security
+//! headers) and the OpenAPI document with Swagger UI.
+//!
+//! Handlers stay thin: parse, call one service, shape the answer. Rules live in the services.
+
+pub mod envelope;
+pub mod extract;
+pub mod middleware;
+pub mod openapi;
+pub mod problem;
+pub mod routes;
+pub mod server;
+pub mod state;
+
+pub use problem::ApiError;
+pub use server::{HttpSettings, build_server};
+pub use state::AppState;

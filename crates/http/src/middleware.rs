@@ -1,0 +1,107 @@
+//! Request ids, the access log, security headers, and the rewriting of any error response
+//! that is not problem+json yet (raised by actix itself) into one.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::{ErrorHandlerResponse, Next};
+use actix_web::{HttpMessage, ResponseError};
+use tracing::Instrument;
+
+use crate::problem::{ApiError, PROBLEM_JSON};
+
+/// Header carrying the request id, echoed on every response.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The id of the current request, in the request extensions.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+fn incoming_request_id(req: &ServiceRequest) -> Option<String> {
+    let v = req.headers().get(REQUEST_ID)?.to_str().ok()?.trim();
+    // Accept only short printable ids: they end up in logs.
+    (!v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .then(|| v.to_owned())
+}
+
+/// Gives every request an id (the client's `X-Request-Id` or a new UUID), runs it inside a
+/// span carrying that id so every log line has it, logs one line per request, and adds the id
+/// and the security headers to the response.
+pub async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
+    let id = incoming_request_id(&req).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let method = req.method().to_string();
+    let path = req.path().to_owned();
+    let is_docs = path.starts_with("/api/docs");
+    let span = tracing::info_span!("request", request_id = %id, method = %method, path = %path);
+    let started = Instant::now();
+    let result = next.call(req).instrument(span.clone()).await;
+    let mut res = result?;
+    let status = res.status().as_u16();
+    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    span.in_scope(|| {
+        if status >= 500 {
+            tracing::error!(status, duration_ms, "request finished");
+        } else {
+            tracing::info!(status, duration_ms, "request finished");
+        }
+    });
+    let headers = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        headers.insert(REQUEST_ID, v);
+    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        HeaderName::from_static("cross-origin-resource-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
+    if !is_docs {
+        // JSON needs no scripts or frames; Swagger UI (under /api/docs) needs its own assets.
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
+        if !headers.contains_key(header::CACHE_CONTROL) {
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+    }
+    Ok(res)
+}
+
+/// Rewrites an error response that is not problem+json (404 and 405 from the router, actix's
+/// own extractor errors) into problem+json with the same status.
+pub fn problem_for_plain_errors<B>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(PROBLEM_JSON));
+    if is_problem {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let allow = res.headers().get(header::ALLOW).cloned();
+    let (req, _) = res.into_parts();
+    let mut new = ApiError::from_status(status).error_response();
+    if let Some(allow) = allow {
+        new.headers_mut().insert(header::ALLOW, allow);
+    }
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, new).map_into_right_body::<B>(),
+    ))
+}

@@ -1,0 +1,89 @@
+//! `/api/api-keys`: keys for other services.
+
+use actix_web::{HttpResponse, delete, get, post, web};
+use crm_auth::{ApiKey, CreateApiKey, CreatedApiKey};
+use crm_core::{ApiKeyId, PageRequest};
+use serde::Deserialize;
+use utoipa_actix_web::service_config::ServiceConfig;
+use uuid::Uuid;
+
+use crate::envelope::{Data, List, created, list};
+use crate::extract::AuthActor;
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+pub(crate) fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(list_api_keys)
+        .service(create_api_key)
+        .service(revoke_api_key);
+}
+
+/// Query of `GET /api/api-keys`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListApiKeysQuery {
+    /// Page number, from 1.
+    pub page: Option<i64>,
+    /// Page size, 1–100.
+    pub limit: Option<i64>,
+}
+
+/// Lists API keys, newest first (`users.manage`). Secrets are never shown again.
+#[utoipa::path(get, path = "/api-keys", tag = "api-keys", params(ListApiKeysQuery), security(("bearer" = [])), responses(
+    (status = 200, body = List<ApiKey>),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/api-keys")]
+async fn list_api_keys(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    query: web::Query<ListApiKeysQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = PageRequest::new(query.page, query.limit).map_err(|e| ApiError::invalid(vec![e]))?;
+    let mut conn = state.conn().await?;
+    Ok(list(
+        crm_auth::list_api_keys(&mut conn, &actor.0, page).await?,
+    ))
+}
+
+/// Creates an API key (`users.manage`). The `key` is in this answer only.
+#[utoipa::path(post, path = "/api-keys", tag = "api-keys", request_body = CreateApiKey, security(("bearer" = [])), responses(
+    (status = 201, body = Data<CreatedApiKey>, headers(("Location" = String))),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/api-keys")]
+async fn create_api_key(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    body: web::Json<CreateApiKey>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.conn().await?;
+    let key = crm_auth::create_api_key(&mut conn, &actor.0, body.into_inner()).await?;
+    Ok(created(
+        format!("/api/api-keys/{}", key.api_key.id),
+        key,
+        None,
+    ))
+}
+
+/// Revokes an API key (`users.manage`): refused from the next request on.
+#[utoipa::path(delete, path = "/api-keys/{id}", tag = "api-keys", params(("id" = Uuid, Path)), security(("bearer" = [])), responses(
+    (status = 204, description = "Revoked"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+))]
+#[delete("/api-keys/{id}")]
+async fn revoke_api_key(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.conn().await?;
+    crm_auth::revoke_api_key(&mut conn, &actor.0, ApiKeyId(*id)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,16 @@
+//! Routes per domain; each module registers its handlers (and so their OpenAPI paths).
+
+pub mod api_keys;
+pub mod auth;
+pub mod health;
+pub mod users;
+
+use utoipa_actix_web::service_config::ServiceConfig;
+
+/// Registers every `/api` route.
+pub fn configure(cfg: &mut ServiceConfig) {
+    health::configure(cfg);
+    auth::configure(cfg);
+    users::configure(cfg);
+    api_keys::configure(cfg);
+}

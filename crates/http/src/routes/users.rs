@@ -1,0 +1,178 @@
+//! `/api/users`: admin CRUD of users.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use crm_core::{PageRequest, Role, SortDirection, SortSpec, UserId};
+use crm_users::{CreateUser, ListUsers, UpdateUser, User, UserSort};
+use serde::Deserialize;
+use utoipa_actix_web::service_config::ServiceConfig;
+use uuid::Uuid;
+
+use crate::envelope::{Data, List, created, list, ok_versioned};
+use crate::extract::{AuthActor, IfMatch};
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+pub(crate) fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(list_users)
+        .service(create_user)
+        .service(get_user)
+        .service(update_user)
+        .service(delete_user);
+}
+
+/// Query of `GET /api/users`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListUsersQuery {
+    /// Page number, from 1.
+    #[param(minimum = 1)]
+    pub page: Option<i64>,
+    /// Page size, 1–100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+    /// Comma list of `createdAt`, `email`, `firstName`, `lastName`, `lastLoginAt`; `-` for
+    /// descending. Default `createdAt`.
+    pub sort: Option<String>,
+    /// Fragment of e-mail, first or last name (case-insensitive).
+    pub q: Option<String>,
+    /// Only users of this role.
+    pub role: Option<Role>,
+    /// Only active (`true`) or deactivated (`false`) users.
+    pub is_active: Option<bool>,
+}
+
+impl ListUsersQuery {
+    fn into_input(self) -> Result<ListUsers, ApiError> {
+        let page =
+            PageRequest::new(self.page, self.limit).map_err(|e| ApiError::invalid(vec![e]))?;
+        let sort = SortSpec::parse(
+            self.sort.as_deref(),
+            UserSort::ALLOWED,
+            vec![(UserSort::CreatedAt, SortDirection::Asc)],
+        )
+        .map_err(|e| ApiError::invalid(vec![e]))?;
+        Ok(ListUsers {
+            page,
+            sort,
+            q: self.q,
+            role: self.role,
+            is_active: self.is_active,
+        })
+    }
+}
+
+/// Lists users (`users.read`).
+#[utoipa::path(get, path = "/users", tag = "users", params(ListUsersQuery), security(("bearer" = [])), responses(
+    (status = 200, body = List<User>),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/users")]
+async fn list_users(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    query: web::Query<ListUsersQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let input = query.into_inner().into_input()?;
+    let mut conn = state.conn().await?;
+    Ok(list(
+        crm_users::list_users(&mut conn, &actor.0, &input).await?,
+    ))
+}
+
+/// Creates a user (`users.manage`).
+#[utoipa::path(post, path = "/users", tag = "users", request_body = CreateUser, security(("bearer" = [])), responses(
+    (status = 201, body = Data<User>, headers(("Location" = String), ("ETag" = String))),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 409, body = Problem, content_type = "application/problem+json", description = "E-mail already in use"),
+))]
+#[post("/users")]
+async fn create_user(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    body: web::Json<CreateUser>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.conn().await?;
+    let user =
+        crm_users::create_user(&mut conn, &actor.0, &state.passwords, body.into_inner()).await?;
+    let (location, version) = (format!("/api/users/{}", user.id), user.version);
+    Ok(created(location, user, Some(version)))
+}
+
+/// Reads a user (`users.read`, or one's own record).
+#[utoipa::path(get, path = "/users/{id}", tag = "users", params(("id" = Uuid, Path)), security(("bearer" = [])), responses(
+    (status = 200, body = Data<User>, headers(("ETag" = String))),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/users/{id}")]
+async fn get_user(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.conn().await?;
+    let user = crm_users::get_user(&mut conn, &actor.0, UserId(*id)).await?;
+    let version = user.version;
+    Ok(ok_versioned(user, version))
+}
+
+/// Changes a user (`users.manage`; anyone may change their own names). `isActive: false`
+/// deactivates; a new `password` ends the user's sessions. `If-Match` guards against lost
+/// updates (412).
+#[utoipa::path(patch, path = "/users/{id}", tag = "users", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag of the version being changed")), request_body = UpdateUser, security(("bearer" = [])), responses(
+    (status = 200, body = Data<User>, headers(("ETag" = String))),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, body = Problem, content_type = "application/problem+json", description = "Duplicate e-mail, or the last active admin"),
+    (status = 412, body = Problem, content_type = "application/problem+json"),
+))]
+#[patch("/users/{id}")]
+async fn update_user(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: web::Json<UpdateUser>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.conn().await?;
+    let user = crm_users::update_user(
+        &mut conn,
+        &actor.0,
+        &state.passwords,
+        UserId(*id),
+        body.into_inner(),
+        if_match.0,
+    )
+    .await?;
+    let version = user.version;
+    Ok(ok_versioned(user, version))
+}
+
+/// Deletes a user (`users.manage`); never the last active admin.
+#[utoipa::path(delete, path = "/users/{id}", tag = "users", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)), security(("bearer" = [])), responses(
+    (status = 204, description = "Deleted"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, body = Problem, content_type = "application/problem+json", description = "The last active admin"),
+    (status = 412, body = Problem, content_type = "application/problem+json"),
+))]
+#[delete("/users/{id}")]
+async fn delete_user(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.conn().await?;
+    crm_users::delete_user(&mut conn, &actor.0, UserId(*id), if_match.0).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
