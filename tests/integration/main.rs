@@ -1,1 +1,10 @@
+//! Black-box API tests: every test gets its own database and a real server on a free port, and
+//! talks to it over real HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod api_keys;
+mod auth;
+mod conventions;
+mod openapi;
+mod support;
+mod users;

@@ -83,10 +83,8 @@ impl Database {
 
     /// Stops the private cluster if this process started it.
     pub fn shutdown(&self) {
-        if let Some(pg) = &self.local {
-            if let Err(e) = pg.stop() {
-                tracing::warn!(error = %e, "could not stop the private PostgreSQL cluster");
-            }
+        if let Some(Err(e)) = self.local.as_ref().map(LocalPg::stop) {
+            tracing::warn!(error = %e, "could not stop the private PostgreSQL cluster");
         }
     }
 }

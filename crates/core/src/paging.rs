@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::error::{ErrorKind, FieldError};
+use crate::error::FieldError;
 
 /// Largest page a list endpoint returns.
 pub const MAX_LIMIT: i64 = 100;
@@ -32,7 +32,7 @@ impl PageRequest {
     pub fn new(page: Option<i64>, limit: Option<i64>) -> Result<Self, FieldError> {
         let page = page.unwrap_or(1);
         let limit = limit.unwrap_or(DEFAULT_LIMIT);
-        if page < 1 || page > 1_000_000 {
+        if !(1..=1_000_000).contains(&page) {
             return Err(FieldError::new("page", "must be between 1 and 1000000"));
         }
         if !(1..=MAX_LIMIT).contains(&limit) {
@@ -71,9 +71,6 @@ impl<T> Page<T> {
         }
     }
 }
-
-/// Error kind of an invalid page request, for crates that wrap `FieldError`.
-pub const PAGE_ERROR_KIND: ErrorKind = ErrorKind::Invalid;
 
 #[cfg(test)]
 mod tests {

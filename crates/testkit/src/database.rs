@@ -71,15 +71,27 @@ pub struct TestDb {
 impl TestDb {
     /// Copies the template into a new database (tens of milliseconds).
     pub async fn new() -> Self {
-        let template = template().await;
+        let db = Self::not_yet_created();
+        db.create().await;
+        db
+    }
+
+    /// A name and URL for a database that does not exist until `create` (to test what happens
+    /// while the database is unreachable).
+    pub fn not_yet_created() -> Self {
         let name = format!("crm_test_{}", uuid::Uuid::new_v4().simple());
+        let url = with_database(&server_url().expect("test PostgreSQL"), &name);
+        Self { name, url }
+    }
+
+    /// Creates the database from the migrated template.
+    pub async fn create(&self) {
+        let template = template().await;
         let mut conn = admin_conn().await;
-        diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {template}"))
+        diesel::sql_query(format!("CREATE DATABASE {} TEMPLATE {template}", self.name))
             .execute(&mut conn)
             .await
             .expect("create test database");
-        let url = with_database(&server_url().expect("server"), &name);
-        Self { name, url }
     }
 
     /// Connection URL of this database.

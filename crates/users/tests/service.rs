@@ -1,4 +1,5 @@
 //! User services against a real PostgreSQL (a fresh database per test).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crm_core::{Actor, PageRequest, Permission, Role, SortDirection, SortSpec};
 use crm_testkit::TestDb;

@@ -1,0 +1,198 @@
+//! Spawning a real server on a free port over a fresh database, and small client helpers.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::ServerHandle;
+use crm_auth::AuthConfig;
+use crm_core::{Actor, Role};
+use crm_db::DbPool;
+use crm_http::{AppState, HttpSettings, build_server};
+use crm_testkit::TestDb;
+use crm_users::{CreateUser, Passwords, User};
+use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
+use serde_json::{Value, json};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestApp {
+    pub base: String,
+    pub pool: DbPool,
+    pub client: Client,
+    pub passwords: Passwords,
+    pub db: TestDb,
+    handle: ServerHandle,
+}
+
+/// A user created directly through the service, with its password.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub user: User,
+    pub email: String,
+    pub password: String,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_, _| {}).await
+    }
+
+    /// Spawns with adjusted auth or HTTP settings.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut AuthConfig, &mut HttpSettings)) -> Self {
+        let db = TestDb::new().await;
+        Self::spawn_on(db, adjust).await
+    }
+
+    pub async fn spawn_on(
+        db: TestDb,
+        adjust: impl FnOnce(&mut AuthConfig, &mut HttpSettings),
+    ) -> Self {
+        let mut auth = AuthConfig::new(b"test secret of at least thirty-two bytes".to_vec());
+        let mut http = HttpSettings {
+            cookie_secure: false,
+            workers: Some(1),
+            ..HttpSettings::default()
+        };
+        adjust(&mut auth, &mut http);
+        let pool = db.pool();
+        let passwords = Passwords::fast_for_tests().unwrap();
+        let state = AppState {
+            pool: pool.clone(),
+            auth: Arc::new(auth),
+            passwords: Arc::new(passwords.clone()),
+            http: Arc::new(http),
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let server = build_server(listener, state).unwrap();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Self {
+            base,
+            pool,
+            client: Client::builder().cookie_store(true).build().unwrap(),
+            passwords,
+            db,
+            handle,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    /// A request with a bearer token.
+    pub fn authed(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
+        self.request(method, path).bearer_auth(token)
+    }
+
+    pub async fn create_user(&self, role: Role) -> TestUser {
+        let email = format!(
+            "{}-{}@example.com",
+            role.as_str().to_lowercase(),
+            uuid::Uuid::new_v4().simple()
+        );
+        let mut conn = self.pool.get().await.unwrap();
+        let user = crm_users::create_user(
+            &mut conn,
+            &Actor::system(),
+            &self.passwords,
+            CreateUser {
+                email: email.clone(),
+                password: PASSWORD.into(),
+                first_name: "Test".into(),
+                last_name: role.as_str().into(),
+                role,
+                is_active: true,
+                permission_grants: vec![],
+                permission_revokes: vec![],
+            },
+        )
+        .await
+        .unwrap();
+        TestUser {
+            user,
+            email,
+            password: PASSWORD.into(),
+        }
+    }
+
+    /// Logs in with a fresh client (own cookie jar); returns the response.
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.request(Method::POST, "/api/auth/login")
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A user of `role` and an access token for them.
+    pub async fn signed_in(&self, role: Role) -> (TestUser, String) {
+        let user = self.create_user(role).await;
+        let res = self.login(&user.email, &user.password).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let body: Value = res.json().await.unwrap();
+        let token = body["data"]["accessToken"].as_str().unwrap().to_owned();
+        (user, token)
+    }
+
+    pub async fn user_count(&self) -> i64 {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        let mut conn = self.pool.get().await.unwrap();
+        crm_db::schema::users::table
+            .count()
+            .get_result(&mut conn)
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // The stop command is sent eagerly; nothing needs to await it.
+        drop(self.handle.stop(false));
+    }
+}
+
+/// Asserts a problem+json answer with `status` and `code`; returns the body.
+pub async fn assert_problem(res: Response, status: u16, code: &str) -> Value {
+    assert_eq!(res.status().as_u16(), status, "unexpected status");
+    let content_type = res
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["status"], status);
+    assert_eq!(body["code"], code, "{body}");
+    assert!(body["title"].is_string() && body["detail"].is_string() && body["type"].is_string());
+    body
+}
+
+/// The refresh-token cookie a response sets.
+pub fn refresh_cookie(res: &Response) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("refresh_token="))
+        .map(str::to_owned)
+}
+
+/// The refresh token value a response sets.
+pub fn refresh_token(res: &Response) -> String {
+    let cookie = refresh_cookie(res).expect("refresh cookie");
+    cookie["refresh_token=".len()..]
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
