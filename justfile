@@ -1,0 +1,51 @@
+# CRM API — common tasks. `just` lists them.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+export CARGO_TARGET_DIR := env_var_or_default("CARGO_TARGET_DIR", env_var("HOME") / ".cache/crm-target")
+
+# List the recipes.
+default:
+    @just --list
+
+# Run the server in debug mode on the private database (plain-HTTP cookies for local use).
+dev:
+    CRM_COOKIE_SECURE=false cargo run -p crm-server
+
+# Run the server in release mode.
+run:
+    cargo run --release -p crm-server
+
+# Run the whole test suite.
+test:
+    cargo test --workspace
+
+# Formatting, clippy and the layering rule.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+    scripts/check-layering.sh
+
+# Everything CI runs.
+ci:
+    bash .ci/run
+
+# Load benchmark against a release server on a throwaway database (installs wrk if missing).
+bench:
+    bench/run.sh
+
+# Apply migrations to the configured database and exit.
+migrate:
+    cargo run -p crm-server -- migrate
+
+# psql into the private development database (server must have started it once).
+db:
+    psql "postgresql://postgres@/crm?host=$(realpath .data/pg)"
+
+# Stop the private development cluster.
+db-stop:
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$(pg_config --bindir 2>/dev/null || ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/pg_ctl" -D .data/pg stop -m fast; else pg_ctl -D .data/pg stop -m fast; fi
+
+# Delete the private development database (stops it first).
+db-reset: db-stop
+    rm -rf .data/pg
