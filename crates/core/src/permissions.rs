@@ -319,13 +319,27 @@ mod tests {
         for line in doc.lines().filter(|l| l.starts_with("| `")) {
             let cells: Vec<&str> = line.split('|').map(str::trim).collect();
             let name = cells[1].trim_matches('`');
-            let p: Permission = name.parse().unwrap_or_else(|_| panic!("unknown permission {name} in docs"));
-            for (role, cell) in [(Role::Admin, cells[2]), (Role::Manager, cells[3]), (Role::Viewer, cells[4])] {
-                assert_eq!(role.default_permissions().contains(p), cell == "✓", "{name} for {role} in docs/permissions.md");
+            let p: Permission = name
+                .parse()
+                .unwrap_or_else(|_| panic!("unknown permission {name} in docs"));
+            for (role, cell) in [
+                (Role::Admin, cells[2]),
+                (Role::Manager, cells[3]),
+                (Role::Viewer, cells[4]),
+            ] {
+                assert_eq!(
+                    role.default_permissions().contains(p),
+                    cell == "✓",
+                    "{name} for {role} in docs/permissions.md"
+                );
             }
             documented.push(p);
         }
-        assert_eq!(documented, Permission::iter().collect::<Vec<_>>(), "docs list every permission in order");
+        assert_eq!(
+            documented,
+            Permission::iter().collect::<Vec<_>>(),
+            "docs list every permission in order"
+        );
     }
 
     #[test]

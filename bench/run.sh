@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Load benchmark: start-up time, memory and wrk throughput/latency of a release crm-server on a
+# throwaway private PostgreSQL. Production password hashing (argon2) is kept on purpose.
+# Env: BENCH_DURATION (default 10s), BENCH_CONNECTIONS (64), BENCH_LOGIN_CONNECTIONS (8).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BENCH_DIR=$PWD/bench
+DURATION=${BENCH_DURATION:-10s}
+CONNS=${BENCH_CONNECTIONS:-64}
+LOGIN_CONNS=${BENCH_LOGIN_CONNECTIONS:-8}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/crm-target}
+export BENCH_EMAIL=bench-admin@example.com BENCH_PASSWORD=bench-password-1234
+
+log() { echo "[bench] $*" >&2; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+proc_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; } # pid field -> kB
+mib() { awk -v kb="$1" 'BEGIN { printf "%.1f MiB", kb / 1024 }'; }
+
+# 1. wrk
+if ! command -v wrk >/dev/null; then
+  log "installing wrk"
+  apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
+fi
+
+# 2. release binary
+log "building crm-server (release)"
+cargo build --release -p crm-server >&2
+BIN=$CARGO_TARGET_DIR/release/crm-server
+
+# 3. server lifecycle
+WORK=/tmp/crm-bench-$$
+mkdir -m 755 "$WORK" # fresh; PostgreSQL runs as `postgres` when we are root and must traverse it
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+URL=http://127.0.0.1:$PORT
+PID=
+
+stop_server() {
+  [[ -n $PID ]] || return 0
+  kill -TERM "$PID" 2>/dev/null || true
+  for _ in $(seq 300); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$PID" 2>/dev/null || true
+  wait "$PID" 2>/dev/null || true
+  PID=
+}
+cleanup() {
+  stop_server
+  local pm # a PostgreSQL left behind by a killed server: fast shutdown
+  pm=$(head -1 "$WORK/pg/postmaster.pid" 2>/dev/null) || true
+  if [[ -n $pm ]] && kill -INT "$pm" 2>/dev/null; then
+    for _ in $(seq 100); do kill -0 "$pm" 2>/dev/null || break; sleep 0.1; done
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+start_server() { # prints ms from spawn until /api/health/ready answers 200
+  local t0
+  t0=$(now_ms)
+  CRM_DATA_DIR=$WORK CRM_LISTEN=127.0.0.1:$PORT CRM_COOKIE_SECURE=false CRM_LOG_FORMAT=json \
+    CRM_ADMIN_EMAIL=$BENCH_EMAIL CRM_ADMIN_PASSWORD=$BENCH_PASSWORD "$BIN" >>"$WORK/server.log" 2>&1 &
+  PID=$!
+  until [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$URL/api/health/ready") == 200 ]]; do
+    if ! kill -0 "$PID" 2>/dev/null || (($(now_ms) - t0 > 120000)); then
+      log "server did not become ready; end of its log:"; tail -20 "$WORK/server.log" >&2; return 1
+    fi
+    sleep 0.02
+  done
+  echo $(($(now_ms) - t0))
+}
+
+pg_mem() { # RSS and PSS sums of the postmaster and its children
+  local pm pids rss=0 pss=0 p
+  pm=$(head -1 "$WORK/pg/postmaster.pid")
+  pids="$pm $(ps -o pid= --ppid "$pm")"
+  for p in $pids; do
+    rss=$((rss + $(proc_kb "$p" VmRSS || echo 0)))
+    pss=$((pss + $(awk '$1 == "Pss:" { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)))
+  done
+  echo "$(mib $rss) RSS sum, $(mib $pss) PSS sum ($(wc -w <<<"$pids") processes)"
+}
+
+log "first start (initdb, migrations, admin) in $WORK"
+COLD_MS=$(start_server)
+stop_server
+log "restart on the same data directory"
+WARM_MS=$(start_server)
+sleep 1
+IDLE_RSS=$(proc_kb "$PID" VmRSS)
+PG_IDLE=$(pg_mem)
+
+# 5. token
+TOKEN=$(curl -fsS -H 'Content-Type: application/json' \
+  -d "{\"email\":\"$BENCH_EMAIL\",\"password\":\"$BENCH_PASSWORD\"}" "$URL/api/auth/login" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["accessToken"])')
+
+# 6. wrk runs -> table rows
+ROWS=
+FLAGGED=0
+bench() { # name, connections, wrk args...
+  local name=$1 conns=$2 out=$WORK/wrk-$RANDOM.txt
+  shift 2
+  log "wrk $name ($conns connections, $DURATION)"
+  wrk --latency -t2 -c"$conns" -d"$DURATION" --timeout 10s "$@" >"$out"
+  local row
+  row=$(awk -v name="$name" '
+    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /m$/) return v * 60000; return v * 1000 }
+    $1 == "50%" { p50 = ms($2) } $1 == "99%" { p99 = ms($2) } $1 == "Requests/sec:" { rps = $2 }
+    /Non-2xx or 3xx responses:/ { bad = $NF } /Socket errors:/ { sub(/^ *Socket errors: */, ""); err = $0 }
+    END { printf "| %s | %.0f | %.2f ms | %.2f ms | %d%s |", name, rps, p50, p99, bad, (bad || err) ? " ⚠" (err ? " socket errors: " err : "") : "" }' "$out")
+  [[ $row == *⚠* ]] && FLAGGED=1
+  ROWS+=$row$'\n'
+}
+bench "GET /api/health" "$CONNS" "$URL/api/health"
+bench "GET /api/auth/me" "$CONNS" -H "Authorization: Bearer $TOKEN" "$URL/api/auth/me"
+bench "POST /api/auth/login" "$LOGIN_CONNS" -s "$BENCH_DIR/login.lua" "$URL/api/auth/login"
+
+# 7. memory after load
+LOADED_RSS=$(proc_kb "$PID" VmRSS)
+PEAK_RSS=$(proc_kb "$PID" VmHWM)
+PG_LOADED=$(pg_mem)
+
+# 8. report
+cat <<EOF
+
+## crm-server load benchmark ($(date -u +%Y-%m-%dT%H:%MZ), $(git rev-parse --short HEAD 2>/dev/null || echo '?'))
+
+wrk --latency -t2, $DURATION per endpoint; $CONNS connections (login: $LOGIN_CONNS, argon2 hashing at production cost).
+
+| endpoint | req/s | p50 | p99 | non-2xx |
+|---|---|---|---|---|
+${ROWS}
+- start-up to /api/health/ready: first start (initdb + migrations + admin) **$COLD_MS ms**, restart **$WARM_MS ms**
+- crm-server RSS: idle $(mib "$IDLE_RSS"); after load $(mib "$LOADED_RSS"), peak (VmHWM) $(mib "$PEAK_RSS")
+- PostgreSQL: idle $PG_IDLE; after load $PG_LOADED
+- machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM
+- note: server, PostgreSQL and wrk share the same $(nproc) cores, so figures are a lower bound.
+EOF
+((FLAGGED == 0)) || { log "some runs had non-2xx responses or socket errors (marked ⚠)"; exit 1; }

@@ -1,0 +1,302 @@
+//! The real `crm-server` binary as a user runs it: serving on `DATABASE_URL` or on its own
+//! private PostgreSQL, first-admin bootstrap, `migrate`, `create-admin`, graceful shutdown.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use crm_testkit::TestDb;
+use serde_json::{Value, json};
+
+const SECRET: &str = "cli test secret of at least thirty-two bytes";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn server() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_crm-server"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CRM_INSECURE_FAST_PASSWORD_HASHING", "true")
+        .env("CRM_COOKIE_SECURE", "false")
+        .env("CRM_WORKERS", "1")
+        .env("RUST_LOG", "warn");
+    cmd
+}
+
+struct Running {
+    child: Child,
+    base: String,
+}
+
+impl Running {
+    fn start(mut cmd: Command) -> Self {
+        let port = free_port();
+        let child = cmd
+            .env("CRM_LISTEN", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    async fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let client = reqwest::Client::new();
+        loop {
+            if let Ok(res) = client
+                .get(format!("{}/api/health/ready", self.base))
+                .send()
+                .await
+            {
+                if res.status() == 200 {
+                    return;
+                }
+            }
+            assert!(
+                self.child.try_wait().unwrap().is_none(),
+                "server exited before it was ready"
+            );
+            assert!(Instant::now() < deadline, "server not ready in time");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn login(&self, email: &str, password: &str) -> u16 {
+        reqwest::Client::new()
+            .post(format!("{}/api/auth/login", self.base))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    /// SIGTERM, then the exit status and everything printed on stdout.
+    fn terminate(mut self) -> (bool, String) {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let Output { status, stdout, .. } = self.child.wait_with_output().unwrap();
+        (
+            status.success(),
+            String::from_utf8_lossy(&stdout).into_owned(),
+        )
+    }
+}
+
+/// A data directory under /tmp (short: the socket path must stay under ~107 bytes), removed at
+/// the end even if the test fails.
+struct DataDir(PathBuf);
+
+impl DataDir {
+    fn new() -> Self {
+        let dir = PathBuf::from(format!("/tmp/crm-cli-{}", unique_name()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        let pg = self.0.join("pg");
+        if pg.join("postmaster.pid").exists() {
+            stop_cluster(&pg);
+        }
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn unique_name() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn stop_cluster(pg: &Path) {
+    let bin = crm_db_bin_dir();
+    let pg_ctl = bin.join("pg_ctl");
+    let mut cmd = if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(pg_ctl);
+        c
+    } else {
+        Command::new(pg_ctl)
+    };
+    let _ = cmd
+        .arg("-D")
+        .arg(pg)
+        .args(["stop", "-m", "immediate"])
+        .status();
+}
+
+fn crm_db_bin_dir() -> PathBuf {
+    crm_db::local_pg::find_bin_dir().unwrap()
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0\n"))
+        .unwrap_or(false)
+}
+
+#[tokio::test]
+async fn without_database_url_it_runs_its_own_postgres_reuses_it_and_stops_it() {
+    let data = DataDir::new();
+    let mut cmd = server();
+    cmd.env("CRM_DATA_DIR", &data.0);
+    let mut first = Running::start(cmd);
+    first.wait_ready().await;
+    assert_eq!(
+        first.login("admin@example.com", "not the password").await,
+        401
+    );
+    let (ok, stdout) = first.terminate();
+    assert!(ok, "clean exit on SIGTERM");
+    let password = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Password: "))
+        .unwrap_or_else(|| panic!("generated password printed once: {stdout}"))
+        .to_owned();
+    assert!(
+        !data.0.join("pg/postmaster.pid").exists(),
+        "the private cluster is stopped on shutdown"
+    );
+    let secret = std::fs::read_to_string(data.0.join("jwt-secret")).unwrap();
+    assert!(secret.trim().len() >= 32);
+
+    // Second start: same cluster, same data, no new credentials.
+    let mut cmd = server();
+    cmd.env("CRM_DATA_DIR", &data.0);
+    let mut second = Running::start(cmd);
+    second.wait_ready().await;
+    assert_eq!(second.login("admin@example.com", &password).await, 200);
+    let (ok, stdout) = second.terminate();
+    assert!(ok);
+    assert!(
+        !stdout.contains("Password:"),
+        "credentials are printed only on the first start"
+    );
+}
+
+#[tokio::test]
+async fn with_database_url_it_bootstraps_the_admin_from_the_environment() {
+    let db = TestDb::new().await;
+    let mut cmd = server();
+    cmd.env("DATABASE_URL", db.url())
+        .env("CRM_JWT_SECRET", SECRET)
+        .env("CRM_ADMIN_EMAIL", "Boss@Example.com")
+        .env("CRM_ADMIN_PASSWORD", "a long admin password");
+    let mut running = Running::start(cmd);
+    running.wait_ready().await;
+    assert_eq!(
+        running
+            .login("boss@example.com", "a long admin password")
+            .await,
+        200
+    );
+    let (ok, stdout) = running.terminate();
+    assert!(ok);
+    assert!(!stdout.contains("Password:"));
+}
+
+#[tokio::test]
+async fn migrate_and_create_admin_work_from_the_command_line() {
+    let db = TestDb::new().await;
+    let run = |args: &[&str]| {
+        let mut cmd = server();
+        cmd.env("DATABASE_URL", db.url())
+            .env("CRM_JWT_SECRET", SECRET)
+            .args(args);
+        cmd.output().unwrap()
+    };
+    assert!(run(&["migrate"]).status.success());
+    let out = run(&[
+        "create-admin",
+        "--email",
+        "ops@example.com",
+        "--password",
+        "ops password 1",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Again for the same e-mail: the user is made an active admin with the new password.
+    let out = run(&[
+        "create-admin",
+        "--email",
+        "OPS@example.com",
+        "--password",
+        "ops password 2",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&["create-admin", "--email", "bad", "--password", "x"]);
+    assert!(!out.status.success());
+
+    let mut cmd = server();
+    cmd.env("DATABASE_URL", db.url())
+        .env("CRM_JWT_SECRET", SECRET);
+    let mut running = Running::start(cmd);
+    running.wait_ready().await;
+    assert_eq!(
+        running.login("ops@example.com", "ops password 1").await,
+        401
+    );
+    assert_eq!(
+        running.login("ops@example.com", "ops password 2").await,
+        200
+    );
+    let body: Value = reqwest::get(format!("{}/api/health", running.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["data"]["status"], "ok");
+    assert!(running.terminate().0);
+}
+
+#[test]
+fn a_database_url_without_a_jwt_secret_is_refused_with_a_clear_message() {
+    let out = server()
+        .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("CRM_JWT_SECRET is required"), "{stderr}");
+}
