@@ -56,14 +56,12 @@ impl Running {
         let deadline = Instant::now() + Duration::from_secs(60);
         let client = reqwest::Client::new();
         loop {
-            if let Ok(res) = client
+            let ready = client
                 .get(format!("{}/api/health/ready", self.base))
                 .send()
-                .await
-            {
-                if res.status() == 200 {
-                    return;
-                }
+                .await;
+            if ready.is_ok_and(|res| res.status() == 200) {
+                return;
             }
             assert!(
                 self.child.try_wait().unwrap().is_none(),
