@@ -2,9 +2,11 @@
 //! talks to it over real HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod activity;
 mod api_keys;
 mod auth;
 mod conventions;
+mod idempotency;
 mod openapi;
 mod support;
 mod users;

@@ -29,3 +29,18 @@ pub async fn authenticate(
         .into();
     Ok(Actor::user(user.id, user.role, user.permission_set()))
 }
+
+/// A stable name for whoever presents `bearer`, without touching the database: `user:<id>` for
+/// a validly signed access token (so it survives token refreshes), `key:<sha256>` for an API
+/// key. `None` for anything else. Used to scope idempotency keys; it does not authenticate.
+pub fn principal_of(config: &AuthConfig, bearer: &str) -> Option<String> {
+    if bearer.starts_with(API_KEY_PREFIX) {
+        return Some(format!(
+            "key:{}",
+            hex::encode(crate::secret::hash_secret(bearer))
+        ));
+    }
+    verify_access_token(config, bearer)
+        .ok()
+        .map(|c| format!("user:{}", c.sub))
+}

@@ -18,7 +18,7 @@ mod secret;
 pub use api_keys::{
     ApiKey, CreateApiKey, CreatedApiKey, create_api_key, list_api_keys, revoke_api_key,
 };
-pub use authenticate::authenticate;
+pub use authenticate::{authenticate, principal_of};
 pub use config::{AuthConfig, LoginLimits};
 pub use error::AuthError;
 pub use login::{ChangePassword, LoginRequest, Session, change_password, login};

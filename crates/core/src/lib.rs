@@ -5,13 +5,20 @@
 //! This crate depends on nothing of the project and on no database or web framework.
 
 pub mod actor;
+pub mod change;
+pub mod cursor;
+pub mod entity;
 pub mod error;
 pub mod ids;
 pub mod paging;
+pub mod patch;
 pub mod permissions;
 pub mod sort;
 
 pub use actor::Actor;
+pub use change::Change;
+pub use cursor::{Cursor, CursorPage};
+pub use entity::{EntityKind, EntityRef};
 pub use error::{DomainError, ErrorKind, FieldError};
 pub use ids::{ApiKeyId, UserId};
 pub use paging::{Page, PageRequest};

@@ -60,4 +60,205 @@ diesel::table! {
 
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(api_keys -> users (created_by_id));
-diesel::allow_tables_to_appear_in_same_query!(users, refresh_tokens, api_keys, login_failures);
+
+diesel::table! {
+    activity (id) {
+        id -> Uuid,
+        entity_type -> Text,
+        entity_id -> Uuid,
+        #[sql_name = "type"]
+        kind -> Text,
+        actor_id -> Nullable<Uuid>,
+        api_key_id -> Nullable<Uuid>,
+        changes -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (principal, key) {
+        principal -> Text,
+        key -> Text,
+        request_hash -> Bytea,
+        status -> Nullable<Int2>,
+        response -> Nullable<Jsonb>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    tags (id) {
+        id -> Uuid,
+        name -> Text,
+        color -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    pipelines (id) {
+        id -> Uuid,
+        name -> Text,
+        description -> Nullable<Text>,
+        is_default -> Bool,
+        position -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    stages (id) {
+        id -> Uuid,
+        pipeline_id -> Uuid,
+        name -> Text,
+        position -> Int4,
+        color -> Text,
+        #[sql_name = "type"]
+        kind -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    companies (id) {
+        id -> Uuid,
+        name -> Text,
+        website -> Nullable<Text>,
+        industry -> Nullable<Text>,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        address -> Nullable<Text>,
+        employees -> Nullable<Int4>,
+        notes -> Nullable<Text>,
+        tags -> Array<Text>,
+        custom_fields -> Jsonb,
+        owner_id -> Nullable<Uuid>,
+        created_by_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    contacts (id) {
+        id -> Uuid,
+        full_name -> Text,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        position -> Nullable<Text>,
+        company_id -> Nullable<Uuid>,
+        tags -> Array<Text>,
+        notes -> Nullable<Text>,
+        social -> Jsonb,
+        custom_fields -> Jsonb,
+        owner_id -> Nullable<Uuid>,
+        created_by_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    deals (id) {
+        id -> Uuid,
+        number -> Int8,
+        title -> Text,
+        amount -> Nullable<Numeric>,
+        currency -> Text,
+        pipeline_id -> Uuid,
+        stage_id -> Uuid,
+        position -> Int4,
+        status -> Text,
+        contact_id -> Nullable<Uuid>,
+        company_id -> Nullable<Uuid>,
+        assigned_to_id -> Nullable<Uuid>,
+        created_by_id -> Nullable<Uuid>,
+        expected_close_at -> Nullable<Timestamptz>,
+        closed_at -> Nullable<Timestamptz>,
+        lost_reason -> Nullable<Text>,
+        description -> Nullable<Text>,
+        tags -> Array<Text>,
+        custom_fields -> Jsonb,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    tasks (id) {
+        id -> Uuid,
+        title -> Text,
+        description -> Nullable<Text>,
+        status -> Text,
+        priority -> Text,
+        #[sql_name = "type"]
+        kind -> Text,
+        due_at -> Nullable<Timestamptz>,
+        completed_at -> Nullable<Timestamptz>,
+        deal_id -> Nullable<Uuid>,
+        contact_id -> Nullable<Uuid>,
+        assigned_to_id -> Nullable<Uuid>,
+        created_by_id -> Nullable<Uuid>,
+        tags -> Array<Text>,
+        custom_fields -> Jsonb,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    comments (id) {
+        id -> Uuid,
+        entity_type -> Text,
+        entity_id -> Uuid,
+        author_id -> Nullable<Uuid>,
+        #[sql_name = "type"]
+        kind -> Text,
+        content -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int4,
+    }
+}
+
+diesel::joinable!(stages -> pipelines (pipeline_id));
+diesel::joinable!(contacts -> companies (company_id));
+diesel::joinable!(deals -> pipelines (pipeline_id));
+diesel::joinable!(deals -> stages (stage_id));
+diesel::joinable!(deals -> contacts (contact_id));
+diesel::joinable!(deals -> companies (company_id));
+diesel::joinable!(tasks -> deals (deal_id));
+diesel::joinable!(tasks -> contacts (contact_id));
+diesel::joinable!(activity -> users (actor_id));
+diesel::joinable!(comments -> users (author_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    refresh_tokens,
+    api_keys,
+    login_failures,
+    activity,
+    idempotency_keys,
+    tags,
+    pipelines,
+    stages,
+    companies,
+    contacts,
+    deals,
+    tasks,
+    comments,
+);

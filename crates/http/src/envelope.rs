@@ -71,3 +71,33 @@ pub fn list<T: Serialize>(page: Page<T>) -> HttpResponse {
         data: page.items,
     })
 }
+
+/// Paging figures of a keyset-paged list.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CursorMeta {
+    /// Page size.
+    pub limit: i64,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `{"data": [T], "meta": {"limit", "nextCursor"}}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CursorList<T> {
+    /// The rows of this page.
+    pub data: Vec<T>,
+    /// Paging figures.
+    pub meta: CursorMeta,
+}
+
+/// 200 keyset-paged list.
+pub fn cursor_list<T: Serialize>(page: crm_core::CursorPage<T>) -> HttpResponse {
+    HttpResponse::Ok().json(CursorList {
+        data: page.items,
+        meta: CursorMeta {
+            limit: page.limit,
+            next_cursor: page.next_cursor,
+        },
+    })
+}

@@ -5,14 +5,17 @@
 //!
 //! Handlers stay thin: parse, call one service, shape the answer. Rules live in the services.
 
+pub mod batch;
 pub mod envelope;
 pub mod extract;
+pub mod idempotency;
 pub mod middleware;
 pub mod openapi;
 pub mod problem;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod visibility;
 
 pub use problem::ApiError;
 pub use server::{HttpSettings, build_server};

@@ -22,6 +22,7 @@ use crate::problem::Problem;
         (name = "auth", description = "Login, token refresh, logout, own profile and password"),
         (name = "users", description = "User administration, roles and permission overrides"),
         (name = "api-keys", description = "Keys for other services"),
+        (name = "activity", description = "Field-level change history of every record"),
     ),
     components(schemas(Problem, crm_core::FieldError, crm_core::Permission, crm_core::Role))
 )]

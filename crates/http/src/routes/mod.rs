@@ -1,5 +1,6 @@
 //! Routes per domain; each module registers its handlers (and so their OpenAPI paths).
 
+pub mod activity;
 pub mod api_keys;
 pub mod auth;
 pub mod health;
@@ -13,4 +14,5 @@ pub fn configure(cfg: &mut ServiceConfig) {
     auth::configure(cfg);
     users::configure(cfg);
     api_keys::configure(cfg);
+    activity::configure(cfg);
 }

@@ -1,0 +1,207 @@
+//! The activity log. Services call [`record`] inside the transaction of the change, so an
+//! entry exists exactly when the change was committed. Reading: a record's timeline
+//! ([`list_for_entity`], the caller checks the record is visible) and the admin-wide [`feed`].
+//!
+//! Depends on `crm-core` and `crm-db` only: it points at records through `EntityRef`.
+
+use chrono::{DateTime, Utc};
+use crm_core::{
+    Actor, Change, Cursor, CursorPage, DomainError, EntityKind, EntityRef, ErrorKind, Permission,
+    UserId,
+};
+use crm_db::schema::activity;
+use crm_db::{AsyncPgConnection, DbError};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde::Serialize;
+use uuid::Uuid;
+
+/// Failure of an activity operation.
+#[derive(Debug, thiserror::Error)]
+pub enum ActivityError {
+    /// The actor lacks a permission.
+    #[error("missing permission {0}")]
+    Forbidden(Permission),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for ActivityError {
+    fn from(e: diesel::result::Error) -> Self {
+        ActivityError::Db(DbError::Query(e))
+    }
+}
+
+impl From<crm_core::actor::Forbidden> for ActivityError {
+    fn from(f: crm_core::actor::Forbidden) -> Self {
+        ActivityError::Forbidden(f.0)
+    }
+}
+
+impl DomainError for ActivityError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ActivityError::Forbidden(_) => ErrorKind::Forbidden,
+            ActivityError::Db(e) => e.kind(),
+        }
+    }
+    fn code(&self) -> &'static str {
+        match self {
+            ActivityError::Forbidden(_) => "forbidden",
+            ActivityError::Db(e) => e.code(),
+        }
+    }
+}
+
+/// One entry of a timeline.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Activity {
+    /// Id.
+    pub id: Uuid,
+    /// Kind of the record, e.g. `deal`.
+    pub entity_type: EntityKind,
+    /// Id of the record.
+    pub entity_id: Uuid,
+    /// What happened, e.g. `deal.updated`, `deal.stage.changed`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The user who did it (for API keys: the admin who created the key).
+    pub actor_id: Option<UserId>,
+    /// The API key used, if any.
+    pub api_key_id: Option<Uuid>,
+    /// Field-level changes.
+    pub changes: Vec<Change>,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = activity)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+struct ActivityRow {
+    id: Uuid,
+    entity_type: String,
+    entity_id: Uuid,
+    kind: String,
+    actor_id: Option<Uuid>,
+    api_key_id: Option<Uuid>,
+    changes: serde_json::Value,
+    created_at: DateTime<Utc>,
+}
+
+impl From<ActivityRow> for Activity {
+    fn from(r: ActivityRow) -> Self {
+        Self {
+            id: r.id,
+            entity_type: r.entity_type.parse().unwrap_or(EntityKind::Deal),
+            entity_id: r.entity_id,
+            kind: r.kind,
+            actor_id: r.actor_id.map(UserId),
+            api_key_id: r.api_key_id,
+            changes: serde_json::from_value(r.changes).unwrap_or_default(),
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// Appends an entry; call it inside the transaction of the change it describes.
+pub async fn record(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    entity: EntityRef,
+    kind: &str,
+    changes: &[Change],
+) -> Result<(), DbError> {
+    diesel::insert_into(activity::table)
+        .values((
+            activity::id.eq(Uuid::now_v7()),
+            activity::entity_type.eq(entity.kind.as_str()),
+            activity::entity_id.eq(entity.id),
+            activity::kind.eq(kind),
+            activity::actor_id.eq(actor.user_id.map(|u| u.0)),
+            activity::api_key_id.eq(actor.api_key_id.map(|k| k.0)),
+            activity::changes.eq(serde_json::to_value(changes).unwrap_or_default()),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn page(
+    conn: &mut AsyncPgConnection,
+    mut query: activity::BoxedQuery<'static, diesel::pg::Pg>,
+    cursor: Option<Cursor>,
+    limit: i64,
+) -> Result<CursorPage<Activity>, ActivityError> {
+    if let Some(c) = cursor {
+        query = query.filter(
+            activity::created_at
+                .lt(c.t)
+                .or(activity::created_at.eq(c.t).and(activity::id.lt(c.id))),
+        );
+    }
+    let mut rows: Vec<ActivityRow> = query
+        .order((activity::created_at.desc(), activity::id.desc()))
+        .limit(limit + 1)
+        .select(ActivityRow::as_select())
+        .load(conn)
+        .await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    let next_cursor = more
+        .then(|| {
+            rows.last().map(|r| {
+                Cursor {
+                    t: r.created_at,
+                    id: r.id,
+                }
+                .encode()
+            })
+        })
+        .flatten();
+    Ok(CursorPage {
+        items: rows.into_iter().map(Activity::from).collect(),
+        next_cursor,
+        limit,
+    })
+}
+
+/// A record's timeline, newest first (`activity.read`). The caller must have checked that the
+/// actor may see the record itself.
+pub async fn list_for_entity(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    entity: EntityRef,
+    cursor: Option<Cursor>,
+    limit: i64,
+) -> Result<CursorPage<Activity>, ActivityError> {
+    actor.require(Permission::ActivityRead)?;
+    let query = activity::table
+        .filter(activity::entity_type.eq(entity.kind.as_str()))
+        .filter(activity::entity_id.eq(entity.id))
+        .into_boxed();
+    page(conn, query, cursor, limit).await
+}
+
+/// Every entry of the organisation, newest first (`logs.read`), optionally of one kind of
+/// record or one actor.
+pub async fn feed(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    entity_kind: Option<EntityKind>,
+    actor_id: Option<UserId>,
+    cursor: Option<Cursor>,
+    limit: i64,
+) -> Result<CursorPage<Activity>, ActivityError> {
+    actor.require(Permission::LogsRead)?;
+    let mut query = activity::table.into_boxed();
+    if let Some(kind) = entity_kind {
+        query = query.filter(activity::entity_type.eq(kind.as_str()));
+    }
+    if let Some(user) = actor_id {
+        query = query.filter(activity::actor_id.eq(user.0));
+    }
+    page(conn, query, cursor, limit).await
+}

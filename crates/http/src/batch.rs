@@ -1,0 +1,115 @@
+//! `POST /api/<resource>/batch {"items": [...]}`: up to 100 creates or updates (an item with an
+//! `id` is an update), each answered on its own and committed on its own, so valid items land
+//! even when others fail.
+
+use std::future::Future;
+
+use actix_web::HttpResponse;
+use crm_core::FieldError;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::problem::{ApiError, Problem};
+
+/// Most items in one batch.
+pub const MAX_BATCH: usize = 100;
+
+/// A batch request body.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// Creates (no `id`) or updates (with `id`, optional `version` for the If-Match check).
+    pub items: Vec<Value>,
+}
+
+/// The answer for one item: `status` with `data`, or `status` with `problem`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BatchItemResult {
+    /// HTTP status this item would have had on its own.
+    pub status: u16,
+    /// The created or updated record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+    /// Why the item failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<Problem>,
+}
+
+/// One item split into its id (for updates), expected version and the remaining fields.
+pub struct BatchItem {
+    /// Id of the record to update; `None` for a create.
+    pub id: Option<uuid::Uuid>,
+    /// Expected version (`If-Match`) for an update.
+    pub version: Option<i32>,
+    /// The fields, as for a single create or update.
+    pub body: Value,
+}
+
+fn split(item: Value) -> Result<BatchItem, ApiError> {
+    let Value::Object(mut map) = item else {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "each item must be a JSON object",
+        ));
+    };
+    let id = match map.remove("id") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            serde_json::from_value(v)
+                .map_err(|_| ApiError::invalid(vec![FieldError::new("id", "must be a UUID")]))?,
+        ),
+    };
+    let version = match map.remove("version") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(serde_json::from_value(v).map_err(|_| {
+            ApiError::invalid(vec![FieldError::new("version", "must be an integer")])
+        })?),
+    };
+    Ok(BatchItem {
+        id,
+        version,
+        body: Value::Object(map),
+    })
+}
+
+/// Parses an item's fields into the create or update input of the resource.
+pub fn parse<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, ApiError> {
+    serde_json::from_value(body).map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))
+}
+
+/// Runs `handle` for every item in order and answers 200 with one result per item.
+pub async fn run_batch<F, Fut>(
+    request: BatchRequest,
+    mut handle: F,
+) -> Result<HttpResponse, ApiError>
+where
+    F: FnMut(BatchItem) -> Fut,
+    Fut: Future<Output = Result<(u16, Value), ApiError>>,
+{
+    if request.items.is_empty() || request.items.len() > MAX_BATCH {
+        return Err(ApiError::invalid(vec![FieldError::new(
+            "items",
+            "must hold 1 to 100 items",
+        )]));
+    }
+    let mut results = Vec::with_capacity(request.items.len());
+    for item in request.items {
+        let outcome = match split(item) {
+            Ok(item) => handle(item).await,
+            Err(e) => Err(e),
+        };
+        results.push(match outcome {
+            Ok((status, data)) => BatchItemResult {
+                status,
+                data: Some(data),
+                problem: None,
+            },
+            Err(e) => BatchItemResult {
+                status: e.status().as_u16(),
+                data: None,
+                problem: Some(e.problem()),
+            },
+        });
+    }
+    Ok(HttpResponse::Ok().json(crate::envelope::Data { data: results }))
+}

@@ -1,0 +1,26 @@
+//! Whether an actor may see a record of any kind, for endpoints that hang off records
+//! (activity timelines now; comments and files later). Answers 404 for records the actor may
+//! not see, exactly as the record's own endpoint does.
+
+use crm_core::{Actor, EntityKind, EntityRef, UserId};
+use crm_db::AsyncPgConnection;
+
+use crate::problem::ApiError;
+
+/// `Ok` when `actor` may read `entity`.
+pub async fn ensure_visible(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    entity: EntityRef,
+) -> Result<(), ApiError> {
+    match entity.kind {
+        EntityKind::User => {
+            crm_users::get_user(conn, actor, UserId(entity.id)).await?;
+            Ok(())
+        }
+        _ => Err(ApiError::invalid(vec![crm_core::FieldError::new(
+            "entityType",
+            format!("{} records have no timeline yet", entity.kind),
+        )])),
+    }
+}

@@ -1,0 +1,10 @@
+DROP TABLE comments;
+DROP TABLE tasks;
+DROP TABLE deals;
+DROP TABLE contacts;
+DROP TABLE companies;
+DROP TABLE stages;
+DROP TABLE pipelines;
+DROP TABLE tags;
+DROP TABLE idempotency_keys;
+DROP TABLE activity;

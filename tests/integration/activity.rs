@@ -1,0 +1,38 @@
+//! `/api/activity`: parameters, permissions and the feed's envelope.
+
+use crm_core::Role;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::support::{TestApp, assert_problem};
+
+#[tokio::test]
+async fn the_feed_is_for_log_readers_and_cursor_paged() {
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (_, manager) = app.signed_in(Role::Manager).await;
+    let res = app
+        .authed(Method::GET, "/api/activity", &manager)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 403, "forbidden").await;
+    let body: Value = app
+        .authed(Method::GET, "/api/activity?limit=10&cursor=", &admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["meta"], json!({"limit": 10, "nextCursor": null}));
+    for path in [
+        "/api/activity?entityId=01a20d35-c8a7-7051-9879-0f62c4b3037b",
+        "/api/activity?cursor=garbage",
+        "/api/activity?entityType=planet",
+        "/api/activity?limit=0",
+    ] {
+        let res = app.authed(Method::GET, path, &admin).send().await.unwrap();
+        assert_eq!(res.status(), 400, "{path}");
+    }
+}
