@@ -14,6 +14,7 @@ pub mod paging;
 pub mod patch;
 pub mod permissions;
 pub mod sort;
+pub mod tags;
 
 pub use actor::Actor;
 pub use change::Change;

@@ -10,6 +10,7 @@ pub mod local_pg;
 pub mod migrations;
 pub mod pool;
 pub mod schema;
+pub mod tags;
 
 pub use diesel_async::AsyncPgConnection;
 pub use error::DbError;
