@@ -28,6 +28,8 @@ pub enum Command {
     Migrate,
     /// Create an admin user (or make an existing user an active admin with this password).
     CreateAdmin(CreateAdminArgs),
+    /// Add a batch of realistic demo data (users, companies, contacts, deals, tasks).
+    SeedDemo(crate::seed::SeedArgs),
 }
 
 /// `create-admin` arguments.

@@ -4,6 +4,8 @@
 mod bootstrap;
 mod config;
 mod database;
+mod maintenance;
+mod seed;
 mod telemetry;
 
 use std::net::TcpListener;
@@ -69,6 +71,7 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
         Command::CreateAdmin(args) => {
             bootstrap::create_admin(&db, &passwords(&settings)?, args).await
         }
+        Command::SeedDemo(args) => seed::seed_demo(&db, &passwords(&settings)?, args).await,
     };
     db.shutdown();
     result
@@ -93,6 +96,10 @@ async fn serve(settings: &Settings, db: &Database) -> Result<(), StartupError> {
         passwords: Arc::new(passwords),
         http: Arc::new(settings.http_settings()),
     };
+    tokio::spawn(maintenance::run(
+        db.pool.clone(),
+        std::time::Duration::from_secs(settings.login_window_seconds),
+    ));
     let addr = listener.local_addr()?;
     let server = build_server(listener, state)?;
     tracing::info!(%addr, "listening; API docs at http://{addr}/api/docs");

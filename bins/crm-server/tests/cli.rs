@@ -298,3 +298,73 @@ fn a_database_url_without_a_jwt_secret_is_refused_with_a_clear_message() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("CRM_JWT_SECRET is required"), "{stderr}");
 }
+
+#[tokio::test]
+async fn seed_demo_adds_consistent_data_and_can_run_twice() {
+    use diesel_async::RunQueryDsl;
+
+    #[derive(diesel::QueryableByName, Debug, PartialEq)]
+    struct Counts {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        users: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        contacts: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        deals: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        tasks: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        activity: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        misplaced: i64,
+    }
+
+    let db = TestDb::new().await;
+    for _ in 0..2 {
+        let out = server()
+            .env("DATABASE_URL", db.url())
+            .env("CRM_JWT_SECRET", SECRET)
+            .args([
+                "seed-demo",
+                "--users",
+                "3",
+                "--companies",
+                "5",
+                "--contacts",
+                "20",
+                "--deals",
+                "30",
+                "--tasks",
+                "10",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut conn = db.conn().await;
+    let counts: Counts = diesel::sql_query(
+        "SELECT (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM contacts) AS contacts,
+                (SELECT count(*) FROM deals) AS deals, (SELECT count(*) FROM tasks) AS tasks,
+                (SELECT count(*) FROM activity WHERE type = 'contact.created') AS activity,
+                (SELECT count(*) FROM (SELECT position, row_number() OVER (PARTITION BY stage_id ORDER BY position) - 1 AS want
+                                       FROM deals) p WHERE position <> want) AS misplaced",
+    )
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        counts,
+        Counts {
+            users: 6,
+            contacts: 40,
+            deals: 60,
+            tasks: 20,
+            activity: 40,
+            misplaced: 0
+        }
+    );
+}
