@@ -320,7 +320,22 @@ async fn the_list_is_ordered_by_position_then_creation_with_stages_and_paging() 
     let found = get(&app, "/api/pipelines?q=TIE%20o", &admin).await;
     assert_eq!(found.as_array().unwrap().len(), 1);
     assert_eq!(found[0]["name"], "Tie one");
+    let since = second["updatedAt"].as_str().unwrap().replace('+', "%2B");
+    let changed = get(
+        &app,
+        &format!("/api/pipelines?updatedSince={since}"),
+        &admin,
+    )
+    .await;
+    let names: Vec<&str> = changed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Tie two"]);
     for bad in [
+        "/api/pipelines?updatedSince=yesterday",
         "/api/pipelines?limit=0",
         "/api/pipelines?nope=1",
         "/api/pipelines?page=x",

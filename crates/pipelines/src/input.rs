@@ -157,4 +157,6 @@ pub struct ListPipelines {
     pub page: crm_core::PageRequest,
     /// Fragment of the name, case-insensitive.
     pub q: Option<String>,
+    /// Only pipelines changed at or after this time.
+    pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
 }

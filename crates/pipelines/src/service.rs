@@ -174,6 +174,9 @@ fn filtered(input: &ListPipelines) -> pipelines::BoxedQuery<'static, diesel::pg:
     if let Some(q) = input.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         query = query.filter(pipelines::name.ilike(escape_like(q)));
     }
+    if let Some(t) = input.updated_since {
+        query = query.filter(pipelines::updated_at.ge(t));
+    }
     query
 }
 

@@ -44,6 +44,8 @@ pub struct ListPipelinesQuery {
     pub limit: Option<i64>,
     /// Fragment of the name (case-insensitive).
     pub q: Option<String>,
+    /// Only pipelines changed at or after this time (RFC 3339).
+    pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Query of the deletes: where the deals of the deleted stage or pipeline go.
@@ -70,7 +72,11 @@ async fn list_pipelines(
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let page = PageRequest::new(q.page, q.limit).map_err(|e| ApiError::invalid(vec![e]))?;
-    let input = ListPipelines { page, q: q.q };
+    let input = ListPipelines {
+        page,
+        q: q.q,
+        updated_since: q.updated_since,
+    };
     let mut conn = state.conn().await?;
     Ok(list(
         crm_pipelines::list_pipelines(&mut conn, &actor.0, &input).await?,
