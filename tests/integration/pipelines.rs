@@ -781,8 +781,23 @@ async fn deleting_a_stage_with_deals_needs_move_deals_to_and_loses_no_deal() {
     let left = get(&app, &format!("/api/pipelines/{}", id(&tiny)), &admin).await;
     assert_eq!(left["stages"][0]["position"], 0);
     assert_eq!(left["stages"][0]["type"], "WON");
-    let entries = activity(&app, &admin, "pipeline", &id(&sales)).await;
-    assert!(entries.iter().all(|e| e["type"] != "pipeline.deleted"));
+    // The feed keeps the deletion with where the deals went.
+    let feed = get(&app, "/api/activity?entityType=stage", &admin).await;
+    let deleted: Vec<&Value> = feed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "stage.deleted")
+        .collect();
+    assert_eq!(deleted.len(), 2);
+    let moved = deleted
+        .iter()
+        .find(|e| e["entityId"] == doomed["id"])
+        .unwrap();
+    assert_eq!(
+        moved["changes"],
+        json!([{"field": "dealsMovedTo", "from": null, "to": {"stageId": target["id"], "count": 2}}])
+    );
 }
 
 #[tokio::test]
@@ -840,6 +855,15 @@ async fn deleting_a_pipeline_with_deals_needs_a_stage_of_another_pipeline() {
     )
     .await;
     assert_eq!(summary[0]["count"], 1);
+    let feed = get(&app, "/api/activity?entityType=pipeline", &admin).await;
+    let deleted = feed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "pipeline.deleted")
+        .unwrap();
+    assert_eq!(deleted["entityId"], doomed["id"]);
+    assert_eq!(deleted["changes"][0]["to"]["count"], 1);
     let empty = create_pipeline(&app, &admin, json!({"name": "Empty"})).await;
     let res = send(
         &app,
