@@ -8,5 +8,6 @@ mod auth;
 mod conventions;
 mod idempotency;
 mod openapi;
+mod pipelines;
 mod support;
 mod users;

@@ -4,6 +4,7 @@ pub mod activity;
 pub mod api_keys;
 pub mod auth;
 pub mod health;
+pub mod pipelines;
 pub mod users;
 
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -15,4 +16,5 @@ pub fn configure(cfg: &mut ServiceConfig) {
     users::configure(cfg);
     api_keys::configure(cfg);
     activity::configure(cfg);
+    pipelines::configure(cfg);
 }

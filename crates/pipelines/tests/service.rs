@@ -1,0 +1,846 @@
+//! Pipeline and stage services against a real PostgreSQL (a fresh database per test).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crm_core::{Actor, PermissionSet, Role, UserId};
+use crm_db::AsyncPgConnection;
+use crm_db::schema::{activity, deals, pipelines};
+use crm_pipelines::{
+    CreatePipeline, CreateStage, ListPipelines, Pipeline, PipelineError, ReorderStages, StageInput,
+    StageType, UpdatePipeline, UpdateStage,
+};
+use crm_testkit::TestDb;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+fn admin() -> Actor {
+    Actor::system()
+}
+
+fn viewer() -> Actor {
+    Actor::user(
+        UserId(Uuid::now_v7()),
+        Role::Viewer,
+        Role::Viewer.default_permissions(),
+    )
+}
+
+fn manager() -> Actor {
+    Actor::user(
+        UserId(Uuid::now_v7()),
+        Role::Manager,
+        Role::Manager.default_permissions(),
+    )
+}
+
+fn named(name: &str) -> CreatePipeline {
+    CreatePipeline {
+        name: name.into(),
+        description: None,
+        is_default: false,
+        position: None,
+        stages: None,
+    }
+}
+
+fn stage(name: &str, kind: StageType) -> StageInput {
+    StageInput {
+        name: name.into(),
+        color: None,
+        kind: Some(kind),
+    }
+}
+
+async fn create(conn: &mut AsyncPgConnection, input: CreatePipeline) -> Pipeline {
+    crm_pipelines::create_pipeline(conn, &admin(), input)
+        .await
+        .unwrap()
+}
+
+async fn default_pipeline(conn: &mut AsyncPgConnection) -> Pipeline {
+    let page = crm_pipelines::list_pipelines(conn, &admin(), &ListPipelines::default())
+        .await
+        .unwrap();
+    page.items.into_iter().find(|p| p.is_default).unwrap()
+}
+
+/// Inserts a deal straight into the table (the deals crate is not a dependency).
+#[allow(clippy::too_many_arguments)]
+async fn insert_deal(
+    conn: &mut AsyncPgConnection,
+    pipeline: Uuid,
+    stage: Uuid,
+    position: i32,
+    status: &str,
+    amount: Option<&str>,
+    currency: &str,
+    trashed: bool,
+) -> Uuid {
+    let id = Uuid::now_v7();
+    diesel::sql_query(
+        "INSERT INTO deals (id, title, amount, currency, pipeline_id, stage_id, position, status, \
+                            closed_at, deleted_at) \
+         VALUES ($1, 'Deal', $2::numeric, $3, $4, $5, $6, $7, \
+                 CASE WHEN $7 = 'open' THEN NULL ELSE now() - interval '1 day' END, \
+                 CASE WHEN $8 THEN now() ELSE NULL END)",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(id)
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(amount)
+    .bind::<diesel::sql_types::Text, _>(currency)
+    .bind::<diesel::sql_types::Uuid, _>(pipeline)
+    .bind::<diesel::sql_types::Uuid, _>(stage)
+    .bind::<diesel::sql_types::Integer, _>(position)
+    .bind::<diesel::sql_types::Text, _>(status)
+    .bind::<diesel::sql_types::Bool, _>(trashed)
+    .execute(conn)
+    .await
+    .unwrap();
+    id
+}
+
+type DealState = (
+    Uuid,
+    Uuid,
+    i32,
+    String,
+    Option<chrono::DateTime<chrono::Utc>>,
+);
+
+async fn deal(conn: &mut AsyncPgConnection, id: Uuid) -> DealState {
+    deals::table
+        .find(id)
+        .select((
+            deals::stage_id,
+            deals::pipeline_id,
+            deals::position,
+            deals::status,
+            deals::closed_at,
+        ))
+        .first(conn)
+        .await
+        .unwrap()
+}
+
+async fn defaults_count(conn: &mut AsyncPgConnection) -> i64 {
+    pipelines::table
+        .filter(pipelines::is_default.eq(true))
+        .count()
+        .get_result(conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_seeded_sales_pipeline_is_the_default_and_deals_land_in_its_first_open_stage() {
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    let sales = default_pipeline(&mut conn).await;
+    assert_eq!(sales.name, "Sales");
+    let first = crm_pipelines::default_pipeline_first_stage(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(first.id, sales.stages[0].id);
+    assert_eq!(first.pipeline_id, sales.id);
+    assert_eq!(first.kind, StageType::Open);
+    let won = crm_pipelines::stage_info(&mut conn, sales.stages[4].id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(won.kind.deal_status(), "won");
+    assert_eq!(StageType::Lost.deal_status(), "lost");
+    assert_eq!(StageType::Open.deal_status(), "open");
+    assert!(
+        crm_pipelines::stage_info(&mut conn, Uuid::now_v7())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_pipeline_created_without_stages_gets_the_six_standard_ones() {
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    let p = create(&mut conn, named("  Partners ")).await;
+    assert_eq!(p.name, "Partners");
+    assert!(!p.is_default);
+    assert_eq!(p.position, 1, "after the seeded pipeline");
+    let names: Vec<(&str, i32, StageType)> = p
+        .stages
+        .iter()
+        .map(|s| (s.name.as_str(), s.position, s.kind))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("New", 0, StageType::Open),
+            ("Qualified", 1, StageType::Open),
+            ("Proposal", 2, StageType::Open),
+            ("Negotiation", 3, StageType::Open),
+            ("Won", 4, StageType::Won),
+            ("Lost", 5, StageType::Lost),
+        ]
+    );
+    let custom = create(
+        &mut conn,
+        CreatePipeline {
+            stages: Some(vec![
+                StageInput {
+                    name: "Lead".into(),
+                    color: Some("#AABBCC".into()),
+                    kind: None,
+                },
+                stage("Signed", StageType::Won),
+            ]),
+            position: Some(7),
+            description: Some("Resellers".into()),
+            ..named("Resellers")
+        },
+    )
+    .await;
+    assert_eq!(custom.position, 7);
+    assert_eq!(custom.stages.len(), 2);
+    assert_eq!(custom.stages[0].color, "#aabbcc");
+    assert_eq!(custom.stages[0].kind, StageType::Open);
+    assert_eq!(custom.stages[1].color, "#9e9e9e");
+    assert_eq!(
+        crm_pipelines::get_pipeline(&mut conn, &viewer(), custom.id)
+            .await
+            .unwrap(),
+        custom
+    );
+    // Activity: the pipeline and each stage.
+    let kinds: Vec<String> = activity::table
+        .filter(activity::entity_id.eq(custom.id))
+        .select(activity::kind)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(kinds, ["pipeline.created"]);
+    let stage_entries: i64 = activity::table
+        .filter(activity::kind.eq("stage.created"))
+        .filter(activity::entity_id.eq_any(custom.stages.iter().map(|s| s.id)))
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(stage_entries, 2);
+}
+
+#[tokio::test]
+async fn invalid_input_names_the_fields_in_camel_case() {
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    let bad = CreatePipeline {
+        name: "   ".into(),
+        description: Some("x".repeat(2001)),
+        is_default: false,
+        position: Some(-1),
+        stages: Some(vec![StageInput {
+            name: "ok".into(),
+            color: Some("red".into()),
+            kind: None,
+        }]),
+    };
+    let PipelineError::Invalid(errors) = crm_pipelines::create_pipeline(&mut conn, &admin(), bad)
+        .await
+        .unwrap_err()
+    else {
+        panic!("expected Invalid")
+    };
+    let mut fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        ["description", "name", "position", "stages[0].color"]
+    );
+    let empty = CreatePipeline {
+        stages: Some(vec![]),
+        ..named("Empty")
+    };
+    let PipelineError::Invalid(errors) = crm_pipelines::create_pipeline(&mut conn, &admin(), empty)
+        .await
+        .unwrap_err()
+    else {
+        panic!("expected Invalid")
+    };
+    assert_eq!(errors[0].field, "stages");
+}
+
+#[tokio::test]
+async fn making_a_pipeline_default_unsets_the_previous_one_and_the_default_cannot_be_removed() {
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    let sales = default_pipeline(&mut conn).await;
+    let other = create(
+        &mut conn,
+        CreatePipeline {
+            is_default: true,
+            ..named("Other")
+        },
+    )
+    .await;
+    assert!(other.is_default);
+    assert_eq!(defaults_count(&mut conn).await, 1);
+    let sales_now = crm_pipelines::get_pipeline(&mut conn, &admin(), sales.id)
+        .await
+        .unwrap();
+    assert!(!sales_now.is_default);
+    assert_eq!(sales_now.version, sales.version + 1);
+    // Back to Sales with a PATCH.
+    let sales_now = crm_pipelines::update_pipeline(
+        &mut conn,
+        &admin(),
+        sales.id,
+        UpdatePipeline {
+            is_default: Some(true),
+            ..Default::default()
+        },
+        Some(sales_now.version),
+    )
+    .await
+    .unwrap();
+    assert!(sales_now.is_default);
+    assert_eq!(defaults_count(&mut conn).await, 1);
+    let err = crm_pipelines::update_pipeline(
+        &mut conn,
+        &admin(),
+        sales.id,
+        UpdatePipeline {
+            is_default: Some(false),
+            ..Default::default()
+        },
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, PipelineError::DefaultPipelineRequired),
+        "{err:?}"
+    );
+    let err = crm_pipelines::delete_pipeline(&mut conn, &admin(), sales.id, None, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, PipelineError::DefaultPipelineRequired),
+        "{err:?}"
+    );
+    // isDefault false on a non-default pipeline is fine.
+    crm_pipelines::update_pipeline(
+        &mut conn,
+        &admin(),
+        other.id,
+        UpdatePipeline {
+            is_default: Some(false),
+            ..Default::default()
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(defaults_count(&mut conn).await, 1);
+}
+
+#[tokio::test]
+async fn two_concurrent_make_default_calls_leave_exactly_one_default() {
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    for round in 0..5 {
+        let a = create(&mut conn, named(&format!("A{round}"))).await;
+        let b = create(&mut conn, named(&format!("B{round}"))).await;
+        let (mut ca, mut cb) = (db.conn().await, db.conn().await);
+        let make = |id| UpdatePipeline {
+            is_default: Some(id),
+            ..Default::default()
+        };
+        let actor = admin();
+        let (ra, rb) = tokio::join!(
+            crm_pipelines::update_pipeline(&mut ca, &actor, a.id, make(true), None),
+            crm_pipelines::update_pipeline(&mut cb, &actor, b.id, make(true), None),
+        );
+        ra.unwrap();
+        rb.unwrap();
+        assert_eq!(defaults_count(&mut conn).await, 1);
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_stage_with_deals_needs_a_target_and_moves_every_deal_in_order() {
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    let sales = default_pipeline(&mut conn).await;
+    let other = create(&mut conn, named("Other")).await;
+    let (from, to) = (&sales.stages[1], &other.stages[4]); // Qualified → Won of another pipeline
+    let d1 = insert_deal(&mut conn, sales.id, from.id, 5, "open", None, "USD", false).await;
+    let d2 = insert_deal(&mut conn, sales.id, from.id, 2, "open", None, "USD", true).await;
+    let existing = insert_deal(&mut conn, other.id, to.id, 9, "won", None, "USD", false).await;
+    let err = crm_pipelines::delete_stage(&mut conn, &admin(), from.id, None, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PipelineError::StageInUse(2)), "{err:?}");
+    let err = crm_pipelines::delete_stage(&mut conn, &admin(), from.id, Some(from.id), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, PipelineError::InvalidMoveTarget(_)),
+        "{err:?}"
+    );
+    let err = crm_pipelines::delete_stage(&mut conn, &admin(), from.id, Some(Uuid::now_v7()), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, PipelineError::InvalidMoveTarget(_)),
+        "{err:?}"
+    );
+    crm_pipelines::delete_stage(&mut conn, &admin(), from.id, Some(to.id), None)
+        .await
+        .unwrap();
+    let (s2, p2, pos2, status2, closed2) = deal(&mut conn, d2).await;
+    let (s1, p1, pos1, status1, closed1) = deal(&mut conn, d1).await;
+    assert_eq!((s1, p1, s2, p2), (to.id, other.id, to.id, other.id));
+    assert_eq!(
+        (pos2, pos1),
+        (10, 11),
+        "appended after 9, relative order kept"
+    );
+    assert_eq!((status1.as_str(), status2.as_str()), ("won", "won"));
+    assert!(closed1.is_some() && closed2.is_some());
+    assert_eq!(deal(&mut conn, existing).await.2, 9);
+    // Later stages moved up; positions are 0..n-1 again.
+    let stages = crm_pipelines::list_stages(&mut conn, &admin(), sales.id)
+        .await
+        .unwrap();
+    let positions: Vec<i32> = stages.iter().map(|s| s.position).collect();
+    assert_eq!(positions, [0, 1, 2, 3, 4]);
+    assert!(stages.iter().all(|s| s.id != from.id));
+    // The deals' timelines show the move.
+    let entries: i64 = activity::table
+        .filter(activity::entity_id.eq_any([d1, d2]))
+        .filter(activity::kind.eq("deal.updated"))
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(entries, 2);
+}
+
+#[tokio::test]
+async fn moving_deals_into_an_open_stage_clears_closed_at_and_an_empty_stage_deletes_freely() {
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    let sales = default_pipeline(&mut conn).await;
+    let won = &sales.stages[4];
+    let d = insert_deal(&mut conn, sales.id, won.id, 0, "won", None, "USD", false).await;
+    crm_pipelines::delete_stage(&mut conn, &admin(), won.id, Some(sales.stages[0].id), None)
+        .await
+        .unwrap();
+    let (stage, _, pos, status, closed) = deal(&mut conn, d).await;
+    assert_eq!(
+        (stage, pos, status.as_str()),
+        (sales.stages[0].id, 0, "open")
+    );
+    assert!(closed.is_none());
+    // An empty stage needs no target.
+    crm_pipelines::delete_stage(&mut conn, &admin(), sales.stages[1].id, None, None)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_last_stage_of_a_pipeline_cannot_be_deleted() {
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    let p = create(
+        &mut conn,
+        CreatePipeline {
+            stages: Some(vec![stage("Only", StageType::Open)]),
+            ..named("Tiny")
+        },
+    )
+    .await;
+    let err = crm_pipelines::delete_stage(&mut conn, &admin(), p.stages[0].id, None, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PipelineError::LastStage), "{err:?}");
+}
+
+#[tokio::test]
+async fn changing_a_stage_type_re_derives_the_status_of_its_deals() {
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    let sales = default_pipeline(&mut conn).await;
+    let s = &sales.stages[2];
+    let d = insert_deal(&mut conn, sales.id, s.id, 0, "open", None, "USD", false).await;
+    let trashed = insert_deal(&mut conn, sales.id, s.id, 1, "open", None, "USD", true).await;
+    let updated = crm_pipelines::update_stage(
+        &mut conn,
+        &admin(),
+        s.id,
+        UpdateStage {
+            kind: Some(StageType::Lost),
+            name: Some(" Dead ".into()),
+            ..Default::default()
+        },
+        Some(s.version),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (updated.kind, updated.name.as_str()),
+        (StageType::Lost, "Dead")
+    );
+    for id in [d, trashed] {
+        let (stage, _, pos, status, closed) = deal(&mut conn, id).await;
+        assert_eq!(stage, s.id);
+        assert_eq!(status, "lost");
+        assert!(closed.is_some());
+        assert!(pos <= 1, "positions stay");
+    }
+    let lost_closed = deal(&mut conn, d).await.4;
+    // LOST → WON keeps the closing time; → OPEN clears it.
+    crm_pipelines::update_stage(
+        &mut conn,
+        &admin(),
+        s.id,
+        UpdateStage {
+            kind: Some(StageType::Won),
+            ..Default::default()
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let (_, _, _, status, closed) = deal(&mut conn, d).await;
+    assert_eq!((status.as_str(), closed), ("won", lost_closed));
+    crm_pipelines::update_stage(
+        &mut conn,
+        &admin(),
+        s.id,
+        UpdateStage {
+            kind: Some(StageType::Open),
+            ..Default::default()
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let (_, _, _, status, closed) = deal(&mut conn, d).await;
+    assert_eq!((status.as_str(), closed), ("open", None));
+    // A stale version changes nothing.
+    let err = crm_pipelines::update_stage(
+        &mut conn,
+        &admin(),
+        s.id,
+        UpdateStage {
+            kind: Some(StageType::Won),
+            ..Default::default()
+        },
+        Some(s.version),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, PipelineError::VersionMismatch { .. }));
+    assert_eq!(deal(&mut conn, d).await.3, "open");
+}
+
+#[tokio::test]
+async fn reordering_needs_exactly_the_pipelines_stage_ids() {
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    let sales = default_pipeline(&mut conn).await;
+    let other = create(&mut conn, named("Other")).await;
+    let ids: Vec<Uuid> = sales.stages.iter().map(|s| s.id).collect();
+    let reorder = |stage_ids: Vec<Uuid>| ReorderStages { stage_ids };
+    let mut missing = ids.clone();
+    missing.pop();
+    let mut dup = ids.clone();
+    dup[0] = dup[1];
+    let mut foreign = ids.clone();
+    foreign[0] = other.stages[0].id;
+    let mut extra = ids.clone();
+    extra.push(other.stages[0].id);
+    for bad in [missing, dup, foreign, extra, vec![]] {
+        let err = crm_pipelines::reorder_stages(&mut conn, &admin(), sales.id, reorder(bad))
+            .await
+            .unwrap_err();
+        let PipelineError::Invalid(errors) = err else {
+            panic!("expected Invalid")
+        };
+        assert_eq!(errors[0].field, "stageIds");
+    }
+    let mut reversed = ids.clone();
+    reversed.reverse();
+    let stages =
+        crm_pipelines::reorder_stages(&mut conn, &admin(), sales.id, reorder(reversed.clone()))
+            .await
+            .unwrap();
+    let got: Vec<(Uuid, i32)> = stages.iter().map(|s| (s.id, s.position)).collect();
+    let want: Vec<(Uuid, i32)> = reversed.iter().copied().zip(0..).collect();
+    assert_eq!(got, want);
+    let changes: serde_json::Value = activity::table
+        .filter(activity::entity_id.eq(sales.id))
+        .filter(activity::kind.eq("stage.reordered"))
+        .select(activity::changes)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(changes[0]["field"], "stageIds");
+    assert_eq!(changes[0]["to"], serde_json::json!(reversed));
+}
+
+#[tokio::test]
+async fn stages_are_inserted_at_a_position_and_later_ones_move_down() {
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    let sales = default_pipeline(&mut conn).await;
+    let s = crm_pipelines::create_stage(
+        &mut conn,
+        &admin(),
+        sales.id,
+        CreateStage {
+            name: "Demo".into(),
+            color: Some("#123ABC".into()),
+            kind: None,
+            position: Some(1),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!((s.position, s.color.as_str()), (1, "#123abc"));
+    let names: Vec<String> = crm_pipelines::list_stages(&mut conn, &admin(), sales.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| format!("{}:{}", s.position, s.name))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "0:New",
+            "1:Demo",
+            "2:Qualified",
+            "3:Proposal",
+            "4:Negotiation",
+            "5:Won",
+            "6:Lost"
+        ]
+    );
+    let end = crm_pipelines::create_stage(
+        &mut conn,
+        &admin(),
+        sales.id,
+        CreateStage {
+            name: "Archive".into(),
+            color: None,
+            kind: Some(StageType::Lost),
+            position: Some(99),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(end.position, 7);
+}
+
+#[tokio::test]
+async fn the_summary_counts_deals_and_sums_amounts_exactly_per_currency() {
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    let sales = default_pipeline(&mut conn).await;
+    let (new, won) = (sales.stages[0].id, sales.stages[4].id);
+    insert_deal(
+        &mut conn,
+        sales.id,
+        new,
+        0,
+        "open",
+        Some("1500.10"),
+        "EUR",
+        false,
+    )
+    .await;
+    insert_deal(
+        &mut conn,
+        sales.id,
+        new,
+        1,
+        "open",
+        Some("0.20"),
+        "EUR",
+        false,
+    )
+    .await;
+    insert_deal(
+        &mut conn,
+        sales.id,
+        new,
+        2,
+        "open",
+        Some("99.99"),
+        "USD",
+        false,
+    )
+    .await;
+    insert_deal(&mut conn, sales.id, new, 3, "open", None, "USD", false).await;
+    insert_deal(
+        &mut conn,
+        sales.id,
+        new,
+        4,
+        "open",
+        Some("1000"),
+        "EUR",
+        true,
+    )
+    .await;
+    insert_deal(&mut conn, sales.id, won, 0, "won", Some("7"), "USD", false).await;
+    let summary = crm_pipelines::pipeline_summary(&mut conn, &viewer(), sales.id)
+        .await
+        .unwrap();
+    assert_eq!(summary.len(), 6);
+    let json = serde_json::to_value(&summary).unwrap();
+    assert_eq!(
+        json[0],
+        serde_json::json!({"stageId": new, "name": "New", "type": "OPEN", "count": 4, "totals": [
+            {"currency": "EUR", "amount": "1500.30"},
+            {"currency": "USD", "amount": "99.99"},
+        ]})
+    );
+    assert_eq!(json[1]["count"], 0);
+    assert_eq!(json[1]["totals"], serde_json::json!([]));
+    assert_eq!(
+        json[4]["totals"],
+        serde_json::json!([{"currency": "USD", "amount": "7.00"}])
+    );
+    let err = crm_pipelines::pipeline_summary(&mut conn, &viewer(), Uuid::now_v7())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PipelineError::PipelineNotFound(_)));
+}
+
+#[tokio::test]
+async fn deleting_a_pipeline_with_deals_moves_them_to_another_pipeline_only() {
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    let sales = default_pipeline(&mut conn).await;
+    let doomed = create(&mut conn, named("Doomed")).await;
+    let a = insert_deal(
+        &mut conn,
+        doomed.id,
+        doomed.stages[3].id,
+        0,
+        "open",
+        None,
+        "USD",
+        false,
+    )
+    .await;
+    let b = insert_deal(
+        &mut conn,
+        doomed.id,
+        doomed.stages[0].id,
+        8,
+        "open",
+        None,
+        "USD",
+        true,
+    )
+    .await;
+    let err = crm_pipelines::delete_pipeline(&mut conn, &admin(), doomed.id, None, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PipelineError::PipelineInUse(2)), "{err:?}");
+    let err = crm_pipelines::delete_pipeline(
+        &mut conn,
+        &admin(),
+        doomed.id,
+        Some(doomed.stages[1].id),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, PipelineError::InvalidMoveTarget(_)),
+        "{err:?}"
+    );
+    let err = crm_pipelines::delete_pipeline(&mut conn, &admin(), doomed.id, None, Some(99))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PipelineError::VersionMismatch { .. }));
+    crm_pipelines::delete_pipeline(
+        &mut conn,
+        &admin(),
+        doomed.id,
+        Some(sales.stages[5].id),
+        None,
+    )
+    .await
+    .unwrap();
+    // Stage order first (b's stage comes first), then deal position.
+    let (sb, pb, posb, statusb, _) = deal(&mut conn, b).await;
+    let (sa, pa, posa, statusa, _) = deal(&mut conn, a).await;
+    assert_eq!(
+        (sa, pa, sb, pb),
+        (sales.stages[5].id, sales.id, sales.stages[5].id, sales.id)
+    );
+    assert_eq!((posb, posa), (0, 1));
+    assert_eq!((statusa.as_str(), statusb.as_str()), ("lost", "lost"));
+    let err = crm_pipelines::get_pipeline(&mut conn, &admin(), doomed.id)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PipelineError::PipelineNotFound(_)));
+    // An empty pipeline deletes without a target.
+    let empty = create(&mut conn, named("Empty")).await;
+    crm_pipelines::delete_pipeline(&mut conn, &admin(), empty.id, None, None)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn viewers_and_managers_read_but_change_nothing() {
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    let sales = default_pipeline(&mut conn).await;
+    for actor in [viewer(), manager()] {
+        crm_pipelines::get_pipeline(&mut conn, &actor, sales.id)
+            .await
+            .unwrap();
+        let errs = [
+            crm_pipelines::create_pipeline(&mut conn, &actor, named("X"))
+                .await
+                .unwrap_err(),
+            crm_pipelines::update_pipeline(
+                &mut conn,
+                &actor,
+                sales.id,
+                UpdatePipeline::default(),
+                None,
+            )
+            .await
+            .unwrap_err(),
+            crm_pipelines::delete_stage(&mut conn, &actor, sales.stages[0].id, None, None)
+                .await
+                .unwrap_err(),
+            crm_pipelines::update_stage(
+                &mut conn,
+                &actor,
+                sales.stages[0].id,
+                UpdateStage::default(),
+                None,
+            )
+            .await
+            .unwrap_err(),
+        ];
+        for e in errs {
+            assert!(matches!(e, PipelineError::Forbidden(_)), "{e:?}");
+        }
+    }
+    let nobody = Actor::user(
+        UserId(Uuid::now_v7()),
+        Role::Viewer,
+        PermissionSet::default(),
+    );
+    let err = crm_pipelines::list_pipelines(&mut conn, &nobody, &ListPipelines::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PipelineError::Forbidden(_)));
+}
