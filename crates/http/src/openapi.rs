@@ -23,6 +23,8 @@ use crate::problem::Problem;
         (name = "users", description = "User administration, roles and permission overrides"),
         (name = "api-keys", description = "Keys for other services"),
         (name = "activity", description = "Field-level change history of every record"),
+        (name = "companies", description = "Companies: CRUD, trash, batch"),
+        (name = "contacts", description = "Contacts: CRUD, trash, batch, company links"),
     ),
     components(schemas(Problem, crm_core::FieldError, crm_core::Permission, crm_core::Role))
 )]

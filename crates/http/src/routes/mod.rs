@@ -3,6 +3,8 @@
 pub mod activity;
 pub mod api_keys;
 pub mod auth;
+pub mod companies;
+pub mod contacts;
 pub mod health;
 pub mod users;
 
@@ -15,4 +17,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
     users::configure(cfg);
     api_keys::configure(cfg);
     activity::configure(cfg);
+    companies::configure(cfg);
+    contacts::configure(cfg);
 }
