@@ -28,8 +28,9 @@ extern "SQL" {
     fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }
 
-/// The expression of the trigram index `contacts_search_trgm`, so `q` can use the index.
-const SEARCH_EXPR: &str = "(contacts.full_name || ' ' || coalesce(contacts.email, '') || ' ' || coalesce(contacts.phone, ''))";
+/// The expression of the trigram index `contacts_search_trgm`, used verbatim by `q` so the
+/// index serves the search.
+pub const SEARCH_EXPR: &str = "(contacts.full_name || ' ' || coalesce(contacts.email, '') || ' ' || coalesce(contacts.phone, ''))";
 
 fn check_version(expected: Option<i32>, current: i32) -> Result<(), ContactError> {
     match expected {
