@@ -130,6 +130,16 @@ async fn a_contact_is_created_normalised_read_and_changed_with_etags() {
         ])
     );
     assert_eq!(activity["data"][1]["type"], "contact.created");
+    let res = send(
+        &app,
+        Method::PATCH,
+        &location,
+        &token,
+        Some(json!({"fullName": null})),
+    )
+    .await;
+    let body = assert_problem(res, 400, "validation_failed").await;
+    assert_eq!(body["errors"][0]["field"], "fullName");
 }
 
 #[tokio::test]

@@ -47,8 +47,9 @@ pub struct CreateCompany {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateCompany {
     /// Name, 1–200 characters.
-    #[schema(min_length = 1, max_length = 200)]
-    pub name: Option<String>,
+    #[serde(default, deserialize_with = "crm_core::patch::double_option")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    pub name: Option<Option<String>>,
     /// Web site.
     #[serde(default, deserialize_with = "crm_core::patch::double_option")]
     #[schema(value_type = Option<String>)]

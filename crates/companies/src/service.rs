@@ -328,7 +328,8 @@ pub async fn update_company(
         check_version(expected_version, before.version)?;
         let mut values = CompanyValues::from_company(&before);
         if let Some(name) = input.name {
-            values.name = name;
+            // `null` cannot clear a required field: it fails validation as an empty one.
+            values.name = name.unwrap_or_default();
         }
         macro_rules! patch {
             ($($field:ident),*) => { $(if let Some(v) = input.$field { values.$field = v; })* };

@@ -164,7 +164,7 @@ async fn names_are_unique_among_live_companies_and_restore_refuses_a_taken_name(
         &admin,
         second.id,
         UpdateCompany {
-            name: Some("Acme Two".into()),
+            name: Some(Some("Acme Two".into())),
             ..Default::default()
         },
         None,
@@ -383,4 +383,47 @@ async fn a_viewer_writes_nothing() {
         err,
         CompanyError::Forbidden(Permission::CompaniesWrite)
     ));
+}
+
+#[tokio::test]
+async fn a_null_name_is_refused_like_an_empty_one() {
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    let c = crm_companies::create_company(&mut conn, &Actor::system(), named("Acme"))
+        .await
+        .unwrap();
+    let change: UpdateCompany = serde_json::from_value(json!({"name": null})).unwrap();
+    let err = crm_companies::update_company(&mut conn, &Actor::system(), c.id, change, None)
+        .await
+        .unwrap_err();
+    let CompanyError::Invalid(errors) = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(errors[0].field, "name");
+}
+
+#[tokio::test]
+async fn the_name_search_uses_the_trigram_index() {
+    use diesel_async::RunQueryDsl;
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    diesel::sql_query("SET enable_seqscan = off")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Plan {
+        #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
+        line: String,
+    }
+    let plan: Vec<Plan> =
+        diesel::sql_query("EXPLAIN SELECT id FROM companies WHERE name ILIKE '%acme%'")
+            .load(&mut conn)
+            .await
+            .unwrap();
+    assert!(
+        plan.iter().any(|p| p.line.contains("companies_name_trgm")),
+        "{:#?}",
+        plan.iter().map(|p| &p.line).collect::<Vec<_>>()
+    );
 }

@@ -44,8 +44,9 @@ pub struct CreateContact {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateContact {
     /// Full name, 1–200 characters.
-    #[schema(min_length = 1, max_length = 200)]
-    pub full_name: Option<String>,
+    #[serde(default, deserialize_with = "crm_core::patch::double_option")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    pub full_name: Option<Option<String>>,
     /// E-mail.
     #[serde(default, deserialize_with = "crm_core::patch::double_option")]
     #[schema(value_type = Option<String>)]

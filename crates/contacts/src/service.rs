@@ -414,7 +414,8 @@ pub async fn update_contact(
         check_version(expected_version, before.version)?;
         let mut draft = Draft::from_contact(&before);
         if let Some(name) = input.full_name {
-            draft.full_name = name;
+            // `null` cannot clear a required field: it fails validation as an empty one.
+            draft.full_name = name.unwrap_or_default();
         }
         macro_rules! patch {
             ($($field:ident),*) => { $(if let Some(v) = input.$field { draft.$field = v; })* };
