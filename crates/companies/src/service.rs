@@ -112,6 +112,16 @@ impl CompanyValues {
     }
 }
 
+/// An owner deleted between the check and the write surfaces as a foreign-key violation.
+fn map_write(e: diesel::result::Error, owner_id: Option<Uuid>) -> CompanyError {
+    match owner_id {
+        Some(id) if crm_db::constraint::is_foreign_key_violation(&e, "companies_owner_id_fkey") => {
+            CompanyError::UnknownUser(id)
+        }
+        _ => e.into(),
+    }
+}
+
 async fn ensure_owner(
     conn: &mut AsyncPgConnection,
     owner_id: Option<Uuid>,
@@ -153,6 +163,7 @@ pub async fn create_company(
         ensure_owner(conn, values.owner_id).await?;
         crm_db::tags::ensure_registered(conn, &values.tags).await?;
         let now = Utc::now();
+        let owner_id = values.owner_id;
         let company: Company = diesel::insert_into(companies::table)
             .values((
                 companies::id.eq(Uuid::now_v7()),
@@ -163,7 +174,8 @@ pub async fn create_company(
             ))
             .returning(Company::as_returning())
             .get_result(conn)
-            .await?;
+            .await
+            .map_err(|e| map_write(e, owner_id))?;
         let changes = change::created(&company.to_json());
         crm_activity::record(conn, actor, entity(company.id), "company.created", &changes).await?;
         Ok(company)
@@ -348,6 +360,7 @@ pub async fn update_company(
             ensure_owner(conn, values.owner_id).await?;
         }
         crm_db::tags::ensure_registered(conn, &values.tags).await?;
+        let owner_id = values.owner_id;
         let after: Company = diesel::update(companies::table.find(id))
             .set((
                 values,
@@ -356,7 +369,8 @@ pub async fn update_company(
             ))
             .returning(Company::as_returning())
             .get_result(conn)
-            .await?;
+            .await
+            .map_err(|e| map_write(e, owner_id))?;
         let changes = change::diff(&before.to_json(), &after.to_json());
         crm_activity::record(conn, actor, entity(id), "company.updated", &changes).await?;
         Ok(after)

@@ -117,6 +117,24 @@ impl Draft {
     }
 }
 
+/// An owner or company deleted between the check and the write surfaces as a foreign-key
+/// violation: the same answer as if the check had seen it gone.
+fn map_write(
+    e: diesel::result::Error,
+    (owner, company): (Option<Uuid>, Option<Uuid>),
+) -> ContactError {
+    use crm_db::constraint::is_foreign_key_violation;
+    match (owner, company) {
+        (Some(id), _) if is_foreign_key_violation(&e, "contacts_owner_id_fkey") => {
+            ContactError::UnknownUser(id)
+        }
+        (_, Some(id)) if is_foreign_key_violation(&e, "contacts_company_id_fkey") => {
+            ContactError::UnknownCompany(id)
+        }
+        _ => e.into(),
+    }
+}
+
 async fn ensure_references(
     conn: &mut AsyncPgConnection,
     values: &ContactValues,
@@ -208,6 +226,7 @@ pub async fn create_contact(
         crm_db::tags::ensure_registered(conn, &values.tags).await?;
         let now = Utc::now();
         let company_id = values.company_id;
+        let refs = (values.owner_id, values.company_id);
         let contact: Contact = diesel::insert_into(contacts::table)
             .values((
                 contacts::id.eq(Uuid::now_v7()),
@@ -218,7 +237,8 @@ pub async fn create_contact(
             ))
             .returning(ContactRow::as_returning())
             .get_result::<ContactRow>(conn)
-            .await?
+            .await
+            .map_err(|e| map_write(e, refs))?
             .into();
         let changes = change::created(&contact.to_json());
         crm_activity::record(conn, actor, entity(contact.id), "contact.created", &changes).await?;
@@ -433,6 +453,7 @@ pub async fn update_contact(
         ensure_references(conn, &values, owner_changed, company_changed).await?;
         crm_db::tags::ensure_registered(conn, &values.tags).await?;
         let new_company = values.company_id;
+        let refs = (values.owner_id, values.company_id);
         let after: Contact = diesel::update(contacts::table.find(id))
             .set((
                 values,
@@ -441,7 +462,8 @@ pub async fn update_contact(
             ))
             .returning(ContactRow::as_returning())
             .get_result::<ContactRow>(conn)
-            .await?
+            .await
+            .map_err(|e| map_write(e, refs))?
             .into();
         let changes = change::diff(&before.to_json(), &after.to_json());
         crm_activity::record(conn, actor, entity(id), "contact.updated", &changes).await?;
