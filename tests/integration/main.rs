@@ -5,6 +5,8 @@
 mod activity;
 mod api_keys;
 mod auth;
+mod companies;
+mod contacts;
 mod conventions;
 mod idempotency;
 mod openapi;

@@ -24,6 +24,8 @@ use crate::problem::Problem;
         (name = "api-keys", description = "Keys for other services"),
         (name = "activity", description = "Field-level change history of every record"),
         (name = "pipelines", description = "Pipelines, their stages, stage order and deal summaries"),
+        (name = "companies", description = "Companies: CRUD, trash, batch"),
+        (name = "contacts", description = "Contacts: CRUD, trash, batch, company links"),
     ),
     components(schemas(Problem, crm_core::FieldError, crm_core::Permission, crm_core::Role))
 )]

@@ -26,6 +26,14 @@ pub async fn ensure_visible(
             crm_pipelines::get_stage(conn, actor, entity.id).await?;
             Ok(())
         }
+        EntityKind::Company => {
+            crm_companies::get_company(conn, actor, entity.id).await?;
+            Ok(())
+        }
+        EntityKind::Contact => {
+            crm_contacts::get_contact(conn, actor, entity.id).await?;
+            Ok(())
+        }
         _ => Err(ApiError::invalid(vec![crm_core::FieldError::new(
             "entityType",
             format!("{} records have no timeline yet", entity.kind),

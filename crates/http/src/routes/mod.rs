@@ -3,6 +3,8 @@
 pub mod activity;
 pub mod api_keys;
 pub mod auth;
+pub mod companies;
+pub mod contacts;
 pub mod health;
 pub mod pipelines;
 pub mod users;
@@ -17,4 +19,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
     api_keys::configure(cfg);
     activity::configure(cfg);
     pipelines::configure(cfg);
+    companies::configure(cfg);
+    contacts::configure(cfg);
 }

@@ -1,0 +1,98 @@
+//! Everything that can go wrong with companies.
+
+use crm_core::actor::Forbidden;
+use crm_core::{DomainError, ErrorKind, FieldError, Permission};
+use crm_db::DbError;
+use uuid::Uuid;
+
+/// Failure of a company operation.
+#[derive(Debug, thiserror::Error)]
+pub enum CompanyError {
+    /// Input failed validation.
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    /// No such company, or not visible to the actor.
+    #[error("company {0} not found")]
+    NotFound(Uuid),
+    /// Another company (not in the trash) has this name, compared case-insensitively.
+    #[error("a company with this name already exists")]
+    DuplicateName,
+    /// `ownerId` names no active user.
+    #[error("user {0} does not exist or is deactivated")]
+    UnknownUser(Uuid),
+    /// `If-Match` named another version.
+    #[error("version mismatch: expected {expected}, current {current}")]
+    VersionMismatch {
+        /// What the client sent.
+        expected: i32,
+        /// What is stored.
+        current: i32,
+    },
+    /// The actor lacks a permission.
+    #[error("missing permission {0}")]
+    Forbidden(Permission),
+    /// Only admins delete records for good.
+    #[error("only admins may delete records permanently")]
+    AdminOnly,
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for CompanyError {
+    fn from(e: diesel::result::Error) -> Self {
+        if crm_db::constraint::is_unique_violation(&e, "companies_name_key") {
+            CompanyError::DuplicateName
+        } else {
+            CompanyError::Db(DbError::Query(e))
+        }
+    }
+}
+
+impl From<Forbidden> for CompanyError {
+    fn from(f: Forbidden) -> Self {
+        CompanyError::Forbidden(f.0)
+    }
+}
+
+impl DomainError for CompanyError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            CompanyError::Invalid(_) => ErrorKind::Invalid,
+            CompanyError::NotFound(_) => ErrorKind::NotFound,
+            CompanyError::DuplicateName => ErrorKind::Conflict,
+            CompanyError::UnknownUser(_) => ErrorKind::Unprocessable,
+            CompanyError::VersionMismatch { .. } => ErrorKind::PreconditionFailed,
+            CompanyError::Forbidden(_) | CompanyError::AdminOnly => ErrorKind::Forbidden,
+            CompanyError::Db(e) => e.kind(),
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            CompanyError::Invalid(_) => "validation_failed",
+            CompanyError::NotFound(_) => "not_found",
+            CompanyError::DuplicateName => "duplicate_company_name",
+            CompanyError::UnknownUser(_) => "unknown_user",
+            CompanyError::VersionMismatch { .. } => "version_mismatch",
+            CompanyError::Forbidden(_) | CompanyError::AdminOnly => "forbidden",
+            CompanyError::Db(e) => e.code(),
+        }
+    }
+
+    fn field_errors(&self) -> Vec<FieldError> {
+        match self {
+            CompanyError::Invalid(errors) => errors.clone(),
+            CompanyError::DuplicateName => {
+                vec![FieldError::new(
+                    "name",
+                    "is already used by another company",
+                )]
+            }
+            CompanyError::UnknownUser(_) => {
+                vec![FieldError::new("ownerId", "is not an active user")]
+            }
+            _ => Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! Inputs of the company services.
+
+use chrono::{DateTime, Utc};
+use crm_core::{Cursor, PageRequest, SortDirection, SortSpec};
+use serde::Deserialize;
+use uuid::Uuid;
+
+/// A new company.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateCompany {
+    /// Name, 1–200 characters, unique case-insensitively.
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+    /// Web site: an http:// or https:// URL.
+    #[schema(max_length = 2048)]
+    pub website: Option<String>,
+    /// Industry.
+    #[schema(max_length = 100)]
+    pub industry: Option<String>,
+    /// E-mail (stored lower-case).
+    #[schema(format = Email, max_length = 254)]
+    pub email: Option<String>,
+    /// Phone in international format (`+` and country code); stored as E.164.
+    pub phone: Option<String>,
+    /// Postal address.
+    #[schema(max_length = 500)]
+    pub address: Option<String>,
+    /// Number of employees, ≥ 0.
+    #[schema(minimum = 0)]
+    pub employees: Option<i32>,
+    /// Free notes.
+    #[schema(max_length = 10000)]
+    pub notes: Option<String>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Custom field values: a JSON object.
+    #[schema(value_type = Option<Object>)]
+    pub custom_fields: Option<serde_json::Value>,
+    /// Owner; defaults to the acting user. Must be an active user.
+    pub owner_id: Option<Uuid>,
+}
+
+/// A change to a company: absent fields stay as they are, `null` clears.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateCompany {
+    /// Name, 1–200 characters.
+    #[serde(default, deserialize_with = "crm_core::patch::double_option")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    pub name: Option<Option<String>>,
+    /// Web site.
+    #[serde(default, deserialize_with = "crm_core::patch::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub website: Option<Option<String>>,
+    /// Industry.
+    #[serde(default, deserialize_with = "crm_core::patch::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub industry: Option<Option<String>>,
+    /// E-mail.
+    #[serde(default, deserialize_with = "crm_core::patch::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Option<String>>,
+    /// Phone (international format).
+    #[serde(default, deserialize_with = "crm_core::patch::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Option<String>>,
+    /// Postal address.
+    #[serde(default, deserialize_with = "crm_core::patch::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub address: Option<Option<String>>,
+    /// Number of employees.
+    #[serde(default, deserialize_with = "crm_core::patch::double_option")]
+    #[schema(value_type = Option<i32>)]
+    pub employees: Option<Option<i32>>,
+    /// Free notes.
+    #[serde(default, deserialize_with = "crm_core::patch::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub notes: Option<Option<String>>,
+    /// Replaces the tags.
+    pub tags: Option<Vec<String>>,
+    /// Replaces the custom field values (a JSON object).
+    #[schema(value_type = Option<Object>)]
+    pub custom_fields: Option<serde_json::Value>,
+    /// New owner (an active user); `null` leaves the company without owner.
+    #[serde(default, deserialize_with = "crm_core::patch::double_option")]
+    #[schema(value_type = Option<Uuid>)]
+    pub owner_id: Option<Option<Uuid>>,
+}
+
+/// Sortable company fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompanySort {
+    /// `createdAt`
+    CreatedAt,
+    /// `updatedAt`
+    UpdatedAt,
+    /// `name`
+    Name,
+    /// `employees`
+    Employees,
+}
+
+impl CompanySort {
+    /// API names of the sortable fields.
+    pub const ALLOWED: &'static [(&'static str, CompanySort)] = &[
+        ("createdAt", CompanySort::CreatedAt),
+        ("updatedAt", CompanySort::UpdatedAt),
+        ("name", CompanySort::Name),
+        ("employees", CompanySort::Employees),
+    ];
+}
+
+/// A validated company list request.
+#[derive(Debug, Clone)]
+pub struct ListCompanies {
+    /// Offset page (ignored in cursor mode).
+    pub page: PageRequest,
+    /// Order (offset mode only).
+    pub sort: SortSpec<CompanySort>,
+    /// `Some` for keyset paging: `Some(None)` is the first page.
+    pub cursor: Option<Option<Cursor>>,
+    /// Fragment of the name, case-insensitive.
+    pub q: Option<String>,
+    /// Only this industry (case-insensitive).
+    pub industry: Option<String>,
+    /// Only companies of this owner.
+    pub owner_id: Option<Uuid>,
+    /// Only companies with this tag.
+    pub tag: Option<String>,
+    /// Only companies changed at or after this time.
+    pub updated_since: Option<DateTime<Utc>>,
+    /// `true`: the trash only.
+    pub deleted: bool,
+}
+
+impl Default for ListCompanies {
+    fn default() -> Self {
+        Self {
+            page: PageRequest::default(),
+            sort: SortSpec {
+                keys: vec![(CompanySort::CreatedAt, SortDirection::Asc)],
+            },
+            cursor: None,
+            q: None,
+            industry: None,
+            owner_id: None,
+            tag: None,
+            updated_since: None,
+            deleted: false,
+        }
+    }
+}

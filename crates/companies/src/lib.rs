@@ -1,0 +1,21 @@
+//! Companies: their records, who may see them (owners, or everyone with
+//! `companies.read_all`), the trash, and the normalisation of fields that contacts share
+//! (E.164 phone numbers, lower-cased e-mails, http(s) URLs, LIKE patterns).
+//!
+//! Depends on `crm-core`, `crm-db` and `crm-activity`; knows nothing of HTTP.
+
+pub mod error;
+pub mod fields;
+pub mod input;
+pub mod list;
+pub mod model;
+pub mod service;
+
+pub use error::CompanyError;
+pub use input::{CompanySort, CreateCompany, ListCompanies, UpdateCompany};
+pub use list::Listing;
+pub use model::Company;
+pub use service::{
+    create_company, delete_company, get_company, is_active_user, list_companies, owns_or_reads_all,
+    purge_trash, restore_company, update_company,
+};

@@ -1,0 +1,466 @@
+//! Company use cases. Each takes the connection first, then the actor, then the input; every
+//! write is one transaction that also appends its activity entry.
+
+use chrono::{DateTime, Utc};
+use crm_core::{
+    Actor, Change, EntityKind, EntityRef, FieldError, Page, Permission, Role, SortDirection, change,
+};
+use crm_db::AsyncPgConnection;
+use crm_db::schema::{companies, users};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::error::CompanyError;
+use crate::fields;
+use crate::input::{CompanySort, CreateCompany, ListCompanies, UpdateCompany};
+use crate::list::{Listing, cursor_page};
+use crate::model::Company;
+
+#[diesel::declare_sql_function]
+extern "SQL" {
+    /// SQL `lower(text)`.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// Whether `id` is an active user (owners must be).
+pub async fn is_active_user(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<bool> {
+    let n: i64 = users::table
+        .filter(users::id.eq(id))
+        .filter(users::is_active.eq(true))
+        .count()
+        .get_result(conn)
+        .await?;
+    Ok(n > 0)
+}
+
+/// Whether `actor` sees a record owned by `owner_id`, given the "read all" permission.
+pub fn owns_or_reads_all(actor: &Actor, read_all: Permission, owner_id: Option<Uuid>) -> bool {
+    actor.can(read_all) || (owner_id.is_some() && owner_id == actor.user_id.map(|u| u.0))
+}
+
+fn check_version(expected: Option<i32>, current: i32) -> Result<(), CompanyError> {
+    match expected {
+        Some(expected) if expected != current => {
+            Err(CompanyError::VersionMismatch { expected, current })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The full set of writable columns, normalised and validated.
+#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[diesel(table_name = companies)]
+#[diesel(treat_none_as_null = true)]
+struct CompanyValues {
+    name: String,
+    website: Option<String>,
+    industry: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    address: Option<String>,
+    employees: Option<i32>,
+    notes: Option<String>,
+    tags: Vec<String>,
+    custom_fields: serde_json::Value,
+    owner_id: Option<Uuid>,
+}
+
+impl CompanyValues {
+    fn from_company(c: &Company) -> Self {
+        Self {
+            name: c.name.clone(),
+            website: c.website.clone(),
+            industry: c.industry.clone(),
+            email: c.email.clone(),
+            phone: c.phone.clone(),
+            address: c.address.clone(),
+            employees: c.employees,
+            notes: c.notes.clone(),
+            tags: c.tags.clone(),
+            custom_fields: c.custom_fields.clone(),
+            owner_id: c.owner_id,
+        }
+    }
+
+    /// Normalises every field; all problems are reported at once.
+    fn normalized(self) -> Result<Self, CompanyError> {
+        let mut errors = Vec::new();
+        let e = &mut errors;
+        let out = Self {
+            name: fields::required_text(e, "name", &self.name, 200),
+            website: fields::optional_url(e, "website", self.website.as_deref()),
+            industry: fields::optional_text(e, "industry", self.industry.as_deref(), 100),
+            email: fields::optional_email(e, "email", self.email.as_deref()),
+            phone: fields::optional_phone(e, "phone", self.phone.as_deref()),
+            address: fields::optional_text(e, "address", self.address.as_deref(), 500),
+            employees: self.employees,
+            notes: fields::optional_text(e, "notes", self.notes.as_deref(), fields::MAX_NOTES_LEN),
+            tags: fields::tags(e, &self.tags),
+            custom_fields: self.custom_fields,
+            owner_id: self.owner_id,
+        };
+        if out.employees.is_some_and(|n| n < 0) {
+            errors.push(FieldError::new("employees", "must be 0 or more"));
+        }
+        fields::custom_fields(&mut errors, &out.custom_fields);
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(CompanyError::Invalid(errors))
+        }
+    }
+}
+
+/// An owner deleted between the check and the write surfaces as a foreign-key violation.
+fn map_write(e: diesel::result::Error, owner_id: Option<Uuid>) -> CompanyError {
+    match owner_id {
+        Some(id) if crm_db::constraint::is_foreign_key_violation(&e, "companies_owner_id_fkey") => {
+            CompanyError::UnknownUser(id)
+        }
+        _ => e.into(),
+    }
+}
+
+async fn ensure_owner(
+    conn: &mut AsyncPgConnection,
+    owner_id: Option<Uuid>,
+) -> Result<(), CompanyError> {
+    match owner_id {
+        Some(id) if !is_active_user(conn, id).await? => Err(CompanyError::UnknownUser(id)),
+        _ => Ok(()),
+    }
+}
+
+fn entity(id: Uuid) -> EntityRef {
+    EntityRef::new(EntityKind::Company, id)
+}
+
+/// Creates a company (`companies.write`). The owner defaults to the acting user.
+pub async fn create_company(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    input: CreateCompany,
+) -> Result<Company, CompanyError> {
+    actor.require(Permission::CompaniesWrite)?;
+    let values = CompanyValues {
+        name: input.name,
+        website: input.website,
+        industry: input.industry,
+        email: input.email,
+        phone: input.phone,
+        address: input.address,
+        employees: input.employees,
+        notes: input.notes,
+        tags: input.tags,
+        custom_fields: input
+            .custom_fields
+            .unwrap_or_else(|| serde_json::Value::Object(Default::default())),
+        owner_id: input.owner_id.or(actor.user_id.map(|u| u.0)),
+    }
+    .normalized()?;
+    conn.transaction(async |conn| {
+        ensure_owner(conn, values.owner_id).await?;
+        crm_db::tags::ensure_registered(conn, &values.tags).await?;
+        let now = Utc::now();
+        let owner_id = values.owner_id;
+        let company: Company = diesel::insert_into(companies::table)
+            .values((
+                companies::id.eq(Uuid::now_v7()),
+                values,
+                companies::created_by_id.eq(actor.user_id.map(|u| u.0)),
+                companies::created_at.eq(now),
+                companies::updated_at.eq(now),
+            ))
+            .returning(Company::as_returning())
+            .get_result(conn)
+            .await
+            .map_err(|e| map_write(e, owner_id))?;
+        let changes = change::created(&company.to_json());
+        crm_activity::record(conn, actor, entity(company.id), "company.created", &changes).await?;
+        Ok(company)
+    })
+    .await
+}
+
+/// Loads a company for a write, locked, if it exists, is visible and is (not) in the trash.
+async fn lock_visible(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: Uuid,
+    trashed: Option<bool>,
+) -> Result<Company, CompanyError> {
+    let company: Company = companies::table
+        .find(id)
+        .select(Company::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(CompanyError::NotFound(id))?;
+    let state_fits = trashed.is_none_or(|t| t == company.deleted_at.is_some());
+    if !state_fits || !owns_or_reads_all(actor, Permission::CompaniesReadAll, company.owner_id) {
+        return Err(CompanyError::NotFound(id));
+    }
+    Ok(company)
+}
+
+/// Reads a company (`companies.read`); a trashed or invisible one is `NotFound`.
+pub async fn get_company(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<Company, CompanyError> {
+    actor.require(Permission::CompaniesRead)?;
+    let company: Company = companies::table
+        .find(id)
+        .filter(companies::deleted_at.is_null())
+        .select(Company::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(CompanyError::NotFound(id))?;
+    if !owns_or_reads_all(actor, Permission::CompaniesReadAll, company.owner_id) {
+        return Err(CompanyError::NotFound(id));
+    }
+    Ok(company)
+}
+
+fn filtered(
+    actor: &Actor,
+    input: &ListCompanies,
+) -> companies::BoxedQuery<'static, diesel::pg::Pg> {
+    let mut query = companies::table.into_boxed();
+    query = if input.deleted {
+        query.filter(companies::deleted_at.is_not_null())
+    } else {
+        query.filter(companies::deleted_at.is_null())
+    };
+    if !actor.can(Permission::CompaniesReadAll) {
+        query = match actor.user_id {
+            Some(me) => query.filter(companies::owner_id.eq(me.0)),
+            None => query.filter(companies::id.is_null()),
+        };
+    }
+    if let Some(pattern) = fields::like_pattern(input.q.as_deref()) {
+        // `name ILIKE` is what the trigram index `companies_name_trgm` serves.
+        query = query.filter(companies::name.ilike(pattern));
+    }
+    if let Some(industry) = input.industry.as_deref().map(str::trim) {
+        query =
+            query.filter(lower(companies::industry.assume_not_null()).eq(industry.to_lowercase()));
+    }
+    if let Some(owner) = input.owner_id {
+        query = query.filter(companies::owner_id.eq(owner));
+    }
+    if let Some(tag) = input.tag.as_deref().map(str::trim) {
+        query = query.filter(companies::tags.contains(vec![tag.to_owned()]));
+    }
+    if let Some(since) = input.updated_since {
+        query = query.filter(companies::updated_at.ge(since));
+    }
+    query
+}
+
+/// Lists the companies the actor may see (`companies.read`), offset- or keyset-paged.
+pub async fn list_companies(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    input: &ListCompanies,
+) -> Result<Listing<Company>, CompanyError> {
+    actor.require(Permission::CompaniesRead)?;
+    let limit = input.page.limit;
+    if let Some(cursor) = input.cursor {
+        let mut query = filtered(actor, input);
+        if let Some(c) = cursor {
+            query = query.filter(
+                companies::created_at
+                    .gt(c.t)
+                    .or(companies::created_at.eq(c.t).and(companies::id.gt(c.id))),
+            );
+        }
+        let rows: Vec<Company> = query
+            .order((companies::created_at.asc(), companies::id.asc()))
+            .limit(limit + 1)
+            .select(Company::as_select())
+            .load(conn)
+            .await?;
+        return Ok(Listing::Cursor(cursor_page(rows, limit, |c| {
+            crm_core::Cursor {
+                t: c.created_at,
+                id: c.id,
+            }
+        })));
+    }
+    let total: i64 = filtered(actor, input).count().get_result(conn).await?;
+    let mut query = filtered(actor, input);
+    for &(field, dir) in &input.sort.keys {
+        let desc = dir == SortDirection::Desc;
+        query = match (field, desc) {
+            (CompanySort::CreatedAt, false) => query.then_order_by(companies::created_at.asc()),
+            (CompanySort::CreatedAt, true) => query.then_order_by(companies::created_at.desc()),
+            (CompanySort::UpdatedAt, false) => query.then_order_by(companies::updated_at.asc()),
+            (CompanySort::UpdatedAt, true) => query.then_order_by(companies::updated_at.desc()),
+            (CompanySort::Name, false) => query.then_order_by(lower(companies::name).asc()),
+            (CompanySort::Name, true) => query.then_order_by(lower(companies::name).desc()),
+            (CompanySort::Employees, false) => {
+                query.then_order_by(companies::employees.asc().nulls_last())
+            }
+            (CompanySort::Employees, true) => {
+                query.then_order_by(companies::employees.desc().nulls_last())
+            }
+        };
+    }
+    let rows: Vec<Company> = query
+        .then_order_by(companies::id.asc())
+        .select(Company::as_select())
+        .limit(limit)
+        .offset(input.page.offset())
+        .load(conn)
+        .await?;
+    Ok(Listing::Page(Page {
+        items: rows,
+        page: input.page.page,
+        limit,
+        total,
+    }))
+}
+
+/// Changes a company (`companies.write`, and the company must be visible).
+pub async fn update_company(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: Uuid,
+    input: UpdateCompany,
+    expected_version: Option<i32>,
+) -> Result<Company, CompanyError> {
+    actor.require(Permission::CompaniesWrite)?;
+    conn.transaction(async |conn| {
+        let before = lock_visible(conn, actor, id, Some(false)).await?;
+        check_version(expected_version, before.version)?;
+        let mut values = CompanyValues::from_company(&before);
+        if let Some(name) = input.name {
+            // `null` cannot clear a required field: it fails validation as an empty one.
+            values.name = name.unwrap_or_default();
+        }
+        macro_rules! patch {
+            ($($field:ident),*) => { $(if let Some(v) = input.$field { values.$field = v; })* };
+        }
+        patch!(
+            website, industry, email, phone, address, employees, notes, owner_id
+        );
+        if let Some(tags) = input.tags {
+            values.tags = tags;
+        }
+        if let Some(custom) = input.custom_fields {
+            values.custom_fields = custom;
+        }
+        let values = values.normalized()?;
+        if values.owner_id != before.owner_id {
+            ensure_owner(conn, values.owner_id).await?;
+        }
+        crm_db::tags::ensure_registered(conn, &values.tags).await?;
+        let owner_id = values.owner_id;
+        let after: Company = diesel::update(companies::table.find(id))
+            .set((
+                values,
+                companies::updated_at.eq(Utc::now()),
+                companies::version.eq(companies::version + 1),
+            ))
+            .returning(Company::as_returning())
+            .get_result(conn)
+            .await
+            .map_err(|e| map_write(e, owner_id))?;
+        let changes = change::diff(&before.to_json(), &after.to_json());
+        crm_activity::record(conn, actor, entity(id), "company.updated", &changes).await?;
+        Ok(after)
+    })
+    .await
+}
+
+/// Moves a company to the trash (`companies.delete`), or with `permanent` deletes it for good
+/// (admins only; its contacts stay and lose the link).
+pub async fn delete_company(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: Uuid,
+    permanent: bool,
+    expected_version: Option<i32>,
+) -> Result<(), CompanyError> {
+    actor.require(Permission::CompaniesDelete)?;
+    if permanent && actor.role != Role::Admin {
+        return Err(CompanyError::AdminOnly);
+    }
+    conn.transaction(async |conn| {
+        let before =
+            lock_visible(conn, actor, id, if permanent { None } else { Some(false) }).await?;
+        check_version(expected_version, before.version)?;
+        if permanent {
+            diesel::delete(companies::table.find(id))
+                .execute(conn)
+                .await?;
+            crm_activity::record(conn, actor, entity(id), "company.purged", &[]).await?;
+            return Ok(());
+        }
+        let now = Utc::now();
+        diesel::update(companies::table.find(id))
+            .set((
+                companies::deleted_at.eq(now),
+                companies::updated_at.eq(now),
+                companies::version.eq(companies::version + 1),
+            ))
+            .execute(conn)
+            .await?;
+        let changes = [Change {
+            field: "deletedAt".into(),
+            from: serde_json::Value::Null,
+            to: serde_json::to_value(now).unwrap_or_default(),
+        }];
+        crm_activity::record(conn, actor, entity(id), "company.deleted", &changes).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Takes a company out of the trash (`companies.delete`); `DuplicateName` when another
+/// company took its name meanwhile.
+pub async fn restore_company(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<Company, CompanyError> {
+    actor.require(Permission::CompaniesDelete)?;
+    conn.transaction(async |conn| {
+        let before = lock_visible(conn, actor, id, Some(true)).await?;
+        let after: Company = diesel::update(companies::table.find(id))
+            .set((
+                companies::deleted_at.eq(None::<DateTime<Utc>>),
+                companies::updated_at.eq(Utc::now()),
+                companies::version.eq(companies::version + 1),
+            ))
+            .returning(Company::as_returning())
+            .get_result(conn)
+            .await?;
+        let changes = [Change {
+            field: "deletedAt".into(),
+            from: serde_json::to_value(before.deleted_at).unwrap_or_default(),
+            to: serde_json::Value::Null,
+        }];
+        crm_activity::record(conn, actor, entity(id), "company.restored", &changes).await?;
+        Ok(after)
+    })
+    .await
+}
+
+/// Deletes for good every company trashed before `older_than`; returns how many. Their
+/// contacts stay and lose the link.
+pub async fn purge_trash(
+    conn: &mut AsyncPgConnection,
+    older_than: DateTime<Utc>,
+) -> Result<usize, CompanyError> {
+    Ok(
+        diesel::delete(companies::table.filter(companies::deleted_at.lt(older_than)))
+            .execute(conn)
+            .await?,
+    )
+}

@@ -1,0 +1,156 @@
+//! Inputs of the contact services.
+
+use chrono::{DateTime, Utc};
+use crm_core::{Cursor, PageRequest, SortDirection, SortSpec};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::model::Social;
+
+/// A new contact.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateContact {
+    /// Full name, 1–200 characters.
+    #[schema(min_length = 1, max_length = 200)]
+    pub full_name: String,
+    /// E-mail (trimmed, stored lower-case), unique case-insensitively.
+    #[schema(format = Email, max_length = 254)]
+    pub email: Option<String>,
+    /// Phone in international format (`+` and country code); stored as E.164.
+    pub phone: Option<String>,
+    /// Job title.
+    #[schema(max_length = 200)]
+    pub position: Option<String>,
+    /// The company (must exist and not be in the trash).
+    pub company_id: Option<Uuid>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Free notes.
+    #[schema(max_length = 10000)]
+    pub notes: Option<String>,
+    /// Messenger handles and profile links.
+    pub social: Option<Social>,
+    /// Owner; defaults to the acting user. Must be an active user.
+    pub owner_id: Option<Uuid>,
+    /// Custom field values: a JSON object.
+    #[schema(value_type = Option<Object>)]
+    pub custom_fields: Option<serde_json::Value>,
+}
+
+/// A change to a contact: absent fields stay as they are, `null` clears.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateContact {
+    /// Full name, 1–200 characters.
+    #[serde(default, deserialize_with = "crm_core::patch::double_option")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    pub full_name: Option<Option<String>>,
+    /// E-mail.
+    #[serde(default, deserialize_with = "crm_core::patch::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Option<String>>,
+    /// Phone (international format).
+    #[serde(default, deserialize_with = "crm_core::patch::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Option<String>>,
+    /// Job title.
+    #[serde(default, deserialize_with = "crm_core::patch::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub position: Option<Option<String>>,
+    /// Links to another company; `null` unlinks.
+    #[serde(default, deserialize_with = "crm_core::patch::double_option")]
+    #[schema(value_type = Option<Uuid>)]
+    pub company_id: Option<Option<Uuid>>,
+    /// Replaces the tags.
+    pub tags: Option<Vec<String>>,
+    /// Free notes.
+    #[serde(default, deserialize_with = "crm_core::patch::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub notes: Option<Option<String>>,
+    /// Replaces the social handles; `null` clears them.
+    #[serde(default, deserialize_with = "crm_core::patch::double_option")]
+    #[schema(value_type = Option<Social>)]
+    pub social: Option<Option<Social>>,
+    /// New owner (an active user); `null` leaves the contact without owner.
+    #[serde(default, deserialize_with = "crm_core::patch::double_option")]
+    #[schema(value_type = Option<Uuid>)]
+    pub owner_id: Option<Option<Uuid>>,
+    /// Replaces the custom field values (a JSON object).
+    #[schema(value_type = Option<Object>)]
+    pub custom_fields: Option<serde_json::Value>,
+}
+
+/// Sortable contact fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactSort {
+    /// `createdAt`
+    CreatedAt,
+    /// `updatedAt`
+    UpdatedAt,
+    /// `fullName`
+    FullName,
+    /// `email`
+    Email,
+}
+
+impl ContactSort {
+    /// API names of the sortable fields.
+    pub const ALLOWED: &'static [(&'static str, ContactSort)] = &[
+        ("createdAt", ContactSort::CreatedAt),
+        ("updatedAt", ContactSort::UpdatedAt),
+        ("fullName", ContactSort::FullName),
+        ("email", ContactSort::Email),
+    ];
+}
+
+/// A validated contact list request.
+#[derive(Debug, Clone)]
+pub struct ListContacts {
+    /// Offset page (ignored in cursor mode).
+    pub page: PageRequest,
+    /// Order (offset mode only).
+    pub sort: SortSpec<ContactSort>,
+    /// `Some` for keyset paging: `Some(None)` is the first page.
+    pub cursor: Option<Option<Cursor>>,
+    /// Fragment of the full name, e-mail or phone, case-insensitive.
+    pub q: Option<String>,
+    /// Only contacts of this company.
+    pub company_id: Option<Uuid>,
+    /// Only contacts of this owner.
+    pub owner_id: Option<Uuid>,
+    /// Only contacts with this tag.
+    pub tag: Option<String>,
+    /// Only the contact with this e-mail (case-insensitive).
+    pub email: Option<String>,
+    /// Only contacts changed at or after this time.
+    pub updated_since: Option<DateTime<Utc>>,
+    /// `true`: the trash only.
+    pub deleted: bool,
+    /// Only contacts whose company is of this industry (case-insensitive).
+    pub company_industry: Option<String>,
+    /// Only contacts whose company's name contains this fragment (case-insensitive).
+    pub company_name: Option<String>,
+}
+
+impl Default for ListContacts {
+    fn default() -> Self {
+        Self {
+            page: PageRequest::default(),
+            sort: SortSpec {
+                keys: vec![(ContactSort::CreatedAt, SortDirection::Asc)],
+            },
+            cursor: None,
+            q: None,
+            company_id: None,
+            owner_id: None,
+            tag: None,
+            email: None,
+            updated_since: None,
+            deleted: false,
+            company_industry: None,
+            company_name: None,
+        }
+    }
+}

@@ -1,0 +1,561 @@
+//! Contact use cases. Each takes the connection first, then the actor, then the input; every
+//! write is one transaction that also appends its activity entries (on the contact and, when
+//! the company link changes, on the companies concerned).
+
+use chrono::{DateTime, Utc};
+use crm_companies::Listing;
+use crm_companies::fields;
+use crm_companies::list::cursor_page;
+use crm_core::{
+    Actor, Change, EntityKind, EntityRef, Page, Permission, Role, SortDirection, change,
+};
+use crm_db::AsyncPgConnection;
+use crm_db::schema::{companies, contacts};
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::error::ContactError;
+use crate::input::{ContactSort, CreateContact, ListContacts, UpdateContact};
+use crate::model::{Contact, ContactRow, Social};
+
+#[diesel::declare_sql_function]
+extern "SQL" {
+    /// SQL `lower(text)`.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// The expression of the trigram index `contacts_search_trgm`, used verbatim by `q` so the
+/// index serves the search.
+pub const SEARCH_EXPR: &str = "(contacts.full_name || ' ' || coalesce(contacts.email, '') || ' ' || coalesce(contacts.phone, ''))";
+
+fn check_version(expected: Option<i32>, current: i32) -> Result<(), ContactError> {
+    match expected {
+        Some(expected) if expected != current => {
+            Err(ContactError::VersionMismatch { expected, current })
+        }
+        _ => Ok(()),
+    }
+}
+
+fn visible(actor: &Actor, owner_id: Option<Uuid>) -> bool {
+    crm_companies::owns_or_reads_all(actor, Permission::ContactsReadAll, owner_id)
+}
+
+/// The full set of writable columns, normalised and validated.
+#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[diesel(table_name = contacts)]
+#[diesel(treat_none_as_null = true)]
+struct ContactValues {
+    full_name: String,
+    email: Option<String>,
+    phone: Option<String>,
+    position: Option<String>,
+    company_id: Option<Uuid>,
+    tags: Vec<String>,
+    notes: Option<String>,
+    social: Value,
+    custom_fields: Value,
+    owner_id: Option<Uuid>,
+}
+
+/// Values before validation: `social` still typed.
+struct Draft {
+    full_name: String,
+    email: Option<String>,
+    phone: Option<String>,
+    position: Option<String>,
+    company_id: Option<Uuid>,
+    tags: Vec<String>,
+    notes: Option<String>,
+    social: Social,
+    custom_fields: Value,
+    owner_id: Option<Uuid>,
+}
+
+impl Draft {
+    fn from_contact(c: &Contact) -> Self {
+        Self {
+            full_name: c.full_name.clone(),
+            email: c.email.clone(),
+            phone: c.phone.clone(),
+            position: c.position.clone(),
+            company_id: c.company_id,
+            tags: c.tags.clone(),
+            notes: c.notes.clone(),
+            social: c.social.clone(),
+            custom_fields: c.custom_fields.clone(),
+            owner_id: c.owner_id,
+        }
+    }
+
+    /// Normalises every field; all problems are reported at once.
+    fn normalized(self) -> Result<ContactValues, ContactError> {
+        let mut errors = Vec::new();
+        let e = &mut errors;
+        let values = ContactValues {
+            full_name: fields::required_text(e, "fullName", &self.full_name, 200),
+            email: fields::optional_email(e, "email", self.email.as_deref()),
+            phone: fields::optional_phone(e, "phone", self.phone.as_deref()),
+            position: fields::optional_text(e, "position", self.position.as_deref(), 200),
+            company_id: self.company_id,
+            tags: fields::tags(e, &self.tags),
+            notes: fields::optional_text(e, "notes", self.notes.as_deref(), fields::MAX_NOTES_LEN),
+            social: serde_json::to_value(self.social.normalized(e)).unwrap_or_default(),
+            custom_fields: self.custom_fields,
+            owner_id: self.owner_id,
+        };
+        fields::custom_fields(&mut errors, &values.custom_fields);
+        if errors.is_empty() {
+            Ok(values)
+        } else {
+            Err(ContactError::Invalid(errors))
+        }
+    }
+}
+
+/// An owner or company deleted between the check and the write surfaces as a foreign-key
+/// violation: the same answer as if the check had seen it gone.
+fn map_write(
+    e: diesel::result::Error,
+    (owner, company): (Option<Uuid>, Option<Uuid>),
+) -> ContactError {
+    use crm_db::constraint::is_foreign_key_violation;
+    match (owner, company) {
+        (Some(id), _) if is_foreign_key_violation(&e, "contacts_owner_id_fkey") => {
+            ContactError::UnknownUser(id)
+        }
+        (_, Some(id)) if is_foreign_key_violation(&e, "contacts_company_id_fkey") => {
+            ContactError::UnknownCompany(id)
+        }
+        _ => e.into(),
+    }
+}
+
+async fn ensure_references(
+    conn: &mut AsyncPgConnection,
+    values: &ContactValues,
+    owner_changed: bool,
+    company_changed: bool,
+) -> Result<(), ContactError> {
+    if let (true, Some(owner)) = (owner_changed, values.owner_id)
+        && !crm_companies::is_active_user(conn, owner).await?
+    {
+        return Err(ContactError::UnknownUser(owner));
+    }
+    if let (true, Some(company)) = (company_changed, values.company_id) {
+        // Share-lock the company so it cannot be trashed while the link is written.
+        let found: Option<Uuid> = companies::table
+            .find(company)
+            .filter(companies::deleted_at.is_null())
+            .select(companies::id)
+            .for_share()
+            .first(conn)
+            .await
+            .optional()?;
+        if found.is_none() {
+            return Err(ContactError::UnknownCompany(company));
+        }
+    }
+    Ok(())
+}
+
+/// Writes `company.contact.unlinked` / `company.contact.linked` on the companies concerned.
+async fn record_link_change(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    contact_id: Uuid,
+    from: Option<Uuid>,
+    to: Option<Uuid>,
+) -> Result<(), ContactError> {
+    if from == to {
+        return Ok(());
+    }
+    if let Some(old) = from {
+        let changes = [Change {
+            field: "contactId".into(),
+            from: json!(contact_id),
+            to: Value::Null,
+        }];
+        let company = EntityRef::new(EntityKind::Company, old);
+        crm_activity::record(conn, actor, company, "company.contact.unlinked", &changes).await?;
+    }
+    if let Some(new) = to {
+        let changes = [Change {
+            field: "contactId".into(),
+            from: Value::Null,
+            to: json!(contact_id),
+        }];
+        let company = EntityRef::new(EntityKind::Company, new);
+        crm_activity::record(conn, actor, company, "company.contact.linked", &changes).await?;
+    }
+    Ok(())
+}
+
+fn entity(id: Uuid) -> EntityRef {
+    EntityRef::new(EntityKind::Contact, id)
+}
+
+/// Creates a contact (`contacts.write`). The owner defaults to the acting user.
+pub async fn create_contact(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    input: CreateContact,
+) -> Result<Contact, ContactError> {
+    actor.require(Permission::ContactsWrite)?;
+    let values = Draft {
+        full_name: input.full_name,
+        email: input.email,
+        phone: input.phone,
+        position: input.position,
+        company_id: input.company_id,
+        tags: input.tags,
+        notes: input.notes,
+        social: input.social.unwrap_or_default(),
+        custom_fields: input
+            .custom_fields
+            .unwrap_or_else(|| Value::Object(Default::default())),
+        owner_id: input.owner_id.or(actor.user_id.map(|u| u.0)),
+    }
+    .normalized()?;
+    conn.transaction(async |conn| {
+        ensure_references(conn, &values, true, true).await?;
+        crm_db::tags::ensure_registered(conn, &values.tags).await?;
+        let now = Utc::now();
+        let company_id = values.company_id;
+        let refs = (values.owner_id, values.company_id);
+        let contact: Contact = diesel::insert_into(contacts::table)
+            .values((
+                contacts::id.eq(Uuid::now_v7()),
+                values,
+                contacts::created_by_id.eq(actor.user_id.map(|u| u.0)),
+                contacts::created_at.eq(now),
+                contacts::updated_at.eq(now),
+            ))
+            .returning(ContactRow::as_returning())
+            .get_result::<ContactRow>(conn)
+            .await
+            .map_err(|e| map_write(e, refs))?
+            .into();
+        let changes = change::created(&contact.to_json());
+        crm_activity::record(conn, actor, entity(contact.id), "contact.created", &changes).await?;
+        record_link_change(conn, actor, contact.id, None, company_id).await?;
+        Ok(contact)
+    })
+    .await
+}
+
+/// Loads a contact for a write, locked, if it exists, is visible and is (not) in the trash.
+async fn lock_visible(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: Uuid,
+    trashed: Option<bool>,
+) -> Result<Contact, ContactError> {
+    let row: ContactRow = contacts::table
+        .find(id)
+        .select(ContactRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(ContactError::NotFound(id))?;
+    let state_fits = trashed.is_none_or(|t| t == row.deleted_at.is_some());
+    if !state_fits || !visible(actor, row.owner_id) {
+        return Err(ContactError::NotFound(id));
+    }
+    Ok(row.into())
+}
+
+/// Reads a contact (`contacts.read`); a trashed or invisible one is `NotFound`.
+pub async fn get_contact(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<Contact, ContactError> {
+    actor.require(Permission::ContactsRead)?;
+    let row: ContactRow = contacts::table
+        .find(id)
+        .filter(contacts::deleted_at.is_null())
+        .select(ContactRow::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(ContactError::NotFound(id))?;
+    if !visible(actor, row.owner_id) {
+        return Err(ContactError::NotFound(id));
+    }
+    Ok(row.into())
+}
+
+fn filtered(actor: &Actor, input: &ListContacts) -> contacts::BoxedQuery<'static, diesel::pg::Pg> {
+    let mut query = contacts::table.into_boxed();
+    query = if input.deleted {
+        query.filter(contacts::deleted_at.is_not_null())
+    } else {
+        query.filter(contacts::deleted_at.is_null())
+    };
+    if !actor.can(Permission::ContactsReadAll) {
+        query = match actor.user_id {
+            Some(me) => query.filter(contacts::owner_id.eq(me.0)),
+            None => query.filter(contacts::id.is_null()),
+        };
+    }
+    if let Some(pattern) = fields::like_pattern(input.q.as_deref()) {
+        query = query.filter(
+            sql::<Bool>(SEARCH_EXPR)
+                .sql(" ILIKE ")
+                .bind::<Text, _>(pattern),
+        );
+    }
+    if let Some(company) = input.company_id {
+        query = query.filter(contacts::company_id.eq(company));
+    }
+    if let Some(owner) = input.owner_id {
+        query = query.filter(contacts::owner_id.eq(owner));
+    }
+    if let Some(tag) = input.tag.as_deref().map(str::trim) {
+        query = query.filter(contacts::tags.contains(vec![tag.to_owned()]));
+    }
+    if let Some(email) = input.email.as_deref() {
+        query = query.filter(contacts::email.eq(email.trim().to_lowercase()));
+    }
+    if let Some(since) = input.updated_since {
+        query = query.filter(contacts::updated_at.ge(since));
+    }
+    if let Some(industry) = input.company_industry.as_deref() {
+        let matching = companies::table
+            .filter(companies::deleted_at.is_null())
+            .filter(lower(companies::industry.assume_not_null()).eq(industry.trim().to_lowercase()))
+            .select(companies::id.nullable());
+        query = query.filter(contacts::company_id.eq_any(matching));
+    }
+    if let Some(pattern) = fields::like_pattern(input.company_name.as_deref()) {
+        let matching = companies::table
+            .filter(companies::deleted_at.is_null())
+            .filter(companies::name.ilike(pattern))
+            .select(companies::id.nullable());
+        query = query.filter(contacts::company_id.eq_any(matching));
+    }
+    query
+}
+
+/// Lists the contacts the actor may see (`contacts.read`), offset- or keyset-paged.
+pub async fn list_contacts(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    input: &ListContacts,
+) -> Result<Listing<Contact>, ContactError> {
+    actor.require(Permission::ContactsRead)?;
+    let limit = input.page.limit;
+    if let Some(cursor) = input.cursor {
+        let mut query = filtered(actor, input);
+        if let Some(c) = cursor {
+            query = query.filter(
+                contacts::created_at
+                    .gt(c.t)
+                    .or(contacts::created_at.eq(c.t).and(contacts::id.gt(c.id))),
+            );
+        }
+        let rows: Vec<ContactRow> = query
+            .order((contacts::created_at.asc(), contacts::id.asc()))
+            .limit(limit + 1)
+            .select(ContactRow::as_select())
+            .load(conn)
+            .await?;
+        let page = cursor_page(rows, limit, |c| crm_core::Cursor {
+            t: c.created_at,
+            id: c.id,
+        });
+        return Ok(Listing::Cursor(page).map(Contact::from));
+    }
+    let total: i64 = filtered(actor, input).count().get_result(conn).await?;
+    let mut query = filtered(actor, input);
+    for &(field, dir) in &input.sort.keys {
+        let desc = dir == SortDirection::Desc;
+        query = match (field, desc) {
+            (ContactSort::CreatedAt, false) => query.then_order_by(contacts::created_at.asc()),
+            (ContactSort::CreatedAt, true) => query.then_order_by(contacts::created_at.desc()),
+            (ContactSort::UpdatedAt, false) => query.then_order_by(contacts::updated_at.asc()),
+            (ContactSort::UpdatedAt, true) => query.then_order_by(contacts::updated_at.desc()),
+            (ContactSort::FullName, false) => query.then_order_by(lower(contacts::full_name).asc()),
+            (ContactSort::FullName, true) => query.then_order_by(lower(contacts::full_name).desc()),
+            (ContactSort::Email, false) => query.then_order_by(contacts::email.asc().nulls_last()),
+            (ContactSort::Email, true) => query.then_order_by(contacts::email.desc().nulls_last()),
+        };
+    }
+    let rows: Vec<ContactRow> = query
+        .then_order_by(contacts::id.asc())
+        .select(ContactRow::as_select())
+        .limit(limit)
+        .offset(input.page.offset())
+        .load(conn)
+        .await?;
+    Ok(Listing::Page(Page {
+        items: rows.into_iter().map(Contact::from).collect(),
+        page: input.page.page,
+        limit,
+        total,
+    }))
+}
+
+/// The visible contacts of a company the actor may see (`contacts.read` and
+/// `companies.read`); an invisible company is `NotFound`.
+pub async fn list_company_contacts(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    company_id: Uuid,
+    input: &ListContacts,
+) -> Result<Listing<Contact>, ContactError> {
+    actor.require(Permission::ContactsRead)?;
+    crm_companies::get_company(conn, actor, company_id).await?;
+    let input = ListContacts {
+        company_id: Some(company_id),
+        ..input.clone()
+    };
+    list_contacts(conn, actor, &input).await
+}
+
+/// Changes a contact (`contacts.write`, and the contact must be visible). A change of
+/// `companyId` is also recorded on the companies unlinked and linked.
+pub async fn update_contact(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: Uuid,
+    input: UpdateContact,
+    expected_version: Option<i32>,
+) -> Result<Contact, ContactError> {
+    actor.require(Permission::ContactsWrite)?;
+    conn.transaction(async |conn| {
+        let before = lock_visible(conn, actor, id, Some(false)).await?;
+        check_version(expected_version, before.version)?;
+        let mut draft = Draft::from_contact(&before);
+        if let Some(name) = input.full_name {
+            // `null` cannot clear a required field: it fails validation as an empty one.
+            draft.full_name = name.unwrap_or_default();
+        }
+        macro_rules! patch {
+            ($($field:ident),*) => { $(if let Some(v) = input.$field { draft.$field = v; })* };
+        }
+        patch!(email, phone, position, company_id, notes, owner_id, tags);
+        if let Some(social) = input.social {
+            draft.social = social.unwrap_or_default();
+        }
+        if let Some(custom) = input.custom_fields {
+            draft.custom_fields = custom;
+        }
+        let values = draft.normalized()?;
+        let owner_changed = values.owner_id != before.owner_id;
+        let company_changed = values.company_id != before.company_id;
+        ensure_references(conn, &values, owner_changed, company_changed).await?;
+        crm_db::tags::ensure_registered(conn, &values.tags).await?;
+        let new_company = values.company_id;
+        let refs = (values.owner_id, values.company_id);
+        let after: Contact = diesel::update(contacts::table.find(id))
+            .set((
+                values,
+                contacts::updated_at.eq(Utc::now()),
+                contacts::version.eq(contacts::version + 1),
+            ))
+            .returning(ContactRow::as_returning())
+            .get_result::<ContactRow>(conn)
+            .await
+            .map_err(|e| map_write(e, refs))?
+            .into();
+        let changes = change::diff(&before.to_json(), &after.to_json());
+        crm_activity::record(conn, actor, entity(id), "contact.updated", &changes).await?;
+        record_link_change(conn, actor, id, before.company_id, new_company).await?;
+        Ok(after)
+    })
+    .await
+}
+
+/// Moves a contact to the trash (`contacts.delete`), or with `permanent` deletes it for good
+/// (admins only).
+pub async fn delete_contact(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: Uuid,
+    permanent: bool,
+    expected_version: Option<i32>,
+) -> Result<(), ContactError> {
+    actor.require(Permission::ContactsDelete)?;
+    if permanent && actor.role != Role::Admin {
+        return Err(ContactError::AdminOnly);
+    }
+    conn.transaction(async |conn| {
+        let before =
+            lock_visible(conn, actor, id, if permanent { None } else { Some(false) }).await?;
+        check_version(expected_version, before.version)?;
+        if permanent {
+            diesel::delete(contacts::table.find(id))
+                .execute(conn)
+                .await?;
+            crm_activity::record(conn, actor, entity(id), "contact.purged", &[]).await?;
+            return Ok(());
+        }
+        let now = Utc::now();
+        diesel::update(contacts::table.find(id))
+            .set((
+                contacts::deleted_at.eq(now),
+                contacts::updated_at.eq(now),
+                contacts::version.eq(contacts::version + 1),
+            ))
+            .execute(conn)
+            .await?;
+        let changes = [Change {
+            field: "deletedAt".into(),
+            from: Value::Null,
+            to: serde_json::to_value(now).unwrap_or_default(),
+        }];
+        crm_activity::record(conn, actor, entity(id), "contact.deleted", &changes).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Takes a contact out of the trash (`contacts.delete`); `DuplicateEmail` when another
+/// contact took its e-mail meanwhile.
+pub async fn restore_contact(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<Contact, ContactError> {
+    actor.require(Permission::ContactsDelete)?;
+    conn.transaction(async |conn| {
+        let before = lock_visible(conn, actor, id, Some(true)).await?;
+        let after: Contact = diesel::update(contacts::table.find(id))
+            .set((
+                contacts::deleted_at.eq(None::<DateTime<Utc>>),
+                contacts::updated_at.eq(Utc::now()),
+                contacts::version.eq(contacts::version + 1),
+            ))
+            .returning(ContactRow::as_returning())
+            .get_result::<ContactRow>(conn)
+            .await?
+            .into();
+        let changes = [Change {
+            field: "deletedAt".into(),
+            from: serde_json::to_value(before.deleted_at).unwrap_or_default(),
+            to: Value::Null,
+        }];
+        crm_activity::record(conn, actor, entity(id), "contact.restored", &changes).await?;
+        Ok(after)
+    })
+    .await
+}
+
+/// Deletes for good every contact trashed before `older_than`; returns how many.
+pub async fn purge_trash(
+    conn: &mut AsyncPgConnection,
+    older_than: DateTime<Utc>,
+) -> Result<usize, ContactError> {
+    Ok(
+        diesel::delete(contacts::table.filter(contacts::deleted_at.lt(older_than)))
+            .execute(conn)
+            .await?,
+    )
+}

@@ -1,0 +1,301 @@
+//! `/api/companies`: CRUD, trash, restore and batch of companies.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use crm_companies::{Company, CompanySort, CreateCompany, ListCompanies, Listing, UpdateCompany};
+use crm_core::{Cursor, FieldError, PageRequest, SortDirection, SortSpec};
+use serde::{Deserialize, Serialize};
+use utoipa_actix_web::service_config::ServiceConfig;
+use uuid::Uuid;
+
+use crate::batch::{BatchItemResult, BatchRequest, parse, run_batch};
+use crate::envelope::{Data, List, created, cursor_list, list, ok_versioned};
+use crate::extract::{AuthActor, IfMatch};
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+pub(crate) fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(list_companies)
+        .service(create_company)
+        .service(batch_companies)
+        .service(get_company)
+        .service(update_company)
+        .service(delete_company)
+        .service(restore_company);
+}
+
+/// `cursor` (even empty: the first page) switches a list to keyset paging, which is ordered
+/// by `createdAt` and so refuses `sort`.
+pub(crate) fn cursor_param(
+    cursor: Option<&str>,
+    sort: Option<&str>,
+) -> Result<Option<Option<Cursor>>, ApiError> {
+    let Some(raw) = cursor.map(str::trim) else {
+        return Ok(None);
+    };
+    if sort.is_some() {
+        return Err(ApiError::invalid(vec![FieldError::new(
+            "sort",
+            "cannot be combined with cursor: cursor pages are ordered by createdAt",
+        )]));
+    }
+    if raw.is_empty() {
+        return Ok(Some(None));
+    }
+    Cursor::decode(raw)
+        .map(|c| Some(Some(c)))
+        .map_err(|e| ApiError::invalid(vec![e]))
+}
+
+/// A list answer: offset-paged with `meta.total`, or keyset-paged with `meta.nextCursor`.
+pub(crate) fn listing<T: Serialize>(listing: Listing<T>) -> HttpResponse {
+    match listing {
+        Listing::Page(page) => list(page),
+        Listing::Cursor(page) => cursor_list(page),
+    }
+}
+
+/// Query of `DELETE /api/companies/{id}` and `DELETE /api/contacts/{id}`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteQuery {
+    /// `true`: delete for good instead of moving to the trash (admins only).
+    pub permanent: Option<bool>,
+}
+
+/// Query of `GET /api/companies`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListCompaniesQuery {
+    /// Page number, from 1 (offset paging).
+    #[param(minimum = 1)]
+    pub page: Option<i64>,
+    /// Page size, 1–100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+    /// Comma list of `createdAt`, `updatedAt`, `name`, `employees`; `-` for descending.
+    /// Default `createdAt`. Not with `cursor`.
+    pub sort: Option<String>,
+    /// Fragment of the name (case-insensitive).
+    pub q: Option<String>,
+    /// Only this industry (case-insensitive).
+    pub industry: Option<String>,
+    /// Only companies of this owner.
+    pub owner_id: Option<Uuid>,
+    /// Only companies with this tag.
+    pub tag: Option<String>,
+    /// Only companies changed at or after this time (RFC 3339).
+    pub updated_since: Option<DateTime<Utc>>,
+    /// `true`: list the trash instead.
+    pub deleted: Option<bool>,
+    /// Keyset paging: empty for the first page, then `meta.nextCursor`.
+    pub cursor: Option<String>,
+}
+
+impl ListCompaniesQuery {
+    fn into_input(self) -> Result<ListCompanies, ApiError> {
+        let page =
+            PageRequest::new(self.page, self.limit).map_err(|e| ApiError::invalid(vec![e]))?;
+        let cursor = cursor_param(self.cursor.as_deref(), self.sort.as_deref())?;
+        let sort = SortSpec::parse(
+            self.sort.as_deref(),
+            CompanySort::ALLOWED,
+            vec![(CompanySort::CreatedAt, SortDirection::Asc)],
+        )
+        .map_err(|e| ApiError::invalid(vec![e]))?;
+        Ok(ListCompanies {
+            page,
+            sort,
+            cursor,
+            q: self.q,
+            industry: self.industry,
+            owner_id: self.owner_id,
+            tag: self.tag,
+            updated_since: self.updated_since,
+            deleted: self.deleted.unwrap_or(false),
+        })
+    }
+}
+
+/// Lists the companies the actor may see (`companies.read`; all of them with
+/// `companies.read_all`, otherwise the ones they own). With `cursor` the answer is
+/// keyset-paged (`meta.nextCursor`).
+#[utoipa::path(get, path = "/companies", tag = "companies", params(ListCompaniesQuery), security(("bearer" = [])), responses(
+    (status = 200, body = List<Company>),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/companies")]
+async fn list_companies(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    query: web::Query<ListCompaniesQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let input = query.into_inner().into_input()?;
+    let mut conn = state.conn().await?;
+    Ok(listing(
+        crm_companies::list_companies(&mut conn, &actor.0, &input).await?,
+    ))
+}
+
+/// Creates a company (`companies.write`).
+#[utoipa::path(post, path = "/companies", tag = "companies", request_body = CreateCompany, security(("bearer" = [])), responses(
+    (status = 201, body = Data<Company>, headers(("Location" = String), ("ETag" = String))),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 409, body = Problem, content_type = "application/problem+json", description = "Name already in use (`duplicate_company_name`)"),
+    (status = 422, body = Problem, content_type = "application/problem+json", description = "`unknown_user` owner"),
+))]
+#[post("/companies")]
+async fn create_company(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    body: web::Json<CreateCompany>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.conn().await?;
+    let company = crm_companies::create_company(&mut conn, &actor.0, body.into_inner()).await?;
+    let (location, version) = (format!("/api/companies/{}", company.id), company.version);
+    Ok(created(location, company, Some(version)))
+}
+
+/// Creates (items without `id`) or updates (with `id`, optional `version` as If-Match) up to
+/// 100 companies, each on its own: one result per item, in order.
+#[utoipa::path(post, path = "/companies/batch", tag = "companies", request_body = BatchRequest, security(("bearer" = [])), responses(
+    (status = 200, body = Data<Vec<BatchItemResult>>),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/companies/batch")]
+async fn batch_companies(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    body: web::Json<BatchRequest>,
+) -> Result<HttpResponse, ApiError> {
+    run_batch(body.into_inner(), |item| {
+        let state = state.clone();
+        let actor = actor.0.clone();
+        async move {
+            let mut conn = state.conn().await?;
+            let company = match item.id {
+                Some(id) => {
+                    let input: UpdateCompany = parse(item.body)?;
+                    let c =
+                        crm_companies::update_company(&mut conn, &actor, id, input, item.version)
+                            .await?;
+                    (200, c)
+                }
+                None => {
+                    let input: CreateCompany = parse(item.body)?;
+                    (
+                        201,
+                        crm_companies::create_company(&mut conn, &actor, input).await?,
+                    )
+                }
+            };
+            Ok((
+                company.0,
+                serde_json::to_value(company.1).unwrap_or_default(),
+            ))
+        }
+    })
+    .await
+}
+
+/// Reads a company (`companies.read`); trashed or not visible: 404.
+#[utoipa::path(get, path = "/companies/{id}", tag = "companies", params(("id" = Uuid, Path)), security(("bearer" = [])), responses(
+    (status = 200, body = Data<Company>, headers(("ETag" = String))),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/companies/{id}")]
+async fn get_company(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.conn().await?;
+    let company = crm_companies::get_company(&mut conn, &actor.0, *id).await?;
+    let version = company.version;
+    Ok(ok_versioned(company, version))
+}
+
+/// Changes a company (`companies.write`). `null` clears a field. `If-Match` guards against
+/// lost updates (412).
+#[utoipa::path(patch, path = "/companies/{id}", tag = "companies", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag of the version being changed")), request_body = UpdateCompany, security(("bearer" = [])), responses(
+    (status = 200, body = Data<Company>, headers(("ETag" = String))),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, body = Problem, content_type = "application/problem+json", description = "Name already in use (`duplicate_company_name`)"),
+    (status = 412, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json", description = "`unknown_user` owner"),
+))]
+#[patch("/companies/{id}")]
+async fn update_company(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: web::Json<UpdateCompany>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.conn().await?;
+    let company =
+        crm_companies::update_company(&mut conn, &actor.0, *id, body.into_inner(), if_match.0)
+            .await?;
+    let version = company.version;
+    Ok(ok_versioned(company, version))
+}
+
+/// Moves a company to the trash (`companies.delete`); `?permanent=true` deletes it for good
+/// (admins only). Its contacts are never deleted: they stay linked to a trashed company and
+/// lose the link when it is deleted for good.
+#[utoipa::path(delete, path = "/companies/{id}", tag = "companies", params(("id" = Uuid, Path), DeleteQuery, ("If-Match" = Option<String>, Header)), security(("bearer" = [])), responses(
+    (status = 204, description = "Trashed or deleted"),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 412, body = Problem, content_type = "application/problem+json"),
+))]
+#[delete("/companies/{id}")]
+async fn delete_company(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    id: web::Path<Uuid>,
+    query: web::Query<DeleteQuery>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.conn().await?;
+    let permanent = query.permanent.unwrap_or(false);
+    crm_companies::delete_company(&mut conn, &actor.0, *id, permanent, if_match.0).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Takes a company out of the trash (`companies.delete`); 409 when another company took its
+/// name meanwhile.
+#[utoipa::path(post, path = "/companies/{id}/restore", tag = "companies", params(("id" = Uuid, Path)), security(("bearer" = [])), responses(
+    (status = 200, body = Data<Company>, headers(("ETag" = String))),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, body = Problem, content_type = "application/problem+json", description = "Name taken meanwhile (`duplicate_company_name`)"),
+))]
+#[post("/companies/{id}/restore")]
+async fn restore_company(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.conn().await?;
+    let company = crm_companies::restore_company(&mut conn, &actor.0, *id).await?;
+    let version = company.version;
+    Ok(ok_versioned(company, version))
+}

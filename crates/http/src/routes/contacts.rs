@@ -1,0 +1,294 @@
+//! `/api/contacts`: CRUD, trash, restore and batch of contacts, and a company's contacts.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use crm_contacts::{Contact, ContactSort, CreateContact, ListContacts, UpdateContact};
+use crm_core::{PageRequest, SortDirection, SortSpec};
+use serde::Deserialize;
+use utoipa_actix_web::service_config::ServiceConfig;
+use uuid::Uuid;
+
+use crate::batch::{BatchItemResult, BatchRequest, parse, run_batch};
+use crate::envelope::{Data, List, created, ok_versioned};
+use crate::extract::{AuthActor, IfMatch};
+use crate::problem::{ApiError, Problem};
+use crate::routes::companies::{DeleteQuery, cursor_param, listing};
+use crate::state::AppState;
+
+pub(crate) fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(list_contacts)
+        .service(create_contact)
+        .service(batch_contacts)
+        .service(get_contact)
+        .service(update_contact)
+        .service(delete_contact)
+        .service(restore_contact)
+        .service(list_company_contacts);
+}
+
+/// Query of `GET /api/contacts` and `GET /api/companies/{id}/contacts`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListContactsQuery {
+    /// Page number, from 1 (offset paging).
+    #[param(minimum = 1)]
+    pub page: Option<i64>,
+    /// Page size, 1–100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+    /// Comma list of `createdAt`, `updatedAt`, `fullName`, `email`; `-` for descending.
+    /// Default `createdAt`. Not with `cursor`.
+    pub sort: Option<String>,
+    /// Fragment of the full name, e-mail or phone (case-insensitive).
+    pub q: Option<String>,
+    /// Only contacts of this company.
+    pub company_id: Option<Uuid>,
+    /// Only contacts of this owner.
+    pub owner_id: Option<Uuid>,
+    /// Only contacts with this tag.
+    pub tag: Option<String>,
+    /// Only the contact with this e-mail (case-insensitive).
+    pub email: Option<String>,
+    /// Only contacts changed at or after this time (RFC 3339).
+    pub updated_since: Option<DateTime<Utc>>,
+    /// `true`: list the trash instead.
+    pub deleted: Option<bool>,
+    /// Keyset paging: empty for the first page, then `meta.nextCursor`.
+    pub cursor: Option<String>,
+    /// Only contacts whose company is of this industry (case-insensitive).
+    #[serde(rename = "company.industry")]
+    #[param(rename = "company.industry")]
+    pub company_industry: Option<String>,
+    /// Only contacts whose company's name contains this fragment (case-insensitive).
+    #[serde(rename = "company.name")]
+    #[param(rename = "company.name")]
+    pub company_name: Option<String>,
+}
+
+impl ListContactsQuery {
+    fn into_input(self) -> Result<ListContacts, ApiError> {
+        let page =
+            PageRequest::new(self.page, self.limit).map_err(|e| ApiError::invalid(vec![e]))?;
+        let cursor = cursor_param(self.cursor.as_deref(), self.sort.as_deref())?;
+        let sort = SortSpec::parse(
+            self.sort.as_deref(),
+            ContactSort::ALLOWED,
+            vec![(ContactSort::CreatedAt, SortDirection::Asc)],
+        )
+        .map_err(|e| ApiError::invalid(vec![e]))?;
+        Ok(ListContacts {
+            page,
+            sort,
+            cursor,
+            q: self.q,
+            company_id: self.company_id,
+            owner_id: self.owner_id,
+            tag: self.tag,
+            email: self.email,
+            updated_since: self.updated_since,
+            deleted: self.deleted.unwrap_or(false),
+            company_industry: self.company_industry,
+            company_name: self.company_name,
+        })
+    }
+}
+
+/// Lists the contacts the actor may see (`contacts.read`; all of them with
+/// `contacts.read_all`, otherwise the ones they own). With `cursor` the answer is
+/// keyset-paged (`meta.nextCursor`).
+#[utoipa::path(get, path = "/contacts", tag = "contacts", params(ListContactsQuery), security(("bearer" = [])), responses(
+    (status = 200, body = List<Contact>),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/contacts")]
+async fn list_contacts(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    query: web::Query<ListContactsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let input = query.into_inner().into_input()?;
+    let mut conn = state.conn().await?;
+    Ok(listing(
+        crm_contacts::list_contacts(&mut conn, &actor.0, &input).await?,
+    ))
+}
+
+/// Lists the visible contacts of a visible company (`contacts.read`, `companies.read`).
+#[utoipa::path(get, path = "/companies/{id}/contacts", tag = "contacts", params(("id" = Uuid, Path), ListContactsQuery), security(("bearer" = [])), responses(
+    (status = 200, body = List<Contact>),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/companies/{id}/contacts")]
+async fn list_company_contacts(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    id: web::Path<Uuid>,
+    query: web::Query<ListContactsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let input = query.into_inner().into_input()?;
+    let mut conn = state.conn().await?;
+    Ok(listing(
+        crm_contacts::list_company_contacts(&mut conn, &actor.0, *id, &input).await?,
+    ))
+}
+
+/// Creates a contact (`contacts.write`).
+#[utoipa::path(post, path = "/contacts", tag = "contacts", request_body = CreateContact, security(("bearer" = [])), responses(
+    (status = 201, body = Data<Contact>, headers(("Location" = String), ("ETag" = String))),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 409, body = Problem, content_type = "application/problem+json", description = "E-mail already in use (`duplicate_email`)"),
+    (status = 422, body = Problem, content_type = "application/problem+json", description = "`unknown_company` or `unknown_user`"),
+))]
+#[post("/contacts")]
+async fn create_contact(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    body: web::Json<CreateContact>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.conn().await?;
+    let contact = crm_contacts::create_contact(&mut conn, &actor.0, body.into_inner()).await?;
+    let (location, version) = (format!("/api/contacts/{}", contact.id), contact.version);
+    Ok(created(location, contact, Some(version)))
+}
+
+/// Creates (items without `id`) or updates (with `id`, optional `version` as If-Match) up to
+/// 100 contacts, each on its own: one result per item, in order.
+#[utoipa::path(post, path = "/contacts/batch", tag = "contacts", request_body = BatchRequest, security(("bearer" = [])), responses(
+    (status = 200, body = Data<Vec<BatchItemResult>>),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/contacts/batch")]
+async fn batch_contacts(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    body: web::Json<BatchRequest>,
+) -> Result<HttpResponse, ApiError> {
+    run_batch(body.into_inner(), |item| {
+        let state = state.clone();
+        let actor = actor.0.clone();
+        async move {
+            let mut conn = state.conn().await?;
+            let (status, contact) = match item.id {
+                Some(id) => {
+                    let input: UpdateContact = parse(item.body)?;
+                    let c =
+                        crm_contacts::update_contact(&mut conn, &actor, id, input, item.version)
+                            .await?;
+                    (200, c)
+                }
+                None => {
+                    let input: CreateContact = parse(item.body)?;
+                    (
+                        201,
+                        crm_contacts::create_contact(&mut conn, &actor, input).await?,
+                    )
+                }
+            };
+            Ok((status, serde_json::to_value(contact).unwrap_or_default()))
+        }
+    })
+    .await
+}
+
+/// Reads a contact (`contacts.read`); trashed or not visible: 404.
+#[utoipa::path(get, path = "/contacts/{id}", tag = "contacts", params(("id" = Uuid, Path)), security(("bearer" = [])), responses(
+    (status = 200, body = Data<Contact>, headers(("ETag" = String))),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/contacts/{id}")]
+async fn get_contact(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.conn().await?;
+    let contact = crm_contacts::get_contact(&mut conn, &actor.0, *id).await?;
+    let version = contact.version;
+    Ok(ok_versioned(contact, version))
+}
+
+/// Changes a contact (`contacts.write`). `null` clears a field; `companyId: null` unlinks the
+/// company. `If-Match` guards against lost updates (412).
+#[utoipa::path(patch, path = "/contacts/{id}", tag = "contacts", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag of the version being changed")), request_body = UpdateContact, security(("bearer" = [])), responses(
+    (status = 200, body = Data<Contact>, headers(("ETag" = String))),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, body = Problem, content_type = "application/problem+json", description = "E-mail already in use (`duplicate_email`)"),
+    (status = 412, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json", description = "`unknown_company` or `unknown_user`"),
+))]
+#[patch("/contacts/{id}")]
+async fn update_contact(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: web::Json<UpdateContact>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.conn().await?;
+    let contact =
+        crm_contacts::update_contact(&mut conn, &actor.0, *id, body.into_inner(), if_match.0)
+            .await?;
+    let version = contact.version;
+    Ok(ok_versioned(contact, version))
+}
+
+/// Moves a contact to the trash (`contacts.delete`); `?permanent=true` deletes it for good
+/// (admins only).
+#[utoipa::path(delete, path = "/contacts/{id}", tag = "contacts", params(("id" = Uuid, Path), DeleteQuery, ("If-Match" = Option<String>, Header)), security(("bearer" = [])), responses(
+    (status = 204, description = "Trashed or deleted"),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 412, body = Problem, content_type = "application/problem+json"),
+))]
+#[delete("/contacts/{id}")]
+async fn delete_contact(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    id: web::Path<Uuid>,
+    query: web::Query<DeleteQuery>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.conn().await?;
+    let permanent = query.permanent.unwrap_or(false);
+    crm_contacts::delete_contact(&mut conn, &actor.0, *id, permanent, if_match.0).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Takes a contact out of the trash (`contacts.delete`); 409 when another contact took its
+/// e-mail meanwhile.
+#[utoipa::path(post, path = "/contacts/{id}/restore", tag = "contacts", params(("id" = Uuid, Path)), security(("bearer" = [])), responses(
+    (status = 200, body = Data<Contact>, headers(("ETag" = String))),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, body = Problem, content_type = "application/problem+json", description = "E-mail taken meanwhile (`duplicate_email`)"),
+))]
+#[post("/contacts/{id}/restore")]
+async fn restore_contact(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.conn().await?;
+    let contact = crm_contacts::restore_contact(&mut conn, &actor.0, *id).await?;
+    let version = contact.version;
+    Ok(ok_versioned(contact, version))
+}
