@@ -23,6 +23,7 @@ use crate::problem::Problem;
         (name = "users", description = "User administration, roles and permission overrides"),
         (name = "api-keys", description = "Keys for other services"),
         (name = "activity", description = "Field-level change history of every record"),
+        (name = "deals", description = "Deals on pipeline stages, their order inside a stage, trash and batch"),
     ),
     components(schemas(Problem, crm_core::FieldError, crm_core::Permission, crm_core::Role))
 )]

@@ -3,6 +3,7 @@
 pub mod activity;
 pub mod api_keys;
 pub mod auth;
+pub mod deals;
 pub mod health;
 pub mod users;
 
@@ -15,4 +16,5 @@ pub fn configure(cfg: &mut ServiceConfig) {
     users::configure(cfg);
     api_keys::configure(cfg);
     activity::configure(cfg);
+    deals::configure(cfg);
 }
