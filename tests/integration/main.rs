@@ -6,6 +6,7 @@ mod activity;
 mod api_keys;
 mod auth;
 mod conventions;
+mod deals;
 mod idempotency;
 mod openapi;
 mod support;
