@@ -883,3 +883,130 @@ async fn viewers_read_deals_but_every_write_is_forbidden() {
     let res = app.request(Method::GET, "/api/deals").send().await.unwrap();
     assert_problem(res, 401, "missing_token").await;
 }
+
+#[tokio::test]
+async fn patch_sets_and_clears_fields_honours_if_match_and_logs_both_kinds_of_change() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.signed_in(Role::Manager).await;
+    let (_, stages) = sales_stages(&app).await;
+    let company = insert_company(&app, "Initech").await;
+    let contact = insert_contact(&app, "peter@initech.com").await;
+    let deal = create(&app, &token, json!({"title": "Printer"})).await;
+    let path = format!("/api/deals/{}", deal["id"].as_str().unwrap());
+    let res = app
+        .authed(Method::PATCH, &path, &token)
+        .header("If-Match", "\"1\"")
+        .json(
+            &json!({"contactId": contact, "companyId": company, "description": "TPS",
+                      "expectedCloseAt": "2027-03-01T12:00:00Z", "customFields": {"seats": 3}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["etag"], "\"2\"");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["data"]["contactId"], json!(contact));
+    assert_eq!(body["data"]["companyId"], json!(company));
+    assert_eq!(body["data"]["customFields"], json!({"seats": 3}));
+    let res = app
+        .authed(Method::PATCH, &path, &token)
+        .header("If-Match", "\"1\"")
+        .json(&json!({"title": "Lost update"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 412, "version_mismatch").await;
+    assert_eq!(
+        get_json(&app, &token, &path).await["data"]["title"],
+        "Printer"
+    );
+    let res = app
+        .authed(Method::PATCH, &path, &token)
+        .json(&json!({"contactId": null, "description": null}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["data"]["contactId"], Value::Null);
+    assert_eq!(body["data"]["description"], Value::Null);
+    assert_eq!(body["data"]["companyId"], json!(company));
+    for (patch, status, code) in [
+        (json!({"title": null}), 400, "invalid_body"),
+        (json!({"stageId": null}), 400, "invalid_body"),
+        (json!({"customFields": null}), 400, "validation_failed"),
+        (json!({"contactId": Uuid::now_v7()}), 422, "unknown_contact"),
+        (json!({"assignedToId": Uuid::now_v7()}), 422, "unknown_user"),
+        (
+            json!({"pipelineId": Uuid::now_v7()}),
+            422,
+            "unknown_pipeline",
+        ),
+        (json!({"status": "won"}), 400, "invalid_body"),
+    ] {
+        let res = app
+            .authed(Method::PATCH, &path, &token)
+            .json(&patch)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(res, status, code).await;
+    }
+    // A deactivated user cannot be assigned.
+    let gone = app.create_user(Role::Manager).await;
+    let mut conn = app.pool.get().await.unwrap();
+    diesel::update(crm_db::schema::users::table.find(gone.user.id.0))
+        .set(crm_db::schema::users::is_active.eq(false))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let res = app
+        .authed(Method::PATCH, &path, &token)
+        .json(&json!({"assignedToId": gone.user.id}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 422, "unknown_user").await;
+    // Stage and title in one PATCH: one entry of each kind.
+    let res = app
+        .authed(Method::PATCH, &path, &token)
+        .json(&json!({"stageId": stages[5], "title": "Printer (lost)", "lostReason": "Budget"}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["data"]["status"], "lost");
+    assert!(body["data"]["closedAt"].is_string());
+    let timeline = get_json(
+        &app,
+        &token,
+        &format!(
+            "/api/activity?entityType=deal&entityId={}",
+            deal["id"].as_str().unwrap()
+        ),
+    )
+    .await;
+    let entries = timeline["data"].as_array().unwrap();
+    let mut latest: Vec<(&str, Vec<&str>)> = entries[..2]
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap(),
+                e["changes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c["field"].as_str().unwrap())
+                    .collect(),
+            )
+        })
+        .collect();
+    latest.sort();
+    assert_eq!(
+        latest,
+        [
+            ("deal.stage.changed", vec!["closedAt", "stageId", "status"]),
+            ("deal.updated", vec!["lostReason", "title"]),
+        ]
+    );
+}

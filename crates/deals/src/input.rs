@@ -49,6 +49,15 @@ impl DealStatus {
     }
 }
 
+/// For PATCH fields that cannot be cleared: present means a value, `null` is refused.
+fn non_null<'de, T, D>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
 /// A new deal.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -98,16 +107,20 @@ pub struct CreateDeal {
 pub struct UpdateDeal {
     /// Title, 1–300 characters.
     #[schema(min_length = 1, max_length = 300)]
+    #[serde(default, deserialize_with = "non_null")]
     pub title: Option<String>,
     /// Decimal string or null (see create).
     #[serde(default, deserialize_with = "crm_core::patch::double_option")]
     #[schema(value_type = Option<String>, example = "1500.00")]
     pub amount: Option<Option<Value>>,
     /// ISO-4217 code.
+    #[serde(default, deserialize_with = "non_null")]
     pub currency: Option<String>,
     /// Another pipeline: the deal goes to `stageId` or the pipeline's first OPEN stage.
+    #[serde(default, deserialize_with = "non_null")]
     pub pipeline_id: Option<Uuid>,
     /// Another stage of the deal's pipeline (or of `pipelineId`): the deal goes to its end.
+    #[serde(default, deserialize_with = "non_null")]
     pub stage_id: Option<Uuid>,
     /// Contact, or null.
     #[serde(default, deserialize_with = "crm_core::patch::double_option")]
@@ -134,9 +147,11 @@ pub struct UpdateDeal {
     #[schema(value_type = Option<String>, max_length = 10000)]
     pub description: Option<Option<String>>,
     /// Replaces the tags.
+    #[serde(default, deserialize_with = "non_null")]
     pub tags: Option<Vec<String>>,
     /// Replaces the custom field values (a JSON object).
     #[schema(value_type = Option<Object>)]
+    #[serde(default, deserialize_with = "non_null")]
     pub custom_fields: Option<Value>,
 }
 

@@ -326,26 +326,67 @@ async fn lock_stages(
         .await?)
 }
 
-/// Locks the stage of the deal, then the deal row; returns the row as locked. The deal may
-/// have moved between the first read and the lock: its new stage is locked as well.
+/// Why one attempt of [`lock_deal`] did not hold the right locks.
+enum LockAttempt {
+    /// The deal sits on another stage than the one locked (it moved meanwhile).
+    Moved(Uuid),
+    /// A real failure.
+    Failed(DealError),
+}
+
+impl From<diesel::result::Error> for LockAttempt {
+    fn from(e: diesel::result::Error) -> Self {
+        LockAttempt::Failed(e.into())
+    }
+}
+
+impl From<DealError> for LockAttempt {
+    fn from(e: DealError) -> Self {
+        LockAttempt::Failed(e)
+    }
+}
+
+/// Locks the deal's stage (`stage_ids[0]`, as last read) and the other stages of
+/// `stage_ids` in id order, then the deal row; returns the row as locked. Once its stage is
+/// locked a deal cannot leave it (every stage change locks the old stage first). If the deal
+/// moved before the lock was taken, the attempt is rolled back to its savepoint, releasing
+/// its locks, and repeated with the new stage, so locks are always taken stages first.
 async fn lock_deal(
     conn: &mut AsyncPgConnection,
     id: Uuid,
     stage_ids: &[Uuid],
 ) -> Result<(DealRow, Vec<StageRef>), DealError> {
-    let mut locked = lock_stages(conn, stage_ids).await?;
-    let row: DealRow = deals::table
-        .find(id)
-        .select(DealRow::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()?
-        .ok_or(DealError::NotFound(id))?;
-    if !locked.iter().any(|s| s.id == row.stage_id) {
-        locked.extend(lock_stages(conn, &[row.stage_id]).await?);
+    let mut ids = stage_ids.to_vec();
+    for _ in 0..5 {
+        let attempt = conn
+            .transaction(async |conn| {
+                let locked = lock_stages(conn, &ids).await?;
+                let row: DealRow = deals::table
+                    .find(id)
+                    .select(DealRow::as_select())
+                    .for_update()
+                    .first(conn)
+                    .await
+                    .optional()?
+                    .ok_or(DealError::NotFound(id))?;
+                if locked.iter().any(|s| s.id == row.stage_id) {
+                    Ok((row, locked))
+                } else {
+                    Err(LockAttempt::Moved(row.stage_id))
+                }
+            })
+            .await;
+        match attempt {
+            Ok(held) => return Ok(held),
+            Err(LockAttempt::Failed(e)) => return Err(e),
+            Err(LockAttempt::Moved(stage)) => match ids.first_mut() {
+                Some(first) => *first = stage,
+                None => ids.push(stage),
+            },
+        }
     }
-    Ok((row, locked))
+    // Only a deal moved five times during our few statements gets here.
+    Err(diesel::result::Error::RollbackTransaction.into())
 }
 
 /// Rewrites the positions of a stage's non-trashed deals as 0..n-1 in their current order,

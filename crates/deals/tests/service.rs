@@ -784,3 +784,54 @@ async fn viewers_write_nothing() {
     );
     let _ = companies::table;
 }
+
+#[tokio::test]
+async fn one_deal_moved_by_many_users_at_once_ends_on_one_stage_with_dense_neighbours() {
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    let sales = default_pipeline(&mut conn).await;
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        ids.push(
+            create(&mut conn, &Actor::system(), titled(&format!("D{i}")))
+                .await
+                .id,
+        );
+    }
+    let target = ids[2];
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let url = db.url().to_owned();
+        let stage = sales.stages[i % 4];
+        tasks.push(tokio::spawn(async move {
+            use diesel_async::AsyncConnection;
+            let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+            crm_deals::move_deal(
+                &mut conn,
+                &Actor::system(),
+                target,
+                MoveDeal {
+                    stage_id: stage,
+                    position: Some((i % 3) as i32),
+                },
+                None,
+            )
+            .await
+            .unwrap()
+        }));
+    }
+    for t in futures_util::future::join_all(tasks).await {
+        t.unwrap();
+    }
+    let mut total = 0;
+    for stage in &sales.stages[..4] {
+        let o = order(&mut conn, *stage).await;
+        assert_dense(&o);
+        total += o.len();
+    }
+    assert_eq!(total, 6);
+    let deal = crm_deals::get_deal(&mut conn, &Actor::system(), target)
+        .await
+        .unwrap();
+    assert_eq!(deal.version, 11);
+}
