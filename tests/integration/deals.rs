@@ -223,6 +223,14 @@ async fn amounts_are_exact_decimal_strings_and_numbers_are_refused() {
         (json!({"title": "T", "currency": "euro"}), "currency"),
         (json!({"title": "T", "customFields": "no"}), "customFields"),
         (json!({"title": "T", "tags": [""]}), "tags"),
+        (
+            json!({"title": "T", "lostReason": "x".repeat(1001)}),
+            "lostReason",
+        ),
+        (
+            json!({"title": "T", "description": "x".repeat(10_001)}),
+            "description",
+        ),
     ] {
         let res = app
             .authed(Method::POST, "/api/deals", &token)

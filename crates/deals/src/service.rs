@@ -563,7 +563,9 @@ fn filtered(actor: &Actor, input: &ListDeals) -> deals::BoxedQuery<'static, Pg> 
         query = query.filter(
             deals::contact_id.eq_any(
                 contacts::table
+                    // Spelled like contacts_email_key's predicate so that index serves it.
                     .filter(lower(contacts::email).eq(email.to_lowercase()))
+                    .filter(contacts::email.is_not_null())
                     .filter(contacts::deleted_at.is_null())
                     .select(contacts::id.nullable()),
             ),
