@@ -8,6 +8,7 @@ mod auth;
 mod companies;
 mod contacts;
 mod conventions;
+mod deals;
 mod idempotency;
 mod openapi;
 mod pipelines;

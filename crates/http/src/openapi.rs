@@ -26,6 +26,7 @@ use crate::problem::Problem;
         (name = "pipelines", description = "Pipelines, their stages, stage order and deal summaries"),
         (name = "companies", description = "Companies: CRUD, trash, batch"),
         (name = "contacts", description = "Contacts: CRUD, trash, batch, company links"),
+        (name = "deals", description = "Deals on pipeline stages, their order inside a stage, trash and batch"),
     ),
     components(schemas(Problem, crm_core::FieldError, crm_core::Permission, crm_core::Role))
 )]

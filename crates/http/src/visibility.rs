@@ -34,6 +34,10 @@ pub async fn ensure_visible(
             crm_contacts::get_contact(conn, actor, entity.id).await?;
             Ok(())
         }
+        EntityKind::Deal => {
+            crm_deals::get_deal(conn, actor, entity.id).await?;
+            Ok(())
+        }
         _ => Err(ApiError::invalid(vec![crm_core::FieldError::new(
             "entityType",
             format!("{} records have no timeline yet", entity.kind),

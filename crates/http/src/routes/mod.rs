@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod companies;
 pub mod contacts;
+pub mod deals;
 pub mod health;
 pub mod pipelines;
 pub mod users;
@@ -21,4 +22,5 @@ pub fn configure(cfg: &mut ServiceConfig) {
     pipelines::configure(cfg);
     companies::configure(cfg);
     contacts::configure(cfg);
+    deals::configure(cfg);
 }

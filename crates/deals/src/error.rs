@@ -1,0 +1,125 @@
+//! Everything that can go wrong with deals.
+
+use crm_core::actor::Forbidden;
+use crm_core::{DomainError, ErrorKind, FieldError, Permission};
+use crm_db::DbError;
+use uuid::Uuid;
+
+/// Failure of a deal operation.
+#[derive(Debug, thiserror::Error)]
+pub enum DealError {
+    /// Input failed validation.
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    /// No such deal, or not visible to the actor.
+    #[error("deal {0} not found")]
+    NotFound(Uuid),
+    /// `stageId` names no stage.
+    #[error("stage {0} does not exist")]
+    UnknownStage(Uuid),
+    /// `pipelineId` names no pipeline.
+    #[error("pipeline {0} does not exist")]
+    UnknownPipeline(Uuid),
+    /// The stage belongs to another pipeline than the one named or the deal's.
+    #[error("stage {0} is not a stage of the deal's pipeline")]
+    StageNotInPipeline(Uuid),
+    /// The pipeline has no OPEN stage to place a deal on.
+    #[error("pipeline {0} has no open stage")]
+    NoOpenStage(Uuid),
+    /// `contactId` names no contact, or a trashed one.
+    #[error("contact {0} does not exist")]
+    UnknownContact(Uuid),
+    /// `companyId` names no company, or a trashed one.
+    #[error("company {0} does not exist")]
+    UnknownCompany(Uuid),
+    /// `assignedToId` names no active user.
+    #[error("user {0} does not exist or is deactivated")]
+    UnknownUser(Uuid),
+    /// `If-Match` named another version.
+    #[error("version mismatch: expected {expected}, current {current}")]
+    VersionMismatch {
+        /// What the client sent.
+        expected: i32,
+        /// What is stored.
+        current: i32,
+    },
+    /// The actor lacks a permission.
+    #[error("missing permission {0}")]
+    Forbidden(Permission),
+    /// Only admins may delete deals for good.
+    #[error("only admins may delete deals permanently")]
+    AdminOnly,
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for DealError {
+    fn from(e: diesel::result::Error) -> Self {
+        DealError::Db(DbError::Query(e))
+    }
+}
+
+impl From<Forbidden> for DealError {
+    fn from(f: Forbidden) -> Self {
+        DealError::Forbidden(f.0)
+    }
+}
+
+impl From<FieldError> for DealError {
+    fn from(e: FieldError) -> Self {
+        DealError::Invalid(vec![e])
+    }
+}
+
+impl DomainError for DealError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            DealError::Invalid(_) => ErrorKind::Invalid,
+            DealError::NotFound(_) => ErrorKind::NotFound,
+            DealError::UnknownStage(_)
+            | DealError::UnknownPipeline(_)
+            | DealError::StageNotInPipeline(_)
+            | DealError::NoOpenStage(_)
+            | DealError::UnknownContact(_)
+            | DealError::UnknownCompany(_)
+            | DealError::UnknownUser(_) => ErrorKind::Unprocessable,
+            DealError::VersionMismatch { .. } => ErrorKind::PreconditionFailed,
+            DealError::Forbidden(_) | DealError::AdminOnly => ErrorKind::Forbidden,
+            DealError::Db(e) => e.kind(),
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            DealError::Invalid(_) => "validation_failed",
+            DealError::NotFound(_) => "not_found",
+            DealError::UnknownStage(_) => "unknown_stage",
+            DealError::UnknownPipeline(_) => "unknown_pipeline",
+            DealError::StageNotInPipeline(_) => "stage_not_in_pipeline",
+            DealError::NoOpenStage(_) => "no_open_stage",
+            DealError::UnknownContact(_) => "unknown_contact",
+            DealError::UnknownCompany(_) => "unknown_company",
+            DealError::UnknownUser(_) => "unknown_user",
+            DealError::VersionMismatch { .. } => "version_mismatch",
+            DealError::Forbidden(_) | DealError::AdminOnly => "forbidden",
+            DealError::Db(e) => e.code(),
+        }
+    }
+
+    fn field_errors(&self) -> Vec<FieldError> {
+        match self {
+            DealError::Invalid(errors) => errors.clone(),
+            DealError::UnknownStage(_) | DealError::StageNotInPipeline(_) => {
+                vec![FieldError::new("stageId", self.to_string())]
+            }
+            DealError::UnknownPipeline(_) | DealError::NoOpenStage(_) => {
+                vec![FieldError::new("pipelineId", self.to_string())]
+            }
+            DealError::UnknownContact(_) => vec![FieldError::new("contactId", self.to_string())],
+            DealError::UnknownCompany(_) => vec![FieldError::new("companyId", self.to_string())],
+            DealError::UnknownUser(_) => vec![FieldError::new("assignedToId", self.to_string())],
+            _ => Vec::new(),
+        }
+    }
+}

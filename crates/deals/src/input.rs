@@ -1,0 +1,261 @@
+//! Inputs of the deal services. Amounts arrive as raw JSON so that a number can be refused
+//! with a field error naming `amount` instead of being read as a float.
+
+use bigdecimal::BigDecimal;
+use chrono::{DateTime, Utc};
+use crm_core::{PageRequest, SortSpec};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// Where a deal stands, derived from the type of its stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DealStatus {
+    /// On an OPEN stage.
+    Open,
+    /// On a WON stage.
+    Won,
+    /// On a LOST stage.
+    Lost,
+}
+
+impl DealStatus {
+    /// Storage name (`open`, `won`, `lost`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DealStatus::Open => "open",
+            DealStatus::Won => "won",
+            DealStatus::Lost => "lost",
+        }
+    }
+
+    /// The status of a deal on a stage of type `kind` (`OPEN`, `WON`, `LOST`).
+    pub fn of_stage_kind(kind: &str) -> Self {
+        match kind {
+            "WON" => DealStatus::Won,
+            "LOST" => DealStatus::Lost,
+            _ => DealStatus::Open,
+        }
+    }
+
+    /// Parses the storage name; anything unknown reads as open.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "won" => DealStatus::Won,
+            "lost" => DealStatus::Lost,
+            _ => DealStatus::Open,
+        }
+    }
+}
+
+/// For PATCH fields that cannot be cleared: present means a value, `null` is refused.
+fn non_null<'de, T, D>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
+/// A new deal.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateDeal {
+    /// Title, 1–300 characters.
+    #[schema(min_length = 1, max_length = 300)]
+    pub title: String,
+    /// Decimal string such as `"1500.00"` (at most 18 digits before and 2 after the point, not
+    /// negative), or null. JSON numbers are refused.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "1500.00")]
+    pub amount: Option<Value>,
+    /// ISO-4217 code, three upper-case letters (default `USD`).
+    #[schema(example = "EUR")]
+    pub currency: Option<String>,
+    /// Pipeline; derived from `stageId` when that is given. Default: the default pipeline.
+    pub pipeline_id: Option<Uuid>,
+    /// Stage; default: the first OPEN stage of the pipeline.
+    pub stage_id: Option<Uuid>,
+    /// Contact (not trashed).
+    pub contact_id: Option<Uuid>,
+    /// Company (not trashed).
+    pub company_id: Option<Uuid>,
+    /// Active user responsible for the deal.
+    pub assigned_to_id: Option<Uuid>,
+    /// Expected closing time.
+    pub expected_close_at: Option<DateTime<Utc>>,
+    /// Why the deal was lost, up to 1000 characters.
+    #[schema(max_length = 1000)]
+    pub lost_reason: Option<String>,
+    /// Free text, up to 10000 characters.
+    #[schema(max_length = 10000)]
+    pub description: Option<String>,
+    /// Tags (trimmed, deduplicated case-insensitively, 1–50 characters, at most 50).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Custom field values: a JSON object.
+    #[schema(value_type = Option<Object>)]
+    pub custom_fields: Option<Value>,
+}
+
+/// A change to a deal; absent fields stay as they are, `null` clears nullable ones. A new
+/// `stageId` puts the deal at the end of that stage; `pipelineId` (with or without `stageId`)
+/// moves it to another pipeline.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateDeal {
+    /// Title, 1–300 characters.
+    #[schema(min_length = 1, max_length = 300)]
+    #[serde(default, deserialize_with = "non_null")]
+    pub title: Option<String>,
+    /// Decimal string or null (see create).
+    #[serde(default, deserialize_with = "crm_core::patch::double_option")]
+    #[schema(value_type = Option<String>, example = "1500.00")]
+    pub amount: Option<Option<Value>>,
+    /// ISO-4217 code.
+    #[serde(default, deserialize_with = "non_null")]
+    pub currency: Option<String>,
+    /// Another pipeline: the deal goes to `stageId` or the pipeline's first OPEN stage.
+    #[serde(default, deserialize_with = "non_null")]
+    pub pipeline_id: Option<Uuid>,
+    /// Another stage of the deal's pipeline (or of `pipelineId`): the deal goes to its end.
+    #[serde(default, deserialize_with = "non_null")]
+    pub stage_id: Option<Uuid>,
+    /// Contact, or null.
+    #[serde(default, deserialize_with = "crm_core::patch::double_option")]
+    #[schema(value_type = Option<Uuid>)]
+    pub contact_id: Option<Option<Uuid>>,
+    /// Company, or null.
+    #[serde(default, deserialize_with = "crm_core::patch::double_option")]
+    #[schema(value_type = Option<Uuid>)]
+    pub company_id: Option<Option<Uuid>>,
+    /// Responsible user, or null.
+    #[serde(default, deserialize_with = "crm_core::patch::double_option")]
+    #[schema(value_type = Option<Uuid>)]
+    pub assigned_to_id: Option<Option<Uuid>>,
+    /// Expected closing time, or null.
+    #[serde(default, deserialize_with = "crm_core::patch::double_option")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub expected_close_at: Option<Option<DateTime<Utc>>>,
+    /// Why the deal was lost, or null.
+    #[serde(default, deserialize_with = "crm_core::patch::double_option")]
+    #[schema(value_type = Option<String>, max_length = 1000)]
+    pub lost_reason: Option<Option<String>>,
+    /// Free text, or null.
+    #[serde(default, deserialize_with = "crm_core::patch::double_option")]
+    #[schema(value_type = Option<String>, max_length = 10000)]
+    pub description: Option<Option<String>>,
+    /// Replaces the tags.
+    #[serde(default, deserialize_with = "non_null")]
+    pub tags: Option<Vec<String>>,
+    /// Replaces the custom field values (a JSON object).
+    #[schema(value_type = Option<Object>)]
+    #[serde(default, deserialize_with = "non_null")]
+    pub custom_fields: Option<Value>,
+}
+
+/// `POST /api/deals/{id}/move`: a place on a stage of the deal's pipeline.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MoveDeal {
+    /// Target stage (of the deal's pipeline).
+    pub stage_id: Uuid,
+    /// 0-based place inside the stage; beyond the end means the end (default).
+    #[schema(minimum = 0)]
+    pub position: Option<i32>,
+}
+
+/// Sortable deal fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DealSort {
+    /// `createdAt`
+    CreatedAt,
+    /// `updatedAt`
+    UpdatedAt,
+    /// `amount`
+    Amount,
+    /// `title`
+    Title,
+    /// `number`
+    Number,
+    /// `expectedCloseAt`
+    ExpectedCloseAt,
+    /// `position`
+    Position,
+}
+
+impl DealSort {
+    /// API names of the sortable fields.
+    pub const ALLOWED: &'static [(&'static str, DealSort)] = &[
+        ("createdAt", DealSort::CreatedAt),
+        ("updatedAt", DealSort::UpdatedAt),
+        ("amount", DealSort::Amount),
+        ("title", DealSort::Title),
+        ("number", DealSort::Number),
+        ("expectedCloseAt", DealSort::ExpectedCloseAt),
+        ("position", DealSort::Position),
+    ];
+}
+
+/// A validated deal list request.
+#[derive(Debug, Clone)]
+pub struct ListDeals {
+    /// Which page (ignored by keyset paging except for `limit`).
+    pub page: PageRequest,
+    /// Order (offset paging only).
+    pub sort: SortSpec<DealSort>,
+    /// Fragment of the title, case-insensitive.
+    pub q: Option<String>,
+    /// Only deals of this pipeline.
+    pub pipeline_id: Option<Uuid>,
+    /// Only deals on this stage.
+    pub stage_id: Option<Uuid>,
+    /// Only deals assigned to this user.
+    pub assigned_to_id: Option<Uuid>,
+    /// Only deals of this contact.
+    pub contact_id: Option<Uuid>,
+    /// Only deals of this company.
+    pub company_id: Option<Uuid>,
+    /// Only deals with this status.
+    pub status: Option<DealStatus>,
+    /// Only amounts `>=` this.
+    pub amount_min: Option<BigDecimal>,
+    /// Only amounts `<=` this.
+    pub amount_max: Option<BigDecimal>,
+    /// Only deals carrying this tag.
+    pub tag: Option<String>,
+    /// Only deals changed at or after this time.
+    pub updated_since: Option<DateTime<Utc>>,
+    /// `true`: the trash only.
+    pub deleted: bool,
+    /// Only deals whose contact has this e-mail (case-insensitive, exact).
+    pub contact_email: Option<String>,
+    /// Only deals whose company name contains this fragment (case-insensitive).
+    pub company_name: Option<String>,
+}
+
+impl Default for ListDeals {
+    fn default() -> Self {
+        Self {
+            page: PageRequest::default(),
+            sort: SortSpec {
+                keys: vec![(DealSort::CreatedAt, crm_core::SortDirection::Asc)],
+            },
+            q: None,
+            pipeline_id: None,
+            stage_id: None,
+            assigned_to_id: None,
+            contact_id: None,
+            company_id: None,
+            status: None,
+            amount_min: None,
+            amount_max: None,
+            tag: None,
+            updated_since: None,
+            deleted: false,
+            contact_email: None,
+            company_name: None,
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! Deals: opportunities with an exact decimal amount, placed on a stage of a pipeline. The
+//! stage decides the status (open, won, lost) and when the deal was closed; inside a stage the
+//! deals form a dense 0..n-1 order that moves, creates, trashing and restoring keep intact even
+//! when several users reorder the same stage at once (the stage rows are locked first).
+//!
+//! Depends on `crm-core`, `crm-db` and `crm-activity`; reads pipelines, stages, contacts,
+//! companies and users straight from the schema to check references.
+
+pub mod amount;
+pub mod error;
+pub mod input;
+pub mod model;
+pub mod service;
+
+pub use amount::{format_amount, parse_amount};
+pub use error::DealError;
+pub use input::{CreateDeal, DealSort, DealStatus, ListDeals, MoveDeal, UpdateDeal};
+pub use model::Deal;
+pub use service::{
+    create_deal, delete_deal, get_deal, list_deals, list_deals_after, move_deal, purge_deal,
+    purge_trash, restore_deal, update_deal,
+};

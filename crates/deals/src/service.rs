@@ -1,0 +1,1099 @@
+//! Deal use cases. Each takes the connection first (so callers compose them in one
+//! transaction), then the actor, then the input; every write is one transaction that also
+//! records the activity entry.
+//!
+//! Ordering inside a stage: every operation that changes which deals a stage holds, or their
+//! order, first locks the stage rows involved (sorted by id, so two operations never wait on
+//! each other in a cycle), then the deal row, and finally renumbers the stage densely.
+
+use bigdecimal::BigDecimal;
+use chrono::{DateTime, Utc};
+use crm_core::{
+    Actor, Change, Cursor, CursorPage, EntityKind, EntityRef, FieldError, Page, Permission, Role,
+    SortDirection, change,
+};
+use crm_db::AsyncPgConnection;
+use crm_db::constraint::is_foreign_key_violation;
+use crm_db::schema::{companies, contacts, deals, pipelines, stages, users};
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, Bool, Integer, Nullable, Text};
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::amount::parse_amount;
+use crate::error::DealError;
+use crate::input::{CreateDeal, DealSort, DealStatus, ListDeals, MoveDeal, UpdateDeal};
+use crate::model::{Deal, DealRow};
+
+#[diesel::declare_sql_function]
+extern "SQL" {
+    /// SQL `lower(text)`.
+    fn lower(x: Nullable<Text>) -> Nullable<Text>;
+}
+
+/// Longest title, in characters.
+pub const MAX_TITLE_LEN: usize = 300;
+const MAX_LOST_REASON_LEN: usize = 1000;
+const MAX_DESCRIPTION_LEN: usize = 10_000;
+
+/// Fields a stage change reports under `deal.stage.changed`.
+const STAGE_FIELDS: &[&str] = &["stageId", "pipelineId", "status", "closedAt"];
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = stages)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+struct StageRef {
+    id: Uuid,
+    pipeline_id: Uuid,
+    kind: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation
+
+fn check_title(raw: &str, errors: &mut Vec<FieldError>) -> String {
+    let title = raw.trim().to_owned();
+    let len = title.chars().count();
+    if len == 0 || len > MAX_TITLE_LEN {
+        errors.push(FieldError::new(
+            "title",
+            format!("must be 1 to {MAX_TITLE_LEN} characters"),
+        ));
+    }
+    title
+}
+
+fn check_currency(raw: &str, errors: &mut Vec<FieldError>) -> String {
+    if raw.len() != 3 || !raw.bytes().all(|b| b.is_ascii_uppercase()) {
+        errors.push(FieldError::new(
+            "currency",
+            "must be an ISO-4217 code: three upper-case letters",
+        ));
+    }
+    raw.to_owned()
+}
+
+fn check_text(
+    raw: Option<String>,
+    field: &str,
+    max: usize,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    let text = raw.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    if text.as_ref().is_some_and(|t| t.chars().count() > max) {
+        errors.push(FieldError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    text
+}
+
+fn check_amount(raw: &Value, errors: &mut Vec<FieldError>) -> Option<BigDecimal> {
+    parse_amount(raw).unwrap_or_else(|e| {
+        errors.push(e);
+        None
+    })
+}
+
+fn check_tags(raw: &[String], errors: &mut Vec<FieldError>) -> Vec<String> {
+    crm_core::tags::normalize_tags(raw).unwrap_or_else(|e| {
+        errors.push(e);
+        Vec::new()
+    })
+}
+
+fn check_custom_fields(raw: Value, errors: &mut Vec<FieldError>) -> Value {
+    if !raw.is_object() {
+        errors.push(FieldError::new("customFields", "must be a JSON object"));
+    }
+    raw
+}
+
+fn finish(errors: Vec<FieldError>) -> Result<(), DealError> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(DealError::Invalid(errors))
+    }
+}
+
+fn check_version(expected: Option<i32>, current: i32) -> Result<(), DealError> {
+    match expected {
+        Some(expected) if expected != current => {
+            Err(DealError::VersionMismatch { expected, current })
+        }
+        _ => Ok(()),
+    }
+}
+
+fn map_fk(e: diesel::result::Error, deal: &DealFks) -> DealError {
+    if is_foreign_key_violation(&e, "deals_contact_id_fkey") {
+        DealError::UnknownContact(deal.contact_id.unwrap_or_default())
+    } else if is_foreign_key_violation(&e, "deals_company_id_fkey") {
+        DealError::UnknownCompany(deal.company_id.unwrap_or_default())
+    } else if is_foreign_key_violation(&e, "deals_assigned_to_id_fkey") {
+        DealError::UnknownUser(deal.assigned_to_id.unwrap_or_default())
+    } else if is_foreign_key_violation(&e, "deals_stage_id_fkey") {
+        DealError::UnknownStage(deal.stage_id.unwrap_or_default())
+    } else if is_foreign_key_violation(&e, "deals_pipeline_id_fkey") {
+        DealError::UnknownPipeline(deal.pipeline_id.unwrap_or_default())
+    } else {
+        e.into()
+    }
+}
+
+#[derive(Default)]
+struct DealFks {
+    contact_id: Option<Uuid>,
+    company_id: Option<Uuid>,
+    assigned_to_id: Option<Uuid>,
+    stage_id: Option<Uuid>,
+    pipeline_id: Option<Uuid>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// References
+
+async fn find_stage(conn: &mut AsyncPgConnection, id: Uuid) -> Result<StageRef, DealError> {
+    stages::table
+        .find(id)
+        .select(StageRef::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(DealError::UnknownStage(id))
+}
+
+async fn pipeline_exists(conn: &mut AsyncPgConnection, id: Uuid) -> Result<bool, DealError> {
+    let n: i64 = pipelines::table
+        .filter(pipelines::id.eq(id))
+        .count()
+        .get_result(conn)
+        .await?;
+    Ok(n > 0)
+}
+
+async fn first_open_stage(
+    conn: &mut AsyncPgConnection,
+    pipeline_id: Uuid,
+) -> Result<StageRef, DealError> {
+    stages::table
+        .filter(stages::pipeline_id.eq(pipeline_id))
+        .filter(stages::kind.eq("OPEN"))
+        .order((stages::position.asc(), stages::id.asc()))
+        .select(StageRef::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(DealError::NoOpenStage(pipeline_id))
+}
+
+/// The stage a deal goes to for the given `pipelineId` / `stageId` (both optional).
+async fn resolve_placement(
+    conn: &mut AsyncPgConnection,
+    pipeline_id: Option<Uuid>,
+    stage_id: Option<Uuid>,
+) -> Result<StageRef, DealError> {
+    match (pipeline_id, stage_id) {
+        (pipeline, Some(stage_id)) => {
+            let stage = find_stage(conn, stage_id).await?;
+            if let Some(p) = pipeline.filter(|p| *p != stage.pipeline_id) {
+                if !pipeline_exists(conn, p).await? {
+                    return Err(DealError::UnknownPipeline(p));
+                }
+                return Err(DealError::StageNotInPipeline(stage_id));
+            }
+            Ok(stage)
+        }
+        (Some(p), None) => {
+            if !pipeline_exists(conn, p).await? {
+                return Err(DealError::UnknownPipeline(p));
+            }
+            first_open_stage(conn, p).await
+        }
+        (None, None) => {
+            let default: Uuid = pipelines::table
+                .filter(pipelines::is_default.eq(true))
+                .select(pipelines::id)
+                .first(conn)
+                .await
+                .optional()?
+                .ok_or(DealError::UnknownPipeline(Uuid::nil()))?;
+            first_open_stage(conn, default).await
+        }
+    }
+}
+
+async fn check_contact(conn: &mut AsyncPgConnection, id: Uuid) -> Result<(), DealError> {
+    let n: i64 = contacts::table
+        .filter(contacts::id.eq(id))
+        .filter(contacts::deleted_at.is_null())
+        .count()
+        .get_result(conn)
+        .await?;
+    if n == 0 {
+        return Err(DealError::UnknownContact(id));
+    }
+    Ok(())
+}
+
+async fn check_company(conn: &mut AsyncPgConnection, id: Uuid) -> Result<(), DealError> {
+    let n: i64 = companies::table
+        .filter(companies::id.eq(id))
+        .filter(companies::deleted_at.is_null())
+        .count()
+        .get_result(conn)
+        .await?;
+    if n == 0 {
+        return Err(DealError::UnknownCompany(id));
+    }
+    Ok(())
+}
+
+async fn check_user(conn: &mut AsyncPgConnection, id: Uuid) -> Result<(), DealError> {
+    let n: i64 = users::table
+        .filter(users::id.eq(id))
+        .filter(users::is_active.eq(true))
+        .count()
+        .get_result(conn)
+        .await?;
+    if n == 0 {
+        return Err(DealError::UnknownUser(id));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Visibility, locking and ordering
+
+/// Restricts a query to the deals the actor may see.
+fn restrict(
+    query: deals::BoxedQuery<'static, Pg>,
+    actor: &Actor,
+) -> deals::BoxedQuery<'static, Pg> {
+    if actor.can(Permission::DealsReadAll) {
+        return query;
+    }
+    match actor.user_id {
+        Some(me) => query.filter(
+            deals::created_by_id
+                .eq(me.0)
+                .or(deals::assigned_to_id.eq(me.0)),
+        ),
+        None => query.filter(diesel::dsl::sql::<Bool>("false")),
+    }
+}
+
+/// The deal if it exists, is visible, and is (`trashed`) or is not in the trash.
+async fn find_visible(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: Uuid,
+    trashed: Option<bool>,
+) -> Result<DealRow, DealError> {
+    let mut query = restrict(deals::table.filter(deals::id.eq(id)).into_boxed(), actor);
+    query = match trashed {
+        Some(true) => query.filter(deals::deleted_at.is_not_null()),
+        Some(false) => query.filter(deals::deleted_at.is_null()),
+        None => query,
+    };
+    query
+        .select(DealRow::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(DealError::NotFound(id))
+}
+
+/// `SELECT ... FROM stages WHERE id IN (...) ORDER BY id FOR UPDATE`: serialises every change
+/// to the ordering of these stages.
+async fn lock_stages(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+) -> Result<Vec<StageRef>, DealError> {
+    let mut ids = ids.to_vec();
+    ids.sort();
+    ids.dedup();
+    Ok(stages::table
+        .filter(stages::id.eq_any(ids))
+        .order(stages::id.asc())
+        .select(StageRef::as_select())
+        .for_update()
+        .load(conn)
+        .await?)
+}
+
+/// Why one attempt of [`lock_deal`] did not hold the right locks.
+enum LockAttempt {
+    /// The deal sits on another stage than the one locked (it moved meanwhile).
+    Moved(Uuid),
+    /// A real failure.
+    Failed(DealError),
+}
+
+impl From<diesel::result::Error> for LockAttempt {
+    fn from(e: diesel::result::Error) -> Self {
+        LockAttempt::Failed(e.into())
+    }
+}
+
+impl From<DealError> for LockAttempt {
+    fn from(e: DealError) -> Self {
+        LockAttempt::Failed(e)
+    }
+}
+
+/// Locks the deal's stage (`stage_ids[0]`, as last read) and the other stages of
+/// `stage_ids` in id order, then the deal row; returns the row as locked. Once its stage is
+/// locked a deal cannot leave it (every stage change locks the old stage first). If the deal
+/// moved before the lock was taken, the attempt is rolled back to its savepoint, releasing
+/// its locks, and repeated with the new stage, so locks are always taken stages first.
+async fn lock_deal(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    stage_ids: &[Uuid],
+) -> Result<(DealRow, Vec<StageRef>), DealError> {
+    let mut ids = stage_ids.to_vec();
+    for _ in 0..5 {
+        let attempt = conn
+            .transaction(async |conn| {
+                let locked = lock_stages(conn, &ids).await?;
+                let row: DealRow = deals::table
+                    .find(id)
+                    .select(DealRow::as_select())
+                    .for_update()
+                    .first(conn)
+                    .await
+                    .optional()?
+                    .ok_or(DealError::NotFound(id))?;
+                if locked.iter().any(|s| s.id == row.stage_id) {
+                    Ok((row, locked))
+                } else {
+                    Err(LockAttempt::Moved(row.stage_id))
+                }
+            })
+            .await;
+        match attempt {
+            Ok(held) => return Ok(held),
+            Err(LockAttempt::Failed(e)) => return Err(e),
+            Err(LockAttempt::Moved(stage)) => match ids.first_mut() {
+                Some(first) => *first = stage,
+                None => ids.push(stage),
+            },
+        }
+    }
+    // Only a deal moved five times during our few statements gets here.
+    Err(diesel::result::Error::RollbackTransaction.into())
+}
+
+/// Rewrites the positions of a stage's non-trashed deals as 0..n-1 in their current order,
+/// with `insert` (a deal id and a wanted place, clamped to the end) put at its place. Only
+/// rows whose position changes are written. Returns the place given to `insert`.
+async fn renumber(
+    conn: &mut AsyncPgConnection,
+    stage_id: Uuid,
+    insert: Option<(Uuid, i32)>,
+) -> Result<i32, DealError> {
+    let mut query = deals::table
+        .filter(deals::stage_id.eq(stage_id))
+        .filter(deals::deleted_at.is_null())
+        .into_boxed();
+    if let Some((id, _)) = insert {
+        query = query.filter(deals::id.ne(id));
+    }
+    let mut ids: Vec<Uuid> = query
+        .order((deals::position.asc(), deals::id.asc()))
+        .select(deals::id)
+        .load(conn)
+        .await?;
+    let mut at = 0;
+    if let Some((id, wanted)) = insert {
+        let end = i32::try_from(ids.len()).unwrap_or(i32::MAX);
+        at = wanted.clamp(0, end);
+        ids.insert(usize::try_from(at).unwrap_or(ids.len()), id);
+    }
+    let positions: Vec<i32> = (0..i32::try_from(ids.len()).unwrap_or(i32::MAX)).collect();
+    diesel::sql_query(
+        "UPDATE deals AS d SET position = o.pos \
+         FROM unnest($1::uuid[], $2::int4[]) AS o(id, pos) \
+         WHERE d.id = o.id AND d.position <> o.pos",
+    )
+    .bind::<Array<diesel::sql_types::Uuid>, _>(&ids)
+    .bind::<Array<Integer>, _>(&positions)
+    .execute(conn)
+    .await?;
+    Ok(at)
+}
+
+async fn end_of_stage(conn: &mut AsyncPgConnection, stage_id: Uuid) -> Result<i32, DealError> {
+    let max: Option<i32> = deals::table
+        .filter(deals::stage_id.eq(stage_id))
+        .filter(deals::deleted_at.is_null())
+        .select(diesel::dsl::max(deals::position))
+        .first(conn)
+        .await?;
+    Ok(max.map_or(0, |m| m + 1))
+}
+
+async fn reload(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Deal, DealError> {
+    let row: DealRow = deals::table
+        .find(id)
+        .select(DealRow::as_select())
+        .first(conn)
+        .await?;
+    Ok(row.into())
+}
+
+/// `closedAt` after moving from `before` status to the stage of `kind`.
+fn closed_at_for(
+    before: DealStatus,
+    before_closed: Option<DateTime<Utc>>,
+    after: DealStatus,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    match after {
+        DealStatus::Open => None,
+        _ if after == before && before_closed.is_some() => before_closed,
+        _ => Some(now),
+    }
+}
+
+fn json(deal: &Deal) -> Value {
+    serde_json::to_value(deal).unwrap_or_default()
+}
+
+/// Records the activity of an update: stage fields under `deal.stage.changed` when the stage
+/// changed, everything else (positions aside) under `deal.updated`.
+async fn record_update(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    before: &Deal,
+    after: &Deal,
+) -> Result<(), DealError> {
+    let entity = EntityRef::new(EntityKind::Deal, after.id);
+    let changes = change::diff(&json(before), &json(after));
+    let stage_changed = before.stage_id != after.stage_id;
+    let (stage, other): (Vec<Change>, Vec<Change>) = changes
+        .into_iter()
+        .filter(|c| !(stage_changed && c.field == "position"))
+        .partition(|c| stage_changed && STAGE_FIELDS.contains(&c.field.as_str()));
+    if !stage.is_empty() {
+        crm_activity::record(conn, actor, entity, "deal.stage.changed", &stage).await?;
+    }
+    if !other.is_empty() {
+        crm_activity::record(conn, actor, entity, "deal.updated", &other).await?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+/// Reads a deal (`deals.read`; without `deals.read_all` only deals one created or is assigned
+/// to). A trashed or invisible deal is `NotFound`.
+pub async fn get_deal(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<Deal, DealError> {
+    actor.require(Permission::DealsRead)?;
+    Ok(find_visible(conn, actor, id, Some(false)).await?.into())
+}
+
+fn like_pattern(fragment: &str) -> String {
+    format!(
+        "%{}%",
+        fragment
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    )
+}
+
+fn filtered(actor: &Actor, input: &ListDeals) -> deals::BoxedQuery<'static, Pg> {
+    let mut query = restrict(deals::table.into_boxed(), actor);
+    query = if input.deleted {
+        query.filter(deals::deleted_at.is_not_null())
+    } else {
+        query.filter(deals::deleted_at.is_null())
+    };
+    if let Some(q) = input.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        // `title ILIKE` is served by the trigram index deals_title_trgm.
+        query = query.filter(deals::title.ilike(like_pattern(q)));
+    }
+    if let Some(id) = input.pipeline_id {
+        query = query.filter(deals::pipeline_id.eq(id));
+    }
+    if let Some(id) = input.stage_id {
+        query = query.filter(deals::stage_id.eq(id));
+    }
+    if let Some(id) = input.assigned_to_id {
+        query = query.filter(deals::assigned_to_id.eq(id));
+    }
+    if let Some(id) = input.contact_id {
+        query = query.filter(deals::contact_id.eq(id));
+    }
+    if let Some(id) = input.company_id {
+        query = query.filter(deals::company_id.eq(id));
+    }
+    if let Some(status) = input.status {
+        query = query.filter(deals::status.eq(status.as_str()));
+    }
+    if let Some(min) = input.amount_min.clone() {
+        query = query.filter(deals::amount.ge(min));
+    }
+    if let Some(max) = input.amount_max.clone() {
+        query = query.filter(deals::amount.le(max));
+    }
+    if let Some(tag) = input
+        .tag
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        query = query.filter(deals::tags.contains(vec![tag.to_owned()]));
+    }
+    if let Some(t) = input.updated_since {
+        query = query.filter(deals::updated_at.ge(t));
+    }
+    if let Some(email) = input.contact_email.as_deref().map(str::trim) {
+        query = query.filter(
+            deals::contact_id.eq_any(
+                contacts::table
+                    // Spelled like contacts_email_key's predicate so that index serves it.
+                    .filter(lower(contacts::email).eq(email.to_lowercase()))
+                    .filter(contacts::email.is_not_null())
+                    .filter(contacts::deleted_at.is_null())
+                    .select(contacts::id.nullable()),
+            ),
+        );
+    }
+    if let Some(name) = input.company_name.as_deref().map(str::trim) {
+        query = query.filter(
+            deals::company_id.eq_any(
+                companies::table
+                    .filter(companies::name.ilike(like_pattern(name)))
+                    .filter(companies::deleted_at.is_null())
+                    .select(companies::id.nullable()),
+            ),
+        );
+    }
+    query
+}
+
+/// Lists deals (`deals.read`, visible ones only) with paging, sorting, search and filters.
+pub async fn list_deals(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    input: &ListDeals,
+) -> Result<Page<Deal>, DealError> {
+    actor.require(Permission::DealsRead)?;
+    let total: i64 = filtered(actor, input).count().get_result(conn).await?;
+    let mut query = filtered(actor, input);
+    for &(field, dir) in &input.sort.keys {
+        let desc = dir == SortDirection::Desc;
+        query = match (field, desc) {
+            (DealSort::CreatedAt, false) => query.then_order_by(deals::created_at.asc()),
+            (DealSort::CreatedAt, true) => query.then_order_by(deals::created_at.desc()),
+            (DealSort::UpdatedAt, false) => query.then_order_by(deals::updated_at.asc()),
+            (DealSort::UpdatedAt, true) => query.then_order_by(deals::updated_at.desc()),
+            (DealSort::Amount, false) => query.then_order_by(deals::amount.asc().nulls_last()),
+            (DealSort::Amount, true) => query.then_order_by(deals::amount.desc().nulls_last()),
+            (DealSort::Title, false) => query.then_order_by(deals::title.asc()),
+            (DealSort::Title, true) => query.then_order_by(deals::title.desc()),
+            (DealSort::Number, false) => query.then_order_by(deals::number.asc()),
+            (DealSort::Number, true) => query.then_order_by(deals::number.desc()),
+            (DealSort::ExpectedCloseAt, false) => {
+                query.then_order_by(deals::expected_close_at.asc().nulls_last())
+            }
+            (DealSort::ExpectedCloseAt, true) => {
+                query.then_order_by(deals::expected_close_at.desc().nulls_last())
+            }
+            (DealSort::Position, false) => query.then_order_by(deals::position.asc()),
+            (DealSort::Position, true) => query.then_order_by(deals::position.desc()),
+        };
+    }
+    let rows: Vec<DealRow> = query
+        .then_order_by(deals::id.asc())
+        .select(DealRow::as_select())
+        .limit(input.page.limit)
+        .offset(input.page.offset())
+        .load(conn)
+        .await?;
+    Ok(Page {
+        items: rows.into_iter().map(Deal::from).collect(),
+        page: input.page.page,
+        limit: input.page.limit,
+        total,
+    })
+}
+
+/// Lists deals keyset-paged on `(createdAt, id)` ascending, starting after `cursor` (the
+/// first page without one). `input.sort` and `input.page.page` are ignored.
+pub async fn list_deals_after(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    input: &ListDeals,
+    cursor: Option<Cursor>,
+) -> Result<CursorPage<Deal>, DealError> {
+    actor.require(Permission::DealsRead)?;
+    let mut query = filtered(actor, input);
+    if let Some(c) = cursor {
+        query = query.filter(
+            deals::created_at
+                .gt(c.t)
+                .or(deals::created_at.eq(c.t).and(deals::id.gt(c.id))),
+        );
+    }
+    let limit = input.page.limit;
+    let mut rows: Vec<DealRow> = query
+        .order((deals::created_at.asc(), deals::id.asc()))
+        .select(DealRow::as_select())
+        .limit(limit + 1)
+        .load(conn)
+        .await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    let next_cursor = more
+        .then(|| {
+            rows.last().map(|r| {
+                Cursor {
+                    t: r.created_at,
+                    id: r.id,
+                }
+                .encode()
+            })
+        })
+        .flatten();
+    Ok(CursorPage {
+        items: rows.into_iter().map(Deal::from).collect(),
+        next_cursor,
+        limit,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+/// Creates a deal (`deals.write`) at the end of its stage: `stageId`, else the first OPEN
+/// stage of `pipelineId`, else of the default pipeline.
+pub async fn create_deal(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    input: CreateDeal,
+) -> Result<Deal, DealError> {
+    actor.require(Permission::DealsWrite)?;
+    let mut errors = Vec::new();
+    let title = check_title(&input.title, &mut errors);
+    let amount = input
+        .amount
+        .as_ref()
+        .and_then(|a| check_amount(a, &mut errors));
+    let currency = check_currency(input.currency.as_deref().unwrap_or("USD"), &mut errors);
+    let lost_reason = check_text(
+        input.lost_reason,
+        "lostReason",
+        MAX_LOST_REASON_LEN,
+        &mut errors,
+    );
+    let description = check_text(
+        input.description,
+        "description",
+        MAX_DESCRIPTION_LEN,
+        &mut errors,
+    );
+    let tags = check_tags(&input.tags, &mut errors);
+    let custom_fields = check_custom_fields(
+        input
+            .custom_fields
+            .unwrap_or_else(|| Value::Object(Default::default())),
+        &mut errors,
+    );
+    finish(errors)?;
+    conn.transaction(async |conn| {
+        let target = resolve_placement(conn, input.pipeline_id, input.stage_id).await?;
+        if let Some(id) = input.contact_id {
+            check_contact(conn, id).await?;
+        }
+        if let Some(id) = input.company_id {
+            check_company(conn, id).await?;
+        }
+        if let Some(id) = input.assigned_to_id {
+            check_user(conn, id).await?;
+        }
+        let stage = lock_stages(conn, &[target.id])
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(DealError::UnknownStage(target.id))?;
+        let position = end_of_stage(conn, stage.id).await?;
+        let status = DealStatus::of_stage_kind(&stage.kind);
+        let now = Utc::now();
+        let fks = DealFks {
+            contact_id: input.contact_id,
+            company_id: input.company_id,
+            assigned_to_id: input.assigned_to_id,
+            stage_id: Some(stage.id),
+            pipeline_id: Some(stage.pipeline_id),
+        };
+        let row: DealRow = diesel::insert_into(deals::table)
+            .values((
+                deals::id.eq(Uuid::now_v7()),
+                deals::title.eq(&title),
+                deals::amount.eq(amount),
+                deals::currency.eq(&currency),
+                deals::pipeline_id.eq(stage.pipeline_id),
+                deals::stage_id.eq(stage.id),
+                deals::position.eq(position),
+                deals::status.eq(status.as_str()),
+                deals::contact_id.eq(input.contact_id),
+                deals::company_id.eq(input.company_id),
+                deals::assigned_to_id.eq(input.assigned_to_id),
+                deals::created_by_id.eq(actor.user_id.map(|u| u.0)),
+                deals::expected_close_at.eq(input.expected_close_at),
+                deals::closed_at.eq((status != DealStatus::Open).then_some(now)),
+                deals::lost_reason.eq(&lost_reason),
+                deals::description.eq(&description),
+                deals::tags.eq(&tags),
+                deals::custom_fields.eq(&custom_fields),
+                deals::created_at.eq(now),
+                deals::updated_at.eq(now),
+            ))
+            .returning(DealRow::as_returning())
+            .get_result(conn)
+            .await
+            .map_err(|e| map_fk(e, &fks))?;
+        crm_db::tags::ensure_registered(conn, &tags).await?;
+        let deal = Deal::from(row);
+        crm_activity::record(
+            conn,
+            actor,
+            EntityRef::new(EntityKind::Deal, deal.id),
+            "deal.created",
+            &change::created(&json(&deal)),
+        )
+        .await?;
+        Ok(deal)
+    })
+    .await
+}
+
+#[derive(AsChangeset, Default)]
+#[diesel(table_name = deals)]
+struct DealChangeset {
+    title: Option<String>,
+    amount: Option<Option<BigDecimal>>,
+    currency: Option<String>,
+    pipeline_id: Option<Uuid>,
+    stage_id: Option<Uuid>,
+    status: Option<String>,
+    closed_at: Option<Option<DateTime<Utc>>>,
+    contact_id: Option<Option<Uuid>>,
+    company_id: Option<Option<Uuid>>,
+    assigned_to_id: Option<Option<Uuid>>,
+    expected_close_at: Option<Option<DateTime<Utc>>>,
+    lost_reason: Option<Option<String>>,
+    description: Option<Option<String>>,
+    tags: Option<Vec<String>>,
+    custom_fields: Option<Value>,
+}
+
+/// Changes a deal (`deals.write`). A new `stageId` (of the deal's pipeline, or of
+/// `pipelineId`) moves the deal to the end of that stage; `pipelineId` alone moves it to that
+/// pipeline's first OPEN stage. `expected_version` (from `If-Match`) must match.
+pub async fn update_deal(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: Uuid,
+    input: UpdateDeal,
+    expected_version: Option<i32>,
+) -> Result<Deal, DealError> {
+    actor.require(Permission::DealsWrite)?;
+    let mut errors = Vec::new();
+    let mut set = DealChangeset {
+        title: input.title.as_deref().map(|t| check_title(t, &mut errors)),
+        amount: input
+            .amount
+            .as_ref()
+            .map(|a| a.as_ref().and_then(|a| check_amount(a, &mut errors))),
+        currency: input
+            .currency
+            .as_deref()
+            .map(|c| check_currency(c, &mut errors)),
+        contact_id: input.contact_id,
+        company_id: input.company_id,
+        assigned_to_id: input.assigned_to_id,
+        expected_close_at: input.expected_close_at,
+        lost_reason: input
+            .lost_reason
+            .clone()
+            .map(|t| check_text(t, "lostReason", MAX_LOST_REASON_LEN, &mut errors)),
+        description: input
+            .description
+            .clone()
+            .map(|t| check_text(t, "description", MAX_DESCRIPTION_LEN, &mut errors)),
+        tags: input.tags.as_deref().map(|t| check_tags(t, &mut errors)),
+        custom_fields: input
+            .custom_fields
+            .clone()
+            .map(|c| check_custom_fields(c, &mut errors)),
+        ..DealChangeset::default()
+    };
+    finish(errors)?;
+    conn.transaction(async |conn| {
+        let current = find_visible(conn, actor, id, Some(false)).await?;
+        let target = match (input.pipeline_id, input.stage_id) {
+            (None, None) => None,
+            (None, Some(stage_id)) => {
+                let stage = find_stage(conn, stage_id).await?;
+                if stage.pipeline_id != current.pipeline_id {
+                    return Err(DealError::StageNotInPipeline(stage_id));
+                }
+                Some(stage)
+            }
+            (Some(p), _) if p == current.pipeline_id && input.stage_id.is_none() => None,
+            (Some(p), stage_id) => Some(resolve_placement(conn, Some(p), stage_id).await?),
+        };
+        let target = target.filter(|t| t.id != current.stage_id);
+        let mut stage_ids = vec![current.stage_id];
+        stage_ids.extend(target.as_ref().map(|t| t.id));
+        let (row, locked) = lock_deal(conn, id, &stage_ids).await?;
+        if row.deleted_at.is_some() {
+            return Err(DealError::NotFound(id));
+        }
+        check_version(expected_version, row.version)?;
+        if let Some(Some(c)) = input.contact_id.filter(|c| *c != row.contact_id) {
+            check_contact(conn, c).await?;
+        }
+        if let Some(Some(c)) = input.company_id.filter(|c| *c != row.company_id) {
+            check_company(conn, c).await?;
+        }
+        if let Some(Some(u)) = input.assigned_to_id.filter(|u| *u != row.assigned_to_id) {
+            check_user(conn, u).await?;
+        }
+        let old_stage = row.stage_id;
+        let before = Deal::from(row);
+        let now = Utc::now();
+        if let Some(t) = &target {
+            let kind = locked
+                .iter()
+                .find(|s| s.id == t.id)
+                .map_or(t.kind.as_str(), |s| s.kind.as_str());
+            let status = DealStatus::of_stage_kind(kind);
+            set.stage_id = Some(t.id);
+            set.pipeline_id = Some(t.pipeline_id);
+            set.status = Some(status.as_str().to_owned());
+            set.closed_at = Some(closed_at_for(before.status, before.closed_at, status, now));
+        }
+        let fks = DealFks {
+            contact_id: input.contact_id.flatten(),
+            company_id: input.company_id.flatten(),
+            assigned_to_id: input.assigned_to_id.flatten(),
+            stage_id: set.stage_id,
+            pipeline_id: set.pipeline_id,
+        };
+        let tags = set.tags.clone();
+        diesel::update(deals::table.find(id))
+            .set((
+                set,
+                deals::updated_at.eq(now),
+                deals::version.eq(deals::version + 1),
+            ))
+            .execute(conn)
+            .await
+            .map_err(|e| map_fk(e, &fks))?;
+        if let Some(t) = &target {
+            renumber(conn, t.id, Some((id, i32::MAX))).await?;
+            renumber(conn, old_stage, None).await?;
+        }
+        if let Some(tags) = &tags {
+            crm_db::tags::ensure_registered(conn, tags).await?;
+        }
+        let after = reload(conn, id).await?;
+        record_update(conn, actor, &before, &after).await?;
+        Ok(after)
+    })
+    .await
+}
+
+/// Puts a deal at `position` (0-based, clamped to the end; default the end) of a stage of its
+/// pipeline (`deals.write`), shifting the others so the stage stays numbered 0..n-1.
+pub async fn move_deal(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: Uuid,
+    input: MoveDeal,
+    expected_version: Option<i32>,
+) -> Result<Deal, DealError> {
+    actor.require(Permission::DealsWrite)?;
+    if input.position.is_some_and(|p| p < 0) {
+        return Err(FieldError::new("position", "must be 0 or more").into());
+    }
+    conn.transaction(async |conn| {
+        let current = find_visible(conn, actor, id, Some(false)).await?;
+        let target = find_stage(conn, input.stage_id).await?;
+        if target.pipeline_id != current.pipeline_id {
+            return Err(DealError::StageNotInPipeline(target.id));
+        }
+        let (row, locked) = lock_deal(conn, id, &[current.stage_id, target.id]).await?;
+        if row.deleted_at.is_some() {
+            return Err(DealError::NotFound(id));
+        }
+        check_version(expected_version, row.version)?;
+        let kind = locked
+            .iter()
+            .find(|s| s.id == target.id)
+            .map_or(target.kind.as_str(), |s| s.kind.as_str());
+        let status = DealStatus::of_stage_kind(kind);
+        let old_stage = row.stage_id;
+        let before = Deal::from(row);
+        let now = Utc::now();
+        diesel::update(deals::table.find(id))
+            .set((
+                deals::stage_id.eq(target.id),
+                deals::status.eq(status.as_str()),
+                deals::closed_at.eq(closed_at_for(before.status, before.closed_at, status, now)),
+                deals::updated_at.eq(now),
+                deals::version.eq(deals::version + 1),
+            ))
+            .execute(conn)
+            .await?;
+        renumber(
+            conn,
+            target.id,
+            Some((id, input.position.unwrap_or(i32::MAX))),
+        )
+        .await?;
+        if old_stage != target.id {
+            renumber(conn, old_stage, None).await?;
+        }
+        let after = reload(conn, id).await?;
+        record_update(conn, actor, &before, &after).await?;
+        Ok(after)
+    })
+    .await
+}
+
+/// Moves a deal to the trash (`deals.delete`); the rest of its stage closes the gap.
+pub async fn delete_deal(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: Uuid,
+    expected_version: Option<i32>,
+) -> Result<(), DealError> {
+    actor.require(Permission::DealsDelete)?;
+    conn.transaction(async |conn| {
+        let current = find_visible(conn, actor, id, Some(false)).await?;
+        let (row, _) = lock_deal(conn, id, &[current.stage_id]).await?;
+        if row.deleted_at.is_some() {
+            return Err(DealError::NotFound(id));
+        }
+        check_version(expected_version, row.version)?;
+        let now = Utc::now();
+        diesel::update(deals::table.find(id))
+            .set((
+                deals::deleted_at.eq(Some(now)),
+                deals::updated_at.eq(now),
+                deals::version.eq(deals::version + 1),
+            ))
+            .execute(conn)
+            .await?;
+        renumber(conn, row.stage_id, None).await?;
+        crm_activity::record(
+            conn,
+            actor,
+            EntityRef::new(EntityKind::Deal, id),
+            "deal.deleted",
+            &[],
+        )
+        .await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Takes a deal out of the trash (`deals.delete`), at the end of its stage.
+pub async fn restore_deal(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<Deal, DealError> {
+    actor.require(Permission::DealsDelete)?;
+    conn.transaction(async |conn| {
+        let current = find_visible(conn, actor, id, Some(true)).await?;
+        let (row, _) = lock_deal(conn, id, &[current.stage_id]).await?;
+        if row.deleted_at.is_none() {
+            return Err(DealError::NotFound(id));
+        }
+        let position = end_of_stage(conn, row.stage_id).await?;
+        let before = Deal::from(row);
+        diesel::update(deals::table.find(id))
+            .set((
+                deals::deleted_at.eq(None::<DateTime<Utc>>),
+                deals::position.eq(position),
+                deals::updated_at.eq(Utc::now()),
+                deals::version.eq(deals::version + 1),
+            ))
+            .execute(conn)
+            .await?;
+        let after = reload(conn, id).await?;
+        crm_activity::record(
+            conn,
+            actor,
+            EntityRef::new(EntityKind::Deal, id),
+            "deal.restored",
+            &change::diff(&json(&before), &json(&after)),
+        )
+        .await?;
+        Ok(after)
+    })
+    .await
+}
+
+/// Deletes a deal for good, trashed or not (admins only).
+pub async fn purge_deal(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: Uuid,
+    expected_version: Option<i32>,
+) -> Result<(), DealError> {
+    actor.require(Permission::DealsDelete)?;
+    if actor.role != Role::Admin {
+        return Err(DealError::AdminOnly);
+    }
+    conn.transaction(async |conn| {
+        let current = find_visible(conn, actor, id, None).await?;
+        let (row, _) = lock_deal(conn, id, &[current.stage_id]).await?;
+        check_version(expected_version, row.version)?;
+        diesel::delete(deals::table.find(id)).execute(conn).await?;
+        if row.deleted_at.is_none() {
+            renumber(conn, row.stage_id, None).await?;
+        }
+        crm_activity::record(
+            conn,
+            actor,
+            EntityRef::new(EntityKind::Deal, id),
+            "deal.purged",
+            &[],
+        )
+        .await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Hard-deletes deals trashed before `older_than`; returns how many. Trashed deals hold no
+/// place in their stage, so nothing needs renumbering.
+pub async fn purge_trash(
+    conn: &mut AsyncPgConnection,
+    older_than: DateTime<Utc>,
+) -> Result<usize, DealError> {
+    Ok(
+        diesel::delete(deals::table.filter(deals::deleted_at.lt(older_than)))
+            .execute(conn)
+            .await?,
+    )
+}

@@ -1,0 +1,337 @@
+//! `/api/deals`: deals on pipeline stages, their order inside a stage, trash and batch.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use crm_core::{Cursor, FieldError, PageRequest, SortDirection, SortSpec};
+use crm_deals::amount::parse_decimal;
+use crm_deals::{CreateDeal, Deal, DealSort, DealStatus, ListDeals, MoveDeal, UpdateDeal};
+use serde::Deserialize;
+use utoipa_actix_web::service_config::ServiceConfig;
+use uuid::Uuid;
+
+use crate::batch::{BatchItemResult, BatchRequest, parse, run_batch};
+use crate::envelope::{Data, List, created, cursor_list, list, ok_versioned};
+use crate::extract::{AuthActor, IfMatch};
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+pub(crate) fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(list_deals)
+        .service(create_deal)
+        .service(batch_deals)
+        .service(get_deal)
+        .service(update_deal)
+        .service(delete_deal)
+        .service(restore_deal)
+        .service(move_deal);
+}
+
+/// Query of `GET /api/deals`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListDealsQuery {
+    /// Page number, from 1.
+    #[param(minimum = 1)]
+    pub page: Option<i64>,
+    /// Page size, 1–100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+    /// Comma list of `createdAt`, `updatedAt`, `amount`, `title`, `number`,
+    /// `expectedCloseAt`, `position`; `-` for descending. Default `createdAt`. Not with `cursor`.
+    pub sort: Option<String>,
+    /// Fragment of the title (case-insensitive).
+    pub q: Option<String>,
+    /// Only deals of this pipeline.
+    pub pipeline_id: Option<Uuid>,
+    /// Only deals on this stage.
+    pub stage_id: Option<Uuid>,
+    /// Only deals assigned to this user.
+    pub assigned_to_id: Option<Uuid>,
+    /// Only deals of this contact.
+    pub contact_id: Option<Uuid>,
+    /// Only deals of this company.
+    pub company_id: Option<Uuid>,
+    /// Only `open`, `won` or `lost` deals.
+    pub status: Option<DealStatus>,
+    /// Only amounts at least this (decimal string, e.g. `100.00`).
+    pub amount_min: Option<String>,
+    /// Only amounts at most this (decimal string).
+    pub amount_max: Option<String>,
+    /// Only deals carrying this tag.
+    pub tag: Option<String>,
+    /// Only deals changed at or after this time (RFC 3339).
+    pub updated_since: Option<DateTime<Utc>>,
+    /// `true`: the trash only.
+    pub deleted: Option<bool>,
+    /// Keyset paging on `(createdAt, id)`: empty for the first page, then `meta.nextCursor`.
+    pub cursor: Option<String>,
+    /// Only deals whose contact has exactly this e-mail (case-insensitive).
+    #[serde(rename = "contact.email")]
+    #[param(rename = "contact.email")]
+    pub contact_email: Option<String>,
+    /// Only deals whose company name contains this fragment (case-insensitive).
+    #[serde(rename = "company.name")]
+    #[param(rename = "company.name")]
+    pub company_name: Option<String>,
+}
+
+impl ListDealsQuery {
+    fn into_input(self) -> Result<(ListDeals, Option<Option<Cursor>>), ApiError> {
+        let invalid = |e: FieldError| ApiError::invalid(vec![e]);
+        let page = PageRequest::new(self.page, self.limit).map_err(invalid)?;
+        if self.cursor.is_some() && self.sort.is_some() {
+            return Err(invalid(FieldError::new(
+                "sort",
+                "cannot be combined with cursor (cursor pages are ordered by createdAt)",
+            )));
+        }
+        let sort = SortSpec::parse(
+            self.sort.as_deref(),
+            DealSort::ALLOWED,
+            vec![(DealSort::CreatedAt, SortDirection::Asc)],
+        )
+        .map_err(invalid)?;
+        let cursor = match self.cursor.as_deref().map(str::trim) {
+            None => None,
+            Some("") => Some(None),
+            Some(raw) => Some(Some(Cursor::decode(raw).map_err(invalid)?)),
+        };
+        let decimal = |raw: Option<String>, field: &str| {
+            raw.map(|r| parse_decimal(r.trim(), field, true))
+                .transpose()
+                .map_err(invalid)
+        };
+        let input = ListDeals {
+            page,
+            sort,
+            q: self.q,
+            pipeline_id: self.pipeline_id,
+            stage_id: self.stage_id,
+            assigned_to_id: self.assigned_to_id,
+            contact_id: self.contact_id,
+            company_id: self.company_id,
+            status: self.status,
+            amount_min: decimal(self.amount_min, "amountMin")?,
+            amount_max: decimal(self.amount_max, "amountMax")?,
+            tag: self.tag,
+            updated_since: self.updated_since,
+            deleted: self.deleted.unwrap_or(false),
+            contact_email: self.contact_email,
+            company_name: self.company_name,
+        };
+        Ok((input, cursor))
+    }
+}
+
+/// Query of `DELETE /api/deals/{id}`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteDealQuery {
+    /// `true`: delete for good instead of moving to the trash (admins only).
+    pub permanent: Option<bool>,
+}
+
+/// Lists deals (`deals.read`; without `deals.read_all` only those one created or is assigned
+/// to). With `cursor` the answer is keyset-paged (`meta.nextCursor`).
+#[utoipa::path(get, path = "/deals", tag = "deals", params(ListDealsQuery), security(("bearer" = [])), responses(
+    (status = 200, body = List<Deal>, description = "A page; with `cursor`, `meta` is `{limit, nextCursor}`"),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/deals")]
+async fn list_deals(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    query: web::Query<ListDealsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (input, cursor) = query.into_inner().into_input()?;
+    let mut conn = state.conn().await?;
+    Ok(match cursor {
+        Some(cursor) => {
+            cursor_list(crm_deals::list_deals_after(&mut conn, &actor.0, &input, cursor).await?)
+        }
+        None => list(crm_deals::list_deals(&mut conn, &actor.0, &input).await?),
+    })
+}
+
+/// Creates a deal (`deals.write`) at the end of its stage.
+#[utoipa::path(post, path = "/deals", tag = "deals", request_body = CreateDeal, security(("bearer" = [])), responses(
+    (status = 201, body = Data<Deal>, headers(("Location" = String), ("ETag" = String))),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json", description = "Unknown stage, pipeline, contact, company or user; stage of another pipeline"),
+))]
+#[post("/deals")]
+async fn create_deal(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    body: web::Json<CreateDeal>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.conn().await?;
+    let deal = crm_deals::create_deal(&mut conn, &actor.0, body.into_inner()).await?;
+    let (location, version) = (format!("/api/deals/{}", deal.id), deal.version);
+    Ok(created(location, deal, Some(version)))
+}
+
+/// Creates (items without `id`) or updates (items with `id` and optional `version`) up to 100
+/// deals, each on its own.
+#[utoipa::path(post, path = "/deals/batch", tag = "deals", request_body = BatchRequest, security(("bearer" = [])), responses(
+    (status = 200, body = Data<Vec<BatchItemResult>>, description = "One result per item, in order"),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/deals/batch")]
+async fn batch_deals(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    body: web::Json<BatchRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = actor.0;
+    run_batch(body.into_inner(), |item| {
+        // Every item its own connection and transaction: one failing leaves the others intact.
+        let (state, actor) = (state.clone(), actor.clone());
+        async move {
+            let mut conn = state.conn().await?;
+            let conn = &mut conn;
+            let deal = match item.id {
+                Some(id) => {
+                    let input: UpdateDeal = parse(item.body)?;
+                    (
+                        200,
+                        crm_deals::update_deal(conn, &actor, id, input, item.version).await?,
+                    )
+                }
+                None => {
+                    let input: CreateDeal = parse(item.body)?;
+                    (201, crm_deals::create_deal(conn, &actor, input).await?)
+                }
+            };
+            Ok((deal.0, serde_json::to_value(deal.1).unwrap_or_default()))
+        }
+    })
+    .await
+}
+
+/// Reads a deal (`deals.read`; 404 for trashed or invisible deals).
+#[utoipa::path(get, path = "/deals/{id}", tag = "deals", params(("id" = Uuid, Path)), security(("bearer" = [])), responses(
+    (status = 200, body = Data<Deal>, headers(("ETag" = String))),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/deals/{id}")]
+async fn get_deal(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.conn().await?;
+    let deal = crm_deals::get_deal(&mut conn, &actor.0, *id).await?;
+    let version = deal.version;
+    Ok(ok_versioned(deal, version))
+}
+
+/// Changes a deal (`deals.write`). A new `stageId` moves it to the end of that stage;
+/// `pipelineId` (+ `stageId`) moves it to another pipeline. `If-Match` guards against lost
+/// updates (412).
+#[utoipa::path(patch, path = "/deals/{id}", tag = "deals", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag of the version being changed")), request_body = UpdateDeal, security(("bearer" = [])), responses(
+    (status = 200, body = Data<Deal>, headers(("ETag" = String))),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 412, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json", description = "Unknown stage, pipeline, contact, company or user; stage of another pipeline"),
+))]
+#[patch("/deals/{id}")]
+async fn update_deal(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: web::Json<UpdateDeal>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.conn().await?;
+    let deal =
+        crm_deals::update_deal(&mut conn, &actor.0, *id, body.into_inner(), if_match.0).await?;
+    let version = deal.version;
+    Ok(ok_versioned(deal, version))
+}
+
+/// Moves a deal to the trash (`deals.delete`), or with `permanent=true` deletes it for good
+/// (admins only).
+#[utoipa::path(delete, path = "/deals/{id}", tag = "deals", params(("id" = Uuid, Path), DeleteDealQuery, ("If-Match" = Option<String>, Header)), security(("bearer" = [])), responses(
+    (status = 204, description = "Trashed or deleted"),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 412, body = Problem, content_type = "application/problem+json"),
+))]
+#[delete("/deals/{id}")]
+async fn delete_deal(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    id: web::Path<Uuid>,
+    query: web::Query<DeleteDealQuery>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.conn().await?;
+    if query.permanent.unwrap_or(false) {
+        crm_deals::purge_deal(&mut conn, &actor.0, *id, if_match.0).await?;
+    } else {
+        crm_deals::delete_deal(&mut conn, &actor.0, *id, if_match.0).await?;
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Takes a deal out of the trash (`deals.delete`), at the end of its stage.
+#[utoipa::path(post, path = "/deals/{id}/restore", tag = "deals", params(("id" = Uuid, Path)), security(("bearer" = [])), responses(
+    (status = 200, body = Data<Deal>, headers(("ETag" = String))),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/deals/{id}/restore")]
+async fn restore_deal(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.conn().await?;
+    let deal = crm_deals::restore_deal(&mut conn, &actor.0, *id).await?;
+    let version = deal.version;
+    Ok(ok_versioned(deal, version))
+}
+
+/// Puts a deal at `position` (0-based; default and beyond the end: the end) of a stage of its
+/// pipeline (`deals.write`); the other deals of both stages shift to stay numbered 0..n-1.
+#[utoipa::path(post, path = "/deals/{id}/move", tag = "deals", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag of the version being moved")), request_body = MoveDeal, security(("bearer" = [])), responses(
+    (status = 200, body = Data<Deal>, headers(("ETag" = String))),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 412, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json", description = "Unknown stage, or a stage of another pipeline"),
+))]
+#[post("/deals/{id}/move")]
+async fn move_deal(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: web::Json<MoveDeal>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.conn().await?;
+    let deal =
+        crm_deals::move_deal(&mut conn, &actor.0, *id, body.into_inner(), if_match.0).await?;
+    let version = deal.version;
+    Ok(ok_versioned(deal, version))
+}

@@ -1,0 +1,1020 @@
+//! `/api/deals`: exact amounts, placement on stages, moves, visibility, filters, batch, trash,
+//! activity and permissions.
+
+use crm_core::{Actor, Permission, Role};
+use crm_db::schema::{companies, contacts, pipelines, stages};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::support::{PASSWORD, TestApp, assert_problem};
+
+/// Stage ids of the default pipeline in order: New, Qualified, Proposal, Negotiation, Won, Lost.
+async fn sales_stages(app: &TestApp) -> (Uuid, Vec<Uuid>) {
+    let mut conn = app.pool.get().await.unwrap();
+    let id: Uuid = pipelines::table
+        .filter(pipelines::is_default.eq(true))
+        .select(pipelines::id)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    let stages = stages::table
+        .filter(stages::pipeline_id.eq(id))
+        .order(stages::position)
+        .select(stages::id)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    (id, stages)
+}
+
+/// A second pipeline with one OPEN stage; returns (pipeline, stage).
+async fn other_pipeline(app: &TestApp) -> (Uuid, Uuid) {
+    let mut conn = app.pool.get().await.unwrap();
+    let (p, s) = (Uuid::now_v7(), Uuid::now_v7());
+    diesel::insert_into(pipelines::table)
+        .values((pipelines::id.eq(p), pipelines::name.eq("Partners")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    diesel::insert_into(stages::table)
+        .values((
+            stages::id.eq(s),
+            stages::pipeline_id.eq(p),
+            stages::name.eq("Intro"),
+            stages::position.eq(0),
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    (p, s)
+}
+
+async fn insert_company(app: &TestApp, name: &str) -> Uuid {
+    let mut conn = app.pool.get().await.unwrap();
+    let id = Uuid::now_v7();
+    diesel::insert_into(companies::table)
+        .values((companies::id.eq(id), companies::name.eq(name)))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    id
+}
+
+async fn insert_contact(app: &TestApp, email: &str) -> Uuid {
+    let mut conn = app.pool.get().await.unwrap();
+    let id = Uuid::now_v7();
+    diesel::insert_into(contacts::table)
+        .values((
+            contacts::id.eq(id),
+            contacts::full_name.eq("Grace Hopper"),
+            contacts::email.eq(email),
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    id
+}
+
+/// A manager without `deals.read_all`, signed in.
+async fn limited_user(app: &TestApp) -> (Uuid, String) {
+    let email = format!("limited-{}@example.com", Uuid::new_v4().simple());
+    let mut conn = app.pool.get().await.unwrap();
+    let user = crm_users::create_user(
+        &mut conn,
+        &Actor::system(),
+        &app.passwords,
+        crm_users::CreateUser {
+            email: email.clone(),
+            password: PASSWORD.into(),
+            first_name: "Lim".into(),
+            last_name: "Ited".into(),
+            role: Role::Manager,
+            is_active: true,
+            permission_grants: vec![],
+            permission_revokes: vec![Permission::DealsReadAll],
+        },
+    )
+    .await
+    .unwrap();
+    let body: Value = app.login(&email, PASSWORD).await.json().await.unwrap();
+    (
+        user.id.0,
+        body["data"]["accessToken"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn create(app: &TestApp, token: &str, body: Value) -> Value {
+    let res = app
+        .authed(Method::POST, "/api/deals", token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED, "{body}");
+    res.json::<Value>().await.unwrap()["data"].clone()
+}
+
+async fn get_json(app: &TestApp, token: &str, path: &str) -> Value {
+    let res = app.authed(Method::GET, path, token).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "{path}");
+    res.json().await.unwrap()
+}
+
+async fn move_to(app: &TestApp, token: &str, id: &Value, body: Value) -> reqwest::Response {
+    app.authed(
+        Method::POST,
+        &format!("/api/deals/{}/move", id.as_str().unwrap()),
+        token,
+    )
+    .json(&body)
+    .send()
+    .await
+    .unwrap()
+}
+
+/// Titles of a stage's deals in position order, checking positions are 0..n-1.
+async fn stage_titles(app: &TestApp, token: &str, stage: Uuid) -> Vec<String> {
+    let body = get_json(
+        app,
+        token,
+        &format!("/api/deals?stageId={stage}&sort=position&limit=100"),
+    )
+    .await;
+    let data = body["data"].as_array().unwrap();
+    for (i, d) in data.iter().enumerate() {
+        assert_eq!(d["position"], i, "{body}");
+    }
+    data.iter()
+        .map(|d| d["title"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn ids(body: &Value) -> Vec<String> {
+    let mut v: Vec<String> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn amounts_are_exact_decimal_strings_and_numbers_are_refused() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.signed_in(Role::Manager).await;
+    let deal = create(&app, &token, json!({"title": "Dime", "amount": "0.10"})).await;
+    assert_eq!(deal["amount"], "0.10");
+    let path = format!("/api/deals/{}", deal["id"].as_str().unwrap());
+    assert_eq!(
+        get_json(&app, &token, &path).await["data"]["amount"],
+        "0.10"
+    );
+    let res = app
+        .authed(Method::PATCH, &path, &token)
+        .json(&json!({"amount": "12345678901234567.89"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["data"]["amount"], "12345678901234567.89");
+    assert_eq!(
+        get_json(&app, &token, &path).await["data"]["amount"],
+        "12345678901234567.89"
+    );
+    let whole = create(&app, &token, json!({"title": "Whole", "amount": "1500"})).await;
+    assert_eq!(whole["amount"], "1500.00");
+    for bad in [
+        json!(1500.5),
+        json!(10),
+        json!("-5.00"),
+        json!("1e3"),
+        json!("1.999"),
+    ] {
+        let res = app
+            .authed(Method::POST, "/api/deals", &token)
+            .json(&json!({"title": "Bad", "amount": bad}))
+            .send()
+            .await
+            .unwrap();
+        let problem = assert_problem(res, 400, "validation_failed").await;
+        assert_eq!(problem["errors"][0]["field"], "amount", "{bad}");
+        let res = app
+            .authed(Method::PATCH, &path, &token)
+            .json(&json!({"amount": bad}))
+            .send()
+            .await
+            .unwrap();
+        assert_problem(res, 400, "validation_failed").await;
+    }
+    for (body, field) in [
+        (json!({"title": ""}), "title"),
+        (json!({"title": "x".repeat(301)}), "title"),
+        (json!({"title": "T", "currency": "euro"}), "currency"),
+        (json!({"title": "T", "customFields": "no"}), "customFields"),
+        (json!({"title": "T", "tags": [""]}), "tags"),
+        (
+            json!({"title": "T", "lostReason": "x".repeat(1001)}),
+            "lostReason",
+        ),
+        (
+            json!({"title": "T", "description": "x".repeat(10_001)}),
+            "description",
+        ),
+    ] {
+        let res = app
+            .authed(Method::POST, "/api/deals", &token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let problem = assert_problem(res, 400, "validation_failed").await;
+        assert_eq!(problem["errors"][0]["field"], field, "{body}");
+    }
+    let res = app
+        .authed(Method::POST, "/api/deals", &token)
+        .json(&json!({"title": "T", "status": "won"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 400, "invalid_body").await;
+}
+
+#[tokio::test]
+async fn deals_land_on_the_default_pipeline_and_refuse_unfitting_references() {
+    let app = TestApp::spawn().await;
+    let (me, token) = app.signed_in(Role::Manager).await;
+    let (sales, stages) = sales_stages(&app).await;
+    let res = app
+        .authed(Method::POST, "/api/deals", &token)
+        .json(&json!({"title": "First", "currency": "EUR", "tags": ["vip", "VIP"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(res.headers()["etag"], "\"1\"");
+    let deal = res.json::<Value>().await.unwrap()["data"].clone();
+    assert_eq!(
+        location,
+        format!("/api/deals/{}", deal["id"].as_str().unwrap())
+    );
+    assert_eq!(deal["pipelineId"], json!(sales));
+    assert_eq!(deal["stageId"], json!(stages[0]));
+    assert_eq!(deal["position"], 0);
+    assert_eq!(deal["status"], "open");
+    assert_eq!(deal["closedAt"], Value::Null);
+    assert_eq!(deal["deletedAt"], Value::Null);
+    assert_eq!(deal["version"], 1);
+    assert_eq!(deal["tags"], json!(["vip"]));
+    assert_eq!(deal["createdById"], json!(me.user.id));
+    assert!(deal["number"].is_i64());
+    let second = create(&app, &token, json!({"title": "Second"})).await;
+    assert_eq!(second["position"], 1);
+    assert_eq!(second["number"], deal["number"].as_i64().unwrap() + 1);
+    let won = create(&app, &token, json!({"title": "Won", "stageId": stages[4]})).await;
+    assert_eq!(won["status"], "won");
+    assert!(won["closedAt"].is_string());
+    let (other, other_stage) = other_pipeline(&app).await;
+    let in_other = create(&app, &token, json!({"title": "P", "pipelineId": other})).await;
+    assert_eq!(in_other["stageId"], json!(other_stage));
+    for (body, code) in [
+        (
+            json!({"title": "X", "pipelineId": sales, "stageId": other_stage}),
+            "stage_not_in_pipeline",
+        ),
+        (
+            json!({"title": "X", "stageId": Uuid::now_v7()}),
+            "unknown_stage",
+        ),
+        (
+            json!({"title": "X", "pipelineId": Uuid::now_v7()}),
+            "unknown_pipeline",
+        ),
+        (
+            json!({"title": "X", "contactId": Uuid::now_v7()}),
+            "unknown_contact",
+        ),
+        (
+            json!({"title": "X", "companyId": Uuid::now_v7()}),
+            "unknown_company",
+        ),
+        (
+            json!({"title": "X", "assignedToId": Uuid::now_v7()}),
+            "unknown_user",
+        ),
+    ] {
+        let res = app
+            .authed(Method::POST, "/api/deals", &token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(res, 422, code).await;
+    }
+    // A stage of another pipeline is refused by move and by PATCH without pipelineId.
+    let res = move_to(&app, &token, &deal["id"], json!({"stageId": other_stage})).await;
+    assert_problem(res, 422, "stage_not_in_pipeline").await;
+    let path = format!("/api/deals/{}", deal["id"].as_str().unwrap());
+    let res = app
+        .authed(Method::PATCH, &path, &token)
+        .json(&json!({"stageId": other_stage}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 422, "stage_not_in_pipeline").await;
+    let res = app
+        .authed(Method::PATCH, &path, &token)
+        .json(&json!({"pipelineId": other, "stageId": other_stage}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let moved: Value = res.json().await.unwrap();
+    assert_eq!(moved["data"]["pipelineId"], json!(other));
+    assert_eq!(moved["data"]["position"], 1);
+    // The old stage closed the gap.
+    assert_eq!(
+        stage_titles(&app, &token, stages[0]).await,
+        ["Second".to_owned()]
+    );
+}
+
+#[tokio::test]
+async fn moving_cards_reorders_stages_densely_and_records_the_stage_change() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.signed_in(Role::Manager).await;
+    let (_, stages) = sales_stages(&app).await;
+    let mut deals = Vec::new();
+    for t in ["A", "B", "C", "D"] {
+        deals.push(create(&app, &token, json!({"title": t})).await);
+    }
+    // To the top, to the middle, to the end.
+    let res = move_to(
+        &app,
+        &token,
+        &deals[3]["id"],
+        json!({"stageId": stages[0], "position": 0}),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["etag"], "\"2\"");
+    assert_eq!(
+        stage_titles(&app, &token, stages[0]).await,
+        ["D", "A", "B", "C"]
+    );
+    move_to(
+        &app,
+        &token,
+        &deals[0]["id"],
+        json!({"stageId": stages[0], "position": 2}),
+    )
+    .await;
+    assert_eq!(
+        stage_titles(&app, &token, stages[0]).await,
+        ["D", "B", "A", "C"]
+    );
+    move_to(
+        &app,
+        &token,
+        &deals[3]["id"],
+        json!({"stageId": stages[0], "position": 50}),
+    )
+    .await;
+    assert_eq!(
+        stage_titles(&app, &token, stages[0]).await,
+        ["B", "A", "C", "D"]
+    );
+    // Across stages of the same pipeline.
+    move_to(&app, &token, &deals[1]["id"], json!({"stageId": stages[1]})).await;
+    move_to(
+        &app,
+        &token,
+        &deals[2]["id"],
+        json!({"stageId": stages[1], "position": 0}),
+    )
+    .await;
+    assert_eq!(stage_titles(&app, &token, stages[0]).await, ["A", "D"]);
+    assert_eq!(stage_titles(&app, &token, stages[1]).await, ["C", "B"]);
+    // If-Match is honoured.
+    let res = app
+        .authed(
+            Method::POST,
+            &format!("/api/deals/{}/move", deals[0]["id"].as_str().unwrap()),
+            &token,
+        )
+        .header("If-Match", "\"7\"")
+        .json(&json!({"stageId": stages[4]}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 412, "version_mismatch").await;
+    assert_eq!(stage_titles(&app, &token, stages[0]).await, ["A", "D"]);
+    let res = app
+        .authed(
+            Method::POST,
+            &format!("/api/deals/{}/move", deals[0]["id"].as_str().unwrap()),
+            &token,
+        )
+        .header("If-Match", "\"2\"")
+        .json(&json!({"stageId": stages[4]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let won: Value = res.json().await.unwrap();
+    assert_eq!(won["data"]["status"], "won");
+    let closed_at = won["data"]["closedAt"].clone();
+    assert!(closed_at.is_string());
+    // Back to an open stage: closedAt cleared.
+    let res = move_to(&app, &token, &deals[0]["id"], json!({"stageId": stages[2]})).await;
+    let reopened: Value = res.json().await.unwrap();
+    assert_eq!(reopened["data"]["status"], "open");
+    assert_eq!(reopened["data"]["closedAt"], Value::Null);
+    let res = move_to(
+        &app,
+        &token,
+        &deals[0]["id"],
+        json!({"stageId": stages[0], "position": -1}),
+    )
+    .await;
+    let problem = assert_problem(res, 400, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["field"], "position");
+    let res = move_to(
+        &app,
+        &token,
+        &deals[0]["id"],
+        json!({"stageId": Uuid::now_v7()}),
+    )
+    .await;
+    assert_problem(res, 422, "unknown_stage").await;
+    // The timeline.
+    let timeline = get_json(
+        &app,
+        &token,
+        &format!(
+            "/api/activity?entityType=deal&entityId={}",
+            deals[0]["id"].as_str().unwrap()
+        ),
+    )
+    .await;
+    let entries = timeline["data"].as_array().unwrap();
+    let kinds: Vec<&str> = entries
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "deal.stage.changed",
+            "deal.stage.changed",
+            "deal.updated",
+            "deal.created"
+        ]
+    );
+    let won_changes = &entries[1]["changes"];
+    assert_eq!(
+        won_changes,
+        &json!([
+            {"field": "closedAt", "from": null, "to": closed_at},
+            {"field": "stageId", "from": stages[0], "to": stages[4]},
+            {"field": "status", "from": "open", "to": "won"},
+        ])
+    );
+    assert_eq!(
+        entries[2]["changes"],
+        json!([{"field": "position", "from": 1, "to": 2}])
+    );
+}
+
+#[tokio::test]
+async fn concurrent_moves_over_http_leave_positions_exactly_dense() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.signed_in(Role::Manager).await;
+    let (_, stages) = sales_stages(&app).await;
+    let mut deals = Vec::new();
+    for i in 0..10 {
+        deals.push(create(&app, &token, json!({"title": format!("D{i}")})).await);
+    }
+    let moves = deals.iter().enumerate().map(|(i, d)| {
+        let stage = if i % 3 == 0 { stages[1] } else { stages[0] };
+        move_to(
+            &app,
+            &token,
+            &d["id"],
+            json!({"stageId": stage, "position": (i * 3) % 4}),
+        )
+    });
+    for res in futures_util::future::join_all(moves).await {
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    let first = stage_titles(&app, &token, stages[0]).await;
+    let second = stage_titles(&app, &token, stages[1]).await;
+    assert_eq!((first.len(), second.len()), (6, 4));
+}
+
+#[tokio::test]
+async fn without_read_all_users_see_only_deals_they_created_or_are_assigned_to() {
+    let app = TestApp::spawn().await;
+    let (_, manager) = app.signed_in(Role::Manager).await;
+    let (me, limited) = limited_user(&app).await;
+    let (_, stages) = sales_stages(&app).await;
+    let own = create(&app, &limited, json!({"title": "Own"})).await;
+    let assigned = create(
+        &app,
+        &manager,
+        json!({"title": "Assigned", "assignedToId": me}),
+    )
+    .await;
+    let hidden = create(&app, &manager, json!({"title": "Hidden"})).await;
+    let list = get_json(&app, &limited, "/api/deals").await;
+    assert_eq!(list["meta"]["total"], 2);
+    assert_eq!(
+        ids(&list),
+        sorted(vec![
+            own["id"].as_str().unwrap().to_owned(),
+            assigned["id"].as_str().unwrap().to_owned()
+        ])
+    );
+    let path = format!("/api/deals/{}", hidden["id"].as_str().unwrap());
+    for (method, path, body) in [
+        (Method::GET, path.clone(), None),
+        (
+            Method::PATCH,
+            path.clone(),
+            Some(json!({"title": "Mine now"})),
+        ),
+        (Method::DELETE, path.clone(), None),
+        (
+            Method::POST,
+            format!("{path}/move"),
+            Some(json!({"stageId": stages[1]})),
+        ),
+        (
+            Method::GET,
+            format!(
+                "/api/activity?entityType=deal&entityId={}",
+                hidden["id"].as_str().unwrap()
+            ),
+            None,
+        ),
+    ] {
+        let mut req = app.authed(method.clone(), &path, &limited);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        assert_problem(req.send().await.unwrap(), 404, "not_found").await;
+    }
+    let assigned_path = format!("/api/deals/{}", assigned["id"].as_str().unwrap());
+    get_json(&app, &limited, &assigned_path).await;
+    assert_eq!(
+        get_json(&app, &manager, "/api/deals").await["meta"]["total"],
+        3
+    );
+}
+
+#[tokio::test]
+async fn every_filter_sort_and_the_cursor_narrow_the_list() {
+    let app = TestApp::spawn().await;
+    let (user, token) = app.signed_in(Role::Manager).await;
+    let (sales, stages) = sales_stages(&app).await;
+    let (other, _) = other_pipeline(&app).await;
+    let acme = insert_company(&app, "Acme Widgets").await;
+    let globex = insert_company(&app, "Globex").await;
+    let grace = insert_contact(&app, "grace@navy.mil").await;
+    let alan = insert_contact(&app, "alan@bletchley.uk").await;
+    let a = create(
+        &app,
+        &token,
+        json!({"title": "Alpha 100% deal", "amount": "100.00", "companyId": acme,
+               "contactId": grace, "tags": ["hot"], "assignedToId": user.user.id}),
+    )
+    .await;
+    let b = create(
+        &app,
+        &token,
+        json!({"title": "Beta", "amount": "250.50", "companyId": globex, "contactId": alan,
+               "stageId": stages[4], "expectedCloseAt": "2027-01-01T00:00:00Z"}),
+    )
+    .await;
+    let c = create(&app, &token, json!({"title": "Gamma", "pipelineId": other})).await;
+    let d = create(
+        &app,
+        &token,
+        json!({"title": "Delta", "amount": "99.99", "stageId": stages[5]}),
+    )
+    .await;
+    let id = |v: &Value| v["id"].as_str().unwrap().to_owned();
+    let cases: Vec<(String, Vec<String>)> = vec![
+        (format!("pipelineId={sales}"), vec![id(&a), id(&b), id(&d)]),
+        (format!("pipelineId={other}"), vec![id(&c)]),
+        (format!("stageId={}", stages[4]), vec![id(&b)]),
+        (format!("assignedToId={}", user.user.id), vec![id(&a)]),
+        (format!("contactId={alan}"), vec![id(&b)]),
+        (format!("companyId={acme}"), vec![id(&a)]),
+        ("status=open".into(), vec![id(&a), id(&c)]),
+        ("status=won".into(), vec![id(&b)]),
+        ("status=lost".into(), vec![id(&d)]),
+        ("amountMin=100.00".into(), vec![id(&a), id(&b)]),
+        ("amountMax=100".into(), vec![id(&a), id(&d)]),
+        ("amountMin=99.99&amountMax=99.99".into(), vec![id(&d)]),
+        ("tag=hot".into(), vec![id(&a)]),
+        ("q=ALPHA".into(), vec![id(&a)]),
+        ("q=100%25".into(), vec![id(&a)]),
+        ("q=%25".into(), vec![id(&a)]),
+        ("q=_".into(), vec![]),
+        ("contact.email=GRACE@navy.mil".into(), vec![id(&a)]),
+        ("contact.email=grace".into(), vec![]),
+        ("company.name=widget".into(), vec![id(&a)]),
+        ("company.name=GLOB".into(), vec![id(&b)]),
+        (
+            "updatedSince=2000-01-01T00:00:00Z".into(),
+            vec![id(&a), id(&b), id(&c), id(&d)],
+        ),
+        ("updatedSince=2100-01-01T00:00:00Z".into(), vec![]),
+        ("deleted=true".into(), vec![]),
+    ];
+    for (query, expected) in cases {
+        let body = get_json(&app, &token, &format!("/api/deals?{query}")).await;
+        assert_eq!(ids(&body), sorted(expected), "{query}");
+    }
+    let titles = |body: &Value| -> Vec<String> {
+        body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["title"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let by_amount = get_json(&app, &token, "/api/deals?sort=-amount").await;
+    assert_eq!(
+        titles(&by_amount),
+        ["Beta", "Alpha 100% deal", "Delta", "Gamma"]
+    );
+    let by_title = get_json(&app, &token, "/api/deals?sort=title").await;
+    assert_eq!(
+        titles(&by_title),
+        ["Alpha 100% deal", "Beta", "Delta", "Gamma"]
+    );
+    let by_number = get_json(&app, &token, "/api/deals?sort=-number").await;
+    assert_eq!(
+        titles(&by_number),
+        ["Delta", "Gamma", "Beta", "Alpha 100% deal"]
+    );
+    let by_close = get_json(&app, &token, "/api/deals?sort=expectedCloseAt,createdAt").await;
+    assert_eq!(titles(&by_close)[0], "Beta");
+    get_json(&app, &token, "/api/deals?sort=-updatedAt,position").await;
+    // Keyset paging.
+    let first = get_json(&app, &token, "/api/deals?cursor=&limit=3").await;
+    assert_eq!(first["data"].as_array().unwrap().len(), 3);
+    let next = first["meta"]["nextCursor"].as_str().unwrap().to_owned();
+    let second = get_json(&app, &token, &format!("/api/deals?cursor={next}&limit=3")).await;
+    assert_eq!(titles(&second), ["Delta"]);
+    assert_eq!(second["meta"]["nextCursor"], Value::Null);
+    let page2 = get_json(&app, &token, "/api/deals?page=2&limit=3").await;
+    assert_eq!(page2["meta"], json!({"page": 2, "limit": 3, "total": 4}));
+    for (query, code) in [
+        ("sort=amount&cursor=", "validation_failed"),
+        ("sort=secret", "validation_failed"),
+        ("cursor=garbage", "validation_failed"),
+        ("amountMin=ten", "validation_failed"),
+        ("amountMax=1.234", "validation_failed"),
+        ("limit=101", "validation_failed"),
+        ("status=pending", "invalid_query"),
+        ("updatedSince=yesterday", "invalid_query"),
+        ("colour=red", "invalid_query"),
+        ("contact.phone=1", "invalid_query"),
+    ] {
+        let res = app
+            .authed(Method::GET, &format!("/api/deals?{query}"), &token)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(res, 400, code).await;
+    }
+}
+
+#[tokio::test]
+async fn a_batch_applies_valid_items_and_reports_failed_ones() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.signed_in(Role::Manager).await;
+    let existing = create(&app, &token, json!({"title": "Existing"})).await;
+    let res = app
+        .authed(Method::POST, "/api/deals/batch", &token)
+        .json(&json!({"items": [
+            {"title": "New one", "amount": "10.00"},
+            {"title": "Bad amount", "amount": 10.0},
+            {"id": existing["id"], "version": 1, "title": "Renamed"},
+            {"id": existing["id"], "version": 1, "title": "Stale"},
+            {"id": Uuid::now_v7(), "title": "Missing"},
+            {"title": "Unknown stage", "stageId": Uuid::now_v7()},
+        ]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    let statuses: Vec<u64> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, [201, 400, 200, 412, 404, 422]);
+    assert_eq!(body["data"][0]["data"]["amount"], "10.00");
+    assert_eq!(body["data"][1]["problem"]["errors"][0]["field"], "amount");
+    assert_eq!(body["data"][2]["data"]["title"], "Renamed");
+    assert_eq!(body["data"][5]["problem"]["code"], "unknown_stage");
+    let list = get_json(&app, &token, "/api/deals").await;
+    assert_eq!(list["meta"]["total"], 2);
+}
+
+#[tokio::test]
+async fn trash_restore_and_permanent_deletion() {
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (_, manager) = app.signed_in(Role::Manager).await;
+    let (_, stages) = sales_stages(&app).await;
+    let a = create(&app, &manager, json!({"title": "A"})).await;
+    create(&app, &manager, json!({"title": "B"})).await;
+    let path = format!("/api/deals/{}", a["id"].as_str().unwrap());
+    let res = app
+        .authed(Method::DELETE, &path, &manager)
+        .header("If-Match", "\"5\"")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 412, "version_mismatch").await;
+    let res = app
+        .authed(Method::DELETE, &path, &manager)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_problem(
+        app.authed(Method::GET, &path, &manager)
+            .send()
+            .await
+            .unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
+    assert_eq!(stage_titles(&app, &manager, stages[0]).await, ["B"]);
+    let trash = get_json(&app, &manager, "/api/deals?deleted=true").await;
+    assert_eq!(trash["data"][0]["id"], a["id"]);
+    assert!(trash["data"][0]["deletedAt"].is_string());
+    let res = app
+        .authed(Method::POST, &format!("{path}/restore"), &manager)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let restored: Value = res.json().await.unwrap();
+    assert_eq!(restored["data"]["deletedAt"], Value::Null);
+    assert_eq!(restored["data"]["position"], 1);
+    assert_eq!(stage_titles(&app, &manager, stages[0]).await, ["B", "A"]);
+    let res = app
+        .authed(Method::POST, &format!("{path}/restore"), &manager)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 404, "not_found").await;
+    let timeline = get_json(
+        &app,
+        &manager,
+        &format!(
+            "/api/activity?entityType=deal&entityId={}",
+            a["id"].as_str().unwrap()
+        ),
+    )
+    .await;
+    let kinds: Vec<&str> = timeline["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["deal.restored", "deal.deleted", "deal.created"]);
+    let permanent = format!("{path}?permanent=true");
+    let res = app
+        .authed(Method::DELETE, &permanent, &manager)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 403, "forbidden").await;
+    let res = app
+        .authed(Method::DELETE, &permanent, &admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_problem(
+        app.authed(Method::POST, &format!("{path}/restore"), &admin)
+            .send()
+            .await
+            .unwrap(),
+        404,
+        "not_found",
+    )
+    .await;
+    assert_eq!(
+        get_json(&app, &admin, "/api/deals?deleted=true").await["meta"]["total"],
+        0
+    );
+    let res = app
+        .authed(Method::DELETE, &format!("{path}?forever=true"), &admin)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 400, "invalid_query").await;
+}
+
+#[tokio::test]
+async fn viewers_read_deals_but_every_write_is_forbidden() {
+    let app = TestApp::spawn().await;
+    let (_, manager) = app.signed_in(Role::Manager).await;
+    let (_, viewer) = app.signed_in(Role::Viewer).await;
+    let (_, stages) = sales_stages(&app).await;
+    let deal = create(&app, &manager, json!({"title": "Visible"})).await;
+    let path = format!("/api/deals/{}", deal["id"].as_str().unwrap());
+    get_json(&app, &viewer, &path).await;
+    assert_eq!(
+        get_json(&app, &viewer, "/api/deals").await["meta"]["total"],
+        1
+    );
+    for (method, path, body) in [
+        (
+            Method::POST,
+            "/api/deals".to_owned(),
+            Some(json!({"title": "X"})),
+        ),
+        (Method::PATCH, path.clone(), Some(json!({"title": "X"}))),
+        (Method::DELETE, path.clone(), None),
+        (Method::POST, format!("{path}/restore"), None),
+        (
+            Method::POST,
+            format!("{path}/move"),
+            Some(json!({"stageId": stages[1]})),
+        ),
+    ] {
+        let mut req = app.authed(method.clone(), &path, &viewer);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        assert_problem(req.send().await.unwrap(), 403, "forbidden").await;
+    }
+    let res = app
+        .authed(Method::POST, "/api/deals/batch", &viewer)
+        .json(&json!({"items": [{"title": "X"}]}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["data"][0]["status"], 403);
+    let unchanged = get_json(&app, &manager, &path).await;
+    assert_eq!(unchanged["data"]["version"], 1);
+    assert_eq!(
+        get_json(&app, &manager, "/api/deals").await["meta"]["total"],
+        1
+    );
+    let res = app.request(Method::GET, "/api/deals").send().await.unwrap();
+    assert_problem(res, 401, "missing_token").await;
+}
+
+#[tokio::test]
+async fn patch_sets_and_clears_fields_honours_if_match_and_logs_both_kinds_of_change() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.signed_in(Role::Manager).await;
+    let (_, stages) = sales_stages(&app).await;
+    let company = insert_company(&app, "Initech").await;
+    let contact = insert_contact(&app, "peter@initech.com").await;
+    let deal = create(&app, &token, json!({"title": "Printer"})).await;
+    let path = format!("/api/deals/{}", deal["id"].as_str().unwrap());
+    let res = app
+        .authed(Method::PATCH, &path, &token)
+        .header("If-Match", "\"1\"")
+        .json(
+            &json!({"contactId": contact, "companyId": company, "description": "TPS",
+                      "expectedCloseAt": "2027-03-01T12:00:00Z", "customFields": {"seats": 3}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["etag"], "\"2\"");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["data"]["contactId"], json!(contact));
+    assert_eq!(body["data"]["companyId"], json!(company));
+    assert_eq!(body["data"]["customFields"], json!({"seats": 3}));
+    let res = app
+        .authed(Method::PATCH, &path, &token)
+        .header("If-Match", "\"1\"")
+        .json(&json!({"title": "Lost update"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 412, "version_mismatch").await;
+    assert_eq!(
+        get_json(&app, &token, &path).await["data"]["title"],
+        "Printer"
+    );
+    let res = app
+        .authed(Method::PATCH, &path, &token)
+        .json(&json!({"contactId": null, "description": null}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["data"]["contactId"], Value::Null);
+    assert_eq!(body["data"]["description"], Value::Null);
+    assert_eq!(body["data"]["companyId"], json!(company));
+    for (patch, status, code) in [
+        (json!({"title": null}), 400, "invalid_body"),
+        (json!({"stageId": null}), 400, "invalid_body"),
+        (json!({"customFields": null}), 400, "validation_failed"),
+        (json!({"contactId": Uuid::now_v7()}), 422, "unknown_contact"),
+        (json!({"assignedToId": Uuid::now_v7()}), 422, "unknown_user"),
+        (
+            json!({"pipelineId": Uuid::now_v7()}),
+            422,
+            "unknown_pipeline",
+        ),
+        (json!({"status": "won"}), 400, "invalid_body"),
+    ] {
+        let res = app
+            .authed(Method::PATCH, &path, &token)
+            .json(&patch)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(res, status, code).await;
+    }
+    // A deactivated user cannot be assigned.
+    let gone = app.create_user(Role::Manager).await;
+    let mut conn = app.pool.get().await.unwrap();
+    diesel::update(crm_db::schema::users::table.find(gone.user.id.0))
+        .set(crm_db::schema::users::is_active.eq(false))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let res = app
+        .authed(Method::PATCH, &path, &token)
+        .json(&json!({"assignedToId": gone.user.id}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 422, "unknown_user").await;
+    // Stage and title in one PATCH: one entry of each kind.
+    let res = app
+        .authed(Method::PATCH, &path, &token)
+        .json(&json!({"stageId": stages[5], "title": "Printer (lost)", "lostReason": "Budget"}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["data"]["status"], "lost");
+    assert!(body["data"]["closedAt"].is_string());
+    let timeline = get_json(
+        &app,
+        &token,
+        &format!(
+            "/api/activity?entityType=deal&entityId={}",
+            deal["id"].as_str().unwrap()
+        ),
+    )
+    .await;
+    let entries = timeline["data"].as_array().unwrap();
+    let mut latest: Vec<(&str, Vec<&str>)> = entries[..2]
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap(),
+                e["changes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c["field"].as_str().unwrap())
+                    .collect(),
+            )
+        })
+        .collect();
+    latest.sort();
+    assert_eq!(
+        latest,
+        [
+            ("deal.stage.changed", vec!["closedAt", "stageId", "status"]),
+            ("deal.updated", vec!["lostReason", "title"]),
+        ]
+    );
+}
