@@ -49,6 +49,9 @@ pub enum DealError {
     /// Only admins may delete deals for good.
     #[error("only admins may delete deals permanently")]
     AdminOnly,
+    /// The deal kept moving while this request tried to lock it; retrying will succeed.
+    #[error("the deal is being moved by someone else; retry")]
+    Busy(Uuid),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -85,6 +88,7 @@ impl DomainError for DealError {
             | DealError::UnknownCompany(_)
             | DealError::UnknownUser(_) => ErrorKind::Unprocessable,
             DealError::VersionMismatch { .. } => ErrorKind::PreconditionFailed,
+            DealError::Busy(_) => ErrorKind::Conflict,
             DealError::Forbidden(_) | DealError::AdminOnly => ErrorKind::Forbidden,
             DealError::Db(e) => e.kind(),
         }
@@ -102,6 +106,7 @@ impl DomainError for DealError {
             DealError::UnknownCompany(_) => "unknown_company",
             DealError::UnknownUser(_) => "unknown_user",
             DealError::VersionMismatch { .. } => "version_mismatch",
+            DealError::Busy(_) => "deal_busy",
             DealError::Forbidden(_) | DealError::AdminOnly => "forbidden",
             DealError::Db(e) => e.code(),
         }

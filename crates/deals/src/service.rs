@@ -386,7 +386,7 @@ async fn lock_deal(
         }
     }
     // Only a deal moved five times during our few statements gets here.
-    Err(diesel::result::Error::RollbackTransaction.into())
+    Err(DealError::Busy(id))
 }
 
 /// Rewrites the positions of a stage's non-trashed deals as 0..n-1 in their current order,
