@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
-for crate in crm-core crm-db crm-users crm-auth crm-testkit; do
+for crate in crm-core crm-db crm-users crm-auth crm-activity crm-tasks crm-comments crm-tags crm-testkit; do
   if cargo tree -p "$crate" -e normal,build --prefix none 2>/dev/null | grep -qE '^actix'; then
     echo "layering violation: $crate depends on actix:"
     cargo tree -p "$crate" -e normal,build -i actix-web 2>/dev/null | head -20

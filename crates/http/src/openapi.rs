@@ -23,6 +23,9 @@ use crate::problem::Problem;
         (name = "users", description = "User administration, roles and permission overrides"),
         (name = "api-keys", description = "Keys for other services"),
         (name = "activity", description = "Field-level change history of every record"),
+        (name = "tasks", description = "Tasks: status, priority, due dates, trash and restore"),
+        (name = "comments", description = "Comments and internal notes on deals, contacts and tasks"),
+        (name = "tags", description = "The tag registry: colours, usage counts, rename, merge, delete"),
     ),
     components(schemas(Problem, crm_core::FieldError, crm_core::Permission, crm_core::Role))
 )]

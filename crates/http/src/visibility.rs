@@ -18,6 +18,10 @@ pub async fn ensure_visible(
             crm_users::get_user(conn, actor, UserId(entity.id)).await?;
             Ok(())
         }
+        EntityKind::Task => {
+            crm_tasks::get_task(conn, actor, entity.id).await?;
+            Ok(())
+        }
         _ => Err(ApiError::invalid(vec![crm_core::FieldError::new(
             "entityType",
             format!("{} records have no timeline yet", entity.kind),

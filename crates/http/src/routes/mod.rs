@@ -3,7 +3,10 @@
 pub mod activity;
 pub mod api_keys;
 pub mod auth;
+pub mod comments;
 pub mod health;
+pub mod tags;
+pub mod tasks;
 pub mod users;
 
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -15,4 +18,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     users::configure(cfg);
     api_keys::configure(cfg);
     activity::configure(cfg);
+    tasks::configure(cfg);
+    comments::configure(cfg);
+    tags::configure(cfg);
 }
