@@ -5,8 +5,11 @@
 mod activity;
 mod api_keys;
 mod auth;
+mod comments;
 mod conventions;
 mod idempotency;
 mod openapi;
 mod support;
+mod tags;
+mod tasks;
 mod users;
