@@ -203,6 +203,20 @@ async fn create_rename_merge_and_delete_rewrite_the_records() {
     );
     assert_eq!(tags_of(&app, "deals", deal).await, ["Premium", "gold", "x"]);
 
+    let res = send(
+        &app,
+        Method::GET,
+        &format!("/api/activity?entityType=tag&entityId={vip}"),
+        &manager,
+        None,
+    )
+    .await;
+    let timeline: Value = res.json().await.unwrap();
+    assert_eq!(timeline["data"][0]["type"], "tag.updated");
+    assert_eq!(
+        timeline["data"][0]["changes"],
+        json!([{"field": "name", "from": "vip", "to": "Premium"}])
+    );
     let gold = id_of(&tags, "gold");
     let res = send(
         &app,

@@ -22,6 +22,10 @@ pub async fn ensure_visible(
             crm_tasks::get_task(conn, actor, entity.id).await?;
             Ok(())
         }
+        EntityKind::Tag => {
+            crm_tags::get_tag(conn, actor, entity.id).await?;
+            Ok(())
+        }
         _ => Err(ApiError::invalid(vec![crm_core::FieldError::new(
             "entityType",
             format!("{} records have no timeline yet", entity.kind),

@@ -100,6 +100,26 @@ async fn load(
         .ok_or(TaskError::NotFound(id))
 }
 
+/// A link removed between the check and the write violates its foreign key: the same 422.
+fn map_fk(
+    e: diesel::result::Error,
+    deal: Option<Uuid>,
+    contact: Option<Uuid>,
+    user: Option<Uuid>,
+) -> TaskError {
+    use crm_db::constraint::is_foreign_key_violation as fk;
+    let nil = Uuid::nil();
+    if fk(&e, "tasks_deal_id_fkey") {
+        TaskError::UnknownDeal(deal.unwrap_or(nil))
+    } else if fk(&e, "tasks_contact_id_fkey") {
+        TaskError::UnknownContact(contact.unwrap_or(nil))
+    } else if fk(&e, "tasks_assigned_to_id_fkey") {
+        TaskError::UnknownUser(user.unwrap_or(nil))
+    } else {
+        e.into()
+    }
+}
+
 async fn check_deal(conn: &mut AsyncPgConnection, id: Uuid) -> Result<(), TaskError> {
     let n: i64 = deals::table
         .filter(deals::id.eq(id))
@@ -196,7 +216,8 @@ pub async fn create_task(
             ))
             .returning(TaskRow::as_returning())
             .get_result(conn)
-            .await?;
+            .await
+            .map_err(|e| map_fk(e, input.deal_id, input.contact_id, assigned_to))?;
         let task = Task::from(row);
         crm_activity::record(
             conn,
@@ -298,7 +319,15 @@ pub async fn update_task(
             ))
             .returning(TaskRow::as_returning())
             .get_result(conn)
-            .await?;
+            .await
+            .map_err(|e| {
+                map_fk(
+                    e,
+                    input.deal_id.flatten(),
+                    input.contact_id.flatten(),
+                    input.assigned_to_id.flatten().map(|u| u.0),
+                )
+            })?;
         let after = Task::from(updated);
         let changes = change::diff(&before.change_view(), &after.change_view());
         crm_activity::record(

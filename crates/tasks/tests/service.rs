@@ -430,9 +430,25 @@ async fn trash_restore_and_permanent_deletion_follow_the_rules() {
         crm_tasks::delete_task(&mut conn, &manager, task.id, true, None).await,
         Err(TaskError::NotAdmin)
     ));
+    diesel::sql_query(
+        "INSERT INTO comments (id, entity_type, entity_id, content) VALUES (gen_random_uuid(), 'task', $1, 'c')",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(task.id)
+    .execute(&mut conn)
+    .await
+    .unwrap();
     crm_tasks::delete_task(&mut conn, &admin, task.id, true, None)
         .await
         .unwrap();
+    let comments: i64 = crm_db::schema::comments::table
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        comments, 0,
+        "a task deleted for good takes its comments along"
+    );
     assert!(matches!(
         crm_tasks::restore_task(&mut conn, &admin, task.id).await,
         Err(TaskError::NotFound(_))
