@@ -200,6 +200,11 @@ async fn lists_filter_sort_search_and_page_by_cursor() {
         ),
         ("status=DONE".into(), vec!["Gamma"]),
         ("priority=HIGH".into(), vec!["Gamma"]),
+        ("type=CALL".into(), vec![]),
+        (
+            "type=OTHER".into(),
+            vec!["Alpha call", "Beta 100%", "Gamma", "Delta call"],
+        ),
         ("q=CALL".into(), vec!["Alpha call", "Delta call"]),
         ("q=0%25".into(), vec!["Beta 100%"]),
         ("q=a%25c".into(), vec![]),

@@ -568,3 +568,96 @@ async fn a_viewer_writes_nothing() {
         Err(TaskError::Forbidden(Permission::TasksWrite))
     ));
 }
+
+#[tokio::test]
+async fn lists_filter_by_assignee_deal_contact_type_and_priority() {
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    let me = user(&mut conn, Role::Manager, vec![]).await;
+    let other = user(&mut conn, Role::Manager, vec![]).await;
+    let actor = actor_of(&me);
+    let deal = insert_deal(&mut conn, false).await;
+    let contact = insert_contact(&mut conn, false).await;
+    let mut a = new_task("a");
+    a.deal_id = Some(deal);
+    a.kind = Some(crm_tasks::TaskType::Call);
+    create(&mut conn, &actor, a).await;
+    let mut b = new_task("b");
+    b.contact_id = Some(contact);
+    b.assigned_to_id = Some(other.id);
+    b.priority = Some(TaskPriority::High);
+    create(&mut conn, &actor, b).await;
+    create(&mut conn, &actor, new_task("c")).await;
+    for (input, expected) in [
+        (
+            ListTasks {
+                deal_id: Some(deal),
+                ..ListTasks::default()
+            },
+            vec!["a"],
+        ),
+        (
+            ListTasks {
+                contact_id: Some(contact),
+                ..ListTasks::default()
+            },
+            vec!["b"],
+        ),
+        (
+            ListTasks {
+                assigned_to_id: Some(me.id.0),
+                ..ListTasks::default()
+            },
+            vec!["a", "c"],
+        ),
+        (
+            ListTasks {
+                kind: Some(crm_tasks::TaskType::Call),
+                ..ListTasks::default()
+            },
+            vec!["a"],
+        ),
+        (
+            ListTasks {
+                priority: Some(TaskPriority::High),
+                ..ListTasks::default()
+            },
+            vec!["b"],
+        ),
+        (
+            ListTasks {
+                q: Some("%".into()),
+                ..ListTasks::default()
+            },
+            vec![],
+        ),
+    ] {
+        assert_eq!(titles(&list(&mut conn, &actor, input).await), expected);
+    }
+}
+
+#[tokio::test]
+async fn cursor_pages_follow_creation_order_without_gaps() {
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    let actor = actor_of(&user(&mut conn, Role::Manager, vec![]).await);
+    for title in ["1", "2", "3", "4", "5"] {
+        create(&mut conn, &actor, new_task(title)).await;
+    }
+    let mut input = ListTasks {
+        page: crm_core::PageRequest::new(None, Some(2)).unwrap(),
+        ..ListTasks::default()
+    };
+    let mut seen = Vec::new();
+    loop {
+        let page = crm_tasks::list_tasks_cursor(&mut conn, &actor, &input)
+            .await
+            .unwrap();
+        seen.extend(page.items.iter().map(|t| t.title.clone()));
+        match page.next_cursor {
+            Some(next) => input.cursor = Some(crm_core::Cursor::decode(&next).unwrap()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["1", "2", "3", "4", "5"]);
+}
