@@ -5,6 +5,7 @@
 mod activity;
 mod api_keys;
 mod auth;
+mod comments;
 mod companies;
 mod contacts;
 mod conventions;
@@ -13,4 +14,6 @@ mod idempotency;
 mod openapi;
 mod pipelines;
 mod support;
+mod tags;
+mod tasks;
 mod users;

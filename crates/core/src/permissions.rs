@@ -106,7 +106,7 @@ pub enum Permission {
     #[strum(serialize = "comments.write")]
     #[serde(rename = "comments.write")]
     CommentsWrite,
-    /// Delete other people's comments.
+    /// Delete other people's comments (admins only by default).
     #[strum(serialize = "comments.delete")]
     #[serde(rename = "comments.delete")]
     CommentsDelete,
@@ -126,6 +126,10 @@ pub enum Permission {
     #[strum(serialize = "activity.read")]
     #[serde(rename = "activity.read")]
     ActivityRead,
+    /// Create, rename, recolour, merge and delete tags in the tag registry.
+    #[strum(serialize = "tags.manage")]
+    #[serde(rename = "tags.manage")]
+    TagsManage,
     /// Read pipelines and stages.
     #[strum(serialize = "pipelines.read")]
     #[serde(rename = "pipelines.read")]
@@ -218,7 +222,9 @@ impl Role {
                 .without(PipelinesManage)
                 .without(CustomFieldsManage)
                 .without(IntegrationsManage)
-                .without(LogsRead),
+                .without(LogsRead)
+                // Deleting other people's comments is for admins only.
+                .without(CommentsDelete),
             Role::Viewer => Permission::iter()
                 .filter(|p| {
                     let name = p.as_str();

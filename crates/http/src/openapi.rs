@@ -27,6 +27,9 @@ use crate::problem::Problem;
         (name = "companies", description = "Companies: CRUD, trash, batch"),
         (name = "contacts", description = "Contacts: CRUD, trash, batch, company links"),
         (name = "deals", description = "Deals on pipeline stages, their order inside a stage, trash and batch"),
+        (name = "tasks", description = "Tasks: status, priority, due dates, trash and restore"),
+        (name = "comments", description = "Comments and internal notes on deals, contacts and tasks"),
+        (name = "tags", description = "The tag registry: colours, usage counts, rename, merge, delete"),
     ),
     components(schemas(Problem, crm_core::FieldError, crm_core::Permission, crm_core::Role))
 )]

@@ -38,6 +38,14 @@ pub async fn ensure_visible(
             crm_deals::get_deal(conn, actor, entity.id).await?;
             Ok(())
         }
+        EntityKind::Task => {
+            crm_tasks::get_task(conn, actor, entity.id).await?;
+            Ok(())
+        }
+        EntityKind::Tag => {
+            crm_tags::get_tag(conn, actor, entity.id).await?;
+            Ok(())
+        }
         _ => Err(ApiError::invalid(vec![crm_core::FieldError::new(
             "entityType",
             format!("{} records have no timeline yet", entity.kind),

@@ -3,11 +3,14 @@
 pub mod activity;
 pub mod api_keys;
 pub mod auth;
+pub mod comments;
 pub mod companies;
 pub mod contacts;
 pub mod deals;
 pub mod health;
 pub mod pipelines;
+pub mod tags;
+pub mod tasks;
 pub mod users;
 
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -23,4 +26,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     companies::configure(cfg);
     contacts::configure(cfg);
     deals::configure(cfg);
+    tasks::configure(cfg);
+    comments::configure(cfg);
+    tags::configure(cfg);
 }

@@ -1,0 +1,84 @@
+//! Everything that can go wrong with comments.
+
+use crm_core::actor::Forbidden;
+use crm_core::{DomainError, ErrorKind, FieldError, Permission};
+use crm_db::DbError;
+use uuid::Uuid;
+
+/// Failure of a comment operation.
+#[derive(Debug, thiserror::Error)]
+pub enum CommentError {
+    /// Input failed validation.
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    /// No such comment.
+    #[error("comment {0} not found")]
+    NotFound(Uuid),
+    /// The record commented on does not exist or is in the trash.
+    #[error("the {0} {1} does not exist")]
+    UnknownEntity(&'static str, Uuid),
+    /// Only the author may change a comment.
+    #[error("only the author may change this comment")]
+    NotAuthor,
+    /// `If-Match` named another version.
+    #[error("version mismatch: expected {expected}, current {current}")]
+    VersionMismatch {
+        /// What the client sent.
+        expected: i32,
+        /// What is stored.
+        current: i32,
+    },
+    /// The actor lacks a permission.
+    #[error("missing permission {0}")]
+    Forbidden(Permission),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for CommentError {
+    fn from(e: diesel::result::Error) -> Self {
+        CommentError::Db(DbError::Query(e))
+    }
+}
+
+impl From<Forbidden> for CommentError {
+    fn from(f: Forbidden) -> Self {
+        CommentError::Forbidden(f.0)
+    }
+}
+
+impl DomainError for CommentError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            CommentError::Invalid(_) => ErrorKind::Invalid,
+            CommentError::NotFound(_) => ErrorKind::NotFound,
+            CommentError::UnknownEntity(..) => ErrorKind::Unprocessable,
+            CommentError::NotAuthor | CommentError::Forbidden(_) => ErrorKind::Forbidden,
+            CommentError::VersionMismatch { .. } => ErrorKind::PreconditionFailed,
+            CommentError::Db(e) => e.kind(),
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            CommentError::Invalid(_) => "validation_failed",
+            CommentError::NotFound(_) => "not_found",
+            CommentError::UnknownEntity(..) => "unknown_entity",
+            CommentError::NotAuthor => "not_author",
+            CommentError::Forbidden(_) => "forbidden",
+            CommentError::VersionMismatch { .. } => "version_mismatch",
+            CommentError::Db(e) => e.code(),
+        }
+    }
+
+    fn field_errors(&self) -> Vec<FieldError> {
+        match self {
+            CommentError::Invalid(errors) => errors.clone(),
+            CommentError::UnknownEntity(..) => {
+                vec![FieldError::new("entityId", "no such record")]
+            }
+            _ => Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! The comment record and the inputs of the comment services.
+
+use chrono::{DateTime, Utc};
+use crm_core::{EntityKind, UserId};
+use crm_db::schema::comments;
+use diesel::prelude::*;
+use garde::Validate;
+use serde::{Deserialize, Serialize};
+use strum::{Display, EnumString, IntoStaticStr};
+use uuid::Uuid;
+
+/// Kinds of records that take comments.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Display,
+    EnumString,
+    IntoStaticStr,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[strum(serialize_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum CommentTarget {
+    /// A deal.
+    Deal,
+    /// A contact.
+    Contact,
+    /// A task.
+    Task,
+}
+
+impl CommentTarget {
+    /// Storage and API name.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// The entity kind, for timelines and visibility checks.
+    pub fn kind(self) -> EntityKind {
+        match self {
+            CommentTarget::Deal => EntityKind::Deal,
+            CommentTarget::Contact => EntityKind::Contact,
+            CommentTarget::Task => EntityKind::Task,
+        }
+    }
+}
+
+/// A comment for everyone, or an internal note.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Default,
+    Display,
+    EnumString,
+    IntoStaticStr,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CommentType {
+    /// A comment (the default).
+    #[default]
+    Comment,
+    /// An internal note.
+    InternalNote,
+}
+
+impl CommentType {
+    /// Storage and API name.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// A row of `comments`.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = comments)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct CommentRow {
+    pub id: Uuid,
+    pub entity_type: String,
+    pub entity_id: Uuid,
+    pub author_id: Option<Uuid>,
+    pub kind: String,
+    pub content: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i32,
+}
+
+/// A comment as services return it and the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Comment {
+    /// Id.
+    pub id: Uuid,
+    /// Kind of the record commented on.
+    pub entity_type: CommentTarget,
+    /// Id of the record commented on.
+    pub entity_id: Uuid,
+    /// Who wrote it (`null` once the user is deleted).
+    pub author_id: Option<UserId>,
+    /// Comment or internal note.
+    #[serde(rename = "type")]
+    pub kind: CommentType,
+    /// The text, 1–10000 characters.
+    pub content: String,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Optimistic-concurrency version (the `ETag`).
+    pub version: i32,
+}
+
+impl From<CommentRow> for Comment {
+    fn from(r: CommentRow) -> Self {
+        // CHECK constraints allow only valid names; the fallbacks are never used.
+        Self {
+            id: r.id,
+            entity_type: r.entity_type.parse().unwrap_or(CommentTarget::Task),
+            entity_id: r.entity_id,
+            author_id: r.author_id.map(UserId),
+            kind: r.kind.parse().unwrap_or_default(),
+            content: r.content,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            version: r.version,
+        }
+    }
+}
+
+/// A new comment.
+#[derive(Debug, Clone, Deserialize, Validate, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateComment {
+    /// Kind of the record commented on.
+    #[garde(skip)]
+    pub entity_type: CommentTarget,
+    /// Id of a record that exists and is not in the trash.
+    #[garde(skip)]
+    pub entity_id: Uuid,
+    /// Default `COMMENT`.
+    #[serde(default, rename = "type")]
+    #[garde(skip)]
+    pub kind: CommentType,
+    /// The text, 1–10000 characters (not only blanks).
+    #[garde(length(chars, min = 1, max = 10000), custom(not_blank))]
+    #[schema(min_length = 1, max_length = 10000)]
+    pub content: String,
+}
+
+/// A change to one's own comment.
+#[derive(Debug, Clone, Default, Deserialize, Validate, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateComment {
+    /// New text, 1–10000 characters.
+    #[garde(inner(length(chars, min = 1, max = 10000), custom(not_blank)))]
+    #[schema(min_length = 1, max_length = 10000)]
+    pub content: Option<String>,
+    /// Comment or internal note.
+    #[serde(rename = "type")]
+    #[garde(skip)]
+    pub kind: Option<CommentType>,
+}
+
+fn not_blank(value: &str, _: &()) -> garde::Result {
+    if value.trim().is_empty() {
+        Err(garde::Error::new("must not be blank"))
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,160 @@
+//! `/api/tags`: the tag registry with usage counts; rename, merge and delete rewrite records.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use crm_tags::{CreateTag, MergeTag, Tag, UpdateTag};
+use serde::Deserialize;
+use utoipa_actix_web::service_config::ServiceConfig;
+use uuid::Uuid;
+
+use crate::envelope::{Data, created, ok, ok_versioned};
+use crate::extract::{AuthActor, IfMatch};
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+pub(crate) fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(list_tags)
+        .service(create_tag)
+        .service(get_tag)
+        .service(update_tag)
+        .service(delete_tag)
+        .service(merge_tag);
+}
+
+/// Query of `GET /api/tags`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListTagsQuery {
+    /// Fragment of the name (case-insensitive).
+    pub q: Option<String>,
+}
+
+/// Every tag with its usage count (non-trashed contacts, companies, deals and tasks carrying
+/// it), by name. Any signed-in user.
+#[utoipa::path(get, path = "/tags", tag = "tags", params(ListTagsQuery), security(("bearer" = [])), responses(
+    (status = 200, body = Data<Vec<Tag>>),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/tags")]
+async fn list_tags(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    query: web::Query<ListTagsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.conn().await?;
+    Ok(ok(crm_tags::list_tags(
+        &mut conn,
+        &actor.0,
+        query.q.as_deref(),
+    )
+    .await?))
+}
+
+/// Registers a tag (`tags.manage`); a name taken case-insensitively is 409 `duplicate_tag`.
+#[utoipa::path(post, path = "/tags", tag = "tags", request_body = CreateTag, security(("bearer" = [])), responses(
+    (status = 201, body = Data<Tag>, headers(("Location" = String), ("ETag" = String))),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 409, body = Problem, content_type = "application/problem+json", description = "`duplicate_tag`"),
+))]
+#[post("/tags")]
+async fn create_tag(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    body: web::Json<CreateTag>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.conn().await?;
+    let tag = crm_tags::create_tag(&mut conn, &actor.0, body.into_inner()).await?;
+    let (location, version) = (format!("/api/tags/{}", tag.id), tag.version);
+    Ok(created(location, tag, Some(version)))
+}
+
+/// Reads a tag with its usage count.
+#[utoipa::path(get, path = "/tags/{id}", tag = "tags", params(("id" = Uuid, Path)), security(("bearer" = [])), responses(
+    (status = 200, body = Data<Tag>, headers(("ETag" = String))),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/tags/{id}")]
+async fn get_tag(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.conn().await?;
+    let tag = crm_tags::get_tag(&mut conn, &actor.0, *id).await?;
+    let version = tag.version;
+    Ok(ok_versioned(tag, version))
+}
+
+/// Renames or recolours a tag (`tags.manage`); a new name is written to every record carrying
+/// the old one. Another tag's name is 409 `duplicate_tag` (merge instead).
+#[utoipa::path(patch, path = "/tags/{id}", tag = "tags", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag of the version being changed")), request_body = UpdateTag, security(("bearer" = [])), responses(
+    (status = 200, body = Data<Tag>, headers(("ETag" = String))),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, body = Problem, content_type = "application/problem+json", description = "`duplicate_tag`"),
+    (status = 412, body = Problem, content_type = "application/problem+json"),
+))]
+#[patch("/tags/{id}")]
+async fn update_tag(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: web::Json<UpdateTag>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.conn().await?;
+    let tag = crm_tags::update_tag(&mut conn, &actor.0, *id, body.into_inner(), if_match.0).await?;
+    let version = tag.version;
+    Ok(ok_versioned(tag, version))
+}
+
+/// Deletes a tag and removes it from every record (`tags.manage`).
+#[utoipa::path(delete, path = "/tags/{id}", tag = "tags", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)), security(("bearer" = [])), responses(
+    (status = 204, description = "Deleted"),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 412, body = Problem, content_type = "application/problem+json"),
+))]
+#[delete("/tags/{id}")]
+async fn delete_tag(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.conn().await?;
+    crm_tags::delete_tag(&mut conn, &actor.0, *id, if_match.0).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Merges a tag into another (`tags.manage`): records carrying it carry the target instead and
+/// the tag is deleted. Answers with the target.
+#[utoipa::path(post, path = "/tags/{id}/merge", tag = "tags", params(("id" = Uuid, Path)), request_body = MergeTag, security(("bearer" = [])), responses(
+    (status = 200, body = Data<Tag>, headers(("ETag" = String))),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json", description = "`unknown_tag`: no such target"),
+))]
+#[post("/tags/{id}/merge")]
+async fn merge_tag(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    id: web::Path<Uuid>,
+    body: web::Json<MergeTag>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.conn().await?;
+    let tag = crm_tags::merge_tag(&mut conn, &actor.0, *id, body.into_inner()).await?;
+    let version = tag.version;
+    Ok(ok_versioned(tag, version))
+}

@@ -1,0 +1,101 @@
+//! Everything that can go wrong with tasks.
+
+use crm_core::actor::Forbidden;
+use crm_core::{DomainError, ErrorKind, FieldError, Permission};
+use crm_db::DbError;
+use uuid::Uuid;
+
+/// Failure of a task operation.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    /// Input failed validation.
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    /// No such task, or not visible to the actor, or in the trash.
+    #[error("task {0} not found")]
+    NotFound(Uuid),
+    /// `dealId` names no deal, or one in the trash.
+    #[error("deal {0} does not exist")]
+    UnknownDeal(Uuid),
+    /// `contactId` names no contact, or one in the trash.
+    #[error("contact {0} does not exist")]
+    UnknownContact(Uuid),
+    /// `assignedToId` names no active user.
+    #[error("user {0} does not exist or is deactivated")]
+    UnknownUser(Uuid),
+    /// `If-Match` named another version.
+    #[error("version mismatch: expected {expected}, current {current}")]
+    VersionMismatch {
+        /// What the client sent.
+        expected: i32,
+        /// What is stored.
+        current: i32,
+    },
+    /// The actor lacks a permission.
+    #[error("missing permission {0}")]
+    Forbidden(Permission),
+    /// Permanent deletion is for admins only.
+    #[error("only admins may delete tasks permanently")]
+    NotAdmin,
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for TaskError {
+    fn from(e: diesel::result::Error) -> Self {
+        TaskError::Db(DbError::Query(e))
+    }
+}
+
+impl From<Forbidden> for TaskError {
+    fn from(f: Forbidden) -> Self {
+        TaskError::Forbidden(f.0)
+    }
+}
+
+impl From<FieldError> for TaskError {
+    fn from(e: FieldError) -> Self {
+        TaskError::Invalid(vec![e])
+    }
+}
+
+impl DomainError for TaskError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            TaskError::Invalid(_) => ErrorKind::Invalid,
+            TaskError::NotFound(_) => ErrorKind::NotFound,
+            TaskError::UnknownDeal(_)
+            | TaskError::UnknownContact(_)
+            | TaskError::UnknownUser(_) => ErrorKind::Unprocessable,
+            TaskError::VersionMismatch { .. } => ErrorKind::PreconditionFailed,
+            TaskError::Forbidden(_) | TaskError::NotAdmin => ErrorKind::Forbidden,
+            TaskError::Db(e) => e.kind(),
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            TaskError::Invalid(_) => "validation_failed",
+            TaskError::NotFound(_) => "not_found",
+            TaskError::UnknownDeal(_) => "unknown_deal",
+            TaskError::UnknownContact(_) => "unknown_contact",
+            TaskError::UnknownUser(_) => "unknown_user",
+            TaskError::VersionMismatch { .. } => "version_mismatch",
+            TaskError::Forbidden(_) | TaskError::NotAdmin => "forbidden",
+            TaskError::Db(e) => e.code(),
+        }
+    }
+
+    fn field_errors(&self) -> Vec<FieldError> {
+        match self {
+            TaskError::Invalid(errors) => errors.clone(),
+            TaskError::UnknownDeal(_) => vec![FieldError::new("dealId", "no such deal")],
+            TaskError::UnknownContact(_) => vec![FieldError::new("contactId", "no such contact")],
+            TaskError::UnknownUser(_) => {
+                vec![FieldError::new("assignedToId", "no such active user")]
+            }
+            _ => Vec::new(),
+        }
+    }
+}

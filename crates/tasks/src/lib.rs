@@ -1,0 +1,20 @@
+//! Tasks: to-dos with a status, a priority, a type and a due date, optionally linked to a deal
+//! and a contact and assigned to a user. A task is visible to holders of `tasks.read_all` and
+//! otherwise to its creator and its assignee. Deleting moves a task to the trash; admins may
+//! delete for good. Every change is written to the activity log in the same transaction.
+//!
+//! Depends on `crm-core`, `crm-db` and `crm-activity` only: deals, contacts and users are
+//! checked through their tables, not their crates.
+
+pub mod error;
+pub mod input;
+pub mod model;
+pub mod service;
+
+pub use error::TaskError;
+pub use input::{CreateTask, ListTasks, TaskSort, UpdateTask};
+pub use model::{Task, TaskPriority, TaskStatus, TaskType};
+pub use service::{
+    create_task, delete_task, get_task, list_tasks, list_tasks_cursor, purge_trash, restore_task,
+    update_task,
+};

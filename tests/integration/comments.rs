@@ -1,0 +1,310 @@
+//! `/api/comments`: author rules, references, visibility, lists and the parent's timeline.
+
+use crm_core::Role;
+use reqwest::{Method, Response};
+use serde_json::{Value, json};
+
+use crate::support::{TestApp, assert_problem};
+
+async fn send(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> Response {
+    let mut req = app.authed(method, path, token);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    req.send().await.unwrap()
+}
+
+async fn task(app: &TestApp, token: &str) -> String {
+    let res = send(
+        app,
+        Method::POST,
+        "/api/tasks",
+        token,
+        Some(json!({"title": "T"})),
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.unwrap();
+    body["data"]["id"].as_str().unwrap().to_owned()
+}
+
+async fn comment(app: &TestApp, token: &str, task: &str, content: &str) -> Value {
+    let res = send(
+        app,
+        Method::POST,
+        "/api/comments",
+        token,
+        Some(json!({"entityType": "task", "entityId": task, "content": content})),
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+    assert_eq!(res.headers()["etag"], "\"1\"");
+    res.json::<Value>().await.unwrap()["data"].clone()
+}
+
+#[tokio::test]
+async fn only_the_author_edits_admins_delete_anyones_and_managers_only_their_own() {
+    let app = TestApp::spawn().await;
+    let (author, a) = app.signed_in(Role::Manager).await;
+    let (_, other) = app.signed_in(Role::Manager).await;
+    let (_, admin) = app.signed_in(Role::Admin).await;
+    let t = task(&app, &a).await;
+    let c = comment(&app, &a, &t, "first").await;
+    assert_eq!(c["authorId"], json!(author.user.id));
+    assert_eq!(c["type"], "COMMENT");
+    let path = format!("/api/comments/{}", c["id"].as_str().unwrap());
+    for token in [&other, &admin] {
+        let res = send(
+            &app,
+            Method::PATCH,
+            &path,
+            token,
+            Some(json!({"content": "hijack"})),
+        )
+        .await;
+        assert_problem(res, 403, "not_author").await;
+    }
+    let res = app
+        .authed(Method::PATCH, &path, &a)
+        .header("If-Match", "\"2\"")
+        .json(&json!({"content": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 412, "version_mismatch").await;
+    let res = app
+        .authed(Method::PATCH, &path, &a)
+        .header("If-Match", "\"1\"")
+        .json(&json!({"content": "edited", "type": "INTERNAL_NOTE"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["etag"], "\"2\"");
+    let edited: Value = res.json().await.unwrap();
+    assert_eq!(edited["data"]["content"], "edited");
+    assert_eq!(edited["data"]["type"], "INTERNAL_NOTE");
+    let res = send(&app, Method::DELETE, &path, &other, None).await;
+    assert_problem(res, 403, "forbidden").await;
+    let res = send(&app, Method::DELETE, &path, &admin, None).await;
+    assert_eq!(res.status(), 204);
+    assert_problem(
+        send(&app, Method::GET, &path, &a, None).await,
+        404,
+        "not_found",
+    )
+    .await;
+    let own = comment(&app, &other, &t, "mine").await;
+    let res = send(
+        &app,
+        Method::DELETE,
+        &format!("/api/comments/{}", own["id"].as_str().unwrap()),
+        &other,
+        None,
+    )
+    .await;
+    assert_eq!(res.status(), 204);
+}
+
+#[tokio::test]
+async fn comments_on_missing_or_trashed_records_are_422() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.signed_in(Role::Manager).await;
+    let t = task(&app, &token).await;
+    send(
+        &app,
+        Method::DELETE,
+        &format!("/api/tasks/{t}"),
+        &token,
+        None,
+    )
+    .await;
+    for id in [t, uuid::Uuid::now_v7().to_string()] {
+        let res = send(
+            &app,
+            Method::POST,
+            "/api/comments",
+            &token,
+            Some(json!({"entityType": "task", "entityId": id, "content": "x"})),
+        )
+        .await;
+        assert_problem(res, 422, "unknown_entity").await;
+    }
+    let t = task(&app, &token).await;
+    for body in [
+        json!({"entityType": "task", "entityId": t, "content": ""}),
+        json!({"entityType": "task", "entityId": t, "content": "x".repeat(10001)}),
+    ] {
+        let res = send(&app, Method::POST, "/api/comments", &token, Some(body)).await;
+        let problem = assert_problem(res, 400, "validation_failed").await;
+        assert_eq!(problem["errors"][0]["field"], "content");
+    }
+    for body in [
+        json!({"entityType": "planet", "entityId": t, "content": "x"}),
+        json!({"entityType": "task", "entityId": t, "content": "x", "type": "SHOUT"}),
+    ] {
+        let res = send(&app, Method::POST, "/api/comments", &token, Some(body)).await;
+        assert_problem(res, 400, "invalid_body").await;
+    }
+}
+
+#[tokio::test]
+async fn comment_changes_are_on_the_task_timeline() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.signed_in(Role::Manager).await;
+    let t = task(&app, &token).await;
+    let c = comment(&app, &token, &t, "hello").await;
+    let path = format!("/api/comments/{}", c["id"].as_str().unwrap());
+    send(
+        &app,
+        Method::PATCH,
+        &path,
+        &token,
+        Some(json!({"content": "hi"})),
+    )
+    .await;
+    send(&app, Method::DELETE, &path, &token, None).await;
+    let res = send(
+        &app,
+        Method::GET,
+        &format!("/api/activity?entityType=task&entityId={t}"),
+        &token,
+        None,
+    )
+    .await;
+    let body: Value = res.json().await.unwrap();
+    let entries: Vec<(Value, Value)> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["type"].clone(), e["changes"].clone()))
+        .collect();
+    assert_eq!(
+        entries[..3],
+        [
+            (
+                json!("comment.deleted"),
+                json!([{"field": "content", "from": "hi", "to": null}])
+            ),
+            (
+                json!("comment.updated"),
+                json!([{"field": "content", "from": "hello", "to": "hi"}])
+            ),
+            (
+                json!("comment.created"),
+                json!([{"field": "content", "from": null, "to": "hello"}])
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn lists_are_oldest_first_paged_and_only_for_visible_records() {
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (me, token) = app.signed_in(Role::Manager).await;
+    let (_, viewer) = app.signed_in(Role::Viewer).await;
+    let t = task(&app, &admin).await;
+    for content in ["one", "two", "three"] {
+        comment(&app, &admin, &t, content).await;
+    }
+    let list = |body: &Value| -> Vec<String> {
+        body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["content"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let res = send(
+        &app,
+        Method::GET,
+        &format!("/api/comments?entityType=task&entityId={t}&limit=2"),
+        &viewer,
+        None,
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(list(&body), ["one", "two"]);
+    assert_eq!(body["meta"], json!({"page": 1, "limit": 2, "total": 3}));
+    let res = send(
+        &app,
+        Method::GET,
+        &format!("/api/comments?entityType=task&entityId={t}&limit=2&cursor="),
+        &viewer,
+        None,
+    )
+    .await;
+    let body: Value = res.json().await.unwrap();
+    let next = body["meta"]["nextCursor"].as_str().unwrap().to_owned();
+    let res = send(
+        &app,
+        Method::GET,
+        &format!("/api/comments?entityType=task&entityId={t}&limit=2&cursor={next}"),
+        &viewer,
+        None,
+    )
+    .await;
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(list(&body), ["three"]);
+    assert_eq!(body["meta"]["nextCursor"], Value::Null);
+    let res = send(
+        &app,
+        Method::POST,
+        "/api/comments",
+        &viewer,
+        Some(json!({"entityType": "task", "entityId": t, "content": "x"})),
+    )
+    .await;
+    assert_problem(res, 403, "forbidden").await;
+    for query in [
+        "",
+        "?entityType=task",
+        &format!("?entityId={t}"),
+        &format!("?entityType=task&entityId={t}&limit=0"),
+    ] {
+        let res = send(
+            &app,
+            Method::GET,
+            &format!("/api/comments{query}"),
+            &viewer,
+            None,
+        )
+        .await;
+        assert_eq!(res.status(), 400, "{query}");
+    }
+    // A user restricted to their own tasks cannot see or comment on the admin's task.
+    send(
+        &app,
+        Method::PATCH,
+        &format!("/api/users/{}", me.user.id),
+        &admin,
+        Some(json!({"permissionRevokes": ["tasks.read_all"]})),
+    )
+    .await;
+    let res = send(
+        &app,
+        Method::GET,
+        &format!("/api/comments?entityType=task&entityId={t}"),
+        &token,
+        None,
+    )
+    .await;
+    assert_problem(res, 404, "not_found").await;
+    let res = send(
+        &app,
+        Method::POST,
+        "/api/comments",
+        &token,
+        Some(json!({"entityType": "task", "entityId": t, "content": "x"})),
+    )
+    .await;
+    assert_problem(res, 422, "unknown_entity").await;
+}
