@@ -115,6 +115,14 @@ pub struct Settings {
     /// Largest JSON body in bytes.
     #[arg(long, env = "CRM_MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
+    /// Days a deleted contact, company, deal or task stays in the trash before it is purged.
+    #[arg(
+        long,
+        env = "CRM_TRASH_RETENTION_DAYS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub trash_retention_days: u64,
     /// Database connections per server process.
     #[arg(long, env = "CRM_DB_POOL_SIZE", default_value_t = 16, global = true)]
     pub db_pool_size: usize,

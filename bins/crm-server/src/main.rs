@@ -99,6 +99,7 @@ async fn serve(settings: &Settings, db: &Database) -> Result<(), StartupError> {
     tokio::spawn(maintenance::run(
         db.pool.clone(),
         std::time::Duration::from_secs(settings.login_window_seconds),
+        std::time::Duration::from_secs(settings.trash_retention_days.saturating_mul(24 * 3600)),
     ));
     let addr = listener.local_addr()?;
     let server = build_server(listener, state)?;
