@@ -13,6 +13,7 @@ mod deals;
 mod idempotency;
 mod openapi;
 mod pipelines;
+mod query_counts;
 mod support;
 mod tags;
 mod tasks;

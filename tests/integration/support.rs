@@ -2,6 +2,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use actix_web::dev::ServerHandle;
 use crm_auth::AuthConfig;
@@ -20,6 +21,8 @@ pub struct TestApp {
     pub pool: DbPool,
     pub client: Client,
     pub passwords: Passwords,
+    /// Statements the server has sent to the database so far.
+    pub queries: Arc<AtomicU64>,
     pub db: TestDb,
     handle: ServerHandle,
 }
@@ -54,7 +57,12 @@ impl TestApp {
             ..HttpSettings::default()
         };
         adjust(&mut auth, &mut http);
-        let pool = db.pool();
+        let queries = Arc::new(AtomicU64::new(0));
+        let pool = db.pool_with(crm_db::PoolSettings {
+            max_size: 8,
+            query_counter: Some(queries.clone()),
+            ..crm_db::PoolSettings::default()
+        });
         let passwords = Passwords::fast_for_tests().unwrap();
         let state = AppState {
             pool: pool.clone(),
@@ -72,6 +80,7 @@ impl TestApp {
             pool,
             client: Client::builder().cookie_store(true).build().unwrap(),
             passwords,
+            queries,
             db,
             handle,
         }

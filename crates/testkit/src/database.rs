@@ -101,14 +101,15 @@ impl TestDb {
 
     /// A pool on this database.
     pub fn pool(&self) -> DbPool {
-        build_pool(
-            &self.url,
-            &PoolSettings {
-                max_size: 8,
-                ..PoolSettings::default()
-            },
-        )
-        .expect("test pool")
+        self.pool_with(PoolSettings {
+            max_size: 8,
+            ..PoolSettings::default()
+        })
+    }
+
+    /// A pool on this database with the given settings (e.g. a query counter).
+    pub fn pool_with(&self, settings: PoolSettings) -> DbPool {
+        build_pool(&self.url, &settings).expect("test pool")
     }
 
     /// One connection to this database.

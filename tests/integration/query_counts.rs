@@ -1,0 +1,110 @@
+//! Lists run a constant number of queries whatever their length: no N+1.
+
+use std::sync::atomic::Ordering;
+
+use crm_core::Role;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::support::TestApp;
+
+async fn queries_for(app: &TestApp, token: &str, path: &str) -> (u64, usize) {
+    let before = app.queries.load(Ordering::SeqCst);
+    let res = app.authed(Method::GET, path, token).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "{path}");
+    let body: Value = res.json().await.unwrap();
+    let rows = body["data"].as_array().unwrap().len();
+    (app.queries.load(Ordering::SeqCst) - before, rows)
+}
+
+async fn batch(app: &TestApp, token: &str, path: &str, items: Vec<Value>) {
+    let res = app
+        .authed(Method::POST, path, token)
+        .json(&json!({"items": items}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "{path}");
+    let body: Value = res.json().await.unwrap();
+    for item in body["data"].as_array().unwrap() {
+        assert_eq!(item["status"], 201, "{item}");
+    }
+}
+
+#[tokio::test]
+async fn every_list_costs_the_same_number_of_queries_for_one_row_or_fifty() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.signed_in(Role::Admin).await;
+    let n = 12;
+    batch(
+        &app,
+        &token,
+        "/api/companies/batch",
+        (0..n)
+            .map(|i| json!({"name": format!("Co {i}"), "tags": ["vip"]}))
+            .collect(),
+    )
+    .await;
+    batch(
+        &app,
+        &token,
+        "/api/contacts/batch",
+        (0..n)
+            .map(|i| json!({"fullName": format!("Person {i}"), "tags": ["vip"]}))
+            .collect(),
+    )
+    .await;
+    batch(
+        &app,
+        &token,
+        "/api/deals/batch",
+        (0..n)
+            .map(|i| json!({"title": format!("Deal {i}"), "amount": "10.00"}))
+            .collect(),
+    )
+    .await;
+    batch(
+        &app,
+        &token,
+        "/api/tasks/batch",
+        (0..n)
+            .map(|i| json!({"title": format!("Task {i}")}))
+            .collect(),
+    )
+    .await;
+    for i in 0..3 {
+        let res = app
+            .authed(Method::POST, "/api/pipelines", &token)
+            .json(&json!({"name": format!("Pipeline {i}")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
+    for _ in 0..3 {
+        app.create_user(Role::Viewer).await;
+    }
+    for list in [
+        "/api/users",
+        "/api/companies",
+        "/api/contacts",
+        "/api/contacts?company.industry=x",
+        "/api/deals",
+        "/api/deals?contact.email=nobody@example.com",
+        "/api/tasks",
+        "/api/pipelines",
+        "/api/activity",
+    ] {
+        let sep = if list.contains('?') { '&' } else { '?' };
+        let (one, rows_one) = queries_for(&app, &token, &format!("{list}{sep}limit=1")).await;
+        let (many, rows_many) = queries_for(&app, &token, &format!("{list}{sep}limit=50")).await;
+        assert!(
+            rows_one <= 1 && (rows_many > 1 || list.contains('=')),
+            "{list}: {rows_one} / {rows_many} rows"
+        );
+        assert_eq!(
+            one, many,
+            "{list}: {one} queries for one row, {many} for {rows_many}"
+        );
+    }
+}
