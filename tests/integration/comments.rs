@@ -308,3 +308,87 @@ async fn lists_are_oldest_first_paged_and_only_for_visible_records() {
     .await;
     assert_problem(res, 422, "unknown_entity").await;
 }
+
+#[tokio::test]
+async fn deals_and_contacts_take_comments_with_their_visibility() {
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (manager, manager_token) = app.signed_in(Role::Manager).await;
+    let mut records = Vec::new();
+    for (path, body) in [
+        ("/api/deals", json!({"title": "Big deal"})),
+        ("/api/contacts", json!({"fullName": "Ann Lee"})),
+    ] {
+        let res = send(&app, Method::POST, path, &admin, Some(body)).await;
+        assert_eq!(res.status(), 201, "{path}");
+        let id = res.json::<Value>().await.unwrap()["data"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        records.push((
+            if path == "/api/deals" {
+                "deal"
+            } else {
+                "contact"
+            },
+            id,
+        ));
+    }
+    for (kind, id) in &records {
+        let body =
+            json!({"entityType": kind, "entityId": id, "content": format!("note on {kind}")});
+        let res = send(&app, Method::POST, "/api/comments", &admin, Some(body)).await;
+        assert_eq!(res.status(), 201, "{kind}");
+        let list: Value = send(
+            &app,
+            Method::GET,
+            &format!("/api/comments?entityType={kind}&entityId={id}"),
+            &admin,
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+        assert_eq!(list["data"][0]["content"], format!("note on {kind}"));
+        let timeline: Value = send(
+            &app,
+            Method::GET,
+            &format!("/api/activity?entityType={kind}&entityId={id}"),
+            &admin,
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+        assert!(
+            timeline["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["type"] == "comment.created"),
+            "{timeline}"
+        );
+    }
+    // Without read_all the manager sees neither record, nor its comments.
+    send(
+        &app,
+        Method::PATCH,
+        &format!("/api/users/{}", manager.user.id),
+        &admin,
+        Some(json!({"permissionRevokes": ["deals.read_all", "contacts.read_all"]})),
+    )
+    .await;
+    for (kind, id) in &records {
+        let res = send(
+            &app,
+            Method::GET,
+            &format!("/api/comments?entityType={kind}&entityId={id}"),
+            &manager_token,
+            None,
+        )
+        .await;
+        assert_problem(res, 404, "not_found").await;
+    }
+}
