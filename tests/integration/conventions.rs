@@ -305,3 +305,36 @@ async fn swagger_ui_is_served_offline() {
         "the bundle is embedded, not fetched from a CDN"
     );
 }
+
+#[tokio::test]
+async fn nul_characters_are_refused_with_400_not_500() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.signed_in(Role::Admin).await;
+    for path in ["/api/contacts?q=%00", "/api/users?q=a%00b", "/api/deals?tag=%00", "/api/tags?q=%00"] {
+        let res = app.authed(Method::GET, path, &token).send().await.unwrap();
+        assert_problem(res, 400, "invalid_query").await;
+    }
+    for (path, body) in [
+        ("/api/contacts", r#"{"fullName": "a\u0000b"}"#),
+        ("/api/tags", r#"{"name": "x\u0000"}"#),
+        ("/api/users", r#"{"email": "n@example.com", "password": "long enough\u0000", "role": "VIEWER"}"#),
+    ] {
+        let res = app
+            .authed(Method::POST, path, &token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(res, 400, "invalid_body").await;
+    }
+    // An escaped backslash followed by "u0000" is ordinary text.
+    let res = app
+        .authed(Method::POST, "/api/contacts", &token)
+        .header("content-type", "application/json")
+        .body(r#"{"fullName": "path C:\\u0000"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+}

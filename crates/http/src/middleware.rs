@@ -105,3 +105,63 @@ pub fn problem_for_plain_errors<B>(
         ServiceResponse::new(req, new).map_into_right_body::<B>(),
     ))
 }
+
+/// Whether a JSON text holds a `\u0000` escape (a NUL character, which PostgreSQL text cannot
+/// store). An escape counts only when its backslash is not itself escaped.
+fn json_has_nul_escape(body: &[u8]) -> bool {
+    body.windows(6).enumerate().any(|(i, w)| {
+        if w != b"\\u0000" {
+            return false;
+        }
+        let backslashes_before = body[..i].iter().rev().take_while(|b| **b == b'\\').count();
+        backslashes_before % 2 == 0
+    })
+}
+
+/// Refuses NUL characters in query strings and JSON bodies with 400 before they reach a
+/// handler: PostgreSQL cannot store them, so they would otherwise fail deep in a query.
+pub async fn reject_nul(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let query_has_nul = req.query_string().to_ascii_lowercase().contains("%00");
+    if query_has_nul {
+        let err =
+            ApiError::bad_request("invalid_query", "the query string contains a NUL character");
+        return Ok(req.into_response(err.error_response()));
+    }
+    let is_json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        let body = match req.extract::<actix_web::web::Bytes>().await {
+            Ok(body) => body,
+            Err(e) => return Ok(req.into_response(e.error_response())),
+        };
+        if json_has_nul_escape(&body) {
+            let err = ApiError::bad_request(
+                "invalid_body",
+                "text fields must not contain NUL characters (\\u0000)",
+            );
+            return Ok(req.into_response(err.error_response()));
+        }
+        req.set_payload(actix_web::dev::Payload::from(body));
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_has_nul_escape;
+
+    #[test]
+    fn only_real_nul_escapes_are_found() {
+        assert!(json_has_nul_escape(br#"{"a": "x\u0000y"}"#));
+        assert!(json_has_nul_escape(br#"{"a": "\\\u0000"}"#));
+        assert!(!json_has_nul_escape(br#"{"a": "\\u0000"}"#));
+        assert!(!json_has_nul_escape(br#"{"a": "u0000"}"#));
+        assert!(!json_has_nul_escape(b""));
+    }
+}

@@ -13,7 +13,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::extract::{json_error, path_error, query_error};
 use crate::idempotency::idempotency;
-use crate::middleware::{problem_for_plain_errors, request_context};
+use crate::middleware::{problem_for_plain_errors, reject_nul, request_context};
 use crate::openapi::{ApiDoc, RouteTable};
 use crate::problem::ApiError;
 use crate::state::AppState;
@@ -110,6 +110,7 @@ pub fn build_server(listener: TcpListener, state: AppState) -> std::io::Result<S
             .app_data(web::PathConfig::default().error_handler(path_error))
             .app_data(web::PayloadConfig::default().limit(data.http.max_body_bytes))
             .wrap(from_fn(idempotency))
+            .wrap(from_fn(reject_nul))
             .wrap(ErrorHandlers::new().default_handler(problem_for_plain_errors))
             .wrap(cors(&data.http.cors_origins))
             .wrap(from_fn(request_context))
