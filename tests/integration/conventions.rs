@@ -310,14 +310,22 @@ async fn swagger_ui_is_served_offline() {
 async fn nul_characters_are_refused_with_400_not_500() {
     let app = TestApp::spawn().await;
     let (_, token) = app.signed_in(Role::Admin).await;
-    for path in ["/api/contacts?q=%00", "/api/users?q=a%00b", "/api/deals?tag=%00", "/api/tags?q=%00"] {
+    for path in [
+        "/api/contacts?q=%00",
+        "/api/users?q=a%00b",
+        "/api/deals?tag=%00",
+        "/api/tags?q=%00",
+    ] {
         let res = app.authed(Method::GET, path, &token).send().await.unwrap();
         assert_problem(res, 400, "invalid_query").await;
     }
     for (path, body) in [
         ("/api/contacts", r#"{"fullName": "a\u0000b"}"#),
         ("/api/tags", r#"{"name": "x\u0000"}"#),
-        ("/api/users", r#"{"email": "n@example.com", "password": "long enough\u0000", "role": "VIEWER"}"#),
+        (
+            "/api/users",
+            r#"{"email": "n@example.com", "password": "long enough\u0000", "role": "VIEWER"}"#,
+        ),
     ] {
         let res = app
             .authed(Method::POST, path, &token)
