@@ -34,6 +34,10 @@ ci:
 bench:
     bench/run.sh
 
+# Core CRM benchmark on 100 k contacts / 200 k deals / 200 k tasks, with the pgbench ratio per endpoint.
+bench-crm:
+    bench/crm.sh
+
 # Apply migrations to the configured database and exit.
 migrate:
     cargo run -p crm-server -- migrate
