@@ -11,6 +11,7 @@ LOGIN_CONNS=${BENCH_LOGIN_CONNECTIONS:-8}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/crm-target}
 export BENCH_EMAIL=bench-admin@example.com BENCH_PASSWORD=bench-password-1234
 
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 log() { echo "[bench] $*" >&2; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 proc_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; } # pid field -> kB
@@ -54,7 +55,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-start_server() { # prints ms from spawn until /api/health/ready answers 200
+start_server() { # sets PID, and READY_MS: ms from spawn until /api/health/ready answers 200
   local t0
   t0=$(now_ms)
   CRM_DATA_DIR=$WORK CRM_LISTEN=127.0.0.1:$PORT CRM_COOKIE_SECURE=false CRM_LOG_FORMAT=json \
@@ -66,13 +67,13 @@ start_server() { # prints ms from spawn until /api/health/ready answers 200
     fi
     sleep 0.02
   done
-  echo $(($(now_ms) - t0))
+  READY_MS=$(($(now_ms) - t0))
 }
 
 pg_mem() { # RSS and PSS sums of the postmaster and its children
   local pm pids rss=0 pss=0 p
   pm=$(head -1 "$WORK/pg/postmaster.pid")
-  pids="$pm $(ps -o pid= --ppid "$pm")"
+  pids="$pm $(ps -o pid= --ppid "$pm" || true)"
   for p in $pids; do
     rss=$((rss + $(proc_kb "$p" VmRSS || echo 0)))
     pss=$((pss + $(awk '$1 == "Pss:" { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)))
@@ -81,10 +82,12 @@ pg_mem() { # RSS and PSS sums of the postmaster and its children
 }
 
 log "first start (initdb, migrations, admin) in $WORK"
-COLD_MS=$(start_server)
+start_server
+COLD_MS=$READY_MS
 stop_server
 log "restart on the same data directory"
-WARM_MS=$(start_server)
+start_server
+WARM_MS=$READY_MS
 sleep 1
 IDLE_RSS=$(proc_kb "$PID" VmRSS)
 PG_IDLE=$(pg_mem)
@@ -94,22 +97,37 @@ TOKEN=$(curl -fsS -H 'Content-Type: application/json' \
   -d "{\"email\":\"$BENCH_EMAIL\",\"password\":\"$BENCH_PASSWORD\"}" "$URL/api/auth/login" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["accessToken"])')
 
-# 6. wrk runs -> table rows
-ROWS=
+# 6. wrk runs -> table rows. The machine may be shared: CPU used by other processes during each
+# run = all busy CPU time (/proc/stat) - crm-server - our PostgreSQL - wrk (children's `times`).
+busy_ticks() { awk '/^cpu / { print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9 }' /proc/stat; }
+proc_ticks() { awk '{ sub(/^.*\) /, ""); t += $12+$13+$14+$15 } END { print t + 0 }' "${@/%//stat}" 2>/dev/null; }
+our_ticks() {
+  local pm
+  pm=$(head -1 "$WORK/pg/postmaster.pid")
+  proc_ticks "/proc/$PID" "/proc/$pm" $(ps -o pid= --ppid "$pm" | sed 's|^ *|/proc/|')
+}
+kid_ticks() { times >"$WORK/times"; } # in this shell: a subshell would not see wrk's time
+kid_val() { awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } } END { printf "%d", t * 100 }' "$WORK/times"; }
+ROWS= RSS_STEPS=
 FLAGGED=0
 bench() { # name, connections, wrk args...
   local name=$1 conns=$2 out=$WORK/wrk-$RANDOM.txt
   shift 2
   log "wrk $name ($conns connections, $DURATION)"
+  local b0 all0 o0 k0 b1 all1 o1 k1
+  o0=$(our_ticks); kid_ticks; k0=$(kid_val); read -r b0 all0 < <(busy_ticks)
   wrk --latency -t2 -c"$conns" -d"$DURATION" --timeout 10s "$@" >"$out"
-  local row
-  row=$(awk -v name="$name" '
+  read -r b1 all1 < <(busy_ticks); kid_ticks; k1=$(kid_val); o1=$(our_ticks)
+  local other=$(( (b1 - b0) - (o1 - o0) - (k1 - k0) )) row
+  row=$(awk -v name="$name" -v other="$((other < 0 ? 0 : other * 100 / (all1 - all0)))" '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /m$/) return v * 60000; return v * 1000 }
     $1 == "50%" { p50 = ms($2) } $1 == "99%" { p99 = ms($2) } $1 == "Requests/sec:" { rps = $2 }
     /Non-2xx or 3xx responses:/ { bad = $NF } /Socket errors:/ { sub(/^ *Socket errors: */, ""); err = $0 }
-    END { printf "| %s | %.0f | %.2f ms | %.2f ms | %d%s |", name, rps, p50, p99, bad, (bad || err) ? " ⚠" (err ? " socket errors: " err : "") : "" }' "$out")
+    END { printf "| %s | %.0f | %.2f ms | %.2f ms | %d%s | %d%% |", name, rps, p50, p99, bad,
+      (bad || err) ? " ⚠" (err ? " socket errors: " err : "") : "", other }' "$out")
   [[ $row == *⚠* ]] && FLAGGED=1
   ROWS+=$row$'\n'
+  RSS_STEPS+="${RSS_STEPS:+, }$name $(mib "$(proc_kb "$PID" VmRSS)")"
 }
 bench "GET /api/health" "$CONNS" "$URL/api/health"
 bench "GET /api/auth/me" "$CONNS" -H "Authorization: Bearer $TOKEN" "$URL/api/auth/me"
@@ -127,13 +145,15 @@ cat <<EOF
 
 wrk --latency -t2, $DURATION per endpoint; $CONNS connections (login: $LOGIN_CONNS, argon2 hashing at production cost).
 
-| endpoint | req/s | p50 | p99 | non-2xx |
-|---|---|---|---|---|
+| endpoint | req/s | p50 | p99 | non-2xx | other processes' CPU |
+|---|---|---|---|---|---|
 ${ROWS}
 - start-up to /api/health/ready: first start (initdb + migrations + admin) **$COLD_MS ms**, restart **$WARM_MS ms**
 - crm-server RSS: idle $(mib "$IDLE_RSS"); after load $(mib "$LOADED_RSS"), peak (VmHWM) $(mib "$PEAK_RSS")
+- crm-server RSS after each run: $RSS_STEPS
 - PostgreSQL: idle $PG_IDLE; after load $PG_LOADED
-- machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM
-- note: server, PostgreSQL and wrk share the same $(nproc) cores, so figures are a lower bound.
+- machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM; load average before the run: $LOAD_BEFORE
+- note: server, PostgreSQL and wrk share the same $(nproc) cores, so figures are a lower bound; "other
+  processes' CPU" is the share of all cores used by anything else during the run (0% = quiet machine).
 EOF
 ((FLAGGED == 0)) || { log "some runs had non-2xx responses or socket errors (marked ⚠)"; exit 1; }

@@ -2,7 +2,10 @@
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use std::sync::Arc;
+
 use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::Semaphore;
 
 use crate::error::UserError;
 
@@ -18,6 +21,9 @@ pub struct Passwords {
     /// A hash of a random password, verified against for unknown e-mails so that an unknown
     /// e-mail and a wrong password take the same time.
     dummy_hash: String,
+    /// At most one hash per core at a time: each takes ~19 MiB and a full core, so a login flood
+    /// queues here instead of growing memory and starving the blocking pool.
+    limiter: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for Passwords {
@@ -43,13 +49,25 @@ impl Passwords {
         let params = Params::new(m_cost, t_cost, p_cost, None)
             .map_err(|e| UserError::Hashing(e.to_string()))?;
         let dummy_hash = hash_with(&params, "dummy password that matches nobody")?;
-        Ok(Self { params, dummy_hash })
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        Ok(Self {
+            params,
+            dummy_hash,
+            limiter: Arc::new(Semaphore::new(cores)),
+        })
     }
 
     /// Hashes `password` (argon2id PHC string) on a blocking thread.
     pub async fn hash(&self, password: &str) -> Result<String, UserError> {
         let params = self.params.clone();
         let password = password.to_owned();
+        let _permit = self
+            .limiter
+            .acquire()
+            .await
+            .map_err(|e| UserError::Hashing(e.to_string()))?;
         tokio::task::spawn_blocking(move || hash_with(&params, &password))
             .await
             .map_err(|e| UserError::Hashing(e.to_string()))?
@@ -61,6 +79,9 @@ impl Passwords {
         let known = hash.is_some();
         let hash = hash.unwrap_or(&self.dummy_hash).to_owned();
         let password = password.to_owned();
+        let Ok(_permit) = self.limiter.acquire().await else {
+            return false;
+        };
         let matched = tokio::task::spawn_blocking(move || {
             PasswordHash::new(&hash)
                 .map(|parsed| {
