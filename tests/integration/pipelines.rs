@@ -61,7 +61,7 @@ fn uuid(v: &Value) -> Uuid {
 async fn insert_deal(
     app: &TestApp,
     stage: &Value,
-    position: i32,
+    position: i64,
     amount: Option<&str>,
     currency: &str,
     trashed: bool,
@@ -78,7 +78,7 @@ async fn insert_deal(
     .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(amount)
     .bind::<diesel::sql_types::Text, _>(currency)
     .bind::<diesel::sql_types::Uuid, _>(uuid(stage))
-    .bind::<diesel::sql_types::Integer, _>(position)
+    .bind::<diesel::sql_types::BigInt, _>(position)
     .bind::<diesel::sql_types::Bool, _>(trashed)
     .execute(&mut conn)
     .await
@@ -92,8 +92,8 @@ struct DealState {
     stage_id: Uuid,
     #[diesel(sql_type = diesel::sql_types::Uuid)]
     pipeline_id: Uuid,
-    #[diesel(sql_type = diesel::sql_types::Integer)]
-    position: i32,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    position: i64,
     #[diesel(sql_type = diesel::sql_types::Text)]
     status: String,
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>)]
@@ -720,7 +720,8 @@ async fn deleting_a_stage_with_deals_needs_move_deals_to_and_loses_no_deal() {
         );
         assert!(s.closed_at.is_some());
     }
-    assert_eq!((sb.position, sa.position), (5, 6));
+    // After the target's last key (4), crm_db::kanban::STEP apart, in their old order.
+    assert_eq!((sb.position, sa.position), (4 + 65536, 4 + 2 * 65536));
     let positions: Vec<i64> = get(
         &app,
         &format!("/api/pipelines/{}/stages", id(&sales)),

@@ -6,6 +6,7 @@
 
 pub mod constraint;
 pub mod error;
+pub mod kanban;
 pub mod local_pg;
 pub mod migrations;
 pub mod pool;

@@ -177,7 +177,7 @@ diesel::table! {
         currency -> Text,
         pipeline_id -> Uuid,
         stage_id -> Uuid,
-        position -> Int4,
+        position -> Int8,
         status -> Text,
         contact_id -> Nullable<Uuid>,
         company_id -> Nullable<Uuid>,

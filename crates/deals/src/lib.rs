@@ -10,6 +10,7 @@ pub mod amount;
 pub mod error;
 pub mod input;
 pub mod model;
+mod placement;
 pub mod service;
 
 pub use amount::{format_amount, parse_amount};

@@ -23,7 +23,7 @@ pub struct DealRow {
     pub currency: String,
     pub pipeline_id: Uuid,
     pub stage_id: Uuid,
-    pub position: i32,
+    pub position: i64,
     pub status: String,
     pub contact_id: Option<Uuid>,
     pub company_id: Option<Uuid>,
@@ -60,8 +60,9 @@ pub struct Deal {
     pub pipeline_id: Uuid,
     /// Stage.
     pub stage_id: Uuid,
-    /// 0-based place inside the stage.
-    pub position: i32,
+    /// Sort key inside the stage (ascending; ties by id). Sparse: not an index, and keys of
+    /// other deals may change when a crowded spot is respaced.
+    pub position: i64,
     /// Derived from the stage type; read-only.
     pub status: DealStatus,
     /// Contact.

@@ -4,7 +4,8 @@
 //!
 //! Ordering inside a stage: every operation that changes which deals a stage holds, or their
 //! order, first locks the stage rows involved (sorted by id, so two operations never wait on
-//! each other in a cycle), then the deal row, and finally renumbers the stage densely.
+//! each other in a cycle), then the deal row, and then picks the deal's sparse sort key
+//! (`crm_db::kanban`, `placement`): a move writes the moved deal, not the whole stage.
 
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
@@ -14,10 +15,11 @@ use crm_core::{
 };
 use crm_db::AsyncPgConnection;
 use crm_db::constraint::is_foreign_key_violation;
+use crm_db::kanban::end_key;
 use crm_db::schema::{companies, contacts, deals, pipelines, stages, users};
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Bool, Integer, Nullable, Text};
+use diesel::sql_types::{Bool, Nullable, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde_json::Value;
 use uuid::Uuid;
@@ -26,6 +28,7 @@ use crate::amount::parse_amount;
 use crate::error::DealError;
 use crate::input::{CreateDeal, DealSort, DealStatus, ListDeals, MoveDeal, UpdateDeal};
 use crate::model::{Deal, DealRow};
+use crate::placement::key_at_index;
 
 #[diesel::declare_sql_function]
 extern "SQL" {
@@ -389,55 +392,6 @@ async fn lock_deal(
     Err(DealError::Busy(id))
 }
 
-/// Rewrites the positions of a stage's non-trashed deals as 0..n-1 in their current order,
-/// with `insert` (a deal id and a wanted place, clamped to the end) put at its place. Only
-/// rows whose position changes are written. Returns the place given to `insert`.
-async fn renumber(
-    conn: &mut AsyncPgConnection,
-    stage_id: Uuid,
-    insert: Option<(Uuid, i32)>,
-) -> Result<i32, DealError> {
-    let mut query = deals::table
-        .filter(deals::stage_id.eq(stage_id))
-        .filter(deals::deleted_at.is_null())
-        .into_boxed();
-    if let Some((id, _)) = insert {
-        query = query.filter(deals::id.ne(id));
-    }
-    let mut ids: Vec<Uuid> = query
-        .order((deals::position.asc(), deals::id.asc()))
-        .select(deals::id)
-        .load(conn)
-        .await?;
-    let mut at = 0;
-    if let Some((id, wanted)) = insert {
-        let end = i32::try_from(ids.len()).unwrap_or(i32::MAX);
-        at = wanted.clamp(0, end);
-        ids.insert(usize::try_from(at).unwrap_or(ids.len()), id);
-    }
-    let positions: Vec<i32> = (0..i32::try_from(ids.len()).unwrap_or(i32::MAX)).collect();
-    diesel::sql_query(
-        "UPDATE deals AS d SET position = o.pos \
-         FROM unnest($1::uuid[], $2::int4[]) AS o(id, pos) \
-         WHERE d.id = o.id AND d.position <> o.pos",
-    )
-    .bind::<Array<diesel::sql_types::Uuid>, _>(&ids)
-    .bind::<Array<Integer>, _>(&positions)
-    .execute(conn)
-    .await?;
-    Ok(at)
-}
-
-async fn end_of_stage(conn: &mut AsyncPgConnection, stage_id: Uuid) -> Result<i32, DealError> {
-    let max: Option<i32> = deals::table
-        .filter(deals::stage_id.eq(stage_id))
-        .filter(deals::deleted_at.is_null())
-        .select(diesel::dsl::max(deals::position))
-        .first(conn)
-        .await?;
-    Ok(max.map_or(0, |m| m + 1))
-}
-
 async fn reload(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Deal, DealError> {
     let row: DealRow = deals::table
         .find(id)
@@ -729,7 +683,7 @@ pub async fn create_deal(
             .into_iter()
             .next()
             .ok_or(DealError::UnknownStage(target.id))?;
-        let position = end_of_stage(conn, stage.id).await?;
+        let position = end_key(conn, stage.id, None).await?;
         let status = DealStatus::of_stage_kind(&stage.kind);
         let now = Utc::now();
         let fks = DealFks {
@@ -789,6 +743,7 @@ struct DealChangeset {
     currency: Option<String>,
     pipeline_id: Option<Uuid>,
     stage_id: Option<Uuid>,
+    position: Option<i64>,
     status: Option<String>,
     closed_at: Option<Option<DateTime<Utc>>>,
     contact_id: Option<Option<Uuid>>,
@@ -874,7 +829,6 @@ pub async fn update_deal(
         if let Some(Some(u)) = input.assigned_to_id.filter(|u| *u != row.assigned_to_id) {
             check_user(conn, u).await?;
         }
-        let old_stage = row.stage_id;
         let before = Deal::from(row);
         let now = Utc::now();
         if let Some(t) = &target {
@@ -884,6 +838,7 @@ pub async fn update_deal(
                 .map_or(t.kind.as_str(), |s| s.kind.as_str());
             let status = DealStatus::of_stage_kind(kind);
             set.stage_id = Some(t.id);
+            set.position = Some(end_key(conn, t.id, None).await?);
             set.pipeline_id = Some(t.pipeline_id);
             set.status = Some(status.as_str().to_owned());
             set.closed_at = Some(closed_at_for(before.status, before.closed_at, status, now));
@@ -905,10 +860,6 @@ pub async fn update_deal(
             .execute(conn)
             .await
             .map_err(|e| map_fk(e, &fks))?;
-        if let Some(t) = &target {
-            renumber(conn, t.id, Some((id, i32::MAX))).await?;
-            renumber(conn, old_stage, None).await?;
-        }
         if let Some(tags) = &tags {
             crm_db::tags::ensure_registered(conn, tags).await?;
         }
@@ -919,8 +870,8 @@ pub async fn update_deal(
     .await
 }
 
-/// Puts a deal at `position` (0-based, clamped to the end; default the end) of a stage of its
-/// pipeline (`deals.write`), shifting the others so the stage stays numbered 0..n-1.
+/// Puts a deal at `position` (a 0-based place, clamped to the end; default the end) of a stage
+/// of its pipeline (`deals.write`). The deal gets a sort key between its new neighbours.
 pub async fn move_deal(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
@@ -948,12 +899,15 @@ pub async fn move_deal(
             .find(|s| s.id == target.id)
             .map_or(target.kind.as_str(), |s| s.kind.as_str());
         let status = DealStatus::of_stage_kind(kind);
-        let old_stage = row.stage_id;
+        let index = input.position.map_or(i64::MAX, i64::from);
+        let current = (row.stage_id == target.id).then_some(row.position);
+        let position = key_at_index(conn, target.id, id, index, current).await?;
         let before = Deal::from(row);
         let now = Utc::now();
         diesel::update(deals::table.find(id))
             .set((
                 deals::stage_id.eq(target.id),
+                deals::position.eq(position),
                 deals::status.eq(status.as_str()),
                 deals::closed_at.eq(closed_at_for(before.status, before.closed_at, status, now)),
                 deals::updated_at.eq(now),
@@ -961,15 +915,6 @@ pub async fn move_deal(
             ))
             .execute(conn)
             .await?;
-        renumber(
-            conn,
-            target.id,
-            Some((id, input.position.unwrap_or(i32::MAX))),
-        )
-        .await?;
-        if old_stage != target.id {
-            renumber(conn, old_stage, None).await?;
-        }
         let after = reload(conn, id).await?;
         record_update(conn, actor, &before, &after).await?;
         Ok(after)
@@ -977,7 +922,7 @@ pub async fn move_deal(
     .await
 }
 
-/// Moves a deal to the trash (`deals.delete`); the rest of its stage closes the gap.
+/// Moves a deal to the trash (`deals.delete`); the others keep their keys.
 pub async fn delete_deal(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
@@ -1001,7 +946,6 @@ pub async fn delete_deal(
             ))
             .execute(conn)
             .await?;
-        renumber(conn, row.stage_id, None).await?;
         crm_activity::record(
             conn,
             actor,
@@ -1028,7 +972,7 @@ pub async fn restore_deal(
         if row.deleted_at.is_none() {
             return Err(DealError::NotFound(id));
         }
-        let position = end_of_stage(conn, row.stage_id).await?;
+        let position = end_key(conn, row.stage_id, None).await?;
         let before = Deal::from(row);
         diesel::update(deals::table.find(id))
             .set((
@@ -1069,9 +1013,6 @@ pub async fn purge_deal(
         let (row, _) = lock_deal(conn, id, &[current.stage_id]).await?;
         check_version(expected_version, row.version)?;
         diesel::delete(deals::table.find(id)).execute(conn).await?;
-        if row.deleted_at.is_none() {
-            renumber(conn, row.stage_id, None).await?;
-        }
         crm_activity::record(
             conn,
             actor,
@@ -1085,8 +1026,7 @@ pub async fn purge_deal(
     .await
 }
 
-/// Hard-deletes deals trashed before `older_than`; returns how many. Trashed deals hold no
-/// place in their stage, so nothing needs renumbering.
+/// Hard-deletes deals trashed before `older_than`; returns how many.
 pub async fn purge_trash(
     conn: &mut AsyncPgConnection,
     older_than: DateTime<Utc>,

@@ -103,7 +103,7 @@ async fn create(conn: &mut AsyncPgConnection, actor: &Actor, input: CreateDeal) 
 }
 
 /// (title, position) of the non-trashed deals of a stage, in position order.
-async fn order(conn: &mut AsyncPgConnection, stage: Uuid) -> Vec<(String, i32)> {
+async fn order(conn: &mut AsyncPgConnection, stage: Uuid) -> Vec<(String, i64)> {
     deals::table
         .filter(deals::stage_id.eq(stage))
         .filter(deals::deleted_at.is_null())
@@ -114,17 +114,21 @@ async fn order(conn: &mut AsyncPgConnection, stage: Uuid) -> Vec<(String, i32)> 
         .unwrap()
 }
 
-fn titles(order: &[(String, i32)]) -> Vec<&str> {
+fn titles(order: &[(String, i64)]) -> Vec<&str> {
     order.iter().map(|(t, _)| t.as_str()).collect()
 }
 
-fn assert_dense(order: &[(String, i32)]) {
-    let positions: Vec<i32> = order.iter().map(|(_, p)| *p).collect();
-    assert_eq!(
-        positions,
-        (0..order.len() as i32).collect::<Vec<_>>(),
-        "{order:?}"
-    );
+/// Every deal of the stage has a key of its own: the order never depends on the id tie-break.
+fn assert_distinct_keys(order: &[(String, i64)]) {
+    assert!(order.windows(2).all(|w| w[0].1 < w[1].1), "{order:?}");
+}
+
+/// Where a deal stands in its stage (0-based).
+async fn index_in_stage(conn: &mut AsyncPgConnection, deal: &crm_deals::Deal) -> usize {
+    let o = order(conn, deal.stage_id).await;
+    o.iter()
+        .position(|(t, _)| *t == deal.title)
+        .expect("deal on its stage")
 }
 
 #[tokio::test]
@@ -239,11 +243,9 @@ async fn new_deals_go_to_the_end_of_the_default_pipelines_first_open_stage() {
     let sales = default_pipeline(&mut conn).await;
     let a = create(&mut conn, &Actor::system(), titled("A")).await;
     let b = create(&mut conn, &Actor::system(), titled("B")).await;
-    assert_eq!(
-        (a.pipeline_id, a.stage_id, a.position),
-        (sales.id, sales.stages[0], 0)
-    );
-    assert_eq!((b.stage_id, b.position), (sales.stages[0], 1));
+    assert_eq!((a.pipeline_id, a.stage_id), (sales.id, sales.stages[0]));
+    assert_eq!(b.stage_id, sales.stages[0]);
+    assert!(a.position < b.position, "B after A");
     assert_eq!(a.status, DealStatus::Open);
     assert_eq!(a.currency, "USD");
     assert!(b.number > a.number);
@@ -404,7 +406,7 @@ async fn stages_of_other_pipelines_and_unknown_references_are_refused() {
 }
 
 #[tokio::test]
-async fn moves_place_the_deal_exactly_and_keep_both_stages_dense() {
+async fn moves_place_the_deal_exactly_in_both_stages() {
     let db = TestDb::new().await;
     let mut conn = db.conn().await;
     let sales = default_pipeline(&mut conn).await;
@@ -430,14 +432,14 @@ async fn moves_place_the_deal_exactly_and_keep_both_stages_dense() {
     };
     // D to the top.
     let d = mv(&mut conn, ids[3], s0, Some(0)).await;
-    assert_eq!(d.position, 0);
+    assert_eq!(index_in_stage(&mut conn, &d).await, 0);
     assert_eq!(titles(&order(&mut conn, s0).await), ["D", "A", "B", "C"]);
     // D to the middle.
     mv(&mut conn, ids[3], s0, Some(2)).await;
     assert_eq!(titles(&order(&mut conn, s0).await), ["A", "B", "D", "C"]);
     // A to the end (clamped).
     let a = mv(&mut conn, ids[0], s0, Some(99)).await;
-    assert_eq!(a.position, 3);
+    assert_eq!(index_in_stage(&mut conn, &a).await, 3);
     assert_eq!(titles(&order(&mut conn, s0).await), ["B", "D", "C", "A"]);
     // B across to the next stage, then C before it, then D at its end by default.
     mv(&mut conn, ids[1], s1, None).await;
@@ -447,8 +449,8 @@ async fn moves_place_the_deal_exactly_and_keep_both_stages_dense() {
     let second = order(&mut conn, s1).await;
     assert_eq!(titles(&first), ["A"]);
     assert_eq!(titles(&second), ["C", "B", "D"]);
-    assert_dense(&first);
-    assert_dense(&second);
+    assert_distinct_keys(&first);
+    assert_distinct_keys(&second);
     // PATCH with a stageId moves to the end.
     let a = crm_deals::update_deal(
         &mut conn,
@@ -462,7 +464,7 @@ async fn moves_place_the_deal_exactly_and_keep_both_stages_dense() {
     )
     .await
     .unwrap();
-    assert_eq!(a.position, 3);
+    assert_eq!(index_in_stage(&mut conn, &a).await, 3);
     assert!(order(&mut conn, s0).await.is_empty());
     let err = crm_deals::move_deal(
         &mut conn,
@@ -483,7 +485,7 @@ async fn moves_place_the_deal_exactly_and_keep_both_stages_dense() {
 }
 
 #[tokio::test]
-async fn concurrent_moves_in_one_stage_leave_positions_exactly_dense() {
+async fn concurrent_moves_in_one_stage_keep_every_key_distinct() {
     let db = TestDb::new().await;
     let mut conn = db.conn().await;
     let sales = default_pipeline(&mut conn).await;
@@ -526,8 +528,8 @@ async fn concurrent_moves_in_one_stage_leave_positions_exactly_dense() {
         }
         let first = order(&mut conn, s0).await;
         let second = order(&mut conn, s1).await;
-        assert_dense(&first);
-        assert_dense(&second);
+        assert_distinct_keys(&first);
+        assert_distinct_keys(&second);
         assert_eq!(first.len() + second.len(), 12);
     }
 }
@@ -613,7 +615,7 @@ async fn without_read_all_one_sees_only_deals_one_created_or_is_assigned_to() {
 }
 
 #[tokio::test]
-async fn trashing_closes_the_gap_and_restoring_appends_to_the_stage() {
+async fn trashing_takes_the_deal_off_its_stage_and_restoring_appends_it() {
     let db = TestDb::new().await;
     let mut conn = db.conn().await;
     let sales = default_pipeline(&mut conn).await;
@@ -627,7 +629,7 @@ async fn trashing_closes_the_gap_and_restoring_appends_to_the_stage() {
         .unwrap();
     let left = order(&mut conn, sales.stages[0]).await;
     assert_eq!(titles(&left), ["B", "C"]);
-    assert_dense(&left);
+    assert_distinct_keys(&left);
     assert!(matches!(
         crm_deals::get_deal(&mut conn, &admin, ids[0])
             .await
@@ -649,12 +651,13 @@ async fn trashing_closes_the_gap_and_restoring_appends_to_the_stage() {
     let restored = crm_deals::restore_deal(&mut conn, &admin, ids[0])
         .await
         .unwrap();
-    assert_eq!((restored.position, restored.deleted_at), (2, None));
+    assert_eq!(restored.deleted_at, None);
+    assert_eq!(index_in_stage(&mut conn, &restored).await, 2);
     assert_eq!(
         titles(&order(&mut conn, sales.stages[0]).await),
         ["B", "C", "A"]
     );
-    // Permanent deletion is for admins; it renumbers too.
+    // Permanent deletion is for admins.
     let manager = user(&mut conn, Role::Manager, vec![]).await;
     let err = crm_deals::purge_deal(&mut conn, &actor_of(&manager), ids[1], None)
         .await
@@ -665,7 +668,7 @@ async fn trashing_closes_the_gap_and_restoring_appends_to_the_stage() {
         .unwrap();
     let left = order(&mut conn, sales.stages[0]).await;
     assert_eq!(titles(&left), ["C", "A"]);
-    assert_dense(&left);
+    assert_distinct_keys(&left);
     // purge_trash removes only deals trashed before the cut-off.
     crm_deals::delete_deal(&mut conn, &admin, ids[2], None)
         .await
@@ -786,7 +789,7 @@ async fn viewers_write_nothing() {
 }
 
 #[tokio::test]
-async fn one_deal_moved_by_many_users_at_once_ends_on_one_stage_with_dense_neighbours() {
+async fn one_deal_moved_by_many_users_at_once_ends_on_one_stage_with_distinct_keys() {
     let db = TestDb::new().await;
     let mut conn = db.conn().await;
     let sales = default_pipeline(&mut conn).await;
@@ -826,7 +829,7 @@ async fn one_deal_moved_by_many_users_at_once_ends_on_one_stage_with_dense_neigh
     let mut total = 0;
     for stage in &sales.stages[..4] {
         let o = order(&mut conn, *stage).await;
-        assert_dense(&o);
+        assert_distinct_keys(&o);
         total += o.len();
     }
     assert_eq!(total, 6);
@@ -834,4 +837,94 @@ async fn one_deal_moved_by_many_users_at_once_ends_on_one_stage_with_dense_neigh
         .await
         .unwrap();
     assert_eq!(deal.version, 11);
+}
+
+/// Moves `id` to `index` of `stage` as the system actor.
+async fn move_to(conn: &mut AsyncPgConnection, id: Uuid, stage: Uuid, index: i32) {
+    crm_deals::move_deal(
+        conn,
+        &Actor::system(),
+        id,
+        MoveDeal {
+            stage_id: stage,
+            position: Some(index),
+        },
+        None,
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn repeated_drops_into_one_gap_respace_the_neighbours_and_keep_the_exact_order() {
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    let sales = default_pipeline(&mut conn).await;
+    let stage = sales.stages[0];
+    let mut ids = Vec::new();
+    let mut model = Vec::new();
+    for i in 0..30 {
+        let title = format!("D{i:02}");
+        ids.push(create(&mut conn, &Actor::system(), titled(&title)).await.id);
+        model.push(title);
+    }
+    // Mostly into the crowded spot after the first card (a gap of 2^16 lasts 16 drops), now
+    // and then elsewhere, so windows of several sizes get respaced.
+    for step in 0..120usize {
+        let from = (step * 7 + 3) % 30;
+        let to = if step % 10 == 9 { (step * 13) % 31 } else { 1 };
+        let title = model.remove(from);
+        let id = ids[title[1..].parse::<usize>().unwrap()];
+        model.insert(to.min(model.len()), title);
+        move_to(&mut conn, id, stage, i32::try_from(to).unwrap()).await;
+        let got = order(&mut conn, stage).await;
+        assert_eq!(titles(&got), model, "after step {step}");
+        assert_distinct_keys(&got);
+    }
+}
+
+#[tokio::test]
+async fn a_move_to_the_top_of_a_large_stage_writes_only_the_moved_deal() {
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    let sales = default_pipeline(&mut conn).await;
+    let stage = sales.stages[0];
+    diesel::sql_query(
+        "INSERT INTO deals (id, title, pipeline_id, stage_id, position) \
+         SELECT gen_random_uuid(), 'bulk ' || i, $1, $2, i * 65536 FROM generate_series(1, 5000) AS i",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(sales.id)
+    .bind::<diesel::sql_types::Uuid, _>(stage)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let snapshot = async |conn: &mut AsyncPgConnection| -> Vec<(Uuid, i64, i32)> {
+        deals::table
+            .filter(deals::stage_id.eq(stage))
+            .order(deals::id)
+            .select((deals::id, deals::position, deals::version))
+            .load(conn)
+            .await
+            .unwrap()
+    };
+    let last: Uuid = deals::table
+        .filter(deals::title.eq("bulk 5000"))
+        .select(deals::id)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    let before = snapshot(&mut conn).await;
+    move_to(&mut conn, last, stage, 0).await;
+    move_to(&mut conn, last, stage, 2500).await;
+    let after = snapshot(&mut conn).await;
+    let changed: Vec<Uuid> = before
+        .iter()
+        .zip(&after)
+        .filter(|(b, a)| b != a)
+        .map(|(b, _)| b.0)
+        .collect();
+    assert_eq!(changed, [last]);
+    let o = order(&mut conn, stage).await;
+    assert_eq!(o[2500].0, "bulk 5000");
+    assert_eq!(o[2499].0, "bulk 2500");
 }

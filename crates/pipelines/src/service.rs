@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use crm_core::change::{Change, created, diff};
 use crm_core::{Actor, EntityKind, EntityRef, FieldError, Page, Permission};
 use crm_db::AsyncPgConnection;
+use crm_db::kanban::STEP;
 use crm_db::schema::{activity, deals, pipelines, stages};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Int4, Nullable, Numeric, Text, Timestamptz};
@@ -347,8 +348,8 @@ struct DealToMove {
     status: String,
     #[diesel(sql_type = Nullable<Timestamptz>)]
     closed_at: Option<DateTime<Utc>>,
-    #[diesel(sql_type = Int4)]
-    position: i32,
+    #[diesel(sql_type = BigInt)]
+    position: i64,
 }
 
 /// Which deals to move.
@@ -395,13 +396,14 @@ async fn place_deals(
     if deals_to_move.is_empty() {
         return Ok(0);
     }
-    let base: i32 = if append {
+    // Trashed deals of the target keep their keys and may come back: stay clear of them too.
+    let base: i64 = if append {
         deals::table
             .filter(deals::stage_id.eq(target.id))
             .select(diesel::dsl::max(deals::position))
-            .first::<Option<i32>>(conn)
+            .first::<Option<i64>>(conn)
             .await?
-            .unwrap_or(-1)
+            .map_or(0, |k| k.saturating_add(STEP))
     } else {
         0
     };
@@ -413,8 +415,7 @@ async fn place_deals(
     let mut entries = Vec::new();
     for (i, d) in deals_to_move.into_iter().enumerate() {
         let position = if append {
-            base.saturating_add(1)
-                .saturating_add(i32::try_from(i).unwrap_or(i32::MAX))
+            base.saturating_add(i64::try_from(i).unwrap_or(i64::MAX).saturating_mul(STEP))
         } else {
             d.position
         };
@@ -467,7 +468,7 @@ async fn place_deals(
         "UPDATE deals AS d SET stage_id = $1, pipeline_id = $2, status = $3, \
                 position = v.pos, closed_at = v.closed_at, updated_at = $4, \
                 version = d.version + 1 \
-         FROM unnest($5::uuid[], $6::int4[], $7::timestamptz[]) AS v (id, pos, closed_at) \
+         FROM unnest($5::uuid[], $6::int8[], $7::timestamptz[]) AS v (id, pos, closed_at) \
          WHERE d.id = v.id",
     )
     .bind::<diesel::sql_types::Uuid, _>(target.id)
@@ -475,7 +476,7 @@ async fn place_deals(
     .bind::<Text, _>(status)
     .bind::<Timestamptz, _>(now)
     .bind::<Array<diesel::sql_types::Uuid>, _>(&ids)
-    .bind::<Array<Int4>, _>(&positions)
+    .bind::<Array<BigInt>, _>(&positions)
     .bind::<Array<Nullable<Timestamptz>>, _>(&closed)
     .execute(conn)
     .await?;

@@ -70,7 +70,7 @@ async fn insert_deal(
     conn: &mut AsyncPgConnection,
     pipeline: Uuid,
     stage: Uuid,
-    position: i32,
+    position: i64,
     status: &str,
     amount: Option<&str>,
     currency: &str,
@@ -89,7 +89,7 @@ async fn insert_deal(
     .bind::<diesel::sql_types::Text, _>(currency)
     .bind::<diesel::sql_types::Uuid, _>(pipeline)
     .bind::<diesel::sql_types::Uuid, _>(stage)
-    .bind::<diesel::sql_types::Integer, _>(position)
+    .bind::<diesel::sql_types::BigInt, _>(position)
     .bind::<diesel::sql_types::Text, _>(status)
     .bind::<diesel::sql_types::Bool, _>(trashed)
     .execute(conn)
@@ -101,7 +101,7 @@ async fn insert_deal(
 type DealState = (
     Uuid,
     Uuid,
-    i32,
+    i64,
     String,
     Option<chrono::DateTime<chrono::Utc>>,
 );
@@ -398,9 +398,10 @@ async fn deleting_a_stage_with_deals_needs_a_target_and_moves_every_deal_in_orde
     let (s2, p2, pos2, status2, closed2) = deal(&mut conn, d2).await;
     let (s1, p1, pos1, status1, closed1) = deal(&mut conn, d1).await;
     assert_eq!((s1, p1, s2, p2), (to.id, other.id, to.id, other.id));
+    // Kanban keys are crm_db::kanban::STEP apart.
     assert_eq!(
         (pos2, pos1),
-        (10, 11),
+        (9 + 65536, 9 + 2 * 65536),
         "appended after 9, relative order kept"
     );
     assert_eq!((status1.as_str(), status2.as_str()), ("won", "won"));
@@ -782,7 +783,7 @@ async fn deleting_a_pipeline_with_deals_moves_them_to_another_pipeline_only() {
         (sa, pa, sb, pb),
         (sales.stages[5].id, sales.id, sales.stages[5].id, sales.id)
     );
-    assert_eq!((posb, posa), (0, 1));
+    assert_eq!((posb, posa), (0, 65536));
     assert_eq!((statusa.as_str(), statusb.as_str()), ("lost", "lost"));
     let err = crm_pipelines::get_pipeline(&mut conn, &admin(), doomed.id)
         .await

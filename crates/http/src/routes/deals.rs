@@ -38,7 +38,8 @@ pub struct ListDealsQuery {
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// Comma list of `createdAt`, `updatedAt`, `amount`, `title`, `number`,
-    /// `expectedCloseAt`, `position`; `-` for descending. Default `createdAt`. Not with `cursor`.
+    /// `expectedCloseAt`, `position`; `-` for descending. Default `createdAt`, or `position`
+    /// (board order) with `stageId`. Not with `cursor`.
     pub sort: Option<String>,
     /// Fragment of the title (case-insensitive).
     pub q: Option<String>,
@@ -86,10 +87,15 @@ impl ListDealsQuery {
                 "cannot be combined with cursor (cursor pages are ordered by createdAt)",
             )));
         }
+        let default_sort = if self.stage_id.is_some() {
+            DealSort::Position
+        } else {
+            DealSort::CreatedAt
+        };
         let sort = SortSpec::parse(
             self.sort.as_deref(),
             DealSort::ALLOWED,
-            vec![(DealSort::CreatedAt, SortDirection::Asc)],
+            vec![(default_sort, SortDirection::Asc)],
         )
         .map_err(invalid)?;
         let cursor = match self.cursor.as_deref().map(str::trim) {
@@ -310,8 +316,9 @@ async fn restore_deal(
     Ok(ok_versioned(deal, version))
 }
 
-/// Puts a deal at `position` (0-based; default and beyond the end: the end) of a stage of its
-/// pipeline (`deals.write`); the other deals of both stages shift to stay numbered 0..n-1.
+/// Puts a deal at `position` (a 0-based place; default and beyond the end: the end) of a stage
+/// of its pipeline (`deals.write`). The deal's `position` in the answer is its new sort key,
+/// between those of its new neighbours; the other deals normally keep theirs.
 #[utoipa::path(post, path = "/deals/{id}/move", tag = "deals", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag of the version being moved")), request_body = MoveDeal, security(("bearer" = [])), responses(
     (status = 200, body = Data<Deal>, headers(("ETag" = String))),
     (status = 400, body = Problem, content_type = "application/problem+json"),

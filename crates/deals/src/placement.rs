@@ -1,0 +1,148 @@
+//! Choosing a deal's sort key for a place (a 0-based index) inside a stage.
+//!
+//! Keys are sparse (see `crm_db::kanban`): a deal dropped at index `i` takes a key between the
+//! deals now at `i - 1` and `i`, so a move normally writes one row. Only when repeated drops
+//! into the same spot have used up a gap are some neighbours respaced: the smallest window
+//! around the spot (doubling from 16 rows) whose bounding keys leave room for all of them, so
+//! the work stays proportional to the crowding, not to the size of the stage. Callers hold the
+//! stage's row lock.
+
+use crm_db::AsyncPgConnection;
+use crm_db::kanban::{STEP, end_key};
+use crm_db::schema::deals;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt};
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use crate::error::DealError;
+
+/// Smallest distance a respaced window leaves between neighbours.
+const MIN_GAP: i64 = 1024;
+/// Rows on each side of the spot in the first respacing window.
+const FIRST_HALF_WINDOW: i64 = 8;
+
+/// `limit` deals of the stage in board order from `offset`, without `except`.
+async fn slice(
+    conn: &mut AsyncPgConnection,
+    stage_id: Uuid,
+    except: Uuid,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<(Uuid, i64)>, DealError> {
+    Ok(deals::table
+        .filter(deals::stage_id.eq(stage_id))
+        .filter(deals::deleted_at.is_null())
+        .filter(deals::id.ne(except))
+        .order((deals::position.asc(), deals::id.asc()))
+        .select((deals::id, deals::position))
+        .offset(offset)
+        .limit(limit)
+        .load(conn)
+        .await?)
+}
+
+/// The key that puts `deal` at `index` among the other deals of `stage_id` (beyond the end:
+/// last). `current` is the deal's key when it already sits on that stage: kept when it is
+/// already in the right place, so a no-op move writes nothing.
+pub(crate) async fn key_at_index(
+    conn: &mut AsyncPgConnection,
+    stage_id: Uuid,
+    deal: Uuid,
+    index: i64,
+    current: Option<i64>,
+) -> Result<i64, DealError> {
+    let index = index.max(0);
+    let (prev, next) = if index == 0 {
+        (
+            None,
+            slice(conn, stage_id, deal, 0, 1).await?.into_iter().next(),
+        )
+    } else {
+        let mut rows = slice(conn, stage_id, deal, index - 1, 2).await?.into_iter();
+        match (rows.next(), rows.next()) {
+            // Past the end.
+            (None, _) => return Ok(end_key(conn, stage_id, Some(deal)).await?),
+            neighbours => neighbours,
+        }
+    };
+    let (prev, next) = (prev.map(|r| r.1), next.map(|r| r.1));
+    if let Some(k) = current
+        && prev.is_none_or(|p| p < k)
+        && next.is_none_or(|n| k < n)
+    {
+        return Ok(k);
+    }
+    match (prev, next) {
+        (None, None) => Ok(0),
+        (None, Some(n)) => Ok(n.saturating_sub(STEP)),
+        (Some(p), None) => Ok(p.saturating_add(STEP)),
+        (Some(p), Some(n)) if n - p >= 2 => Ok(p + (n - p) / 2),
+        (Some(_), Some(_)) => respace(conn, stage_id, deal, index).await,
+    }
+}
+
+/// Respaces the smallest window around `index` that has room, and returns the key left free
+/// at `index`.
+async fn respace(
+    conn: &mut AsyncPgConnection,
+    stage_id: Uuid,
+    deal: Uuid,
+    index: i64,
+) -> Result<i64, DealError> {
+    let mut half = FIRST_HALF_WINDOW;
+    loop {
+        let lo = (index - half).max(0);
+        let hi = index.saturating_add(half);
+        // The window `lo..hi` plus its bounding rows on either side, when they exist.
+        let from = (lo - 1).max(0);
+        let rows = slice(conn, stage_id, deal, from, hi - from + 1).await?;
+        let left = (lo > 0).then(|| <[_]>::first(&rows).map(|r| r.1)).flatten();
+        let skip = usize::from(lo > 0);
+        let window_len = usize::try_from(hi - lo).unwrap_or(usize::MAX);
+        let window: Vec<Uuid> = rows
+            .iter()
+            .skip(skip)
+            .take(window_len)
+            .map(|r| r.0)
+            .collect();
+        let right = rows.get(skip + window_len).map(|r| r.1);
+        // Slots: the window's rows with the new deal at `index - lo`.
+        let at = usize::try_from(index - lo).unwrap_or(0).min(window.len());
+        let slots = i64::try_from(window.len() + 1).unwrap_or(i64::MAX);
+        let keys: Option<Vec<i64>> = match (left, right) {
+            (Some(a), Some(b)) => {
+                let gap = (b - a) / (slots + 1);
+                (gap >= MIN_GAP).then(|| (1..=slots).map(|i| a + i * gap).collect())
+            }
+            (Some(a), None) => Some((1..=slots).map(|i| a.saturating_add(i * STEP)).collect()),
+            (None, Some(b)) => Some(
+                (0..slots)
+                    .map(|i| b.saturating_sub((slots - i) * STEP))
+                    .collect(),
+            ),
+            (None, None) => Some((0..slots).map(|i| i * STEP).collect()),
+        };
+        if let Some(keys) = keys {
+            let mut ids = window;
+            ids.insert(at, deal);
+            let chosen = keys[at];
+            let (ids, keys): (Vec<Uuid>, Vec<i64>) = ids
+                .into_iter()
+                .zip(keys)
+                .filter(|(id, _)| *id != deal)
+                .unzip();
+            diesel::sql_query(
+                "UPDATE deals AS d SET position = o.pos \
+                 FROM unnest($1::uuid[], $2::int8[]) AS o(id, pos) \
+                 WHERE d.id = o.id AND d.position <> o.pos",
+            )
+            .bind::<Array<diesel::sql_types::Uuid>, _>(&ids)
+            .bind::<Array<BigInt>, _>(&keys)
+            .execute(conn)
+            .await?;
+            return Ok(chosen);
+        }
+        half = half.saturating_mul(2);
+    }
+}
