@@ -416,20 +416,7 @@ async fn moves_place_the_deal_exactly_in_both_stages() {
     for t in ["A", "B", "C", "D"] {
         ids.push(create(&mut conn, &admin, titled(t)).await.id);
     }
-    let mv = async |conn: &mut AsyncPgConnection, id: Uuid, stage: Uuid, position: Option<i32>| {
-        crm_deals::move_deal(
-            conn,
-            &Actor::system(),
-            id,
-            MoveDeal {
-                stage_id: stage,
-                position,
-            },
-            None,
-        )
-        .await
-        .unwrap()
-    };
+    let mv = move_to;
     // D to the top.
     let d = mv(&mut conn, ids[3], s0, Some(0)).await;
     assert_eq!(index_in_stage(&mut conn, &d).await, 0);
@@ -839,20 +826,25 @@ async fn one_deal_moved_by_many_users_at_once_ends_on_one_stage_with_distinct_ke
     assert_eq!(deal.version, 11);
 }
 
-/// Moves `id` to `index` of `stage` as the system actor.
-async fn move_to(conn: &mut AsyncPgConnection, id: Uuid, stage: Uuid, index: i32) {
+/// Moves `id` to `index` (default: the end) of `stage` as the system actor.
+async fn move_to(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    stage: Uuid,
+    index: Option<i32>,
+) -> crm_deals::Deal {
     crm_deals::move_deal(
         conn,
         &Actor::system(),
         id,
         MoveDeal {
             stage_id: stage,
-            position: Some(index),
+            position: index,
         },
         None,
     )
     .await
-    .unwrap();
+    .unwrap()
 }
 
 #[tokio::test]
@@ -876,7 +868,7 @@ async fn repeated_drops_into_one_gap_respace_the_neighbours_and_keep_the_exact_o
         let title = model.remove(from);
         let id = ids[title[1..].parse::<usize>().unwrap()];
         model.insert(to.min(model.len()), title);
-        move_to(&mut conn, id, stage, i32::try_from(to).unwrap()).await;
+        move_to(&mut conn, id, stage, Some(i32::try_from(to).unwrap())).await;
         let got = order(&mut conn, stage).await;
         assert_eq!(titles(&got), model, "after step {step}");
         assert_distinct_keys(&got);
@@ -914,8 +906,8 @@ async fn a_move_to_the_top_of_a_large_stage_writes_only_the_moved_deal() {
         .await
         .unwrap();
     let before = snapshot(&mut conn).await;
-    move_to(&mut conn, last, stage, 0).await;
-    move_to(&mut conn, last, stage, 2500).await;
+    move_to(&mut conn, last, stage, Some(0)).await;
+    move_to(&mut conn, last, stage, Some(2500)).await;
     let after = snapshot(&mut conn).await;
     let changed: Vec<Uuid> = before
         .iter()
