@@ -302,3 +302,42 @@ async fn viewers_read_the_registry_but_manage_nothing() {
     let res = app.request(Method::GET, "/api/tags").send().await.unwrap();
     assert_problem(res, 401, "missing_token").await;
 }
+
+#[tokio::test]
+async fn every_list_filters_by_tag_case_insensitively() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.signed_in(Role::Admin).await;
+    for (path, body) in [
+        (
+            "/api/contacts",
+            json!({"fullName": "Tagged", "tags": ["Key Account"]}),
+        ),
+        (
+            "/api/companies",
+            json!({"name": "Tagged Ltd", "tags": ["Key Account"]}),
+        ),
+        (
+            "/api/deals",
+            json!({"title": "Tagged", "tags": ["Key Account"]}),
+        ),
+        (
+            "/api/tasks",
+            json!({"title": "Tagged", "tags": ["Key Account"]}),
+        ),
+    ] {
+        let res = send(&app, Method::POST, path, &token, Some(body)).await;
+        assert_eq!(res.status(), 201, "{path}");
+        for (tag, want) in [("key account", 1), ("KEY ACCOUNT", 1), ("Key", 0)] {
+            let res = send(
+                &app,
+                Method::GET,
+                &format!("{path}?tag={}", tag.replace(' ', "%20")),
+                &token,
+                None,
+            )
+            .await;
+            let body: Value = res.json().await.unwrap();
+            assert_eq!(body["meta"]["total"], want, "{path}?tag={tag}: {body}");
+        }
+    }
+}

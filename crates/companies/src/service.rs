@@ -254,7 +254,7 @@ fn filtered(
         query = query.filter(companies::owner_id.eq(owner));
     }
     if let Some(tag) = input.tag.as_deref().map(str::trim) {
-        query = query.filter(companies::tags.contains(vec![tag.to_owned()]));
+        query = query.filter(crm_db::tags::carries_tag("companies", tag));
     }
     if let Some(since) = input.updated_since {
         query = query.filter(companies::updated_at.ge(since));

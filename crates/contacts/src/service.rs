@@ -318,7 +318,7 @@ fn filtered(actor: &Actor, input: &ListContacts) -> contacts::BoxedQuery<'static
         query = query.filter(contacts::owner_id.eq(owner));
     }
     if let Some(tag) = input.tag.as_deref().map(str::trim) {
-        query = query.filter(contacts::tags.contains(vec![tag.to_owned()]));
+        query = query.filter(crm_db::tags::carries_tag("contacts", tag));
     }
     if let Some(email) = input.email.as_deref() {
         query = query.filter(contacts::email.eq(email.trim().to_lowercase()));

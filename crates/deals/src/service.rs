@@ -508,7 +508,7 @@ fn filtered(actor: &Actor, input: &ListDeals) -> deals::BoxedQuery<'static, Pg> 
         .map(str::trim)
         .filter(|t| !t.is_empty())
     {
-        query = query.filter(deals::tags.contains(vec![tag.to_owned()]));
+        query = query.filter(crm_db::tags::carries_tag("deals", tag));
     }
     if let Some(t) = input.updated_since {
         query = query.filter(deals::updated_at.ge(t));

@@ -5,6 +5,7 @@ use crm_core::tags::MAX_TAG_LEN;
 use crm_core::{Actor, Change, EntityKind, EntityRef, FieldError, Permission};
 use crm_db::AsyncPgConnection;
 use crm_db::schema::tags;
+use crm_db::tags::TAGGED;
 use diesel::prelude::*;
 use diesel::sql_types::{Nullable, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -13,9 +14,6 @@ use uuid::Uuid;
 
 use crate::error::TagError;
 use crate::model::{CreateTag, MergeTag, Tag, UpdateTag};
-
-/// The tables whose records carry tags.
-const TAGGED: [&str; 4] = ["contacts", "companies", "deals", "tasks"];
 
 /// Tags with usage counts, in one query: the tags of every non-trashed record unnested,
 /// grouped case-insensitively and joined to the registry.
@@ -136,7 +134,7 @@ async fn rewrite_records(
         };
         let query = diesel::sql_query(format!(
             "UPDATE {table} SET tags = {new_tags}, version = version + 1, updated_at = now() \
-             WHERE EXISTS (SELECT 1 FROM unnest(tags) AS e WHERE lower(e) = lower($1))"
+             WHERE crm_lower_tags(tags) @> ARRAY[lower($1)]"
         ))
         .bind::<Text, _>(from);
         match to {

@@ -12,7 +12,7 @@ use crm_db::schema::{comments, contacts, deals, tasks, users};
 use diesel::dsl::sql;
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Integer, Text};
+use diesel::sql_types::{Bool, Integer};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use garde::Validate;
 use uuid::Uuid;
@@ -505,11 +505,7 @@ fn filtered(actor: &Actor, input: &ListTasks) -> Boxed {
         .map(str::trim)
         .filter(|t| !t.is_empty())
     {
-        query = query.filter(
-            sql::<Bool>("EXISTS (SELECT 1 FROM unnest(tasks.tags) AS t WHERE lower(t) = lower(")
-                .bind::<Text, _>(tag.to_owned())
-                .sql("))"),
-        );
+        query = query.filter(crm_db::tags::carries_tag("tasks", tag));
     }
     if let Some(since) = input.updated_since {
         query = query.filter(tasks::updated_at.ge(since));
