@@ -217,6 +217,27 @@ async fn create_rename_merge_and_delete_rewrite_the_records() {
         timeline["data"][0]["changes"],
         json!([{"field": "name", "from": "vip", "to": "Premium"}])
     );
+    // Each rewritten record's own timeline shows the change, by the acting user.
+    for (kind, id) in [("contact", contact), ("deal", deal)] {
+        let res = send(
+            &app,
+            Method::GET,
+            &format!("/api/activity?entityType={kind}&entityId={id}"),
+            &manager,
+            None,
+        )
+        .await;
+        let timeline: Value = res.json().await.unwrap();
+        let entry = &timeline["data"][0];
+        assert_eq!(entry["type"], format!("{kind}.updated"), "{timeline}");
+        assert_eq!(
+            entry["changes"],
+            json!([{"field": "tags", "from": ["vip", "gold", "x"], "to": ["Premium", "gold", "x"]}])
+        );
+        assert!(entry["actorId"].is_string(), "{entry}");
+        let id = Uuid::parse_str(entry["id"].as_str().unwrap()).unwrap();
+        assert_eq!(id.get_version_num(), 7, "set-based ids are v7 too");
+    }
     let gold = id_of(&tags, "gold");
     let res = send(
         &app,

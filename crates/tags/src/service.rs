@@ -114,10 +114,22 @@ struct IdRow {
     id: Uuid,
 }
 
+/// The record type of a tagged table, for its activity entries.
+fn entity_of(table: &str) -> &'static str {
+    match table {
+        "contacts" => "contact",
+        "companies" => "company",
+        "deals" => "deal",
+        _ => "task",
+    }
+}
+
 /// Every record carrying `from` (case-insensitively) carries `to` instead (`None`: nothing),
-/// without duplicates, with its version bumped.
+/// without duplicates, with its version bumped and a `<record>.updated` activity entry with the
+/// `tags` change on its timeline — all in one statement per table.
 async fn rewrite_records(
     conn: &mut AsyncPgConnection,
+    actor: &Actor,
     from: &str,
     to: Option<&str>,
 ) -> Result<(), TagError> {
@@ -125,18 +137,30 @@ async fn rewrite_records(
         let new_tags = if to.is_some() {
             "ARRAY(SELECT v FROM ( \
                 SELECT v, i, row_number() OVER (PARTITION BY lower(v) ORDER BY i) AS rn FROM ( \
-                    SELECT CASE WHEN lower(e) = lower($1) THEN $2 ELSE e END AS v, i \
-                    FROM unnest(tags) WITH ORDINALITY AS u(e, i)) a) b \
+                    SELECT CASE WHEN lower(e) = lower($1) THEN $4 ELSE e END AS v, i \
+                    FROM unnest(r.tags) WITH ORDINALITY AS u(e, i)) a) b \
              WHERE rn = 1 ORDER BY i)"
         } else {
-            "ARRAY(SELECT e FROM unnest(tags) WITH ORDINALITY AS u(e, i) \
+            "ARRAY(SELECT e FROM unnest(r.tags) WITH ORDINALITY AS u(e, i) \
              WHERE lower(e) <> lower($1) ORDER BY i)"
         };
+        let entity = entity_of(table);
         let query = diesel::sql_query(format!(
-            "UPDATE {table} SET tags = {new_tags}, version = version + 1, updated_at = now() \
-             WHERE crm_lower_tags(tags) @> ARRAY[lower($1)]"
+            "WITH old AS ( \
+                 SELECT id, tags FROM {table} WHERE crm_lower_tags(tags) @> ARRAY[lower($1)] FOR UPDATE \
+             ), changed AS ( \
+                 UPDATE {table} r SET tags = {new_tags}, version = r.version + 1, updated_at = now() \
+                 FROM old WHERE r.id = old.id \
+                 RETURNING r.id, old.tags AS before, r.tags AS after \
+             ) \
+             INSERT INTO activity (id, entity_type, entity_id, type, actor_id, api_key_id, changes) \
+             SELECT crm_uuid_v7(), '{entity}', id, '{entity}.updated', $2, $3, \
+                    jsonb_build_array(jsonb_build_object('field', 'tags', 'from', to_jsonb(before), 'to', to_jsonb(after))) \
+             FROM changed WHERE before IS DISTINCT FROM after"
         ))
-        .bind::<Text, _>(from);
+        .bind::<Text, _>(from)
+        .bind::<Nullable<SqlUuid>, _>(actor.user_id.map(|u| u.0))
+        .bind::<Nullable<SqlUuid>, _>(actor.api_key_id.map(|k| k.0));
         match to {
             Some(to) => query.bind::<Text, _>(to).execute(conn).await?,
             None => query.execute(conn).await?,
@@ -259,7 +283,7 @@ pub async fn update_tag(
             if name_taken(conn, name, Some(id)).await? {
                 return Err(TagError::DuplicateTag);
             }
-            rewrite_records(conn, &row.name, Some(name)).await?;
+            rewrite_records(conn, actor, &row.name, Some(name)).await?;
             changes.push(text_change("name", Some(&row.name), Some(name)));
         }
         if let Some(color) = color.as_deref().filter(|c| *c != row.color) {
@@ -298,7 +322,7 @@ pub async fn merge_tag(
             Err(TagError::NotFound(t)) => return Err(TagError::UnknownTag(t)),
             other => other?,
         };
-        rewrite_records(conn, &source.name, Some(&target.name)).await?;
+        rewrite_records(conn, actor, &source.name, Some(&target.name)).await?;
         diesel::delete(tags::table.find(id)).execute(conn).await?;
         let changes = [text_change("name", Some(&source.name), Some(&target.name))];
         record(conn, actor, id, "tag.merged", &changes).await?;
@@ -318,7 +342,7 @@ pub async fn delete_tag(
     conn.transaction(async |conn| {
         let row = load(conn, id).await?;
         check_version(expected_version, row.version)?;
-        rewrite_records(conn, &row.name, None).await?;
+        rewrite_records(conn, actor, &row.name, None).await?;
         diesel::delete(tags::table.find(id)).execute(conn).await?;
         record(
             conn,

@@ -1,3 +1,4 @@
+DROP FUNCTION crm_uuid_v7();
 DROP INDEX tasks_tags_idx;
 DROP INDEX deals_tags_idx;
 DROP INDEX contacts_tags_idx;
