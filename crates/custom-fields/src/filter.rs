@@ -124,10 +124,11 @@ fn condition(table: &str, f: &CfFilter) -> Fragment<Bool> {
     Fragment::new(parts)
 }
 
+/// Query parameters as `(name, value)` pairs, in order.
+pub type Params = Vec<(String, String)>;
+
 /// Splits the `cf.` parameters off a list query's parameters: `(cf, rest)`.
-pub fn split_params(
-    pairs: Vec<(String, String)>,
-) -> (Vec<(String, String)>, Vec<(String, String)>) {
+pub fn split_params(pairs: Params) -> (Params, Params) {
     pairs.into_iter().partition(|(k, _)| k.starts_with("cf."))
 }
 

@@ -31,8 +31,7 @@ pub struct CreateCustomField {
     /// Default `false`. Not for BOOLEAN and MULTI_SELECT fields, nor with a default value.
     #[serde(default)]
     pub is_unique: bool,
-    /// A valid value of the field, given to new records that name none.
-    #[schema(value_type = Option<Object>)]
+    /// A valid value of the field (any JSON type), given to new records that name none.
     pub default_value: Option<Value>,
     /// 0-based place among the record type's fields; default: last.
     #[schema(minimum = 0)]
@@ -64,9 +63,9 @@ pub struct UpdateCustomField {
     pub is_required: Option<bool>,
     /// Unique from now on: 409 `values_not_unique` while records share a value.
     pub is_unique: Option<bool>,
-    /// New default; `null` removes it.
+    /// New default (any JSON type); `null` removes it.
     #[serde(default, deserialize_with = "crm_core::patch::double_option")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub default_value: Option<Option<Value>>,
     /// New place among the record type's fields (the others shift).
     #[schema(minimum = 0)]

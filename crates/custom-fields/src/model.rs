@@ -214,8 +214,7 @@ pub struct CustomField {
     pub is_required: bool,
     /// No two records (outside the trash) hold the same value.
     pub is_unique: bool,
-    /// Value given to new records that name none, in canonical form.
-    #[schema(value_type = Option<Object>)]
+    /// Value given to new records that name none, in canonical form (any JSON type).
     pub default_value: Option<Value>,
     /// 0-based place among the fields of its record type.
     pub position: i32,

@@ -548,7 +548,10 @@ pub async fn create_custom_field(
             "must be snake_case: a lower-case letter, then up to 47 lower-case letters, digits or _",
         ));
     }
-    let name = check_name(input.name.as_deref().unwrap_or(&key), &mut errors);
+    let name = match input.name.as_deref() {
+        Some(name) => check_name(name, &mut errors),
+        None => key.clone(),
+    };
     let kind = input.field_type;
     let options = check_options(kind, input.options, &mut errors);
     let default = check_rules(

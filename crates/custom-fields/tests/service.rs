@@ -662,7 +662,7 @@ async fn filters_and_sorts_on_many_deals_use_the_indexes() {
         .unwrap();
         let mut conditions = vec!["deals.deleted_at IS NULL".to_owned()];
         conditions.extend(q.conditions("deals").iter().map(|f| f.to_literal_sql()));
-        let order = match sort.keys.get(0) {
+        let order = match <[_]>::first(&sort.keys) {
             Some((Some(i), dir)) => format!("{}, ", q.order_by("deals", *i, *dir).to_literal_sql()),
             _ => String::new(),
         };
