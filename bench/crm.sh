@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Core CRM benchmark: a release crm-server on a throwaway private PostgreSQL seeded with
-# 100 k contacts, 200 k deals and 200 k tasks; wrk per endpoint, and pgbench running the SQL the
-# endpoint runs on the same database. ratio = our req/s ÷ pgbench tps: how close the API is to
-# what the database alone can do on this machine.
+# 100 k contacts, 200 k deals (each with ten custom field values, one of each type) and 200 k
+# tasks; wrk per endpoint, and pgbench running the SQL the endpoint runs on the same database.
+# ratio = our req/s ÷ pgbench tps: how close the API is to what the database alone can do on
+# this machine. The plans of the custom field filters are printed at the end.
 # Env: BENCH_DURATION (default 10s), BENCH_SEED ("--contacts 100000 --deals 200000 ...").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${BENCH_DURATION:-10s}
 SECS=${DURATION%s}
-SEED=${BENCH_SEED:---users 20 --companies 10000 --contacts 100000 --deals 200000 --tasks 200000}
+SEED=${BENCH_SEED:---users 20 --companies 10000 --contacts 100000 --deals 200000 --tasks 200000 --deal-custom-fields}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/crm-target}
 EMAIL=bench-admin@example.com PASSWORD=bench-password-1234
 log() { echo "[bench-crm] $*" >&2; }
@@ -58,6 +59,10 @@ psql_ -c "SELECT id FROM bench_deals ORDER BY random() LIMIT 5000" >"$WORK/deals
 psql_ -c "SELECT id FROM bench_contacts ORDER BY random() LIMIT 5000" >"$WORK/contacts.ids"
 psql_ -c "SELECT id FROM bench_stages" >"$WORK/stages.ids"
 for f in ivan kim rossi tanaka; do echo "$f"; done >"$WORK/words.ids"
+# Custom fields (seed-demo --deal-custom-fields): the SELECT options, and NUMBER ranges of 10.
+printf '%s\n' SMB Mid-Market Enterprise Public+sector Non-profit Startup >"$WORK/segments.ids"
+for lo in $(seq 0 10 990); do echo "cf.score.gte=$lo&cf.score.lt=$((lo + 10))"; done >"$WORK/scores.ids"
+CF_BODY='{"title":"bench","amount":"100.00","stageId":"{id}","customFields":{"segment":"Enterprise","score":42,"renewal_date":"2027-01-01","signed_at":"2026-05-01T09:30:00Z","strategic":true,"products":["CRM","Support"],"external_ref":"EXT-bench","website":"https://bench.example.com","champion_email":"ann@example.com","champion_phone":"+1 415 555 2671"}}'
 DEALS=$(psql_ -c "SELECT count(*) FROM bench_deals")
 CONTACTS=$(psql_ -c "SELECT count(*) FROM bench_contacts")
 STAGES=$(psql_ -c "SELECT count(*) FROM bench_stages")
@@ -92,7 +97,10 @@ bench "GET /api/deals/{id}" 32 "$WORK/deals.ids" GET "/api/deals/{id}" "" get_de
 bench "GET /api/deals?stageId=…&limit=50" 32 "$WORK/stages.ids" GET "/api/deals?stageId={id}&limit=50" "" list_stage
 bench "GET /api/contacts?q=…&limit=50" 32 "$WORK/words.ids" GET "/api/contacts?q={id}&limit=50" "" search_contacts
 bench "GET /api/activity (a contact)" 32 "$WORK/contacts.ids" GET "/api/activity?entityType=contact&entityId={id}&limit=50" "" contact_activity
+bench "GET /api/deals?cf.segment=…&limit=50 (SELECT)" 32 "$WORK/segments.ids" GET "/api/deals?cf.segment={id}&limit=50" "" list_cf_select
+bench "GET /api/deals?cf.score.gte=…&cf.score.lt=…&limit=50 (NUMBER)" 32 "$WORK/scores.ids" GET "/api/deals?{id}&limit=50" "" list_cf_range
 bench "POST /api/deals" 16 "$WORK/stages.ids" POST "/api/deals" '{"title":"bench","amount":"100.00","stageId":"{id}"}' create_deal
+bench "POST /api/deals (10 custom field values)" 16 "$WORK/stages.ids" POST "/api/deals" "$CF_BODY" create_deal_cf
 bench "PATCH /api/deals/{id}" 16 "$WORK/deals.ids" PATCH "/api/deals/{id}" '{"title":"patched"}' patch_deal
 bench "POST /api/deals/{id}/move" 16 "$WORK/deals.ids" POST "/api/deals/{id}/move" "{\"stageId\":\"$FIRST_STAGE\",\"position\":0}" move_deal
 
@@ -107,3 +115,20 @@ printf '%s\n' "${ROWS[@]}"
 echo
 echo "- machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo); server, PostgreSQL and the load generator share the cores."
 echo "- crm-server RSS after the runs: $(awk '/VmRSS/ { printf "%.1f MiB", $2 / 1024 }' /proc/$PID/status)"
+if [[ $(psql_ -c "SELECT count(*) FROM custom_field_definitions WHERE entity_type = 'deal' AND key IN ('segment', 'score')") == 2 ]]; then
+  echo
+  echo "### Plans of the custom field filters (EXPLAIN ANALYZE, $DEALS deals)"
+  for q in \
+    "SELECT count(*) FROM deals WHERE deleted_at IS NULL AND deals.custom_fields @> '{\"segment\": \"Startup\"}'" \
+    "SELECT * FROM deals WHERE deleted_at IS NULL AND deals.custom_fields @> '{\"segment\": \"Startup\"}' ORDER BY created_at, id LIMIT 50" \
+    "SELECT count(*) FROM deals WHERE deleted_at IS NULL AND (deals.custom_fields -> 'score') >= '500' AND (deals.custom_fields -> 'score') < '510'" \
+    "SELECT * FROM deals WHERE deleted_at IS NULL AND (deals.custom_fields -> 'score') >= '500' AND (deals.custom_fields -> 'score') < '510' ORDER BY created_at, id LIMIT 50" \
+    "SELECT * FROM deals WHERE deleted_at IS NULL AND deals.custom_fields @> '{\"products\": [\"Training\"]}' AND (deals.custom_fields -> 'score') < '5' ORDER BY created_at, id LIMIT 50" \
+    "SELECT * FROM deals WHERE deleted_at IS NULL ORDER BY (deals.custom_fields -> 'score') DESC NULLS LAST, id LIMIT 50"; do
+    echo
+    echo '```'
+    echo "$q"
+    psql_ -c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) $q"
+    echo '```'
+  done
+fi

@@ -46,6 +46,8 @@ fn names(list: &Value) -> Vec<String> {
 async fn a_company_is_created_normalised_read_changed_and_logged() {
     let app = TestApp::spawn().await;
     let (me, token) = app.signed_in(Role::Manager).await;
+    app.custom_field(json!({"entityType": "company", "key": "tier", "type": "NUMBER"}))
+        .await;
     let res = send(
         &app,
         Method::POST,

@@ -52,6 +52,11 @@ fn names(list: &Value) -> Vec<String> {
 async fn a_contact_is_created_normalised_read_and_changed_with_etags() {
     let app = TestApp::spawn().await;
     let (me, token) = app.signed_in(Role::Manager).await;
+    app.custom_field(
+        json!({"entityType": "contact", "key": "tier", "type": "SELECT",
+                            "options": ["gold", "silver"]}),
+    )
+    .await;
     let res = send(
         &app,
         Method::POST,

@@ -911,6 +911,8 @@ async fn patch_sets_and_clears_fields_honours_if_match_and_logs_both_kinds_of_ch
     let company = insert_company(&app, "Initech").await;
     let contact = insert_contact(&app, "peter@initech.com").await;
     let deal = create(&app, &token, json!({"title": "Printer"})).await;
+    app.custom_field(json!({"entityType": "deal", "key": "seats", "type": "NUMBER"}))
+        .await;
     let path = format!("/api/deals/{}", deal["id"].as_str().unwrap());
     let res = app
         .authed(Method::PATCH, &path, &token)

@@ -9,6 +9,7 @@ mod comments;
 mod companies;
 mod contacts;
 mod conventions;
+mod custom_fields;
 mod deals;
 mod idempotency;
 mod openapi;

@@ -35,6 +35,16 @@ async fn batch(app: &TestApp, token: &str, path: &str, items: Vec<Value>) {
 async fn every_list_costs_the_same_number_of_queries_for_one_row_or_fifty() {
     let app = TestApp::spawn().await;
     let (_, token) = app.signed_in(Role::Admin).await;
+    // Every deal and contact gets a custom field value (the default).
+    app.custom_field(
+        json!({"entityType": "deal", "key": "seats", "type": "NUMBER", "defaultValue": 1}),
+    )
+    .await;
+    app.custom_field(
+        json!({"entityType": "contact", "key": "level", "type": "SELECT",
+                            "options": ["a", "b"], "defaultValue": "a"}),
+    )
+    .await;
     let n = 12;
     batch(
         &app,
@@ -91,6 +101,8 @@ async fn every_list_costs_the_same_number_of_queries_for_one_row_or_fifty() {
         "/api/contacts?company.industry=x",
         "/api/deals",
         "/api/deals?contact.email=nobody@example.com",
+        "/api/deals?cf.seats.gte=1&sort=-cf.seats",
+        "/api/contacts?cf.level=a&cf.level.exists=true",
         "/api/tasks",
         "/api/pipelines",
         "/api/activity",

@@ -149,6 +149,17 @@ impl TestApp {
         (user, token)
     }
 
+    /// Defines a custom field through the service (as the system), e.g.
+    /// `json!({"entityType": "deal", "key": "seats", "type": "NUMBER"})`.
+    pub async fn custom_field(&self, definition: Value) -> Value {
+        let input = serde_json::from_value(definition).unwrap();
+        let mut conn = self.pool.get().await.unwrap();
+        let field = crm_custom_fields::create_custom_field(&mut conn, &Actor::system(), input)
+            .await
+            .unwrap();
+        serde_json::to_value(field).unwrap()
+    }
+
     pub async fn user_count(&self) -> i64 {
         use diesel::prelude::*;
         use diesel_async::RunQueryDsl;

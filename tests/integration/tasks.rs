@@ -46,6 +46,8 @@ fn titles(body: &Value) -> Vec<String> {
 async fn a_task_is_created_read_and_changed_with_etags_and_if_match() {
     let app = TestApp::spawn().await;
     let (me, token) = app.signed_in(Role::Manager).await;
+    app.custom_field(json!({"entityType": "task", "key": "budget", "type": "NUMBER"}))
+        .await;
     let res = send(
         &app,
         Method::POST,

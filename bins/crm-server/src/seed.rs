@@ -5,9 +5,11 @@
 use std::time::Instant;
 
 use clap::Args;
+use crm_core::Actor;
+use crm_custom_fields::{CreateCustomField, CustomFieldEntity, FieldSet};
 use crm_db::pool::get_conn;
 use crm_users::Passwords;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{BigInt, Bool, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use crate::StartupError;
@@ -31,7 +33,55 @@ pub struct SeedArgs {
     /// Tasks.
     #[arg(long, default_value_t = 20_000)]
     pub tasks: i64,
+    /// Also define ten deal custom fields, one of each type (kept if they exist), and give
+    /// every new deal a value for each.
+    #[arg(long)]
+    pub deal_custom_fields: bool,
 }
+
+/// The demo deal custom fields: key, type, options.
+pub const DEAL_CUSTOM_FIELDS: &[(&str, &str, &[&str])] = &[
+    (
+        "segment",
+        "SELECT",
+        &[
+            "SMB",
+            "Mid-Market",
+            "Enterprise",
+            "Public sector",
+            "Non-profit",
+            "Startup",
+        ],
+    ),
+    ("score", "NUMBER", &[]),
+    ("renewal_date", "DATE", &[]),
+    ("signed_at", "DATETIME", &[]),
+    ("strategic", "BOOLEAN", &[]),
+    (
+        "products",
+        "MULTI_SELECT",
+        &["CRM", "Analytics", "Support", "Training"],
+    ),
+    ("external_ref", "TEXT", &[]),
+    ("website", "URL", &[]),
+    ("champion_email", "EMAIL", &[]),
+    ("champion_phone", "PHONE", &[]),
+];
+
+/// The values of the demo deal custom fields for deal `i` of run `$1`, already in canonical
+/// form (the seed writes them without the service; a test checks they validate unchanged).
+const DEAL_CUSTOM_FIELD_VALUES: &str = "jsonb_build_object(
+    'segment', (ARRAY['SMB','Mid-Market','Enterprise','Public sector','Non-profit','Startup'])[1 + i % 6],
+    'score', (i * 7919) % 1000,
+    'renewal_date', to_char(date '2026-01-01' + (i % 730)::int, 'YYYY-MM-DD'),
+    'signed_at', to_char(timestamp '2025-01-01' + make_interval(mins => i::int), 'YYYY-MM-DD\"T\"HH24:MI:SS') || '.000Z',
+    'strategic', i % 5 = 0,
+    'products', (ARRAY['[\"CRM\"]', '[\"CRM\", \"Support\"]', '[\"Analytics\"]',
+                       '[\"CRM\", \"Analytics\", \"Training\"]', '[\"Support\", \"Training\"]'])[1 + i % 5]::jsonb,
+    'external_ref', 'EXT-' || $1 || '-' || i,
+    'website', 'https://d' || i || '.example.com/',
+    'champion_email', 'champion.' || i || '@example.com',
+    'champion_phone', '+1415555' || lpad((i % 10000)::text, 4, '0'))";
 
 /// The statements, in order. `$1` is the run tag; the count of the step is `$2`. Deals get
 /// kanban keys after the stage's last deal, `crm_db::kanban::STEP` (65536) apart.
@@ -70,11 +120,13 @@ const STEPS: &[(&str, &str)] = &[
     (
         "deals",
         "INSERT INTO deals (id, title, amount, currency, pipeline_id, stage_id, position, status, closed_at, contact_id,
-                           company_id, assigned_to_id, created_by_id, expected_close_at, tags, created_at, updated_at)
+                           company_id, assigned_to_id, created_by_id, expected_close_at, tags, custom_fields, created_at, updated_at)
          SELECT gen_random_uuid(), 'Deal ' || $1 || '-' || i, round((random() * 100000)::numeric, 2), 'USD',
                 s.pipeline_id, s.id, s.base + ((i - 1) / (SELECT count(*) FROM seed_stages)) * 65536, lower(s.type), CASE WHEN s.type = 'OPEN' THEN NULL ELSE now() END,
                 ct.id, ct.company_id, u.id, u.id, now() + make_interval(days => (i % 90)::int),
-                ARRAY[(ARRAY['vip','lead','partner'])[1 + i % 3]], now() - make_interval(secs => i), now() - make_interval(secs => i)
+                ARRAY[(ARRAY['vip','lead','partner'])[1 + i % 3]],
+                CASE WHEN $4 THEN /*custom fields*/ ELSE '{}'::jsonb END,
+                now() - make_interval(secs => i), now() - make_interval(secs => i)
          FROM generate_series(1, $2) AS i
          JOIN seed_stages s ON s.n = 1 + i % (SELECT count(*) FROM seed_stages)
          JOIN seed_contacts ct ON ct.n = 1 + (i * 104729) % (SELECT count(*) FROM seed_contacts)
@@ -131,6 +183,31 @@ const NAMES: &str = "
              (SELECT coalesce(max(d.position) + 65536, 0) FROM deals d WHERE d.stage_id = s.id) AS base
       FROM stages s JOIN pipelines p ON p.id = s.pipeline_id WHERE p.is_default";
 
+/// Creates the demo deal custom fields that do not exist yet (through the service, so their
+/// indexes exist before the deals are written).
+async fn define_deal_custom_fields(
+    conn: &mut crm_db::AsyncPgConnection,
+) -> Result<(), StartupError> {
+    let failed = |e: crm_custom_fields::CustomFieldError| StartupError::Config(e.to_string());
+    let existing = FieldSet::for_read(conn, CustomFieldEntity::Deal)
+        .await
+        .map_err(failed)?;
+    for (key, kind, options) in DEAL_CUSTOM_FIELDS {
+        if existing.field(key).is_some() {
+            continue;
+        }
+        let input: CreateCustomField = serde_json::from_value(serde_json::json!({
+            "entityType": "deal", "key": key, "name": key.replace('_', " "), "type": kind,
+            "options": options,
+        }))
+        .map_err(|e| StartupError::Config(e.to_string()))?;
+        crm_custom_fields::create_custom_field(conn, &Actor::system(), input)
+            .await
+            .map_err(failed)?;
+    }
+    Ok(())
+}
+
 /// Adds one batch of demo data.
 pub async fn seed_demo(
     db: &Database,
@@ -158,6 +235,9 @@ pub async fn seed_demo(
         ));
     }
     let mut conn = get_conn(&db.pool).await?;
+    if args.deal_custom_fields {
+        define_deal_custom_fields(&mut conn).await?;
+    }
     let q = |e: diesel::result::Error| StartupError::Db(crm_db::DbError::Query(e));
     conn.transaction(async |conn| {
         for statement in NAMES.split(';') {
@@ -166,10 +246,11 @@ pub async fn seed_demo(
         for ((step, sql), count) in STEPS.iter().zip(counts) {
             let t = Instant::now();
             let rows = if count > 0 {
-                diesel::sql_query(*sql)
+                diesel::sql_query(sql.replace("/*custom fields*/", DEAL_CUSTOM_FIELD_VALUES))
                     .bind::<Text, _>(&tag)
                     .bind::<BigInt, _>(count)
                     .bind::<Text, _>(&hash)
+                    .bind::<Bool, _>(args.deal_custom_fields)
                     .execute(conn)
                     .await?
             } else {

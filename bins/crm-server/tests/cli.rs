@@ -369,3 +369,74 @@ async fn seed_demo_adds_consistent_data_and_can_run_twice() {
         }
     );
 }
+
+#[tokio::test]
+async fn seed_demo_defines_ten_deal_custom_fields_and_fills_them_in_canonical_form() {
+    use crm_custom_fields::{CustomFieldEntity, FieldSet};
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+
+    let db = TestDb::new().await;
+    for _ in 0..2 {
+        let out = server()
+            .env("DATABASE_URL", db.url())
+            .env("CRM_JWT_SECRET", SECRET)
+            .args([
+                "seed-demo",
+                "--users",
+                "2",
+                "--companies",
+                "3",
+                "--contacts",
+                "10",
+                "--deals",
+                "40",
+                "--tasks",
+                "0",
+                "--deal-custom-fields",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut conn = db.conn().await;
+    let fields = FieldSet::for_read(&mut conn, CustomFieldEntity::Deal)
+        .await
+        .unwrap();
+    let mut types: Vec<&str> = fields
+        .fields()
+        .iter()
+        .map(|f| f.field_type.as_str())
+        .collect();
+    types.sort_unstable();
+    assert_eq!(
+        types,
+        [
+            "BOOLEAN",
+            "DATE",
+            "DATETIME",
+            "EMAIL",
+            "MULTI_SELECT",
+            "NUMBER",
+            "PHONE",
+            "SELECT",
+            "TEXT",
+            "URL"
+        ]
+    );
+    let values: Vec<Value> = crm_db::schema::deals::table
+        .select(crm_db::schema::deals::custom_fields)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(values.len(), 80);
+    for v in values {
+        assert_eq!(v.as_object().unwrap().len(), 10, "{v}");
+        // Written by SQL, yet exactly what the service would store.
+        assert_eq!(fields.validate_create(Some(&v)).unwrap(), v);
+    }
+}

@@ -2,6 +2,7 @@
 
 use crm_core::actor::Forbidden;
 use crm_core::{DomainError, ErrorKind, FieldError, Permission};
+use crm_custom_fields::CustomFieldError;
 use crm_db::DbError;
 use uuid::Uuid;
 
@@ -34,15 +35,30 @@ pub enum CompanyError {
     /// Only admins delete records for good.
     #[error("only admins may delete records permanently")]
     AdminOnly,
+    /// A custom field failure other than invalid values (those are `Invalid`): a unique
+    /// value taken by another record.
+    #[error(transparent)]
+    CustomFields(CustomFieldError),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbError),
+}
+
+impl From<CustomFieldError> for CompanyError {
+    fn from(e: CustomFieldError) -> Self {
+        match e {
+            CustomFieldError::Invalid(errors) => CompanyError::Invalid(errors),
+            other => CompanyError::CustomFields(other),
+        }
+    }
 }
 
 impl From<diesel::result::Error> for CompanyError {
     fn from(e: diesel::result::Error) -> Self {
         if crm_db::constraint::is_unique_violation(&e, "companies_name_key") {
             CompanyError::DuplicateName
+        } else if let Some(dup) = crm_custom_fields::unique_violation(&e) {
+            CompanyError::CustomFields(dup)
         } else {
             CompanyError::Db(DbError::Query(e))
         }
@@ -64,6 +80,7 @@ impl DomainError for CompanyError {
             CompanyError::UnknownUser(_) => ErrorKind::Unprocessable,
             CompanyError::VersionMismatch { .. } => ErrorKind::PreconditionFailed,
             CompanyError::Forbidden(_) | CompanyError::AdminOnly => ErrorKind::Forbidden,
+            CompanyError::CustomFields(e) => e.kind(),
             CompanyError::Db(e) => e.kind(),
         }
     }
@@ -76,6 +93,7 @@ impl DomainError for CompanyError {
             CompanyError::UnknownUser(_) => "unknown_user",
             CompanyError::VersionMismatch { .. } => "version_mismatch",
             CompanyError::Forbidden(_) | CompanyError::AdminOnly => "forbidden",
+            CompanyError::CustomFields(e) => e.code(),
             CompanyError::Db(e) => e.code(),
         }
     }
@@ -92,6 +110,7 @@ impl DomainError for CompanyError {
             CompanyError::UnknownUser(_) => {
                 vec![FieldError::new("ownerId", "is not an active user")]
             }
+            CompanyError::CustomFields(e) => e.field_errors(),
             _ => Vec::new(),
         }
     }

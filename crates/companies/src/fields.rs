@@ -1,9 +1,9 @@
 //! Field normalisation shared by companies and contacts: trimmed optional texts, e-mails,
-//! http(s) URLs, E.164 phone numbers, `customFields` objects and LIKE patterns.
+//! http(s) URLs, E.164 phone numbers and LIKE patterns (custom field values are checked by
+//! `crm-custom-fields`).
 
 use crm_core::FieldError;
 use garde::Validate;
-use serde_json::Value;
 
 /// Longest accepted e-mail address.
 pub const MAX_EMAIL_LEN: usize = 254;
@@ -132,13 +132,6 @@ pub fn optional_phone(
             errors.push(e);
             Some(raw.to_owned())
         }
-    }
-}
-
-/// `customFields` must be a JSON object (typed validation comes later).
-pub fn custom_fields(errors: &mut Vec<FieldError>, value: &Value) {
-    if !value.is_object() {
-        errors.push(FieldError::new("customFields", "must be a JSON object"));
     }
 }
 

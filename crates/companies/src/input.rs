@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use crm_core::{Cursor, PageRequest, SortDirection, SortSpec};
+use crm_custom_fields::CfQuery;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -35,7 +36,8 @@ pub struct CreateCompany {
     /// Tags.
     #[serde(default)]
     pub tags: Vec<String>,
-    /// Custom field values: a JSON object.
+    /// Custom field values `{key: value}`, validated against the company custom fields
+    /// (`GET /api/custom-fields?entityType=company`); absent fields get their default.
     #[schema(value_type = Option<Object>)]
     pub custom_fields: Option<serde_json::Value>,
     /// Owner; defaults to the acting user. Must be an active user.
@@ -80,7 +82,8 @@ pub struct UpdateCompany {
     pub notes: Option<Option<String>>,
     /// Replaces the tags.
     pub tags: Option<Vec<String>>,
-    /// Replaces the custom field values (a JSON object).
+    /// Custom field values, merged key by key: a value sets the key, `null` clears it (not
+    /// for required fields), keys not named stay.
     #[schema(value_type = Option<Object>)]
     pub custom_fields: Option<serde_json::Value>,
     /// New owner (an active user); `null` leaves the company without owner.
@@ -100,6 +103,8 @@ pub enum CompanySort {
     Name,
     /// `employees`
     Employees,
+    /// `cf.<key>`: the key at this index of `ListCompanies::custom_fields.sort_keys`.
+    CustomField(usize),
 }
 
 impl CompanySort {
@@ -133,6 +138,8 @@ pub struct ListCompanies {
     pub updated_since: Option<DateTime<Utc>>,
     /// `true`: the trash only.
     pub deleted: bool,
+    /// `cf.<key>` filters and the keys of `cf.<key>` sort entries.
+    pub custom_fields: CfQuery,
 }
 
 impl Default for ListCompanies {
@@ -149,6 +156,7 @@ impl Default for ListCompanies {
             tag: None,
             updated_since: None,
             deleted: false,
+            custom_fields: CfQuery::default(),
         }
     }
 }

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use crm_core::{
     Actor, Change, EntityKind, EntityRef, FieldError, Page, Permission, Role, SortDirection, change,
 };
+use crm_custom_fields::{CustomFieldEntity, FieldSet, gather};
 use crm_db::AsyncPgConnection;
 use crm_db::schema::{companies, users};
 use diesel::prelude::*;
@@ -83,9 +84,9 @@ impl CompanyValues {
         }
     }
 
-    /// Normalises every field; all problems are reported at once.
-    fn normalized(self) -> Result<Self, CompanyError> {
-        let mut errors = Vec::new();
+    /// Normalises every field; all problems (with those already in `errors`, e.g. of the
+    /// custom fields) are reported at once.
+    fn normalized(self, mut errors: Vec<FieldError>) -> Result<Self, CompanyError> {
         let e = &mut errors;
         let out = Self {
             name: fields::required_text(e, "name", &self.name, 200),
@@ -103,7 +104,6 @@ impl CompanyValues {
         if out.employees.is_some_and(|n| n < 0) {
             errors.push(FieldError::new("employees", "must be 0 or more"));
         }
-        fields::custom_fields(&mut errors, &out.custom_fields);
         if errors.is_empty() {
             Ok(out)
         } else {
@@ -143,7 +143,8 @@ pub async fn create_company(
     input: CreateCompany,
 ) -> Result<Company, CompanyError> {
     actor.require(Permission::CompaniesWrite)?;
-    let values = CompanyValues {
+    let custom_fields = input.custom_fields;
+    let draft = CompanyValues {
         name: input.name,
         website: input.website,
         industry: input.industry,
@@ -153,13 +154,16 @@ pub async fn create_company(
         employees: input.employees,
         notes: input.notes,
         tags: input.tags,
-        custom_fields: input
-            .custom_fields
-            .unwrap_or_else(|| serde_json::Value::Object(Default::default())),
+        // Validated against the definitions inside the transaction.
+        custom_fields: serde_json::Value::Object(Default::default()),
         owner_id: input.owner_id.or(actor.user_id.map(|u| u.0)),
-    }
-    .normalized()?;
+    };
     conn.transaction(async |conn| {
+        let fields = FieldSet::for_write(conn, CustomFieldEntity::Company).await?;
+        let mut errors = Vec::new();
+        let custom = gather(fields.validate_create(custom_fields.as_ref()), &mut errors)?;
+        let mut values = draft.normalized(errors)?;
+        values.custom_fields = custom;
         ensure_owner(conn, values.owner_id).await?;
         crm_db::tags::ensure_registered(conn, &values.tags).await?;
         let now = Utc::now();
@@ -259,6 +263,9 @@ fn filtered(
     if let Some(since) = input.updated_since {
         query = query.filter(companies::updated_at.ge(since));
     }
+    for condition in input.custom_fields.conditions("companies") {
+        query = query.filter(condition);
+    }
     query
 }
 
@@ -309,6 +316,9 @@ pub async fn list_companies(
             (CompanySort::Employees, true) => {
                 query.then_order_by(companies::employees.desc().nulls_last())
             }
+            (CompanySort::CustomField(i), _) => {
+                query.then_order_by(input.custom_fields.order_by("companies", i, dir))
+            }
         };
     }
     let rows: Vec<Company> = query
@@ -336,6 +346,11 @@ pub async fn update_company(
 ) -> Result<Company, CompanyError> {
     actor.require(Permission::CompaniesWrite)?;
     conn.transaction(async |conn| {
+        // Before the company row is locked (see crm_custom_fields::FieldSet::for_write).
+        let fields = match &input.custom_fields {
+            Some(_) => Some(FieldSet::for_write(conn, CustomFieldEntity::Company).await?),
+            None => None,
+        };
         let before = lock_visible(conn, actor, id, Some(false)).await?;
         check_version(expected_version, before.version)?;
         let mut values = CompanyValues::from_company(&before);
@@ -352,10 +367,14 @@ pub async fn update_company(
         if let Some(tags) = input.tags {
             values.tags = tags;
         }
-        if let Some(custom) = input.custom_fields {
-            values.custom_fields = custom;
+        let mut errors = Vec::new();
+        if let (Some(fields), Some(patch)) = (&fields, &input.custom_fields) {
+            values.custom_fields = gather(
+                fields.validate_update(&before.custom_fields, patch),
+                &mut errors,
+            )?;
         }
-        let values = values.normalized()?;
+        let values = values.normalized(errors)?;
         if values.owner_id != before.owner_id {
             ensure_owner(conn, values.owner_id).await?;
         }

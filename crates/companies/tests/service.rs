@@ -63,6 +63,11 @@ async fn a_new_company_is_normalised_owned_by_its_creator_and_logged() {
     let db = TestDb::new().await;
     let mut conn = db.conn().await;
     let me = user(&mut conn, Role::Manager, vec![]).await;
+    let tier =
+        serde_json::from_value(json!({"entityType": "company", "key": "tier", "type": "TEXT"}));
+    crm_custom_fields::create_custom_field(&mut conn, &Actor::system(), tier.unwrap())
+        .await
+        .unwrap();
     let company = crm_companies::create_company(
         &mut conn,
         &actor_of(&me),
@@ -83,6 +88,7 @@ async fn a_new_company_is_normalised_owned_by_its_creator_and_logged() {
     assert_eq!(company.email.as_deref(), Some("sales@acme.example"));
     assert_eq!(company.phone.as_deref(), Some("+14155552671"));
     assert_eq!(company.tags, ["vip"]);
+    assert_eq!(company.custom_fields, json!({"tier": "gold"}));
     assert_eq!(company.owner_id, Some(me.id.0));
     assert_eq!(company.created_by_id, Some(me.id.0));
     assert_eq!(company.version, 1);

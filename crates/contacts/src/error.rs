@@ -3,6 +3,7 @@
 use crm_companies::CompanyError;
 use crm_core::actor::Forbidden;
 use crm_core::{DomainError, ErrorKind, FieldError, Permission};
+use crm_custom_fields::CustomFieldError;
 use crm_db::DbError;
 use uuid::Uuid;
 
@@ -41,15 +42,30 @@ pub enum ContactError {
     /// A failure about the company the request is about (e.g. not visible).
     #[error(transparent)]
     Company(#[from] CompanyError),
+    /// A custom field failure other than invalid values (those are `Invalid`): a unique
+    /// value taken by another record.
+    #[error(transparent)]
+    CustomFields(CustomFieldError),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbError),
+}
+
+impl From<CustomFieldError> for ContactError {
+    fn from(e: CustomFieldError) -> Self {
+        match e {
+            CustomFieldError::Invalid(errors) => ContactError::Invalid(errors),
+            other => ContactError::CustomFields(other),
+        }
+    }
 }
 
 impl From<diesel::result::Error> for ContactError {
     fn from(e: diesel::result::Error) -> Self {
         if crm_db::constraint::is_unique_violation(&e, "contacts_email_key") {
             ContactError::DuplicateEmail
+        } else if let Some(dup) = crm_custom_fields::unique_violation(&e) {
+            ContactError::CustomFields(dup)
         } else {
             ContactError::Db(DbError::Query(e))
         }
@@ -74,6 +90,7 @@ impl DomainError for ContactError {
             ContactError::VersionMismatch { .. } => ErrorKind::PreconditionFailed,
             ContactError::Forbidden(_) | ContactError::AdminOnly => ErrorKind::Forbidden,
             ContactError::Company(e) => e.kind(),
+            ContactError::CustomFields(e) => e.kind(),
             ContactError::Db(e) => e.kind(),
         }
     }
@@ -88,6 +105,7 @@ impl DomainError for ContactError {
             ContactError::VersionMismatch { .. } => "version_mismatch",
             ContactError::Forbidden(_) | ContactError::AdminOnly => "forbidden",
             ContactError::Company(e) => e.code(),
+            ContactError::CustomFields(e) => e.code(),
             ContactError::Db(e) => e.code(),
         }
     }
@@ -108,6 +126,7 @@ impl DomainError for ContactError {
                 vec![FieldError::new("companyId", "is not an existing company")]
             }
             ContactError::Company(e) => e.field_errors(),
+            ContactError::CustomFields(e) => e.field_errors(),
             _ => Vec::new(),
         }
     }

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use crm_core::{Cursor, PageRequest, SortDirection, SortSpec};
+use crm_custom_fields::CfQuery;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -34,7 +35,8 @@ pub struct CreateContact {
     pub social: Option<Social>,
     /// Owner; defaults to the acting user. Must be an active user.
     pub owner_id: Option<Uuid>,
-    /// Custom field values: a JSON object.
+    /// Custom field values `{key: value}`, validated against the contact custom fields
+    /// (`GET /api/custom-fields?entityType=contact`); absent fields get their default.
     #[schema(value_type = Option<Object>)]
     pub custom_fields: Option<serde_json::Value>,
 }
@@ -77,7 +79,8 @@ pub struct UpdateContact {
     #[serde(default, deserialize_with = "crm_core::patch::double_option")]
     #[schema(value_type = Option<Uuid>)]
     pub owner_id: Option<Option<Uuid>>,
-    /// Replaces the custom field values (a JSON object).
+    /// Custom field values, merged key by key: a value sets the key, `null` clears it (not
+    /// for required fields), keys not named stay.
     #[schema(value_type = Option<Object>)]
     pub custom_fields: Option<serde_json::Value>,
 }
@@ -93,6 +96,8 @@ pub enum ContactSort {
     FullName,
     /// `email`
     Email,
+    /// `cf.<key>`: the key at this index of `ListContacts::custom_fields.sort_keys`.
+    CustomField(usize),
 }
 
 impl ContactSort {
@@ -132,6 +137,8 @@ pub struct ListContacts {
     pub company_industry: Option<String>,
     /// Only contacts whose company's name contains this fragment (case-insensitive).
     pub company_name: Option<String>,
+    /// `cf.<key>` filters and the keys of `cf.<key>` sort entries.
+    pub custom_fields: CfQuery,
 }
 
 impl Default for ListContacts {
@@ -151,6 +158,7 @@ impl Default for ListContacts {
             deleted: false,
             company_industry: None,
             company_name: None,
+            custom_fields: CfQuery::default(),
         }
     }
 }

@@ -7,8 +7,9 @@ use crm_companies::Listing;
 use crm_companies::fields;
 use crm_companies::list::cursor_page;
 use crm_core::{
-    Actor, Change, EntityKind, EntityRef, Page, Permission, Role, SortDirection, change,
+    Actor, Change, EntityKind, EntityRef, FieldError, Page, Permission, Role, SortDirection, change,
 };
+use crm_custom_fields::{CustomFieldEntity, FieldSet, gather};
 use crm_db::AsyncPgConnection;
 use crm_db::schema::{companies, contacts};
 use diesel::dsl::sql;
@@ -92,9 +93,9 @@ impl Draft {
         }
     }
 
-    /// Normalises every field; all problems are reported at once.
-    fn normalized(self) -> Result<ContactValues, ContactError> {
-        let mut errors = Vec::new();
+    /// Normalises every field; all problems (with those already in `errors`, e.g. of the
+    /// custom fields) are reported at once.
+    fn normalized(self, mut errors: Vec<FieldError>) -> Result<ContactValues, ContactError> {
         let e = &mut errors;
         let values = ContactValues {
             full_name: fields::required_text(e, "fullName", &self.full_name, 200),
@@ -108,7 +109,6 @@ impl Draft {
             custom_fields: self.custom_fields,
             owner_id: self.owner_id,
         };
-        fields::custom_fields(&mut errors, &values.custom_fields);
         if errors.is_empty() {
             Ok(values)
         } else {
@@ -206,7 +206,8 @@ pub async fn create_contact(
     input: CreateContact,
 ) -> Result<Contact, ContactError> {
     actor.require(Permission::ContactsWrite)?;
-    let values = Draft {
+    let custom_fields = input.custom_fields;
+    let draft = Draft {
         full_name: input.full_name,
         email: input.email,
         phone: input.phone,
@@ -215,13 +216,16 @@ pub async fn create_contact(
         tags: input.tags,
         notes: input.notes,
         social: input.social.unwrap_or_default(),
-        custom_fields: input
-            .custom_fields
-            .unwrap_or_else(|| Value::Object(Default::default())),
+        // Validated against the definitions inside the transaction.
+        custom_fields: Value::Object(Default::default()),
         owner_id: input.owner_id.or(actor.user_id.map(|u| u.0)),
-    }
-    .normalized()?;
+    };
     conn.transaction(async |conn| {
+        let fields = FieldSet::for_write(conn, CustomFieldEntity::Contact).await?;
+        let mut errors = Vec::new();
+        let custom = gather(fields.validate_create(custom_fields.as_ref()), &mut errors)?;
+        let mut values = draft.normalized(errors)?;
+        values.custom_fields = custom;
         ensure_references(conn, &values, true, true).await?;
         crm_db::tags::ensure_registered(conn, &values.tags).await?;
         let now = Utc::now();
@@ -340,6 +344,9 @@ fn filtered(actor: &Actor, input: &ListContacts) -> contacts::BoxedQuery<'static
             .select(companies::id.nullable());
         query = query.filter(contacts::company_id.eq_any(matching));
     }
+    for condition in input.custom_fields.conditions("contacts") {
+        query = query.filter(condition);
+    }
     query
 }
 
@@ -385,6 +392,9 @@ pub async fn list_contacts(
             (ContactSort::FullName, true) => query.then_order_by(lower(contacts::full_name).desc()),
             (ContactSort::Email, false) => query.then_order_by(contacts::email.asc().nulls_last()),
             (ContactSort::Email, true) => query.then_order_by(contacts::email.desc().nulls_last()),
+            (ContactSort::CustomField(i), _) => {
+                query.then_order_by(input.custom_fields.order_by("contacts", i, dir))
+            }
         };
     }
     let rows: Vec<ContactRow> = query
@@ -430,6 +440,11 @@ pub async fn update_contact(
 ) -> Result<Contact, ContactError> {
     actor.require(Permission::ContactsWrite)?;
     conn.transaction(async |conn| {
+        // Before the contact row is locked (see crm_custom_fields::FieldSet::for_write).
+        let fields = match &input.custom_fields {
+            Some(_) => Some(FieldSet::for_write(conn, CustomFieldEntity::Contact).await?),
+            None => None,
+        };
         let before = lock_visible(conn, actor, id, Some(false)).await?;
         check_version(expected_version, before.version)?;
         let mut draft = Draft::from_contact(&before);
@@ -444,10 +459,14 @@ pub async fn update_contact(
         if let Some(social) = input.social {
             draft.social = social.unwrap_or_default();
         }
-        if let Some(custom) = input.custom_fields {
-            draft.custom_fields = custom;
+        let mut errors = Vec::new();
+        if let (Some(fields), Some(patch)) = (&fields, &input.custom_fields) {
+            draft.custom_fields = gather(
+                fields.validate_update(&before.custom_fields, patch),
+                &mut errors,
+            )?;
         }
-        let values = draft.normalized()?;
+        let values = draft.normalized(errors)?;
         let owner_changed = values.owner_id != before.owner_id;
         let company_changed = values.company_id != before.company_id;
         ensure_references(conn, &values, owner_changed, company_changed).await?;

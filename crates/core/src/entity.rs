@@ -41,6 +41,8 @@ pub enum EntityKind {
     Tag,
     /// A comment.
     Comment,
+    /// A custom field definition.
+    CustomField,
 }
 
 impl EntityKind {

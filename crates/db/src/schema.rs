@@ -235,6 +235,34 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    custom_field_definitions (id) {
+        id -> Uuid,
+        entity_type -> Text,
+        key -> Text,
+        name -> Text,
+        #[sql_name = "type"]
+        kind -> Text,
+        options -> Array<Text>,
+        is_required -> Bool,
+        is_unique -> Bool,
+        default_value -> Nullable<Jsonb>,
+        position -> Int4,
+        is_active -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    custom_field_archive (field_id, record_id) {
+        field_id -> Uuid,
+        record_id -> Uuid,
+        value -> Jsonb,
+    }
+}
+
 diesel::joinable!(stages -> pipelines (pipeline_id));
 diesel::joinable!(contacts -> companies (company_id));
 diesel::joinable!(deals -> pipelines (pipeline_id));
@@ -245,6 +273,7 @@ diesel::joinable!(tasks -> deals (deal_id));
 diesel::joinable!(tasks -> contacts (contact_id));
 diesel::joinable!(activity -> users (actor_id));
 diesel::joinable!(comments -> users (author_id));
+diesel::joinable!(custom_field_archive -> custom_field_definitions (field_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -261,4 +290,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     deals,
     tasks,
     comments,
+    custom_field_definitions,
+    custom_field_archive,
 );

@@ -2,6 +2,7 @@
 
 use crm_core::actor::Forbidden;
 use crm_core::{DomainError, ErrorKind, FieldError, Permission};
+use crm_custom_fields::CustomFieldError;
 use crm_db::DbError;
 use uuid::Uuid;
 
@@ -52,14 +53,30 @@ pub enum DealError {
     /// The deal kept moving while this request tried to lock it; retrying will succeed.
     #[error("the deal is being moved by someone else; retry")]
     Busy(Uuid),
+    /// A custom field failure other than invalid values (those are `Invalid`): a unique
+    /// value taken by another record.
+    #[error(transparent)]
+    CustomFields(CustomFieldError),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbError),
 }
 
+impl From<CustomFieldError> for DealError {
+    fn from(e: CustomFieldError) -> Self {
+        match e {
+            CustomFieldError::Invalid(errors) => DealError::Invalid(errors),
+            other => DealError::CustomFields(other),
+        }
+    }
+}
+
 impl From<diesel::result::Error> for DealError {
     fn from(e: diesel::result::Error) -> Self {
-        DealError::Db(DbError::Query(e))
+        match crm_custom_fields::unique_violation(&e) {
+            Some(dup) => DealError::CustomFields(dup),
+            None => DealError::Db(DbError::Query(e)),
+        }
     }
 }
 
@@ -90,6 +107,7 @@ impl DomainError for DealError {
             DealError::VersionMismatch { .. } => ErrorKind::PreconditionFailed,
             DealError::Busy(_) => ErrorKind::Conflict,
             DealError::Forbidden(_) | DealError::AdminOnly => ErrorKind::Forbidden,
+            DealError::CustomFields(e) => e.kind(),
             DealError::Db(e) => e.kind(),
         }
     }
@@ -108,6 +126,7 @@ impl DomainError for DealError {
             DealError::VersionMismatch { .. } => "version_mismatch",
             DealError::Busy(_) => "deal_busy",
             DealError::Forbidden(_) | DealError::AdminOnly => "forbidden",
+            DealError::CustomFields(e) => e.code(),
             DealError::Db(e) => e.code(),
         }
     }
@@ -124,6 +143,7 @@ impl DomainError for DealError {
             DealError::UnknownContact(_) => vec![FieldError::new("contactId", self.to_string())],
             DealError::UnknownCompany(_) => vec![FieldError::new("companyId", self.to_string())],
             DealError::UnknownUser(_) => vec![FieldError::new("assignedToId", self.to_string())],
+            DealError::CustomFields(e) => e.field_errors(),
             _ => Vec::new(),
         }
     }

@@ -4,6 +4,7 @@
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
 use crm_core::{PageRequest, SortSpec};
+use crm_custom_fields::CfQuery;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -94,7 +95,8 @@ pub struct CreateDeal {
     /// Tags (trimmed, deduplicated case-insensitively, 1–50 characters, at most 50).
     #[serde(default)]
     pub tags: Vec<String>,
-    /// Custom field values: a JSON object.
+    /// Custom field values `{key: value}`, validated against the deal custom fields
+    /// (`GET /api/custom-fields?entityType=deal`); absent fields get their default.
     #[schema(value_type = Option<Object>)]
     pub custom_fields: Option<Value>,
 }
@@ -149,7 +151,8 @@ pub struct UpdateDeal {
     /// Replaces the tags.
     #[serde(default, deserialize_with = "non_null")]
     pub tags: Option<Vec<String>>,
-    /// Replaces the custom field values (a JSON object).
+    /// Custom field values, merged key by key: a value sets the key, `null` clears it (not
+    /// for required fields), keys not named stay.
     #[schema(value_type = Option<Object>)]
     #[serde(default, deserialize_with = "non_null")]
     pub custom_fields: Option<Value>,
@@ -183,6 +186,8 @@ pub enum DealSort {
     ExpectedCloseAt,
     /// `position`
     Position,
+    /// `cf.<key>`: the key at this index of `ListDeals::custom_fields.sort_keys`.
+    CustomField(usize),
 }
 
 impl DealSort {
@@ -233,6 +238,8 @@ pub struct ListDeals {
     pub contact_email: Option<String>,
     /// Only deals whose company name contains this fragment (case-insensitive).
     pub company_name: Option<String>,
+    /// `cf.<key>` filters and the keys of `cf.<key>` sort entries.
+    pub custom_fields: CfQuery,
 }
 
 impl Default for ListDeals {
@@ -256,6 +263,7 @@ impl Default for ListDeals {
             deleted: false,
             contact_email: None,
             company_name: None,
+            custom_fields: CfQuery::default(),
         }
     }
 }

@@ -13,6 +13,7 @@ use crm_core::{
     Actor, Change, Cursor, CursorPage, EntityKind, EntityRef, FieldError, Page, Permission, Role,
     SortDirection, change,
 };
+use crm_custom_fields::{CustomFieldEntity, FieldSet, gather};
 use crm_db::AsyncPgConnection;
 use crm_db::constraint::is_foreign_key_violation;
 use crm_db::kanban::end_key;
@@ -106,13 +107,6 @@ fn check_tags(raw: &[String], errors: &mut Vec<FieldError>) -> Vec<String> {
         errors.push(e);
         Vec::new()
     })
-}
-
-fn check_custom_fields(raw: Value, errors: &mut Vec<FieldError>) -> Value {
-    if !raw.is_object() {
-        errors.push(FieldError::new("customFields", "must be a JSON object"));
-    }
-    raw
 }
 
 fn finish(errors: Vec<FieldError>) -> Result<(), DealError> {
@@ -535,6 +529,9 @@ fn filtered(actor: &Actor, input: &ListDeals) -> deals::BoxedQuery<'static, Pg> 
             ),
         );
     }
+    for condition in input.custom_fields.conditions("deals") {
+        query = query.filter(condition);
+    }
     query
 }
 
@@ -568,6 +565,9 @@ pub async fn list_deals(
             }
             (DealSort::Position, false) => query.then_order_by(deals::position.asc()),
             (DealSort::Position, true) => query.then_order_by(deals::position.desc()),
+            (DealSort::CustomField(i), _) => {
+                query.then_order_by(input.custom_fields.order_by("deals", i, dir))
+            }
         };
     }
     let rows: Vec<DealRow> = query
@@ -660,14 +660,13 @@ pub async fn create_deal(
         &mut errors,
     );
     let tags = check_tags(&input.tags, &mut errors);
-    let custom_fields = check_custom_fields(
-        input
-            .custom_fields
-            .unwrap_or_else(|| Value::Object(Default::default())),
-        &mut errors,
-    );
-    finish(errors)?;
     conn.transaction(async |conn| {
+        let fields = FieldSet::for_write(conn, CustomFieldEntity::Deal).await?;
+        let custom_fields = gather(
+            fields.validate_create(input.custom_fields.as_ref()),
+            &mut errors,
+        )?;
+        finish(errors)?;
         let target = resolve_placement(conn, input.pipeline_id, input.stage_id).await?;
         if let Some(id) = input.contact_id {
             check_contact(conn, id).await?;
@@ -791,14 +790,15 @@ pub async fn update_deal(
             .clone()
             .map(|t| check_text(t, "description", MAX_DESCRIPTION_LEN, &mut errors)),
         tags: input.tags.as_deref().map(|t| check_tags(t, &mut errors)),
-        custom_fields: input
-            .custom_fields
-            .clone()
-            .map(|c| check_custom_fields(c, &mut errors)),
         ..DealChangeset::default()
     };
     finish(errors)?;
     conn.transaction(async |conn| {
+        // Before any deal row is locked (see crm_custom_fields::FieldSet::for_write).
+        let fields = match &input.custom_fields {
+            Some(_) => Some(FieldSet::for_write(conn, CustomFieldEntity::Deal).await?),
+            None => None,
+        };
         let current = find_visible(conn, actor, id, Some(false)).await?;
         let target = match (input.pipeline_id, input.stage_id) {
             (None, None) => None,
@@ -820,6 +820,9 @@ pub async fn update_deal(
             return Err(DealError::NotFound(id));
         }
         check_version(expected_version, row.version)?;
+        if let (Some(fields), Some(patch)) = (&fields, &input.custom_fields) {
+            set.custom_fields = Some(fields.validate_update(&row.custom_fields, patch)?);
+        }
         if let Some(Some(c)) = input.contact_id.filter(|c| *c != row.contact_id) {
             check_contact(conn, c).await?;
         }

@@ -9,6 +9,7 @@ pub mod batch;
 pub mod envelope;
 pub mod extract;
 pub mod idempotency;
+pub mod list_query;
 pub mod middleware;
 pub mod openapi;
 pub mod problem;

@@ -46,6 +46,10 @@ pub async fn ensure_visible(
             crm_tags::get_tag(conn, actor, entity.id).await?;
             Ok(())
         }
+        EntityKind::CustomField => {
+            crm_custom_fields::get_custom_field(conn, actor, entity.id).await?;
+            Ok(())
+        }
         _ => Err(ApiError::invalid(vec![crm_core::FieldError::new(
             "entityType",
             format!("{} records have no timeline yet", entity.kind),

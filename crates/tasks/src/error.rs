@@ -2,6 +2,7 @@
 
 use crm_core::actor::Forbidden;
 use crm_core::{DomainError, ErrorKind, FieldError, Permission};
+use crm_custom_fields::CustomFieldError;
 use crm_db::DbError;
 use uuid::Uuid;
 
@@ -37,14 +38,30 @@ pub enum TaskError {
     /// Permanent deletion is for admins only.
     #[error("only admins may delete tasks permanently")]
     NotAdmin,
+    /// A custom field failure other than invalid values (those are `Invalid`): a unique
+    /// value taken by another record.
+    #[error(transparent)]
+    CustomFields(CustomFieldError),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbError),
 }
 
+impl From<CustomFieldError> for TaskError {
+    fn from(e: CustomFieldError) -> Self {
+        match e {
+            CustomFieldError::Invalid(errors) => TaskError::Invalid(errors),
+            other => TaskError::CustomFields(other),
+        }
+    }
+}
+
 impl From<diesel::result::Error> for TaskError {
     fn from(e: diesel::result::Error) -> Self {
-        TaskError::Db(DbError::Query(e))
+        match crm_custom_fields::unique_violation(&e) {
+            Some(dup) => TaskError::CustomFields(dup),
+            None => TaskError::Db(DbError::Query(e)),
+        }
     }
 }
 
@@ -70,6 +87,7 @@ impl DomainError for TaskError {
             | TaskError::UnknownUser(_) => ErrorKind::Unprocessable,
             TaskError::VersionMismatch { .. } => ErrorKind::PreconditionFailed,
             TaskError::Forbidden(_) | TaskError::NotAdmin => ErrorKind::Forbidden,
+            TaskError::CustomFields(e) => e.kind(),
             TaskError::Db(e) => e.kind(),
         }
     }
@@ -83,6 +101,7 @@ impl DomainError for TaskError {
             TaskError::UnknownUser(_) => "unknown_user",
             TaskError::VersionMismatch { .. } => "version_mismatch",
             TaskError::Forbidden(_) | TaskError::NotAdmin => "forbidden",
+            TaskError::CustomFields(e) => e.code(),
             TaskError::Db(e) => e.code(),
         }
     }
@@ -95,6 +114,7 @@ impl DomainError for TaskError {
             TaskError::UnknownUser(_) => {
                 vec![FieldError::new("assignedToId", "no such active user")]
             }
+            TaskError::CustomFields(e) => e.field_errors(),
             _ => Vec::new(),
         }
     }

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use crm_core::{Cursor, PageRequest, SortSpec, UserId};
+use crm_custom_fields::CfQuery;
 use garde::Validate;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -53,7 +54,8 @@ pub struct CreateTask {
     #[serde(default)]
     #[garde(skip)]
     pub tags: Vec<String>,
-    /// Custom field values: a JSON object.
+    /// Custom field values `{key: value}`, validated against the task custom fields
+    /// (`GET /api/custom-fields?entityType=task`); absent fields get their default.
     #[serde(default)]
     #[garde(skip)]
     #[schema(value_type = Option<Object>)]
@@ -106,7 +108,8 @@ pub struct UpdateTask {
     /// Replaces the tags.
     #[garde(skip)]
     pub tags: Option<Vec<String>>,
-    /// Replaces the custom field values (a JSON object).
+    /// Custom field values, merged key by key: a value sets the key, `null` clears it (not
+    /// for required fields), keys not named stay.
     #[garde(skip)]
     #[schema(value_type = Option<Object>)]
     pub custom_fields: Option<serde_json::Value>,
@@ -125,6 +128,8 @@ pub enum TaskSort {
     Priority,
     /// `title`
     Title,
+    /// `cf.<key>`: the key at this index of `ListTasks::custom_fields.sort_keys`.
+    CustomField(usize),
 }
 
 impl TaskSort {
@@ -173,6 +178,8 @@ pub struct ListTasks {
     pub updated_since: Option<DateTime<Utc>>,
     /// `true`: the trash only.
     pub deleted: bool,
+    /// `cf.<key>` filters and the keys of `cf.<key>` sort entries.
+    pub custom_fields: CfQuery,
 }
 
 impl Default for ListTasks {
@@ -196,6 +203,7 @@ impl Default for ListTasks {
             tag: None,
             updated_since: None,
             deleted: false,
+            custom_fields: CfQuery::default(),
         }
     }
 }

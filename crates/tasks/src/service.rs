@@ -7,6 +7,7 @@ use crm_core::{
     Actor, Cursor, CursorPage, EntityKind, EntityRef, FieldError, Page, Permission, Role,
     SortDirection, UserId, change,
 };
+use crm_custom_fields::{CustomFieldEntity, FieldSet};
 use crm_db::AsyncPgConnection;
 use crm_db::schema::{comments, contacts, deals, tasks, users};
 use diesel::dsl::sql;
@@ -39,14 +40,6 @@ fn check_version(expected: Option<i32>, current: i32) -> Result<(), TaskError> {
             Err(TaskError::VersionMismatch { expected, current })
         }
         _ => Ok(()),
-    }
-}
-
-fn check_custom_fields(value: &serde_json::Value) -> Result<(), TaskError> {
-    if value.is_object() {
-        Ok(())
-    } else {
-        Err(FieldError::new("customFields", "must be a JSON object").into())
     }
 }
 
@@ -173,17 +166,15 @@ pub async fn create_task(
     input.title = input.title.trim().to_owned();
     validate(&input)?;
     let tags = normalize_tags(&input.tags)?;
-    let custom_fields = input
-        .custom_fields
-        .take()
-        .unwrap_or_else(|| serde_json::json!({}));
-    check_custom_fields(&custom_fields)?;
     let assigned_to = match input.assigned_to_id {
         Some(u) => Some(u.0),
         None => actor.user_id.map(|u| u.0),
     };
     let status = input.status.unwrap_or(TaskStatus::Todo);
     conn.transaction(async |conn| {
+        let custom_fields = FieldSet::for_write(conn, CustomFieldEntity::Task)
+            .await?
+            .validate_create(input.custom_fields.as_ref())?;
         if let Some(deal) = input.deal_id {
             check_deal(conn, deal).await?;
         }
@@ -272,12 +263,18 @@ pub async fn update_task(
     input.title = input.title.map(|t| t.trim().to_owned());
     validate(&input)?;
     let tags = input.tags.as_deref().map(normalize_tags).transpose()?;
-    if let Some(cf) = &input.custom_fields {
-        check_custom_fields(cf)?;
-    }
     conn.transaction(async |conn| {
+        // Before the task row is locked (see crm_custom_fields::FieldSet::for_write).
+        let fields = match &input.custom_fields {
+            Some(_) => Some(FieldSet::for_write(conn, CustomFieldEntity::Task).await?),
+            None => None,
+        };
         let row = load(conn, actor, id, false).await?;
         check_version(expected_version, row.version)?;
+        let custom_fields = match (&fields, &input.custom_fields) {
+            (Some(fields), Some(patch)) => fields.validate_update(&row.custom_fields, patch)?,
+            _ => row.custom_fields.clone(),
+        };
         let before = Task::from(row.clone());
         if let Some(Some(deal)) = input.deal_id {
             check_deal(conn, deal).await?;
@@ -313,7 +310,7 @@ pub async fn update_task(
                     .assigned_to_id
                     .map_or(row.assigned_to_id, |a| a.map(|u| u.0))),
                 tasks::tags.eq(tags.clone().unwrap_or(row.tags)),
-                tasks::custom_fields.eq(input.custom_fields.clone().unwrap_or(row.custom_fields)),
+                tasks::custom_fields.eq(custom_fields),
                 tasks::updated_at.eq(now),
                 tasks::version.eq(tasks::version + 1),
             ))
@@ -510,6 +507,9 @@ fn filtered(actor: &Actor, input: &ListTasks) -> Boxed {
     if let Some(since) = input.updated_since {
         query = query.filter(tasks::updated_at.ge(since));
     }
+    for condition in input.custom_fields.conditions("tasks") {
+        query = query.filter(condition);
+    }
     query
 }
 
@@ -535,6 +535,9 @@ pub async fn list_tasks(
             (TaskSort::Priority, true) => query.then_order_by(sql::<Integer>(PRIORITY_RANK).desc()),
             (TaskSort::Title, false) => query.then_order_by(tasks::title.asc()),
             (TaskSort::Title, true) => query.then_order_by(tasks::title.desc()),
+            (TaskSort::CustomField(i), _) => {
+                query.then_order_by(input.custom_fields.order_by("tasks", i, dir))
+            }
         };
     }
     let rows: Vec<TaskRow> = query

@@ -3,7 +3,8 @@
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use crm_companies::{Company, CompanySort, CreateCompany, ListCompanies, Listing, UpdateCompany};
-use crm_core::{Cursor, FieldError, PageRequest, SortDirection, SortSpec};
+use crm_core::{Cursor, FieldError, PageRequest, SortDirection};
+use crm_custom_fields::{CfQuery, CustomFieldEntity, FieldSet, parse_filters, parse_sort};
 use serde::{Deserialize, Serialize};
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
@@ -11,6 +12,7 @@ use uuid::Uuid;
 use crate::batch::{BatchItemResult, BatchRequest, parse, run_batch};
 use crate::envelope::{Data, List, created, cursor_list, list, ok_versioned};
 use crate::extract::{AuthActor, IfMatch};
+use crate::list_query::ListQuery;
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 
@@ -95,14 +97,22 @@ pub struct ListCompaniesQuery {
 }
 
 impl ListCompaniesQuery {
-    fn into_input(self) -> Result<ListCompanies, ApiError> {
+    fn into_input(
+        self,
+        fields: Option<&FieldSet>,
+        cf: &[(String, String)],
+    ) -> Result<ListCompanies, ApiError> {
         let page =
             PageRequest::new(self.page, self.limit).map_err(|e| ApiError::invalid(vec![e]))?;
         let cursor = cursor_param(self.cursor.as_deref(), self.sort.as_deref())?;
-        let sort = SortSpec::parse(
+        let mut custom_fields = custom_filters(fields, cf)?;
+        let sort = parse_sort(
             self.sort.as_deref(),
             CompanySort::ALLOWED,
             vec![(CompanySort::CreatedAt, SortDirection::Asc)],
+            fields,
+            CompanySort::CustomField,
+            &mut custom_fields,
         )
         .map_err(|e| ApiError::invalid(vec![e]))?;
         Ok(ListCompanies {
@@ -115,13 +125,30 @@ impl ListCompaniesQuery {
             tag: self.tag,
             updated_since: self.updated_since,
             deleted: self.deleted.unwrap_or(false),
+            custom_fields,
         })
     }
+}
+
+/// The `cf.` filters of a list request (`fields` is loaded whenever there are some).
+pub(crate) fn custom_filters(
+    fields: Option<&FieldSet>,
+    cf: &[(String, String)],
+) -> Result<CfQuery, ApiError> {
+    let mut query = CfQuery::default();
+    if let Some(fields) = fields {
+        query.filters = parse_filters(fields, cf).map_err(|e| ApiError::invalid(vec![e]))?;
+    }
+    Ok(query)
 }
 
 /// Lists the companies the actor may see (`companies.read`; all of them with
 /// `companies.read_all`, otherwise the ones they own). With `cursor` the answer is
 /// keyset-paged (`meta.nextCursor`).
+///
+/// Custom fields: `cf.<key>=value` (repeat for any of several; MULTI_SELECT: has the option),
+/// `cf.<key>.gte|gt|lte|lt=value` (NUMBER, DATE, DATETIME), `cf.<key>.exists=true|false`, and
+/// `sort=cf.<key>` / `-cf.<key>`. An unknown or inactive key is a 400 naming the parameter.
 #[utoipa::path(get, path = "/companies", tag = "companies", params(ListCompaniesQuery), security(("bearer" = [])), responses(
     (status = 200, body = List<Company>),
     (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -132,10 +159,17 @@ impl ListCompaniesQuery {
 async fn list_companies(
     state: web::Data<AppState>,
     actor: AuthActor,
-    query: web::Query<ListCompaniesQuery>,
+    query: ListQuery<ListCompaniesQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = query.into_inner().into_input()?;
     let mut conn = state.conn().await?;
+    let fields = query
+        .fields(
+            &mut conn,
+            CustomFieldEntity::Company,
+            query.params.sort.as_deref(),
+        )
+        .await?;
+    let input = query.params.into_input(fields.as_ref(), &query.cf)?;
     Ok(listing(
         crm_companies::list_companies(&mut conn, &actor.0, &input).await?,
     ))

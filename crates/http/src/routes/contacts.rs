@@ -3,7 +3,8 @@
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use crm_contacts::{Contact, ContactSort, CreateContact, ListContacts, UpdateContact};
-use crm_core::{PageRequest, SortDirection, SortSpec};
+use crm_core::{PageRequest, SortDirection};
+use crm_custom_fields::{CustomFieldEntity, FieldSet, parse_sort};
 use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
@@ -11,8 +12,9 @@ use uuid::Uuid;
 use crate::batch::{BatchItemResult, BatchRequest, parse, run_batch};
 use crate::envelope::{Data, List, created, ok_versioned};
 use crate::extract::{AuthActor, IfMatch};
+use crate::list_query::ListQuery;
 use crate::problem::{ApiError, Problem};
-use crate::routes::companies::{DeleteQuery, cursor_param, listing};
+use crate::routes::companies::{DeleteQuery, cursor_param, custom_filters, listing};
 use crate::state::AppState;
 
 pub(crate) fn configure(cfg: &mut ServiceConfig) {
@@ -67,14 +69,22 @@ pub struct ListContactsQuery {
 }
 
 impl ListContactsQuery {
-    fn into_input(self) -> Result<ListContacts, ApiError> {
+    fn into_input(
+        self,
+        fields: Option<&FieldSet>,
+        cf: &[(String, String)],
+    ) -> Result<ListContacts, ApiError> {
         let page =
             PageRequest::new(self.page, self.limit).map_err(|e| ApiError::invalid(vec![e]))?;
         let cursor = cursor_param(self.cursor.as_deref(), self.sort.as_deref())?;
-        let sort = SortSpec::parse(
+        let mut custom_fields = custom_filters(fields, cf)?;
+        let sort = parse_sort(
             self.sort.as_deref(),
             ContactSort::ALLOWED,
             vec![(ContactSort::CreatedAt, SortDirection::Asc)],
+            fields,
+            ContactSort::CustomField,
+            &mut custom_fields,
         )
         .map_err(|e| ApiError::invalid(vec![e]))?;
         Ok(ListContacts {
@@ -90,6 +100,7 @@ impl ListContactsQuery {
             deleted: self.deleted.unwrap_or(false),
             company_industry: self.company_industry,
             company_name: self.company_name,
+            custom_fields,
         })
     }
 }
@@ -97,6 +108,10 @@ impl ListContactsQuery {
 /// Lists the contacts the actor may see (`contacts.read`; all of them with
 /// `contacts.read_all`, otherwise the ones they own). With `cursor` the answer is
 /// keyset-paged (`meta.nextCursor`).
+///
+/// Custom fields: `cf.<key>=value` (repeat for any of several; MULTI_SELECT: has the option),
+/// `cf.<key>.gte|gt|lte|lt=value` (NUMBER, DATE, DATETIME), `cf.<key>.exists=true|false`, and
+/// `sort=cf.<key>` / `-cf.<key>`. An unknown or inactive key is a 400 naming the parameter.
 #[utoipa::path(get, path = "/contacts", tag = "contacts", params(ListContactsQuery), security(("bearer" = [])), responses(
     (status = 200, body = List<Contact>),
     (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -107,10 +122,17 @@ impl ListContactsQuery {
 async fn list_contacts(
     state: web::Data<AppState>,
     actor: AuthActor,
-    query: web::Query<ListContactsQuery>,
+    query: ListQuery<ListContactsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = query.into_inner().into_input()?;
     let mut conn = state.conn().await?;
+    let fields = query
+        .fields(
+            &mut conn,
+            CustomFieldEntity::Contact,
+            query.params.sort.as_deref(),
+        )
+        .await?;
+    let input = query.params.into_input(fields.as_ref(), &query.cf)?;
     Ok(listing(
         crm_contacts::list_contacts(&mut conn, &actor.0, &input).await?,
     ))
@@ -129,10 +151,17 @@ async fn list_company_contacts(
     state: web::Data<AppState>,
     actor: AuthActor,
     id: web::Path<Uuid>,
-    query: web::Query<ListContactsQuery>,
+    query: ListQuery<ListContactsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = query.into_inner().into_input()?;
     let mut conn = state.conn().await?;
+    let fields = query
+        .fields(
+            &mut conn,
+            CustomFieldEntity::Contact,
+            query.params.sort.as_deref(),
+        )
+        .await?;
+    let input = query.params.into_input(fields.as_ref(), &query.cf)?;
     Ok(listing(
         crm_contacts::list_company_contacts(&mut conn, &actor.0, *id, &input).await?,
     ))

@@ -2,7 +2,8 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
-use crm_core::{Cursor, FieldError, PageRequest, SortDirection, SortSpec};
+use crm_core::{Cursor, FieldError, PageRequest, SortDirection};
+use crm_custom_fields::{CfQuery, CustomFieldEntity, FieldSet, parse_filters, parse_sort};
 use crm_deals::amount::parse_decimal;
 use crm_deals::{CreateDeal, Deal, DealSort, DealStatus, ListDeals, MoveDeal, UpdateDeal};
 use serde::Deserialize;
@@ -12,6 +13,7 @@ use uuid::Uuid;
 use crate::batch::{BatchItemResult, BatchRequest, parse, run_batch};
 use crate::envelope::{Data, List, created, cursor_list, list, ok_versioned};
 use crate::extract::{AuthActor, IfMatch};
+use crate::list_query::ListQuery;
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 
@@ -78,7 +80,11 @@ pub struct ListDealsQuery {
 }
 
 impl ListDealsQuery {
-    fn into_input(self) -> Result<(ListDeals, Option<Option<Cursor>>), ApiError> {
+    fn into_input(
+        self,
+        fields: Option<&FieldSet>,
+        cf: &[(String, String)],
+    ) -> Result<(ListDeals, Option<Option<Cursor>>), ApiError> {
         let invalid = |e: FieldError| ApiError::invalid(vec![e]);
         let page = PageRequest::new(self.page, self.limit).map_err(invalid)?;
         if self.cursor.is_some() && self.sort.is_some() {
@@ -92,10 +98,17 @@ impl ListDealsQuery {
         } else {
             DealSort::CreatedAt
         };
-        let sort = SortSpec::parse(
+        let mut custom_fields = CfQuery::default();
+        if let Some(fields) = fields {
+            custom_fields.filters = parse_filters(fields, cf).map_err(invalid)?;
+        }
+        let sort = parse_sort(
             self.sort.as_deref(),
             DealSort::ALLOWED,
             vec![(default_sort, SortDirection::Asc)],
+            fields,
+            DealSort::CustomField,
+            &mut custom_fields,
         )
         .map_err(invalid)?;
         let cursor = match self.cursor.as_deref().map(str::trim) {
@@ -125,6 +138,7 @@ impl ListDealsQuery {
             deleted: self.deleted.unwrap_or(false),
             contact_email: self.contact_email,
             company_name: self.company_name,
+            custom_fields,
         };
         Ok((input, cursor))
     }
@@ -141,6 +155,10 @@ pub struct DeleteDealQuery {
 
 /// Lists deals (`deals.read`; without `deals.read_all` only those one created or is assigned
 /// to). With `cursor` the answer is keyset-paged (`meta.nextCursor`).
+///
+/// Custom fields: `cf.<key>=value` (repeat for any of several; MULTI_SELECT: has the option),
+/// `cf.<key>.gte|gt|lte|lt=value` (NUMBER, DATE, DATETIME), `cf.<key>.exists=true|false`, and
+/// `sort=cf.<key>` / `-cf.<key>`. An unknown or inactive key is a 400 naming the parameter.
 #[utoipa::path(get, path = "/deals", tag = "deals", params(ListDealsQuery), security(("bearer" = [])), responses(
     (status = 200, body = List<Deal>, description = "A page; with `cursor`, `meta` is `{limit, nextCursor}`"),
     (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -151,10 +169,17 @@ pub struct DeleteDealQuery {
 async fn list_deals(
     state: web::Data<AppState>,
     actor: AuthActor,
-    query: web::Query<ListDealsQuery>,
+    query: ListQuery<ListDealsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (input, cursor) = query.into_inner().into_input()?;
     let mut conn = state.conn().await?;
+    let fields = query
+        .fields(
+            &mut conn,
+            CustomFieldEntity::Deal,
+            query.params.sort.as_deref(),
+        )
+        .await?;
+    let (input, cursor) = query.params.into_input(fields.as_ref(), &query.cf)?;
     Ok(match cursor {
         Some(cursor) => {
             cursor_list(crm_deals::list_deals_after(&mut conn, &actor.0, &input, cursor).await?)

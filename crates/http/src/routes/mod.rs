@@ -6,6 +6,7 @@ pub mod auth;
 pub mod comments;
 pub mod companies;
 pub mod contacts;
+pub mod custom_fields;
 pub mod deals;
 pub mod health;
 pub mod pipelines;
@@ -29,4 +30,5 @@ pub fn configure(cfg: &mut ServiceConfig) {
     tasks::configure(cfg);
     comments::configure(cfg);
     tags::configure(cfg);
+    custom_fields::configure(cfg);
 }

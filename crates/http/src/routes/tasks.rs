@@ -2,7 +2,8 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
-use crm_core::{Cursor, FieldError, PageRequest, SortDirection, SortSpec};
+use crm_core::{Cursor, FieldError, PageRequest, SortDirection};
+use crm_custom_fields::{CustomFieldEntity, FieldSet, parse_sort};
 use crm_tasks::{
     CreateTask, ListTasks, Task, TaskPriority, TaskSort, TaskStatus, TaskType, UpdateTask,
 };
@@ -13,7 +14,9 @@ use uuid::Uuid;
 use crate::batch::{BatchItemResult, BatchRequest, parse, run_batch};
 use crate::envelope::{Data, List, created, cursor_list, list, ok_versioned};
 use crate::extract::{AuthActor, IfMatch};
+use crate::list_query::ListQuery;
 use crate::problem::{ApiError, Problem};
+use crate::routes::companies::custom_filters;
 use crate::state::AppState;
 
 pub(crate) fn configure(cfg: &mut ServiceConfig) {
@@ -73,7 +76,11 @@ pub struct ListTasksQuery {
 }
 
 impl ListTasksQuery {
-    fn into_input(self) -> Result<ListTasks, ApiError> {
+    fn into_input(
+        self,
+        fields: Option<&FieldSet>,
+        cf: &[(String, String)],
+    ) -> Result<ListTasks, ApiError> {
         let invalid = |e: FieldError| ApiError::invalid(vec![e]);
         let page = PageRequest::new(self.page, self.limit).map_err(invalid)?;
         if self.cursor.is_some() && self.sort.is_some() {
@@ -82,10 +89,14 @@ impl ListTasksQuery {
                 "cannot be combined with cursor",
             )));
         }
-        let sort = SortSpec::parse(
+        let mut custom_fields = custom_filters(fields, cf)?;
+        let sort = parse_sort(
             self.sort.as_deref(),
             TaskSort::ALLOWED,
             vec![(TaskSort::CreatedAt, SortDirection::Asc)],
+            fields,
+            TaskSort::CustomField,
+            &mut custom_fields,
         )
         .map_err(invalid)?;
         let cursor = match self.cursor.as_deref().filter(|c| !c.is_empty()) {
@@ -123,6 +134,7 @@ impl ListTasksQuery {
             tag: self.tag,
             updated_since: self.updated_since,
             deleted: self.deleted.unwrap_or(false),
+            custom_fields,
         })
     }
 }
@@ -138,6 +150,10 @@ pub struct DeleteTaskQuery {
 
 /// Lists the tasks the actor may see (`tasks.read`; all with `tasks.read_all`, otherwise those
 /// they created or are assigned to). With `cursor` the answer is keyset-paged (`meta.nextCursor`).
+///
+/// Custom fields: `cf.<key>=value` (repeat for any of several; MULTI_SELECT: has the option),
+/// `cf.<key>.gte|gt|lte|lt=value` (NUMBER, DATE, DATETIME), `cf.<key>.exists=true|false`, and
+/// `sort=cf.<key>` / `-cf.<key>`. An unknown or inactive key is a 400 naming the parameter.
 #[utoipa::path(get, path = "/tasks", tag = "tasks", params(ListTasksQuery), security(("bearer" = [])), responses(
     (status = 200, body = List<Task>, description = "Offset-paged; with `cursor`: `CursorList<Task>`"),
     (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -148,11 +164,18 @@ pub struct DeleteTaskQuery {
 async fn list_tasks(
     state: web::Data<AppState>,
     actor: AuthActor,
-    query: web::Query<ListTasksQuery>,
+    query: ListQuery<ListTasksQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let cursor_mode = query.cursor.is_some();
-    let input = query.into_inner().into_input()?;
+    let cursor_mode = query.params.cursor.is_some();
     let mut conn = state.conn().await?;
+    let fields = query
+        .fields(
+            &mut conn,
+            CustomFieldEntity::Task,
+            query.params.sort.as_deref(),
+        )
+        .await?;
+    let input = query.params.into_input(fields.as_ref(), &query.cf)?;
     if cursor_mode {
         let page: crm_core::CursorPage<Task> =
             crm_tasks::list_tasks_cursor(&mut conn, &actor.0, &input).await?;

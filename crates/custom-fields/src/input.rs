@@ -1,0 +1,94 @@
+//! Inputs of the custom field services.
+
+use serde::Deserialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::model::{CustomFieldEntity, FieldType};
+
+/// A new custom field.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateCustomField {
+    /// The record type: `contact`, `company`, `deal` or `task`.
+    pub entity_type: CustomFieldEntity,
+    /// snake_case (`^[a-z][a-z0-9_]{0,47}$`), unique per record type, immutable.
+    #[schema(pattern = "^[a-z][a-z0-9_]{0,47}$", max_length = 48)]
+    pub key: String,
+    /// Display name, 1–100 characters; default: the key.
+    #[schema(min_length = 1, max_length = 100)]
+    pub name: Option<String>,
+    /// Value type.
+    #[serde(rename = "type")]
+    pub field_type: FieldType,
+    /// For SELECT and MULTI_SELECT: 1–200 distinct options of 1–100 characters (compared
+    /// ignoring case). Must be absent or empty for other types.
+    #[serde(default)]
+    pub options: Vec<String>,
+    /// Default `false`.
+    #[serde(default)]
+    pub is_required: bool,
+    /// Default `false`. Not for BOOLEAN and MULTI_SELECT fields, nor with a default value.
+    #[serde(default)]
+    pub is_unique: bool,
+    /// A valid value of the field (any JSON type), given to new records that name none.
+    pub default_value: Option<Value>,
+    /// 0-based place among the record type's fields; default: last.
+    #[schema(minimum = 0)]
+    pub position: Option<i32>,
+    /// Default `true`.
+    pub is_active: Option<bool>,
+}
+
+/// A change to a custom field; absent fields stay as they are. `key` and `entityType` cannot
+/// change (sending them with another value is a 400).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateCustomField {
+    /// Immutable: accepted only with the current value.
+    pub key: Option<String>,
+    /// Immutable: accepted only with the current value.
+    pub entity_type: Option<CustomFieldEntity>,
+    /// New display name.
+    #[schema(min_length = 1, max_length = 100)]
+    pub name: Option<String>,
+    /// New type: every stored value is converted, or the change answers 409
+    /// `values_do_not_convert` with the number of records in the way.
+    #[serde(rename = "type")]
+    pub field_type: Option<FieldType>,
+    /// The new option list. Adding and reordering are free; removing an option that records
+    /// hold answers 409 `option_in_use` with their number.
+    pub options: Option<Vec<String>>,
+    /// Required from now on (records without a value keep none until written).
+    pub is_required: Option<bool>,
+    /// Unique from now on: 409 `values_not_unique` while records share a value.
+    pub is_unique: Option<bool>,
+    /// New default (any JSON type); `null` removes it.
+    #[serde(default, deserialize_with = "crm_core::patch::double_option")]
+    #[schema(value_type = Option<Value>)]
+    pub default_value: Option<Option<Value>>,
+    /// New place among the record type's fields (the others shift).
+    #[schema(minimum = 0)]
+    pub position: Option<i32>,
+    /// `false` hides the field and its values (kept); `true` brings them back.
+    pub is_active: Option<bool>,
+}
+
+/// `PUT /api/custom-fields/order`: the new order of one record type's fields.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReorderCustomFields {
+    /// The record type.
+    pub entity_type: CustomFieldEntity,
+    /// Every field id of the record type, exactly once, in the new order.
+    pub field_ids: Vec<Uuid>,
+}
+
+/// A definition list request.
+#[derive(Debug, Clone, Default)]
+pub struct ListCustomFields {
+    /// Only fields of this record type.
+    pub entity_type: Option<CustomFieldEntity>,
+    /// Only active (`true`) or inactive (`false`) fields.
+    pub is_active: Option<bool>,
+}
