@@ -5,7 +5,8 @@
 //! Ordering inside a stage: every operation that changes which deals a stage holds, or their
 //! order, first locks the stage rows involved (sorted by id, so two operations never wait on
 //! each other in a cycle), then the deal row, and then picks the deal's sparse sort key
-//! (`crm_db::kanban`, `placement`): a move writes the moved deal, not the whole stage.
+//! (`crm_db::kanban`, `placement`): a move writes the moved deal, not the whole stage. Writes
+//! that leave every stage's order alone (field changes, trash, purge) lock only the deal row.
 
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
@@ -341,6 +342,19 @@ impl From<DealError> for LockAttempt {
     fn from(e: DealError) -> Self {
         LockAttempt::Failed(e)
     }
+}
+
+/// Locks the deal row alone: for writes that leave the order of every stage as it is (field
+/// changes, trashing, purging), so they never queue behind moves on the same stage.
+async fn lock_deal_row(conn: &mut AsyncPgConnection, id: Uuid) -> Result<DealRow, DealError> {
+    deals::table
+        .find(id)
+        .select(DealRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(DealError::NotFound(id))
 }
 
 /// Locks the deal's stage (`stage_ids[0]`, as last read) and the other stages of
@@ -813,9 +827,10 @@ pub async fn update_deal(
             (Some(p), stage_id) => Some(resolve_placement(conn, Some(p), stage_id).await?),
         };
         let target = target.filter(|t| t.id != current.stage_id);
-        let mut stage_ids = vec![current.stage_id];
-        stage_ids.extend(target.as_ref().map(|t| t.id));
-        let (row, locked) = lock_deal(conn, id, &stage_ids).await?;
+        let (row, locked) = match &target {
+            Some(t) => lock_deal(conn, id, &[current.stage_id, t.id]).await?,
+            None => (lock_deal_row(conn, id).await?, Vec::new()),
+        };
         if row.deleted_at.is_some() {
             return Err(DealError::NotFound(id));
         }
@@ -934,8 +949,8 @@ pub async fn delete_deal(
 ) -> Result<(), DealError> {
     actor.require(Permission::DealsDelete)?;
     conn.transaction(async |conn| {
-        let current = find_visible(conn, actor, id, Some(false)).await?;
-        let (row, _) = lock_deal(conn, id, &[current.stage_id]).await?;
+        find_visible(conn, actor, id, Some(false)).await?;
+        let row = lock_deal_row(conn, id).await?;
         if row.deleted_at.is_some() {
             return Err(DealError::NotFound(id));
         }
@@ -1012,8 +1027,8 @@ pub async fn purge_deal(
         return Err(DealError::AdminOnly);
     }
     conn.transaction(async |conn| {
-        let current = find_visible(conn, actor, id, None).await?;
-        let (row, _) = lock_deal(conn, id, &[current.stage_id]).await?;
+        find_visible(conn, actor, id, None).await?;
+        let row = lock_deal_row(conn, id).await?;
         check_version(expected_version, row.version)?;
         diesel::delete(deals::table.find(id)).execute(conn).await?;
         crm_activity::record(

@@ -920,3 +920,53 @@ async fn a_move_to_the_top_of_a_large_stage_writes_only_the_moved_deal() {
     assert_eq!(o[2500].0, "bulk 5000");
     assert_eq!(o[2499].0, "bulk 2500");
 }
+
+#[tokio::test]
+async fn field_changes_and_trashing_do_not_wait_for_a_locked_stage() {
+    use diesel_async::AsyncConnection;
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    let sales = default_pipeline(&mut conn).await;
+    let a = create(&mut conn, &Actor::system(), titled("A")).await;
+    let b = create(&mut conn, &Actor::system(), titled("B")).await;
+    // Another transaction holds the stage the way a move does.
+    let mut mover = AsyncPgConnection::establish(db.url()).await.unwrap();
+    diesel::sql_query("BEGIN")
+        .execute(&mut mover)
+        .await
+        .unwrap();
+    diesel::sql_query("SELECT id FROM stages WHERE id = $1 FOR UPDATE")
+        .bind::<diesel::sql_types::Uuid, _>(sales.stages[0])
+        .execute(&mut mover)
+        .await
+        .unwrap();
+    let wait = std::time::Duration::from_secs(10);
+    let patched = tokio::time::timeout(
+        wait,
+        crm_deals::update_deal(
+            &mut conn,
+            &Actor::system(),
+            a.id,
+            UpdateDeal {
+                title: Some("A2".into()),
+                ..UpdateDeal::default()
+            },
+            None,
+        ),
+    )
+    .await
+    .expect("a PATCH without a stage change must not wait for the stage lock")
+    .unwrap();
+    assert_eq!(patched.title, "A2");
+    tokio::time::timeout(
+        wait,
+        crm_deals::delete_deal(&mut conn, &Actor::system(), b.id, None),
+    )
+    .await
+    .expect("trashing must not wait for the stage lock")
+    .unwrap();
+    diesel::sql_query("ROLLBACK")
+        .execute(&mut mover)
+        .await
+        .unwrap();
+}
