@@ -235,6 +235,37 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    events (id) {
+        id -> Int8,
+        seq -> Nullable<Int8>,
+        event -> Text,
+        rooms -> Array<Text>,
+        actor_id -> Nullable<Uuid>,
+        api_key_id -> Nullable<Uuid>,
+        payload -> Json,
+        read_perms -> Array<Text>,
+        read_all_perm -> Nullable<Text>,
+        visible_to -> Array<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    events_horizon (id) {
+        id -> Bool,
+        pruned_through -> Int8,
+    }
+}
+
+diesel::table! {
+    task_reminders (task_id, due_at) {
+        task_id -> Uuid,
+        due_at -> Timestamptz,
+        fired_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(stages -> pipelines (pipeline_id));
 diesel::joinable!(contacts -> companies (company_id));
 diesel::joinable!(deals -> pipelines (pipeline_id));
@@ -245,6 +276,7 @@ diesel::joinable!(tasks -> deals (deal_id));
 diesel::joinable!(tasks -> contacts (contact_id));
 diesel::joinable!(activity -> users (actor_id));
 diesel::joinable!(comments -> users (author_id));
+diesel::joinable!(task_reminders -> tasks (task_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -261,4 +293,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     deals,
     tasks,
     comments,
+    events,
+    events_horizon,
+    task_reminders,
 );
