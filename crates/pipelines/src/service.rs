@@ -395,6 +395,8 @@ async fn place_deals(
     if deals_to_move.is_empty() {
         return Ok(0);
     }
+    let snapshot =
+        crate::events::snapshot(conn, deals_to_move.iter().map(|d| d.id).collect()).await?;
     let base: i32 = if append {
         deals::table
             .filter(deals::stage_id.eq(target.id))
@@ -483,6 +485,7 @@ async fn place_deals(
         .values(entries)
         .execute(conn)
         .await?;
+    crate::events::deals_moved(conn, actor, snapshot).await?;
     Ok(ids.len())
 }
 
