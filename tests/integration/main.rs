@@ -14,6 +14,7 @@ mod idempotency;
 mod openapi;
 mod pipelines;
 mod query_counts;
+mod realtime;
 mod records;
 mod support;
 mod tags;

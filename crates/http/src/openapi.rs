@@ -30,6 +30,7 @@ use crate::problem::Problem;
         (name = "tasks", description = "Tasks: status, priority, due dates, trash and restore"),
         (name = "comments", description = "Comments and internal notes on deals, contacts and tasks"),
         (name = "tags", description = "The tag registry: colours, usage counts, rename, merge, delete"),
+        (name = "realtime", description = "Live updates over a WebSocket: rooms, events, resume from `seq`"),
     ),
     components(schemas(Problem, crm_core::FieldError, crm_core::Permission, crm_core::Role))
 )]
