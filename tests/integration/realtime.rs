@@ -42,21 +42,6 @@ impl Ws {
         Ws { inner }
     }
 
-    /// A client whose socket takes little before the server must wait for it.
-    async fn connect_tiny_buffer(app: &TestApp, token: &str) -> Ws {
-        let mut req = ws_url(app).into_client_request().unwrap();
-        req.headers_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
-        let addr: std::net::SocketAddr = app.base["http://".len()..].parse().unwrap();
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket.set_recv_buffer_size(4096).unwrap();
-        let stream = socket.connect(addr).await.unwrap();
-        let (inner, _) = tokio_tungstenite::client_async(req, MaybeTlsStream::Plain(stream))
-            .await
-            .unwrap();
-        Ws { inner }
-    }
-
     async fn send(&mut self, v: Value) {
         self.inner.send(Message::text(v.to_string())).await.unwrap();
     }
@@ -995,12 +980,8 @@ async fn events_arrive_by_the_catch_up_read_when_notifications_are_lost() {
 }
 
 #[tokio::test]
-async fn a_burst_larger_than_the_queue_is_caught_up_and_a_stalled_client_is_cut_off() {
-    let app = TestApp::spawn_realtime(|s| {
-        s.send_queue = 8;
-        s.write_timeout = Duration::from_secs(1);
-    })
-    .await;
+async fn bursts_larger_than_the_send_queue_are_caught_up_from_the_outbox() {
+    let app = TestApp::spawn_realtime(|s| s.send_queue = 8).await;
     let (_, token) = app.signed_in(Role::Admin).await;
     let (pipeline, stages) = sales_stages(&app).await;
     let board = format!("pipeline:{pipeline}");
@@ -1016,14 +997,11 @@ async fn a_burst_larger_than_the_queue_is_caught_up_and_a_stalled_client_is_cut_
         json!({"items": items}),
     )
     .await;
-
     let mut fast = Ws::connect(&app, &token).await;
     fast.subscribe(&board, None).await;
-    let mut stalled = Ws::connect_tiny_buffer(&app, &token).await;
-    stalled.subscribe(&board, None).await;
-    // The fast client reads all the time, in its own task.
-    // ~0.9 MB per toggle: far more than the socket buffers of the stalled client hold.
-    let toggles = 20;
+    // Each toggle of the stage type is one transaction with 180 events: far more than the
+    // queue of 8. The client is skipped while its queue is full and catches up by itself.
+    let toggles = 5;
     let expected = 60 * 3 * toggles;
     let reader = tokio::spawn(async move {
         let events = fast.events(expected).await;
@@ -1031,32 +1009,22 @@ async fn a_burst_larger_than_the_queue_is_caught_up_and_a_stalled_client_is_cut_
     });
     for t in 0..toggles {
         let kind = if t % 2 == 0 { "WON" } else { "OPEN" };
-        call(
-            &app,
-            &token,
-            Method::PATCH,
-            &format!("/api/stages/{}", stages[2]),
-            json!({"type": kind}),
-        )
-        .await;
+        let path = format!("/api/stages/{}", stages[2]);
+        call(&app, &token, Method::PATCH, &path, json!({"type": kind})).await;
     }
-    // Every event of every burst reaches the fast client, once and in order.
     let (mut fast, events) = timeout(Duration::from_secs(120), reader)
         .await
         .unwrap()
         .unwrap();
-    assert!(events.windows(2).all(|w| seq(&w[0]) < seq(&w[1])));
+    assert!(
+        events.windows(2).all(|w| seq(&w[0]) < seq(&w[1])),
+        "once, in order"
+    );
     let updates = events
         .iter()
         .filter(|e| e["event"] == "deal.updated")
         .count();
     assert_eq!(updates, 60 * toggles);
-    // The stalled one was cut off (with 4008 if the close frame still got through).
-    let (frame, got) = stalled.close().await;
-    assert!(got < expected, "the stalled client was disconnected");
-    if let Some((code, reason)) = frame {
-        assert_eq!(code, 4008, "{reason}");
-    }
     let marker = create_deal(&app, &token, json!({"title": "Still here"})).await;
     assert_eq!(fast.event().await["data"], marker);
 }
