@@ -146,3 +146,72 @@ pub(crate) async fn trashed(
         .await?;
     deleted(conn, actor, &row.into()).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::DealStatus;
+    use chrono::Utc;
+
+    fn deal() -> Deal {
+        let now = Utc::now();
+        Deal {
+            id: Uuid::now_v7(),
+            number: 1,
+            title: "A".into(),
+            amount: None,
+            currency: "USD".into(),
+            pipeline_id: Uuid::now_v7(),
+            stage_id: Uuid::now_v7(),
+            position: 0,
+            status: DealStatus::Open,
+            contact_id: None,
+            company_id: None,
+            assigned_to_id: None,
+            created_by_id: None,
+            expected_close_at: None,
+            closed_at: None,
+            lost_reason: None,
+            description: None,
+            tags: vec![],
+            custom_fields: json!({"tier": "silver", "seats": 5}),
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn custom_fields_change_as_dotted_fields_and_a_move_between_boards_reaches_both() {
+        let before = deal();
+        let mut after = before.clone();
+        after.custom_fields = json!({"tier": "gold", "seats": 5});
+        after.pipeline_id = Uuid::now_v7();
+        after.stage_id = Uuid::now_v7();
+        after.version = 2;
+        let events = update_events(&before, &after);
+        let names: Vec<&str> = events.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "deal.updated",
+                "deal.field.updated",
+                "deal.field.updated",
+                "deal.field.updated",
+                "deal.stage.changed"
+            ]
+        );
+        let fields: Vec<&Value> = events[1..4].iter().map(|e| &e.payload["field"]).collect();
+        assert_eq!(fields, ["customFields.tier", "pipelineId", "stageId"]);
+        assert_eq!(events[1].payload["from"], "silver");
+        assert_eq!(events[1].payload["to"], "gold");
+        assert!(
+            events[0]
+                .rooms
+                .contains(&Room::Pipeline(before.pipeline_id))
+        );
+        assert!(events[0].rooms.contains(&Room::Pipeline(after.pipeline_id)));
+        assert!(events[0].rooms.contains(&Room::Deal(after.id)));
+    }
+}
