@@ -30,9 +30,15 @@ lint:
 ci:
     bash .ci/run
 
-# Load benchmark against a release server on a throwaway database (installs wrk if missing).
+# Load benchmarks against a release server on a throwaway database: HTTP under wrk (installs wrk
+# if missing), then WebSocket fan-out (bench-ws).
 bench:
     bench/run.sh
+    bench/ws.sh
+
+# WebSocket fan-out: N clients on one board and their own deal rooms (BENCH_WS_CLIENTS="1000 10000").
+bench-ws:
+    bench/ws.sh
 
 # Core CRM benchmark on 100 k contacts / 200 k deals (10 custom fields each) / 200 k tasks, with the pgbench ratio per endpoint.
 bench-crm:

@@ -15,6 +15,7 @@ mod idempotency;
 mod openapi;
 mod pipelines;
 mod query_counts;
+mod realtime;
 mod records;
 mod support;
 mod tags;

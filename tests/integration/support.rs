@@ -9,6 +9,7 @@ use crm_auth::AuthConfig;
 use crm_core::{Actor, Role};
 use crm_db::DbPool;
 use crm_http::{AppState, HttpSettings, build_server};
+use crm_realtime::{Hub, RealtimeSettings};
 use crm_testkit::TestDb;
 use crm_users::{CreateUser, Passwords, User};
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
@@ -23,7 +24,10 @@ pub struct TestApp {
     pub passwords: Passwords,
     /// Statements the server has sent to the database so far.
     pub queries: Arc<AtomicU64>,
-    pub db: TestDb,
+    pub db: Arc<TestDb>,
+    /// The realtime hub of this instance.
+    pub realtime: Hub,
+    auth: AuthConfig,
     handle: ServerHandle,
 }
 
@@ -57,6 +61,51 @@ impl TestApp {
             ..HttpSettings::default()
         };
         adjust(&mut auth, &mut http);
+        Self::spawn_instance(Arc::new(db), auth, http, RealtimeSettings::default()).await
+    }
+
+    /// Spawns on a fresh database with adjusted realtime settings.
+    pub async fn spawn_realtime(adjust: impl FnOnce(&mut RealtimeSettings)) -> Self {
+        let mut realtime = RealtimeSettings::default();
+        adjust(&mut realtime);
+        let auth = AuthConfig::new(b"test secret of at least thirty-two bytes".to_vec());
+        let http = HttpSettings {
+            cookie_secure: false,
+            workers: Some(1),
+            ..HttpSettings::default()
+        };
+        Self::spawn_instance(Arc::new(TestDb::new().await), auth, http, realtime).await
+    }
+
+    /// A second server instance on the same database (as behind a load balancer), with the
+    /// same secrets and realtime settings.
+    pub async fn another_instance(&self) -> Self {
+        let http = HttpSettings {
+            cookie_secure: false,
+            workers: Some(1),
+            ..HttpSettings::default()
+        };
+        Self::spawn_instance(
+            self.db.clone(),
+            self.auth.clone(),
+            http,
+            self.realtime.settings().clone(),
+        )
+        .await
+    }
+
+    /// Stops gracefully, as on SIGTERM: WebSockets are closed with a reason.
+    pub async fn shutdown(&self) {
+        self.realtime.shutdown();
+        self.handle.stop(true).await;
+    }
+
+    async fn spawn_instance(
+        db: Arc<TestDb>,
+        auth: AuthConfig,
+        http: HttpSettings,
+        realtime: RealtimeSettings,
+    ) -> Self {
         let queries = Arc::new(AtomicU64::new(0));
         let pool = db.pool_with(crm_db::PoolSettings {
             max_size: 8,
@@ -64,11 +113,19 @@ impl TestApp {
             ..crm_db::PoolSettings::default()
         });
         let passwords = Passwords::fast_for_tests().unwrap();
+        let auth_arc = Arc::new(auth.clone());
+        let hub = Hub::start(
+            pool.clone(),
+            db.url().to_owned(),
+            auth_arc.clone(),
+            realtime,
+        );
         let state = AppState {
             pool: pool.clone(),
-            auth: Arc::new(auth),
+            auth: auth_arc,
             passwords: Arc::new(passwords.clone()),
             http: Arc::new(http),
+            realtime: hub.clone(),
         };
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -82,6 +139,8 @@ impl TestApp {
             passwords,
             queries,
             db,
+            realtime: hub,
+            auth,
             handle,
         }
     }
@@ -176,6 +235,7 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         // The stop command is sent eagerly; nothing needs to await it.
         drop(self.handle.stop(false));
+        self.realtime.shutdown();
     }
 }
 

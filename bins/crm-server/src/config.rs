@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use crm_auth::{AuthConfig, LoginLimits};
 use crm_http::HttpSettings;
+use crm_realtime::RealtimeSettings;
 
 /// CRM API server.
 #[derive(Debug, Parser)]
@@ -123,6 +124,78 @@ pub struct Settings {
         global = true
     )]
     pub trash_retention_days: u64,
+    /// Days realtime events are kept in the outbox (and a WebSocket client can resume).
+    #[arg(
+        long,
+        env = "CRM_EVENTS_RETENTION_DAYS",
+        default_value_t = 7,
+        global = true
+    )]
+    pub events_retention_days: u64,
+    /// Milliseconds between catch-up reads of the outbox (a lost notification costs at most
+    /// this much delay).
+    #[arg(
+        long,
+        env = "CRM_EVENTS_POLL_MS",
+        default_value_t = 1000,
+        global = true
+    )]
+    pub events_poll_ms: u64,
+    /// Seconds between WebSocket pings.
+    #[arg(
+        long,
+        env = "CRM_WS_HEARTBEAT_SECONDS",
+        default_value_t = 20,
+        global = true
+    )]
+    pub ws_heartbeat_seconds: u64,
+    /// Seconds without any frame from a WebSocket client before it is closed.
+    #[arg(
+        long,
+        env = "CRM_WS_IDLE_TIMEOUT_SECONDS",
+        default_value_t = 60,
+        global = true
+    )]
+    pub ws_idle_timeout_seconds: u64,
+    /// Messages queued for one WebSocket client; a client that lets it fill is disconnected.
+    #[arg(long, env = "CRM_WS_SEND_QUEUE", default_value_t = 1024, global = true)]
+    pub ws_send_queue: usize,
+    /// Seconds a WebSocket client's socket may take to accept one frame before the client is
+    /// disconnected as too slow.
+    #[arg(
+        long,
+        env = "CRM_WS_WRITE_TIMEOUT_SECONDS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub ws_write_timeout_seconds: u64,
+    /// Rooms one WebSocket connection may be in.
+    #[arg(long, env = "CRM_WS_MAX_ROOMS", default_value_t = 100, global = true)]
+    pub ws_max_rooms: usize,
+    /// Largest message accepted from a WebSocket client, in bytes.
+    #[arg(
+        long,
+        env = "CRM_WS_MAX_MESSAGE_BYTES",
+        default_value_t = 4096,
+        global = true
+    )]
+    pub ws_max_message_bytes: usize,
+    /// Seconds between re-checks of a WebSocket client's credential.
+    #[arg(
+        long,
+        env = "CRM_WS_REAUTH_SECONDS",
+        default_value_t = 300,
+        global = true
+    )]
+    pub ws_reauth_seconds: u64,
+    /// Seconds between looks for due tasks (`task.due` reminders).
+    #[arg(
+        long,
+        env = "CRM_REMINDER_INTERVAL_SECONDS",
+        default_value_t = 5,
+        global = true
+    )]
+    pub reminder_interval_seconds: u64,
     /// Database connections per server process.
     #[arg(long, env = "CRM_DB_POOL_SIZE", default_value_t = 16, global = true)]
     pub db_pool_size: usize,
@@ -160,6 +233,24 @@ impl Settings {
             window: Duration::from_secs(self.login_window_seconds),
         };
         config
+    }
+
+    /// Realtime settings.
+    pub fn realtime_settings(&self) -> RealtimeSettings {
+        let secs = |s: u64| Duration::from_secs(s.max(1));
+        RealtimeSettings {
+            retention: secs(self.events_retention_days.saturating_mul(24 * 3600)),
+            poll_interval: Duration::from_millis(self.events_poll_ms.max(10)),
+            heartbeat: secs(self.ws_heartbeat_seconds),
+            idle_timeout: secs(self.ws_idle_timeout_seconds),
+            send_queue: self.ws_send_queue.max(1),
+            write_timeout: secs(self.ws_write_timeout_seconds),
+            max_rooms: self.ws_max_rooms,
+            max_message_bytes: self.ws_max_message_bytes.max(256),
+            reauth_interval: secs(self.ws_reauth_seconds),
+            reminder_interval: secs(self.reminder_interval_seconds),
+            ..RealtimeSettings::default()
+        }
     }
 
     /// HTTP settings.

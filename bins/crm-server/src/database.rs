@@ -18,6 +18,8 @@ const LOCAL_DATABASE: &str = "crm";
 pub struct Database {
     /// Pool on the application database.
     pub pool: DbPool,
+    /// URL of the application database (the realtime hub LISTENs on its own connection).
+    pub url: String,
     /// Access-token signing secret.
     pub jwt_secret: Vec<u8>,
     local: Option<LocalPg>,
@@ -76,6 +78,7 @@ impl Database {
         )?;
         Ok(Self {
             pool,
+            url,
             jwt_secret,
             local,
         })

@@ -90,11 +90,19 @@ async fn serve(settings: &Settings, db: &Database) -> Result<(), StartupError> {
     bootstrap::first_admin(db, &passwords, settings).await?;
     let listener = TcpListener::bind(&settings.listen)
         .map_err(|e| StartupError::Config(format!("cannot listen on {}: {e}", settings.listen)))?;
+    let auth = Arc::new(settings.auth_config(db.jwt_secret.clone()));
+    let realtime = crm_realtime::Hub::start(
+        db.pool.clone(),
+        db.url.clone(),
+        auth.clone(),
+        settings.realtime_settings(),
+    );
     let state = AppState {
         pool: db.pool.clone(),
-        auth: Arc::new(settings.auth_config(db.jwt_secret.clone())),
+        auth,
         passwords: Arc::new(passwords),
         http: Arc::new(settings.http_settings()),
+        realtime: realtime.clone(),
     };
     tokio::spawn(maintenance::run(
         db.pool.clone(),
@@ -104,7 +112,35 @@ async fn serve(settings: &Settings, db: &Database) -> Result<(), StartupError> {
     let addr = listener.local_addr()?;
     let server = build_server(listener, state)?;
     tracing::info!(%addr, "listening; API docs at http://{addr}/api/docs");
+    // actix stops gracefully on these signals by itself; WebSockets are closed with a reason.
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        realtime.shutdown();
+    });
     server.await?;
     tracing::info!("server stopped");
     Ok(())
+}
+
+/// SIGTERM or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

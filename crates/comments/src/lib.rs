@@ -8,6 +8,7 @@
 //! commented on is checked by the caller (the HTTP layer knows every kind of record).
 
 pub mod error;
+mod events;
 pub mod model;
 pub mod service;
 

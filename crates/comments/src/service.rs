@@ -230,6 +230,7 @@ pub async fn create_comment(
             &[content_change(None, Some(&comment.content))],
         )
         .await?;
+        crate::events::created(conn, actor, &comment).await?;
         Ok(comment)
     })
     .await
@@ -276,6 +277,7 @@ pub async fn update_comment(
             });
         }
         crm_activity::record(conn, actor, parent(&after), "comment.updated", &changes).await?;
+        crate::events::updated(conn, actor, &after).await?;
         Ok(after)
     })
     .await
@@ -309,6 +311,7 @@ pub async fn delete_comment(
             &[content_change(Some(&comment.content), None)],
         )
         .await?;
+        crate::events::deleted(conn, actor, &comment).await?;
         Ok(())
     })
     .await

@@ -6,6 +6,7 @@
 //! Depends on `crm-core`, `crm-db`, `crm-activity` and `crm-companies`; knows nothing of HTTP.
 
 pub mod error;
+mod events;
 pub mod input;
 pub mod model;
 pub mod service;

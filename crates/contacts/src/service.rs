@@ -246,6 +246,7 @@ pub async fn create_contact(
             .into();
         let changes = change::created(&contact.to_json());
         crm_activity::record(conn, actor, entity(contact.id), "contact.created", &changes).await?;
+        crate::events::created(conn, actor, &contact).await?;
         record_link_change(conn, actor, contact.id, None, company_id).await?;
         Ok(contact)
     })
@@ -486,6 +487,7 @@ pub async fn update_contact(
             .into();
         let changes = change::diff(&before.to_json(), &after.to_json());
         crm_activity::record(conn, actor, entity(id), "contact.updated", &changes).await?;
+        crate::events::updated(conn, actor, &before, &after).await?;
         record_link_change(conn, actor, id, before.company_id, new_company).await?;
         Ok(after)
     })
@@ -514,6 +516,7 @@ pub async fn delete_contact(
                 .execute(conn)
                 .await?;
             crm_activity::record(conn, actor, entity(id), "contact.purged", &[]).await?;
+            crate::events::deleted(conn, actor, &before).await?;
             return Ok(());
         }
         let now = Utc::now();
@@ -531,6 +534,7 @@ pub async fn delete_contact(
             to: serde_json::to_value(now).unwrap_or_default(),
         }];
         crm_activity::record(conn, actor, entity(id), "contact.deleted", &changes).await?;
+        crate::events::trashed(conn, actor, id).await?;
         Ok(())
     })
     .await
@@ -562,6 +566,7 @@ pub async fn restore_contact(
             to: Value::Null,
         }];
         crm_activity::record(conn, actor, entity(id), "contact.restored", &changes).await?;
+        crate::events::updated(conn, actor, &before, &after).await?;
         Ok(after)
     })
     .await

@@ -256,10 +256,41 @@ diesel::table! {
 }
 
 diesel::table! {
+    events (id) {
+        id -> Int8,
+        seq -> Nullable<Int8>,
+        event -> Text,
+        rooms -> Array<Text>,
+        actor_id -> Nullable<Uuid>,
+        api_key_id -> Nullable<Uuid>,
+        payload -> Json,
+        read_perms -> Array<Text>,
+        read_all_perm -> Nullable<Text>,
+        visible_to -> Array<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     custom_field_archive (field_id, record_id) {
         field_id -> Uuid,
         record_id -> Uuid,
         value -> Jsonb,
+    }
+}
+
+diesel::table! {
+    events_horizon (id) {
+        id -> Bool,
+        pruned_through -> Int8,
+    }
+}
+
+diesel::table! {
+    task_reminders (task_id, due_at) {
+        task_id -> Uuid,
+        due_at -> Timestamptz,
+        fired_at -> Timestamptz,
     }
 }
 
@@ -274,6 +305,7 @@ diesel::joinable!(tasks -> contacts (contact_id));
 diesel::joinable!(activity -> users (actor_id));
 diesel::joinable!(comments -> users (author_id));
 diesel::joinable!(custom_field_archive -> custom_field_definitions (field_id));
+diesel::joinable!(task_reminders -> tasks (task_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -292,4 +324,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     comments,
     custom_field_definitions,
     custom_field_archive,
+    events,
+    events_horizon,
+    task_reminders,
 );

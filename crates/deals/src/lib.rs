@@ -8,6 +8,7 @@
 
 pub mod amount;
 pub mod error;
+mod events;
 pub mod input;
 pub mod model;
 mod placement;

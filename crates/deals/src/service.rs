@@ -448,6 +448,7 @@ async fn record_update(
     if !other.is_empty() {
         crm_activity::record(conn, actor, entity, "deal.updated", &other).await?;
     }
+    crate::events::updated(conn, actor, before, after).await?;
     Ok(())
 }
 
@@ -743,6 +744,7 @@ pub async fn create_deal(
             &change::created(&json(&deal)),
         )
         .await?;
+        crate::events::created(conn, actor, &deal).await?;
         Ok(deal)
     })
     .await
@@ -972,6 +974,7 @@ pub async fn delete_deal(
             &[],
         )
         .await?;
+        crate::events::trashed(conn, actor, id).await?;
         Ok(())
     })
     .await
@@ -1010,6 +1013,7 @@ pub async fn restore_deal(
             &change::diff(&json(&before), &json(&after)),
         )
         .await?;
+        crate::events::updated(conn, actor, &before, &after).await?;
         Ok(after)
     })
     .await
@@ -1039,6 +1043,9 @@ pub async fn purge_deal(
             &[],
         )
         .await?;
+        if row.deleted_at.is_none() {
+            crate::events::deleted(conn, actor, &Deal::from(row)).await?;
+        }
         Ok(())
     })
     .await

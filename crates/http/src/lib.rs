@@ -1,7 +1,7 @@
 //! The HTTP API over the domain crates: routes per domain, extractors (actor, `If-Match`,
 //! client IP), the problem+json error mapping (the one place where domain errors become
 //! status codes), the `{data, meta}` envelope, middleware (request ids, access log, security
-//! headers) and the OpenAPI document with Swagger UI.
+//! headers), the OpenAPI document with Swagger UI, and the WebSocket gateway.
 //!
 //! Handlers stay thin: parse, call one service, shape the answer. Rules live in the services.
 
@@ -17,6 +17,7 @@ pub mod routes;
 pub mod server;
 pub mod state;
 pub mod visibility;
+pub mod websocket;
 
 pub use problem::ApiError;
 pub use server::{HttpSettings, build_server};

@@ -31,6 +31,7 @@ use crate::problem::Problem;
         (name = "comments", description = "Comments and internal notes on deals, contacts and tasks"),
         (name = "tags", description = "The tag registry: colours, usage counts, rename, merge, delete"),
         (name = "custom-fields", description = "Typed custom fields of contacts, companies, deals and tasks: definitions, order, conversions"),
+        (name = "realtime", description = "Live updates over a WebSocket: rooms, events, resume from `seq`"),
     ),
     components(schemas(Problem, crm_core::FieldError, crm_core::Permission, crm_core::Role))
 )]

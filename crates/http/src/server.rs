@@ -86,6 +86,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .service(utoipa_actix_web::scope("/api").configure(crate::routes::configure))
+        .service(crate::websocket::websocket)
         .split_for_parts();
     api
 }
@@ -122,6 +123,7 @@ pub fn build_server(listener: TcpListener, state: AppState) -> std::io::Result<S
                 let mut cfg = utoipa_actix_web::service_config::ServiceConfig::new(cfg);
                 crate::routes::configure(&mut cfg);
             }))
+            .service(crate::websocket::websocket)
             .default_service(web::to(fallback))
     })
     .shutdown_timeout(10)

@@ -7,6 +7,7 @@
 //! uses [`stage_info`] and [`default_pipeline_first_stage`] to place deals.
 
 pub mod error;
+mod events;
 pub mod input;
 pub mod model;
 pub mod service;

@@ -396,6 +396,8 @@ async fn place_deals(
     if deals_to_move.is_empty() {
         return Ok(0);
     }
+    let snapshot =
+        crate::events::snapshot(conn, deals_to_move.iter().map(|d| d.id).collect()).await?;
     // Trashed deals of the target keep their keys and may come back: stay clear of them too.
     let base: i64 = if append {
         deals::table
@@ -484,6 +486,7 @@ async fn place_deals(
         .values(entries)
         .execute(conn)
         .await?;
+    crate::events::deals_moved(conn, actor, snapshot).await?;
     Ok(ids.len())
 }
 

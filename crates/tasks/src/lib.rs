@@ -7,8 +7,10 @@
 //! checked through their tables, not their crates.
 
 pub mod error;
+mod events;
 pub mod input;
 pub mod model;
+pub mod reminders;
 pub mod service;
 
 pub use error::TaskError;

@@ -218,6 +218,7 @@ pub async fn create_task(
             &change::created(&task.change_view()),
         )
         .await?;
+        crate::events::created(conn, actor, &task).await?;
         Ok(task)
     })
     .await
@@ -335,6 +336,7 @@ pub async fn update_task(
             &changes,
         )
         .await?;
+        crate::events::updated(conn, actor, Some(&before), &after).await?;
         Ok(after)
     })
     .await
@@ -391,6 +393,7 @@ pub async fn delete_task(
             &[],
         )
         .await?;
+        crate::events::deleted(conn, actor, Task::from(row), permanent).await?;
         Ok(())
     })
     .await
@@ -422,6 +425,7 @@ pub async fn restore_task(
             &[],
         )
         .await?;
+        crate::events::updated(conn, actor, None, &Task::from(row.clone())).await?;
         Ok(Task::from(row))
     })
     .await

@@ -1,0 +1,217 @@
+//! The realtime events of deals (ARCHITECTURE §4), appended in the transaction of the change
+//! next to the activity entries. Every deal event goes to `deal:{id}` and to the board
+//! `pipeline:{pipelineId}` (to both boards when the deal changed pipeline); a deal with a
+//! contact also emits `contact.deal.updated` to `contact:{contactId}` (old and new contact).
+//! Receivers: the deal's visibility rule, with the people of the deal before and after the
+//! change (whoever loses sight of a deal hears of it once).
+
+use crm_core::{Actor, change};
+use crm_db::AsyncPgConnection;
+use crm_db::schema::deals;
+use crm_events::{Audience, EventName, NewEvent, Room};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::error::DealError;
+use crate::model::{Deal, DealRow};
+
+fn to_json(deal: &Deal) -> Value {
+    serde_json::to_value(deal).unwrap_or_default()
+}
+
+fn rooms(before: Option<&Deal>, after: &Deal) -> Vec<Room> {
+    let mut rooms = vec![Room::Deal(after.id), Room::Pipeline(after.pipeline_id)];
+    rooms.extend(before.map(|b| Room::Pipeline(b.pipeline_id)));
+    rooms
+}
+
+fn audience(before: Option<&Deal>, after: &Deal) -> Audience {
+    Audience::deal(after.created_by_id, after.assigned_to_id).with_users(
+        before
+            .into_iter()
+            .flat_map(|b| [b.created_by_id, b.assigned_to_id]),
+    )
+}
+
+/// `contact.deal.updated` for the contacts of the deal before and after, if any.
+fn contact_event(before: Option<&Deal>, after: &Deal, data: &Value) -> Option<NewEvent> {
+    let contacts: Vec<Room> = before
+        .and_then(|b| b.contact_id)
+        .into_iter()
+        .chain(after.contact_id)
+        .map(Room::Contact)
+        .collect();
+    (!contacts.is_empty()).then(|| {
+        NewEvent::new(
+            EventName::ContactDealUpdated,
+            contacts,
+            audience(before, after).and(crm_core::Permission::ContactsRead),
+            data.clone(),
+        )
+    })
+}
+
+/// `deal.created` (and `contact.deal.updated`).
+pub(crate) async fn created(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    deal: &Deal,
+) -> Result<(), DealError> {
+    let data = to_json(deal);
+    let mut events = vec![NewEvent::new(
+        EventName::DealCreated,
+        rooms(None, deal),
+        audience(None, deal),
+        data.clone(),
+    )];
+    events.extend(contact_event(None, deal, &data));
+    crm_events::append(conn, actor, events).await?;
+    Ok(())
+}
+
+/// `deal.updated` with the whole deal, one `deal.field.updated` per changed field (custom
+/// fields as `customFields.<key>`), `deal.stage.changed` when the stage changed, and
+/// `contact.deal.updated`.
+pub(crate) async fn updated(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    before: &Deal,
+    after: &Deal,
+) -> Result<(), DealError> {
+    crm_events::append(conn, actor, update_events(before, after)).await?;
+    Ok(())
+}
+
+/// The events of a change from `before` to `after` (also used for restores).
+pub(crate) fn update_events(before: &Deal, after: &Deal) -> Vec<NewEvent> {
+    let data = to_json(after);
+    let rooms = rooms(Some(before), after);
+    let audience = audience(Some(before), after);
+    let mut events = vec![NewEvent::new(
+        EventName::DealUpdated,
+        rooms.clone(),
+        audience.clone(),
+        data.clone(),
+    )];
+    for c in change::diff(&to_json(before), &data) {
+        events.push(NewEvent::new(
+            EventName::DealFieldUpdated,
+            rooms.clone(),
+            audience.clone(),
+            json!({"dealId": after.id, "field": c.field, "from": c.from, "to": c.to}),
+        ));
+    }
+    if before.stage_id != after.stage_id {
+        events.push(NewEvent::new(
+            EventName::DealStageChanged,
+            rooms,
+            audience,
+            data.clone(),
+        ));
+    }
+    events.extend(contact_event(Some(before), after, &data));
+    events
+}
+
+/// `deal.deleted` with the deal as last seen (and `contact.deal.updated`).
+pub(crate) async fn deleted(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    deal: &Deal,
+) -> Result<(), DealError> {
+    let data = to_json(deal);
+    let mut events = vec![NewEvent::new(
+        EventName::DealDeleted,
+        rooms(None, deal),
+        audience(None, deal),
+        data.clone(),
+    )];
+    events.extend(contact_event(None, deal, &data));
+    crm_events::append(conn, actor, events).await?;
+    Ok(())
+}
+
+/// `deal.deleted` for a deal just moved to the trash, as it now is.
+pub(crate) async fn trashed(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<(), DealError> {
+    let row: DealRow = deals::table
+        .find(id)
+        .select(DealRow::as_select())
+        .first(conn)
+        .await?;
+    deleted(conn, actor, &row.into()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::DealStatus;
+    use chrono::Utc;
+
+    fn deal() -> Deal {
+        let now = Utc::now();
+        Deal {
+            id: Uuid::now_v7(),
+            number: 1,
+            title: "A".into(),
+            amount: None,
+            currency: "USD".into(),
+            pipeline_id: Uuid::now_v7(),
+            stage_id: Uuid::now_v7(),
+            position: 0,
+            status: DealStatus::Open,
+            contact_id: None,
+            company_id: None,
+            assigned_to_id: None,
+            created_by_id: None,
+            expected_close_at: None,
+            closed_at: None,
+            lost_reason: None,
+            description: None,
+            tags: vec![],
+            custom_fields: json!({"tier": "silver", "seats": 5}),
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn custom_fields_change_as_dotted_fields_and_a_move_between_boards_reaches_both() {
+        let before = deal();
+        let mut after = before.clone();
+        after.custom_fields = json!({"tier": "gold", "seats": 5});
+        after.pipeline_id = Uuid::now_v7();
+        after.stage_id = Uuid::now_v7();
+        after.version = 2;
+        let events = update_events(&before, &after);
+        let names: Vec<&str> = events.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "deal.updated",
+                "deal.field.updated",
+                "deal.field.updated",
+                "deal.field.updated",
+                "deal.stage.changed"
+            ]
+        );
+        let fields: Vec<&Value> = events[1..4].iter().map(|e| &e.payload["field"]).collect();
+        assert_eq!(fields, ["customFields.tier", "pipelineId", "stageId"]);
+        assert_eq!(events[1].payload["from"], "silver");
+        assert_eq!(events[1].payload["to"], "gold");
+        assert!(
+            events[0]
+                .rooms
+                .contains(&Room::Pipeline(before.pipeline_id))
+        );
+        assert!(events[0].rooms.contains(&Room::Pipeline(after.pipeline_id)));
+        assert!(events[0].rooms.contains(&Room::Deal(after.id)));
+    }
+}

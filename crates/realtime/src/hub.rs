@@ -1,0 +1,366 @@
+//! The hub of one server instance: it LISTENs on `crm_events`, reads committed outbox rows in
+//! `seq` order on every notification and on a periodic catch-up tick, and hands each event to
+//! the local room actors of its rooms. It also owns room membership (which connections are in
+//! which room) and runs the reminder and retention jobs.
+//!
+//! Exactly once, in order, with no gap across a resume: the hub is one task, so joins and
+//! events are serialised. A join is forwarded to its room together with the hub's position
+//! `upto` (the last `seq` read): every event up to `upto` was dispatched before the join, every
+//! later one after it. The client replays `(since, upto]` from the outbox and receives
+//! `> upto` live. Since `seq` order is commit order (see `crm-events`), reading `seq > upto`
+//! never skips anything, on every instance alike.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
+use crm_auth::AuthConfig;
+use crm_core::Actor;
+use crm_db::pool::get_conn;
+use crm_db::{AsyncPgConnection, DbPool};
+use crm_events::{Event, Room};
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use futures_util::StreamExt;
+use tokio::sync::{Notify, mpsc, watch};
+
+use crate::access::{Principal, SharedPrincipal};
+use crate::client::Client;
+use crate::room::{self, ConnHandle, ConnShared, HubEvent, RoomMsg};
+use crate::settings::RealtimeSettings;
+
+/// The PostgreSQL channel the outbox trigger notifies on commit.
+pub const CHANNEL: &str = "crm_events";
+
+/// Events read from the outbox per query.
+const PAGE: i64 = 500;
+
+/// Queued messages per room actor (the hub waits when a room falls behind).
+const ROOM_QUEUE: usize = 1024;
+
+pub(crate) enum Cmd {
+    Join {
+        room: Room,
+        sub: u64,
+        since: Option<i64>,
+        conn: ConnHandle,
+    },
+    Leave {
+        room: Room,
+        conn: u64,
+    },
+}
+
+pub(crate) struct HubInner {
+    pub cmds: mpsc::UnboundedSender<Cmd>,
+    pub shutdown: watch::Sender<bool>,
+    pub pool: DbPool,
+    pub auth: Arc<AuthConfig>,
+    pub settings: RealtimeSettings,
+    next_conn: AtomicU64,
+}
+
+/// A handle to the hub of this instance; cheap to clone.
+#[derive(Clone)]
+pub struct Hub {
+    pub(crate) inner: Arc<HubInner>,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("settings", &self.inner.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Hub {
+    /// Starts the hub: the outbox reader, the LISTEN connection on `database_url` (reconnected
+    /// with back-off when lost), and the reminder and retention jobs. Call inside a Tokio
+    /// runtime. Never fails: with the database down it keeps trying.
+    pub fn start(
+        pool: DbPool,
+        database_url: String,
+        auth: Arc<AuthConfig>,
+        settings: RealtimeSettings,
+    ) -> Hub {
+        let (cmds, cmd_rx) = mpsc::unbounded_channel();
+        let (shutdown, _) = watch::channel(false);
+        let wake = Arc::new(Notify::new());
+        let inner = Arc::new(HubInner {
+            cmds,
+            shutdown,
+            pool: pool.clone(),
+            auth,
+            settings: settings.clone(),
+            next_conn: AtomicU64::new(1),
+        });
+        tokio::spawn(run(
+            pool.clone(),
+            cmd_rx,
+            wake.clone(),
+            inner.shutdown.subscribe(),
+            settings.poll_interval,
+        ));
+        if settings.listen {
+            tokio::spawn(listen(database_url, wake, inner.shutdown.subscribe()));
+        }
+        tokio::spawn(jobs(pool, settings, inner.shutdown.subscribe()));
+        Hub { inner }
+    }
+
+    /// A new WebSocket client for an authenticated `actor` and the credential it presented
+    /// (checked again on every subscribe and periodically; an access token also ends the
+    /// connection at its expiry).
+    pub fn connect(&self, actor: Actor, token: String) -> Client {
+        let id = self.inner.next_conn.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(self.inner.settings.send_queue.max(1));
+        let shared = Arc::new(ConnShared::new(SharedPrincipal::new(Principal::from(
+            &actor,
+        ))));
+        let conn = ConnHandle { id, tx, shared };
+        Client::new(self.clone(), conn, rx, actor, token)
+    }
+
+    /// Tells every client to close (1001, "server shutting down") and stops the background
+    /// tasks. Idempotent.
+    pub fn shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &RealtimeSettings {
+        &self.inner.settings
+    }
+
+    pub(crate) fn send(&self, cmd: Cmd) {
+        // Fails only once the hub task has stopped (shutdown): nothing to do then.
+        let _ = self.inner.cmds.send(cmd);
+    }
+}
+
+struct RoomEntry {
+    tx: mpsc::Sender<RoomMsg>,
+    members: HashSet<u64>,
+}
+
+struct State {
+    pool: DbPool,
+    rooms: HashMap<String, RoomEntry>,
+    /// The last `seq` read and dispatched; `None` until the outbox could be read once.
+    cursor: Option<i64>,
+    /// Joins that arrived before the cursor was known.
+    waiting: Vec<Cmd>,
+}
+
+async fn run(
+    pool: DbPool,
+    mut cmds: mpsc::UnboundedReceiver<Cmd>,
+    wake: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+    poll_interval: Duration,
+) {
+    let mut state = State {
+        pool,
+        rooms: HashMap::new(),
+        cursor: None,
+        waiting: Vec::new(),
+    };
+    let mut tick = tokio::time::interval(poll_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            cmd = cmds.recv() => match cmd {
+                Some(cmd) => state.handle(cmd).await,
+                None => break,
+            },
+            _ = wake.notified() => state.catch_up().await,
+            _ = tick.tick() => state.catch_up().await,
+        }
+    }
+    tracing::debug!("realtime hub stopped");
+}
+
+impl State {
+    async fn handle(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::Join {
+                room,
+                sub,
+                since,
+                conn,
+            } => {
+                let Some(upto) = self.cursor else {
+                    self.waiting.push(Cmd::Join {
+                        room,
+                        sub,
+                        since,
+                        conn,
+                    });
+                    return;
+                };
+                let entry = self.rooms.entry(room.to_string()).or_insert_with(|| {
+                    let (tx, rx) = mpsc::channel(ROOM_QUEUE);
+                    tokio::spawn(room::run(room, rx));
+                    RoomEntry {
+                        tx,
+                        members: HashSet::new(),
+                    }
+                });
+                entry.members.insert(conn.id);
+                let after = since.map_or(upto, |s| s.max(upto));
+                let _ = entry
+                    .tx
+                    .send(RoomMsg::Join {
+                        sub,
+                        after,
+                        upto,
+                        conn,
+                    })
+                    .await;
+            }
+            Cmd::Leave { room, conn } => {
+                self.waiting.retain(
+                    |c| !matches!(c, Cmd::Join { room: r, conn: h, .. } if *r == room && h.id == conn),
+                );
+                let key = room.to_string();
+                let Some(entry) = self.rooms.get_mut(&key) else {
+                    return;
+                };
+                if entry.members.remove(&conn) {
+                    let _ = entry.tx.send(RoomMsg::Leave { conn }).await;
+                }
+                if entry.members.is_empty() {
+                    // Dropping the sender ends the room actor.
+                    self.rooms.remove(&key);
+                }
+            }
+        }
+    }
+
+    async fn catch_up(&mut self) {
+        let mut conn = match get_conn(&self.pool).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "realtime: outbox not readable; will retry");
+                return;
+            }
+        };
+        let Some(mut after) = self.cursor else {
+            match crm_events::head(&mut conn).await {
+                Ok(head) => {
+                    self.cursor = Some(head);
+                    drop(conn);
+                    for cmd in std::mem::take(&mut self.waiting) {
+                        self.handle(cmd).await;
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "realtime: outbox head unreadable"),
+            }
+            return;
+        };
+        loop {
+            let page = match Event::after(&mut conn, after, PAGE).await {
+                Ok(page) => page,
+                Err(e) => {
+                    tracing::warn!(error = %e, "realtime: outbox read failed; will retry");
+                    return;
+                }
+            };
+            let full = page.len() as i64 == PAGE;
+            for event in page {
+                after = event.seq;
+                self.dispatch(Arc::new(HubEvent::from(event))).await;
+            }
+            self.cursor = Some(after);
+            if !full {
+                return;
+            }
+        }
+    }
+
+    async fn dispatch(&self, event: Arc<HubEvent>) {
+        for name in &event.rooms {
+            if let Some(entry) = self.rooms.get(name) {
+                let _ = entry.tx.send(RoomMsg::Event(event.clone())).await;
+            }
+        }
+    }
+}
+
+/// Keeps a LISTEN connection open and wakes the reader on every notification (and after
+/// every reconnection, to catch up on what was committed meanwhile).
+async fn listen(url: String, wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        match AsyncPgConnection::establish(&url).await {
+            Ok(mut conn) => {
+                match diesel::sql_query(format!("LISTEN {CHANNEL}"))
+                    .execute(&mut conn)
+                    .await
+                {
+                    Ok(_) => {
+                        backoff = Duration::from_millis(500);
+                        wake.notify_one();
+                        let mut stream = std::pin::pin!(conn.notifications_stream());
+                        loop {
+                            tokio::select! {
+                                n = stream.next() => match n {
+                                    Some(Ok(_)) => wake.notify_one(),
+                                    Some(Err(e)) => {
+                                        tracing::warn!(error = %e, "realtime: LISTEN connection lost");
+                                        break;
+                                    }
+                                    None => break,
+                                },
+                                _ = shutdown.changed() => return,
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "realtime: LISTEN failed"),
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "realtime: cannot open the LISTEN connection"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = shutdown.changed() => return,
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+    }
+}
+
+/// Task reminders and outbox retention; both idempotent, so every instance may run them.
+async fn jobs(pool: DbPool, settings: RealtimeSettings, mut shutdown: watch::Receiver<bool>) {
+    let mut reminders = tokio::time::interval(settings.reminder_interval);
+    reminders.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut prune = tokio::time::interval(settings.prune_interval);
+    prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let retention = TimeDelta::from_std(settings.retention).unwrap_or(TimeDelta::days(7));
+    loop {
+        tokio::select! {
+            _ = reminders.tick() => {
+                let Ok(mut conn) = get_conn(&pool).await else { continue };
+                match crm_tasks::reminders::fire_due_reminders(&mut conn, Utc::now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(reminders = n, "task reminders fired"),
+                    Err(e) => tracing::warn!(error = %e, "task reminders failed; will retry"),
+                }
+            }
+            _ = prune.tick() => {
+                let Ok(mut conn) = get_conn(&pool).await else { continue };
+                let now = Utc::now();
+                match crm_events::prune(&mut conn, now - retention).await {
+                    Ok(n) => tracing::info!(events = n, "outbox pruned"),
+                    Err(e) => tracing::warn!(error = %e, "outbox pruning failed; will retry"),
+                }
+                if let Err(e) = crm_tasks::reminders::prune_reminders(&mut conn, now).await {
+                    tracing::warn!(error = %e, "reminder pruning failed; will retry");
+                }
+            }
+            _ = shutdown.changed() => return,
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! Reminders: `task.due` in the assignee's personal room when an open task's `dueAt` comes.
+//! Run [`fire_due_reminders`] every few seconds from any number of server instances: each
+//! task fires once per due time, because the `task_reminders` row is what decides (the
+//! instance whose insert wins emits; the others' inserts do nothing).
+
+use chrono::{DateTime, TimeDelta, Utc};
+use crm_core::Actor;
+use crm_db::AsyncPgConnection;
+use crm_db::schema::{task_reminders, tasks};
+use crm_events::{EventName, NewEvent, Room};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Timestamptz};
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::error::TaskError;
+use crate::model::{Task, TaskRow};
+
+/// Tasks due longer ago than this when first seen (the server was down) get no reminder.
+pub const LOOKBACK: TimeDelta = TimeDelta::days(1);
+
+/// Most reminders fired per call; the next call takes the rest.
+const BATCH: i64 = 500;
+
+#[derive(QueryableByName)]
+struct Fired {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    task_id: Uuid,
+}
+
+/// Fires the reminders due at `now` (open, assigned, not trashed, `dueAt` within
+/// [`LOOKBACK`]); returns how many this call fired.
+pub async fn fire_due_reminders(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+) -> Result<usize, TaskError> {
+    conn.transaction(async |conn| {
+        let fired: Vec<Fired> = diesel::sql_query(
+            "INSERT INTO task_reminders (task_id, due_at) \
+             SELECT t.id, t.due_at FROM tasks t \
+             WHERE t.status IN ('TODO', 'IN_PROGRESS') AND t.due_at <= $1 AND t.due_at > $2 \
+               AND t.deleted_at IS NULL AND t.assigned_to_id IS NOT NULL \
+               AND NOT EXISTS (SELECT 1 FROM task_reminders r \
+                               WHERE r.task_id = t.id AND r.due_at = t.due_at) \
+             ORDER BY t.due_at LIMIT $3 \
+             ON CONFLICT DO NOTHING \
+             RETURNING task_id",
+        )
+        .bind::<Timestamptz, _>(now)
+        .bind::<Timestamptz, _>(now - LOOKBACK)
+        .bind::<BigInt, _>(BATCH)
+        .load(conn)
+        .await?;
+        if fired.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<Uuid> = fired.iter().map(|f| f.task_id).collect();
+        let rows: Vec<TaskRow> = tasks::table
+            .filter(tasks::id.eq_any(&ids))
+            .order(tasks::due_at.asc())
+            .select(TaskRow::as_select())
+            .load(conn)
+            .await?;
+        let events: Vec<NewEvent> = rows
+            .into_iter()
+            .map(Task::from)
+            .filter_map(|task| {
+                let assignee = task.assigned_to_id?;
+                Some(NewEvent::new(
+                    EventName::TaskDue,
+                    vec![Room::User(assignee.0)],
+                    crate::events::audience(None, &task),
+                    serde_json::to_value(&task).unwrap_or_default(),
+                ))
+            })
+            .collect();
+        crm_events::append(conn, &Actor::system(), events).await?;
+        Ok(fired.len())
+    })
+    .await
+}
+
+/// Forgets fired reminders older than the look-back (they can never fire again anyway).
+pub async fn prune_reminders(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+) -> Result<usize, TaskError> {
+    Ok(diesel::delete(
+        task_reminders::table.filter(task_reminders::due_at.lt(now - LOOKBACK - LOOKBACK)),
+    )
+    .execute(conn)
+    .await?)
+}

@@ -1,0 +1,113 @@
+//! Task reminders against a real PostgreSQL: `task.due` fires once per task and due time, in
+//! the assignee's room, even when several instances run the job at once.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use chrono::{Duration, Utc};
+use crm_core::{Actor, Role};
+use crm_events::Event;
+use crm_tasks::reminders::fire_due_reminders;
+use crm_tasks::{CreateTask, UpdateTask};
+use crm_testkit::TestDb;
+use crm_users::{CreateUser, Passwords};
+use serde_json::json;
+use uuid::Uuid;
+
+async fn user(conn: &mut crm_db::AsyncPgConnection) -> Actor {
+    let p = Passwords::fast_for_tests().unwrap();
+    let u = crm_users::create_user(
+        conn,
+        &Actor::system(),
+        &p,
+        CreateUser {
+            email: format!("{}@example.com", Uuid::new_v4().simple()),
+            password: "correct horse battery".into(),
+            first_name: "T".into(),
+            last_name: "U".into(),
+            role: Role::Manager,
+            is_active: true,
+            permission_grants: vec![],
+            permission_revokes: vec![],
+        },
+    )
+    .await
+    .unwrap();
+    Actor::user(u.id, u.role, u.permission_set())
+}
+
+async fn due_events(conn: &mut crm_db::AsyncPgConnection) -> Vec<Event> {
+    Event::after(conn, 0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.name == "task.due")
+        .collect()
+}
+
+#[tokio::test]
+async fn a_due_task_fires_once_in_its_assignees_room_even_with_concurrent_jobs() {
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    let me = user(&mut conn).await;
+    let now = Utc::now();
+    let task = |title: &str, due: chrono::DateTime<Utc>| -> CreateTask {
+        serde_json::from_value(json!({"title": title, "dueAt": due})).unwrap()
+    };
+    let due = crm_tasks::create_task(&mut conn, &me, task("due", now - Duration::seconds(1)))
+        .await
+        .unwrap();
+    let later = crm_tasks::create_task(&mut conn, &me, task("later", now + Duration::hours(1)))
+        .await
+        .unwrap();
+    let done: CreateTask =
+        serde_json::from_value(json!({"title": "done", "dueAt": now, "status": "DONE"})).unwrap();
+    crm_tasks::create_task(&mut conn, &me, done).await.unwrap();
+    let ancient = crm_tasks::create_task(&mut conn, &me, task("old", now - Duration::days(3)))
+        .await
+        .unwrap();
+
+    // Four "instances" run the job at the same moment.
+    let mut jobs = Vec::new();
+    for _ in 0..4 {
+        let mut c = db.conn().await;
+        jobs.push(tokio::spawn(async move {
+            fire_due_reminders(&mut c, now).await.unwrap()
+        }));
+    }
+    let mut fired = 0;
+    for j in jobs {
+        fired += j.await.unwrap();
+    }
+    assert_eq!(fired, 1);
+    assert_eq!(fire_due_reminders(&mut conn, now).await.unwrap(), 0);
+    let events = due_events(&mut conn).await;
+    assert_eq!(events.len(), 1);
+    let me_id = me.user_id.unwrap().0;
+    assert_eq!(events[0].rooms, [format!("user:{me_id}")]);
+    let data: serde_json::Value = serde_json::from_str(&events[0].payload).unwrap();
+    assert_eq!(data["id"], json!(due.id));
+    assert!(events[0].audience.users.contains(&me_id));
+    assert_ne!(data["id"], json!(ancient.id));
+
+    // Moving the due time makes it due again, once.
+    let moved: UpdateTask =
+        serde_json::from_value(json!({"dueAt": now + Duration::minutes(30)})).unwrap();
+    crm_tasks::update_task(&mut conn, &me, due.id, moved, None)
+        .await
+        .unwrap();
+    let at = now + Duration::hours(2);
+    assert_eq!(fire_due_reminders(&mut conn, at).await.unwrap(), 2);
+    assert_eq!(fire_due_reminders(&mut conn, at).await.unwrap(), 0);
+    let ids: Vec<String> = due_events(&mut conn)
+        .await
+        .iter()
+        .map(|e| serde_json::from_str::<serde_json::Value>(&e.payload).unwrap()["id"].to_string())
+        .collect();
+    assert_eq!(ids.len(), 3);
+    assert!(ids.contains(&json!(later.id).to_string()));
+    assert_eq!(
+        crm_tasks::reminders::prune_reminders(&mut conn, at + Duration::days(3))
+            .await
+            .unwrap(),
+        3
+    );
+}
