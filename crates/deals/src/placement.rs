@@ -16,6 +16,24 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use crate::error::DealError;
+use crate::model::DealRow;
+
+/// Where a deal goes: its key, and the neighbours whose keys were respaced to make room (each
+/// as it is now, with its key before), so callers can tell live boards.
+#[derive(Debug, Default)]
+pub(crate) struct Placement {
+    pub key: i64,
+    pub respaced: Vec<(DealRow, i64)>,
+}
+
+impl From<i64> for Placement {
+    fn from(key: i64) -> Self {
+        Self {
+            key,
+            respaced: Vec::new(),
+        }
+    }
+}
 
 /// Smallest distance a respaced window leaves between neighbours.
 const MIN_GAP: i64 = 1024;
@@ -51,7 +69,7 @@ pub(crate) async fn key_at_index(
     deal: Uuid,
     index: i64,
     current: Option<i64>,
-) -> Result<i64, DealError> {
+) -> Result<Placement, DealError> {
     let index = index.max(0);
     let (prev, next) = if index == 0 {
         (
@@ -62,7 +80,7 @@ pub(crate) async fn key_at_index(
         let mut rows = slice(conn, stage_id, deal, index - 1, 2).await?.into_iter();
         match (rows.next(), rows.next()) {
             // Past the end.
-            (None, _) => return Ok(end_key(conn, stage_id, Some(deal)).await?),
+            (None, _) => return Ok(end_key(conn, stage_id, Some(deal)).await?.into()),
             neighbours => neighbours,
         }
     };
@@ -71,25 +89,25 @@ pub(crate) async fn key_at_index(
         && prev.is_none_or(|p| p < k)
         && next.is_none_or(|n| k < n)
     {
-        return Ok(k);
+        return Ok(k.into());
     }
     match (prev, next) {
-        (None, None) => Ok(0),
-        (None, Some(n)) => Ok(n.saturating_sub(STEP)),
-        (Some(p), None) => Ok(p.saturating_add(STEP)),
-        (Some(p), Some(n)) if n - p >= 2 => Ok(p + (n - p) / 2),
+        (None, None) => Ok(0.into()),
+        (None, Some(n)) => Ok(n.saturating_sub(STEP).into()),
+        (Some(p), None) => Ok(p.saturating_add(STEP).into()),
+        (Some(p), Some(n)) if n - p >= 2 => Ok((p + (n - p) / 2).into()),
         (Some(_), Some(_)) => respace(conn, stage_id, deal, index).await,
     }
 }
 
 /// Respaces the smallest window around `index` that has room, and returns the key left free
-/// at `index`.
+/// at `index` with the deals whose keys changed.
 async fn respace(
     conn: &mut AsyncPgConnection,
     stage_id: Uuid,
     deal: Uuid,
     index: i64,
-) -> Result<i64, DealError> {
+) -> Result<Placement, DealError> {
     let mut half = FIRST_HALF_WINDOW;
     loop {
         let lo = (index - half).max(0);
@@ -100,12 +118,7 @@ async fn respace(
         let left = (lo > 0).then(|| <[_]>::first(&rows).map(|r| r.1)).flatten();
         let skip = usize::from(lo > 0);
         let window_len = usize::try_from(hi - lo).unwrap_or(usize::MAX);
-        let window: Vec<Uuid> = rows
-            .iter()
-            .skip(skip)
-            .take(window_len)
-            .map(|r| r.0)
-            .collect();
+        let window: Vec<(Uuid, i64)> = rows.iter().skip(skip).take(window_len).copied().collect();
         let right = rows.get(skip + window_len).map(|r| r.1);
         // Slots: the window's rows with the new deal at `index - lo`.
         let at = usize::try_from(index - lo).unwrap_or(0).min(window.len());
@@ -124,14 +137,17 @@ async fn respace(
             (None, None) => Some((0..slots).map(|i| i * STEP).collect()),
         };
         if let Some(keys) = keys {
-            let mut ids = window;
-            ids.insert(at, deal);
+            let mut slots = window;
+            slots.insert(at, (deal, 0));
             let chosen = keys[at];
-            let (ids, keys): (Vec<Uuid>, Vec<i64>) = ids
+            let moved: Vec<(Uuid, i64, i64)> = slots
                 .into_iter()
                 .zip(keys)
-                .filter(|(id, _)| *id != deal)
-                .unzip();
+                .filter(|((id, old), new)| *id != deal && old != new)
+                .map(|((id, old), new)| (id, old, new))
+                .collect();
+            let ids: Vec<Uuid> = moved.iter().map(|m| m.0).collect();
+            let keys: Vec<i64> = moved.iter().map(|m| m.2).collect();
             diesel::sql_query(
                 "UPDATE deals AS d SET position = o.pos \
                  FROM unnest($1::uuid[], $2::int8[]) AS o(id, pos) \
@@ -141,7 +157,22 @@ async fn respace(
             .bind::<Array<BigInt>, _>(&keys)
             .execute(conn)
             .await?;
-            return Ok(chosen);
+            let rows: Vec<DealRow> = deals::table
+                .filter(deals::id.eq_any(&ids))
+                .select(DealRow::as_select())
+                .load(conn)
+                .await?;
+            let respaced = rows
+                .into_iter()
+                .filter_map(|r| {
+                    let old = moved.iter().find(|m| m.0 == r.id)?.1;
+                    Some((r, old))
+                })
+                .collect();
+            return Ok(Placement {
+                key: chosen,
+                respaced,
+            });
         }
         half = half.saturating_mul(2);
     }

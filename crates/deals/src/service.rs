@@ -921,7 +921,8 @@ pub async fn move_deal(
         let status = DealStatus::of_stage_kind(kind);
         let index = input.position.map_or(i64::MAX, i64::from);
         let current = (row.stage_id == target.id).then_some(row.position);
-        let position = key_at_index(conn, target.id, id, index, current).await?;
+        let placement = key_at_index(conn, target.id, id, index, current).await?;
+        let position = placement.key;
         let before = Deal::from(row);
         let now = Utc::now();
         diesel::update(deals::table.find(id))
@@ -937,6 +938,13 @@ pub async fn move_deal(
             .await?;
         let after = reload(conn, id).await?;
         record_update(conn, actor, &before, &after).await?;
+        // Neighbours respaced to make room: boards learn their new keys.
+        for (row, old_key) in placement.respaced {
+            let now = Deal::from(row);
+            let mut was = now.clone();
+            was.position = old_key;
+            crate::events::updated(conn, actor, &was, &now).await?;
+        }
         Ok(after)
     })
     .await

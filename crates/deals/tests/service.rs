@@ -872,6 +872,29 @@ async fn repeated_drops_into_one_gap_respace_the_neighbours_and_keep_the_exact_o
         let got = order(&mut conn, stage).await;
         assert_eq!(titles(&got), model, "after step {step}");
         assert_distinct_keys(&got);
+    } // A board that applies the events has every deal's current key, respaced ones included.
+    #[derive(diesel::QueryableByName)]
+    struct Key {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        key: i64,
+    }
+    for id in &ids {
+        let current: i64 = deals::table
+            .find(*id)
+            .select(deals::position)
+            .first(&mut conn)
+            .await
+            .unwrap();
+        let told: Key = diesel::sql_query(
+            "SELECT (payload->>'position')::bigint AS key FROM events \
+             WHERE event IN ('deal.created', 'deal.updated') AND payload->>'id' = $1::text \
+             ORDER BY seq DESC LIMIT 1",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(*id)
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(told.key, current, "deal {id}");
     }
 }
 
