@@ -159,6 +159,14 @@ async fn sales_stages(app: &TestApp) -> (Uuid, Vec<Uuid>) {
     (id, stages)
 }
 
+/// Waits until every committed event has its `seq` (the hub's stamper numbers them within
+/// milliseconds), so that pruning in the test sees them.
+async fn settled(app: &TestApp) {
+    let mut conn = app.pool.get().await.unwrap();
+    crm_events::stamp_waiting(&mut conn, 100_000).await.unwrap();
+    assert!(!crm_events::unstamped(&mut conn).await.unwrap());
+}
+
 async fn call(app: &TestApp, token: &str, method: Method, path: &str, body: Value) -> Value {
     let res = app
         .authed(method.clone(), path, token)
@@ -757,6 +765,7 @@ async fn a_since_outside_the_kept_events_asks_the_client_to_reload() {
         json!({"title": "Newer"}),
     )
     .await;
+    settled(&app).await;
     let mut conn = app.pool.get().await.unwrap();
     let pruned = crm_events::prune(
         &mut conn,

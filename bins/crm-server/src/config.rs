@@ -141,6 +141,10 @@ pub struct Settings {
         global = true
     )]
     pub events_poll_ms: u64,
+    /// Milliseconds between rounds of numbering committed events (the commit-to-delivery
+    /// latency it adds is at most this).
+    #[arg(long, env = "CRM_EVENTS_STAMP_MS", default_value_t = 10, global = true)]
+    pub events_stamp_ms: u64,
     /// Seconds between WebSocket pings.
     #[arg(
         long,
@@ -241,6 +245,7 @@ impl Settings {
         RealtimeSettings {
             retention: secs(self.events_retention_days.saturating_mul(24 * 3600)),
             poll_interval: Duration::from_millis(self.events_poll_ms.max(10)),
+            stamp_interval: Duration::from_millis(self.events_stamp_ms.max(1)),
             heartbeat: secs(self.ws_heartbeat_seconds),
             idle_timeout: secs(self.ws_idle_timeout_seconds),
             send_queue: self.ws_send_queue.max(1),

@@ -888,7 +888,7 @@ async fn repeated_drops_into_one_gap_respace_the_neighbours_and_keep_the_exact_o
         let told: Key = diesel::sql_query(
             "SELECT (payload->>'position')::bigint AS key FROM events \
              WHERE event IN ('deal.created', 'deal.updated') AND payload->>'id' = $1::text \
-             ORDER BY seq DESC LIMIT 1",
+             ORDER BY id DESC LIMIT 1",
         )
         .bind::<diesel::sql_types::Uuid, _>(*id)
         .get_result(&mut conn)

@@ -3,10 +3,11 @@
 //! the realtime hub (`crm-realtime`) reads committed events back in `seq` order with
 //! [`Event::after`] and replays a room's history with [`Event::in_room`].
 //!
-//! Ordering: `seq` is handed out at commit time under a transaction-scoped advisory lock (a
-//! deferred trigger of the `events` table, see the migration `2026-12-01-000004_realtime_outbox`),
-//! so `seq` order is commit order and a reader that reads `seq > last_seen` never skips an
-//! event that commits later. See `docs/api-conventions.md` (Realtime) for the whole argument.
+//! Ordering: writers insert events without a `seq`; after their transaction has committed, a
+//! stamper ([`stamp`], run by every server instance, one at a time under an advisory lock)
+//! numbers them. So a `seq` only becomes visible after every smaller one, and a reader that
+//! reads `seq > last_seen` never skips an event, while writers share no lock and send no
+//! NOTIFY (both would serialise their commits). See `docs/api-conventions.md` (Realtime).
 //!
 //! Depends on `crm-core` and `crm-db` only; no web framework, no other domain crate.
 
@@ -18,4 +19,4 @@ pub mod store;
 pub use audience::Audience;
 pub use name::EventName;
 pub use room::{Room, RoomError};
-pub use store::{Event, NewEvent, append, head, horizon, prune};
+pub use store::{Event, NewEvent, append, head, horizon, prune, stamp, stamp_waiting, unstamped};

@@ -44,9 +44,9 @@ impl NewEvent {
     }
 }
 
-/// Appends events; call it inside the transaction of the change they describe. Their `seq`
-/// is assigned when that transaction commits (in commit order), and PostgreSQL then notifies
-/// the `crm_events` channel. A rollback, also of a savepoint, leaves nothing behind.
+/// Appends events; call it inside the transaction of the change they describe. They get their
+/// `seq` from [`stamp`] once that transaction has committed; a rollback, also of a savepoint,
+/// leaves nothing behind.
 pub async fn append(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
@@ -216,6 +216,85 @@ impl Event {
         .await?;
         Ok(rows.into_iter().map(Event::from).collect())
     }
+}
+
+/// Advisory-lock key of the stamper: one numbering transaction at a time, across instances.
+const STAMPER_LOCK: i64 = 0x4352_4d5f_4556_5453; // 'CRM_EVTS'
+
+/// Numbers committed events that have no `seq` yet (at most `limit`, in the order they were
+/// written) and notifies the `crm_events` channel; returns how many. Returns 0 at once while
+/// another stamper (of any instance) holds the stamper lock.
+///
+/// Why this gives every reader every event once, in order: a row is visible to the stamper
+/// only once its transaction has committed, and stamping transactions run one at a time
+/// (the lock is held until each has committed), each continuing from the highest `seq` the
+/// previous one committed. So `seq` only ever becomes visible in increasing order, and reading
+/// `seq > last_seen` can never skip a number that appears later — the gap a sequence handed
+/// out at INSERT time would leave. Two changes of one record are ordered by the record's row
+/// lock, so their events are written, stamped and delivered in commit order. Writers hold no
+/// lock of their own for this and send no NOTIFY: both would serialise their commits.
+pub async fn stamp(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<usize> {
+    stamp_with(conn, limit, false).await
+}
+
+/// Like [`stamp`], but waits for a running stamper instead of skipping, so that on return
+/// every event committed before the call has its `seq` (when no more than `limit` waited).
+pub async fn stamp_waiting(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<usize> {
+    stamp_with(conn, limit, true).await
+}
+
+async fn stamp_with(conn: &mut AsyncPgConnection, limit: i64, wait: bool) -> QueryResult<usize> {
+    #[derive(QueryableByName)]
+    struct Locked {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        locked: bool,
+    }
+    conn.transaction(async |conn| {
+        let lock = if wait {
+            "SELECT pg_advisory_xact_lock($1) IS NOT NULL AS locked"
+        } else {
+            "SELECT pg_try_advisory_xact_lock($1) AS locked"
+        };
+        let lock: Locked = diesel::sql_query(lock)
+            .bind::<BigInt, _>(STAMPER_LOCK)
+            .get_result(conn)
+            .await?;
+        if !lock.locked {
+            return Ok(0);
+        }
+        let stamped = diesel::sql_query(
+            "WITH todo AS ( \
+                 SELECT id, row_number() OVER (ORDER BY id) AS rn FROM events \
+                 WHERE seq IS NULL ORDER BY id LIMIT $1 \
+             ), base AS ( \
+                 SELECT greatest((SELECT max(seq) FROM events), \
+                                 (SELECT pruned_through FROM events_horizon), 0) AS b \
+             ) \
+             UPDATE events e SET seq = base.b + todo.rn FROM todo, base WHERE e.id = todo.id",
+        )
+        .bind::<BigInt, _>(limit)
+        .execute(conn)
+        .await?;
+        if stamped > 0 {
+            // Delivered on commit, once per stamping transaction.
+            diesel::sql_query("SELECT pg_notify('crm_events', '')")
+                .execute(conn)
+                .await?;
+        }
+        Ok(stamped)
+    })
+    .await
+}
+
+/// Whether committed events wait for [`stamp`] (a cheap check on a partial index).
+pub async fn unstamped(conn: &mut AsyncPgConnection) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        events::table
+            .filter(events::seq.is_null())
+            .select(events::id),
+    ))
+    .get_result(conn)
+    .await
 }
 
 /// The highest `seq` committed so far (or the pruning horizon when every event is pruned;

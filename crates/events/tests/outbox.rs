@@ -1,5 +1,6 @@
-//! The outbox against a real PostgreSQL: nothing from rolled-back work, `seq` in commit order,
-//! and a reader that polls while many writers commit sees every event exactly once, in order.
+//! The outbox against a real PostgreSQL: nothing from rolled-back work, `seq` handed out by the
+//! stamper to committed events only, and a reader that polls while many writers commit and
+//! two stampers compete sees every event exactly once, in order.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashSet;
@@ -8,7 +9,9 @@ use std::time::Duration;
 use chrono::Utc;
 use crm_core::Actor;
 use crm_db::AsyncPgConnection;
-use crm_events::{Audience, Event, EventName, NewEvent, Room, append, head, horizon, prune};
+use crm_events::{
+    Audience, Event, EventName, NewEvent, Room, append, head, horizon, prune, stamp, unstamped,
+};
 use crm_testkit::TestDb;
 use diesel::result::Error as DieselError;
 use diesel_async::AsyncConnection;
@@ -30,7 +33,9 @@ fn n_of(e: &Event) -> u64 {
         .unwrap()
 }
 
+/// Numbers what has committed, then reads everything numbered.
 async fn all(conn: &mut AsyncPgConnection) -> Vec<Event> {
+    stamp(conn, 100_000).await.unwrap();
     Event::after(conn, 0, 100_000).await.unwrap()
 }
 
@@ -98,7 +103,7 @@ async fn seq_follows_commit_order_not_insert_order() {
         .transaction(async |c| append(c, &actor, vec![event(2), event(3)]).await)
         .await
         .unwrap();
-    // Only the committed transaction is visible, and its events are numbered already.
+    // Only the committed transaction's events can be numbered.
     let seen = all(&mut second).await;
     assert_eq!(seen.iter().map(n_of).collect::<Vec<_>>(), [2, 3]);
     go_tx.send(()).unwrap();
@@ -142,6 +147,19 @@ async fn a_reader_polling_during_concurrent_commits_sees_every_event_once_in_ord
             }
         }));
     }
+    // A second stamper competes with the reader's own stamping all along.
+    let rival_db = db.conn().await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let rival = {
+        let stop = stop.clone();
+        let mut conn = rival_db;
+        tokio::spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                stamp(&mut conn, 5).await.unwrap();
+                tokio::time::sleep(Duration::from_micros(300)).await;
+            }
+        })
+    };
     let mut reader = db.conn().await;
     let mut cursor = 0;
     let mut seen = Vec::new();
@@ -152,7 +170,8 @@ async fn a_reader_polling_during_concurrent_commits_sees_every_event_once_in_ord
             "saw {} events",
             seen.len()
         );
-        // A small page on purpose: many reads interleave with the commits.
+        // Small batches on purpose: many stamps and reads interleave with the commits.
+        stamp(&mut reader, 3).await.unwrap();
         let page = Event::after(&mut reader, cursor, 7).await.unwrap();
         if let Some(last) = page.last() {
             cursor = last.seq;
@@ -164,6 +183,9 @@ async fn a_reader_polling_during_concurrent_commits_sees_every_event_once_in_ord
     for w in writers {
         w.await.unwrap();
     }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    rival.await.unwrap();
+    assert!(!unstamped(&mut reader).await.unwrap());
     // Nothing after the last one either.
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(

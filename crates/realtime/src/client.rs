@@ -4,8 +4,9 @@
 //! Per room a subscription goes `joining` → (`replaying` →) `live`. When the room confirms the
 //! join with the hub position `upto`, the client answers `subscribed`; with `since < upto` a
 //! replay task reads `(since, upto]` of the room from the outbox while live events of the room
-//! (all `> upto`) wait in a bounded buffer, and are written after the replay. No gap, no
-//! duplicate, in `seq` order.
+//! (all `> upto`) wait in a bounded buffer, and are written after the replay (if more arrive
+//! than the buffer holds, they are dropped and the room is joined again from the last replayed
+//! event, counted as a lag). No gap, no duplicate, in `seq` order.
 //!
 //! A room that finds this connection's queue full stops delivering to it (see `room`); once
 //! the queue is drained the client rejoins the room with `since` = the last `seq` it queued
@@ -56,6 +57,9 @@ enum State {
     Joining,
     /// Replaying; live events (`seq`, message) wait here.
     Replaying(VecDeque<(i64, ByteString)>),
+    /// Replaying, but more live events came than may wait: they are dropped, and once the
+    /// replay is done the room is joined again from the last replayed event (a lag).
+    ReplayingOverflowed,
     /// Live.
     Live,
 }
@@ -78,7 +82,8 @@ struct Replayed {
 
 enum ReplayItem {
     Event(i64, ByteString),
-    Done,
+    /// Everything up to this `seq` was replayed.
+    Done(i64),
     Failed(ErrorMessage),
 }
 
@@ -392,6 +397,19 @@ impl Client {
         if lagging.is_empty() {
             return;
         }
+        for room in lagging {
+            if !self.rejoin(room) {
+                return;
+            }
+        }
+    }
+
+    /// Joins `room` again from the last `seq` queued for it, counting a lag; false when that
+    /// was one lag too many and the connection is being closed.
+    fn rejoin(&mut self, room: Room) -> bool {
+        let Some(s) = self.rooms.get_mut(&room) else {
+            return true;
+        };
         let now = Instant::now();
         while self
             .lags
@@ -400,28 +418,27 @@ impl Client {
         {
             self.lags.pop_front();
         }
-        for room in lagging {
-            let Some(s) = self.rooms.get_mut(&room) else {
-                continue;
-            };
-            self.lags.push_back(now);
-            if self.lags.len() > MAX_LAGS {
-                self.conn.shared.kill(CloseWhy::SlowConsumer);
-                return;
-            }
-            let sub = self.next_sub;
-            self.next_sub += 1;
-            s.id = sub;
-            s.since = Some(s.last_seq);
-            s.state = State::Joining;
-            s.quiet = true;
-            self.hub.send(Cmd::Join {
-                room,
-                sub,
-                since: s.since,
-                conn: self.conn.clone(),
-            });
+        self.lags.push_back(now);
+        if self.lags.len() > MAX_LAGS {
+            self.conn.shared.kill(CloseWhy::SlowConsumer);
+            return false;
         }
+        let sub = self.next_sub;
+        self.next_sub += 1;
+        s.id = sub;
+        // A join the room could not even confirm is simply repeated as it was.
+        if !matches!(s.state, State::Joining) {
+            s.since = Some(s.last_seq);
+            s.quiet = true;
+        }
+        s.state = State::Joining;
+        self.hub.send(Cmd::Join {
+            room,
+            sub,
+            since: s.since,
+            conn: self.conn.clone(),
+        });
+        true
     }
 
     fn on_outbound(&mut self, out: Outbound) {
@@ -433,9 +450,10 @@ impl Client {
                 if !std::mem::take(&mut s.quiet) {
                     self.out.push_back(protocol::subscribed(room));
                 }
-                s.last_seq = s.last_seq.max(upto);
                 match s.since.filter(|since| *since < upto) {
                     Some(since) => {
+                        // The replay moves it on; a rejoin while replaying resumes from there.
+                        s.last_seq = since;
                         s.state = State::Replaying(VecDeque::new());
                         tokio::spawn(replay(
                             self.hub.inner.pool.clone(),
@@ -447,7 +465,10 @@ impl Client {
                             self.replay_tx.clone(),
                         ));
                     }
-                    None => s.state = State::Live,
+                    None => {
+                        s.last_seq = s.last_seq.max(upto);
+                        s.state = State::Live;
+                    }
                 }
             }
             Outbound::Event {
@@ -463,11 +484,12 @@ impl Client {
                 match &mut s.state {
                     State::Replaying(waiting) => {
                         if waiting.len() >= limit {
-                            self.conn.shared.kill(CloseWhy::SlowConsumer);
+                            s.state = State::ReplayingOverflowed;
                         } else {
                             waiting.push_back((seq, text));
                         }
                     }
+                    State::ReplayingOverflowed => {}
                     State::Live | State::Joining => {
                         s.last_seq = seq;
                         self.out.push_back(text);
@@ -490,8 +512,9 @@ impl Client {
                 s.last_seq = seq;
                 self.out.push_back(text);
             }
-            ReplayItem::Done => {
-                if let State::Replaying(waiting) = std::mem::replace(&mut s.state, State::Live) {
+            ReplayItem::Done(upto) => match std::mem::replace(&mut s.state, State::Live) {
+                State::Replaying(waiting) => {
+                    s.last_seq = s.last_seq.max(upto);
                     // Live events waiting here all come after the replayed ones: the room
                     // sends only `seq > upto`.
                     for (seq, text) in waiting {
@@ -499,7 +522,12 @@ impl Client {
                         self.out.push_back(text);
                     }
                 }
-            }
+                State::ReplayingOverflowed => {
+                    s.last_seq = s.last_seq.max(upto);
+                    self.rejoin(replayed.room);
+                }
+                State::Joining | State::Live => {}
+            },
             ReplayItem::Failed(error) => {
                 self.out.push_back(error.to_text());
                 self.leave(replayed.room);
@@ -586,5 +614,5 @@ async fn replay(
             break;
         }
     }
-    let _ = send(ReplayItem::Done).await;
+    let _ = send(ReplayItem::Done(upto)).await;
 }

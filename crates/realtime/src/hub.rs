@@ -7,8 +7,10 @@
 //! events are serialised. A join is forwarded to its room together with the hub's position
 //! `upto` (the last `seq` read): every event up to `upto` was dispatched before the join, every
 //! later one after it. The client replays `(since, upto]` from the outbox and receives
-//! `> upto` live. Since `seq` order is commit order (see `crm-events`), reading `seq > upto`
-//! never skips anything, on every instance alike.
+//! `> upto` live. Since a `seq` becomes visible only after every smaller one (see
+//! `crm-events`), reading `seq > upto` never skips anything, on every instance alike. Before
+//! handling joins the hub numbers and reads everything committed so far, so a join starts
+//! after every change committed before it arrived.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -30,11 +32,14 @@ use crate::client::Client;
 use crate::room::{self, ConnHandle, ConnShared, HubEvent, RoomMsg};
 use crate::settings::RealtimeSettings;
 
-/// The PostgreSQL channel the outbox trigger notifies on commit.
+/// The PostgreSQL channel the stamper notifies when it has numbered events.
 pub const CHANNEL: &str = "crm_events";
 
 /// Events read from the outbox per query.
 const PAGE: i64 = 500;
+
+/// Commands the hub takes from its queue at once.
+const CMD_BATCH: usize = 1024;
 
 /// Queued messages per room actor (the hub waits when a room falls behind).
 const ROOM_QUEUE: usize = 1024;
@@ -76,8 +81,9 @@ impl std::fmt::Debug for Hub {
 }
 
 impl Hub {
-    /// Starts the hub: the outbox reader, the LISTEN connection on `database_url` (reconnected
-    /// with back-off when lost), and the reminder and retention jobs. Call inside a Tokio
+    /// Starts the hub: the outbox reader, the stamper and the LISTEN connection on
+    /// `database_url` (each its own connection, reopened with back-off when lost), and the
+    /// reminder and retention jobs. Call inside a Tokio
     /// runtime. Never fails: with the database down it keeps trying.
     pub fn start(
         pool: DbPool,
@@ -102,6 +108,11 @@ impl Hub {
             wake.clone(),
             inner.shutdown.subscribe(),
             settings.poll_interval,
+        ));
+        tokio::spawn(stamper(
+            database_url.clone(),
+            settings.stamp_interval,
+            inner.shutdown.subscribe(),
         ));
         if settings.listen {
             tokio::spawn(listen(database_url, wake, inner.shutdown.subscribe()));
@@ -173,7 +184,22 @@ async fn run(
         tokio::select! {
             _ = shutdown.changed() => break,
             cmd = cmds.recv() => match cmd {
-                Some(cmd) => state.handle(cmd).await,
+                Some(cmd) => {
+                    // Joins that arrived together share one catch-up.
+                    let mut batch = vec![cmd];
+                    while batch.len() < CMD_BATCH {
+                        match cmds.try_recv() {
+                            Ok(cmd) => batch.push(cmd),
+                            Err(_) => break,
+                        }
+                    }
+                    if batch.iter().any(|c| matches!(c, Cmd::Join { .. })) {
+                        state.settle().await;
+                    }
+                    for cmd in batch {
+                        state.handle(cmd).await;
+                    }
+                }
                 None => break,
             },
             _ = wake.notified() => state.catch_up().await,
@@ -240,6 +266,25 @@ impl State {
         }
     }
 
+    /// Numbers and dispatches everything committed so far, so that a join handled next starts
+    /// after every change committed before it arrived: a subscriber that loaded a record and
+    /// then joined its room gets only newer changes. Best effort: if the database cannot be
+    /// reached the join starts at the current position (still with no gap after it).
+    async fn settle(&mut self) {
+        if self.cursor.is_none() {
+            return;
+        }
+        match get_conn(&self.pool).await {
+            Ok(mut conn) => {
+                if let Err(e) = crm_events::stamp_waiting(&mut conn, STAMP_BATCH).await {
+                    tracing::warn!(error = %e, "realtime: numbering events before a join failed");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "realtime: outbox not reachable before a join"),
+        }
+        self.catch_up().await;
+    }
+
     async fn catch_up(&mut self) {
         let mut conn = match get_conn(&self.pool).await {
             Ok(c) => c,
@@ -288,6 +333,53 @@ impl State {
             }
         }
     }
+}
+
+/// Largest batch one stamping transaction numbers.
+const STAMP_BATCH: i64 = 10_000;
+
+/// Numbers committed events (see `crm_events::stamp`) every `interval`. Every instance runs
+/// one; the stamper lock lets one at a time work, the others skip that round. It has a
+/// connection of its own (reopened with back-off when lost), so its frequent checks never
+/// wait for, or hold, a connection of the request pool.
+async fn stamper(url: String, interval: Duration, mut shutdown: watch::Receiver<bool>) {
+    let mut backoff = Duration::from_millis(500);
+    let mut tick = tokio::time::interval(interval.max(Duration::from_millis(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        match AsyncPgConnection::establish(&url).await {
+            Ok(mut conn) => {
+                backoff = Duration::from_millis(500);
+                loop {
+                    tokio::select! {
+                        _ = shutdown.changed() => return,
+                        _ = tick.tick() => {}
+                    }
+                    if let Err(e) = stamp_all(&mut conn).await {
+                        tracing::warn!(error = %e, "realtime: numbering events failed; reconnecting");
+                        break;
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "realtime: cannot open the stamper connection"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = shutdown.changed() => return,
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+    }
+}
+
+/// Numbers everything waiting, a batch per transaction, unless another stamper is at work.
+async fn stamp_all(conn: &mut AsyncPgConnection) -> diesel::QueryResult<()> {
+    while crm_events::unstamped(conn).await? {
+        let n = crm_events::stamp(conn, STAMP_BATCH).await?;
+        if n < usize::try_from(STAMP_BATCH).unwrap_or(usize::MAX) {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Keeps a LISTEN connection open and wakes the reader on every notification (and after

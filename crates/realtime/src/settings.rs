@@ -12,6 +12,9 @@ pub struct RealtimeSettings {
     pub poll_interval: Duration,
     /// LISTEN for commit notifications (off only in tests of the catch-up read).
     pub listen: bool,
+    /// How often this instance looks for committed events still without a `seq` and numbers
+    /// them (`crm_events::stamp`): the added commit-to-delivery latency is at most this.
+    pub stamp_interval: Duration,
     /// A ping is sent this often.
     pub heartbeat: Duration,
     /// A client that sends no frame at all (not even a pong) for this long is closed.
@@ -42,6 +45,7 @@ impl Default for RealtimeSettings {
             retention: Duration::from_secs(7 * 24 * 3600),
             poll_interval: Duration::from_millis(1000),
             listen: true,
+            stamp_interval: Duration::from_millis(10),
             heartbeat: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(60),
             send_queue: 1024,

@@ -35,6 +35,7 @@ async fn user(conn: &mut crm_db::AsyncPgConnection) -> Actor {
 }
 
 async fn due_events(conn: &mut crm_db::AsyncPgConnection) -> Vec<Event> {
+    crm_events::stamp(conn, 1000).await.unwrap();
     Event::after(conn, 0, 1000)
         .await
         .unwrap()
