@@ -637,6 +637,325 @@ async fn bulk_moves_emit_the_deal_as_the_api_returns_it() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Set-based rewrites: tags and custom-field definitions
+
+/// The next `n` messages, ordered by `seq` and room (one event in two rooms arrives twice, in
+/// no particular order of the rooms).
+async fn next_events(ws: &mut Ws, n: usize) -> Vec<Value> {
+    let mut got = ws.events(n).await;
+    got.sort_by_key(|e| (seq(e), e["room"].as_str().unwrap().to_owned()));
+    got
+}
+
+async fn get(app: &TestApp, token: &str, path: &str) -> Value {
+    call(app, token, Method::GET, path, json!(null)).await
+}
+
+#[tokio::test]
+async fn tag_rewrites_reach_every_room_as_normal_updates() {
+    let app = TestApp::spawn().await;
+    let (me, token) = app.signed_in(Role::Admin).await;
+    let me = me.user.id.0;
+    let (pipeline, _) = sales_stages(&app).await;
+    let contact = call(
+        &app,
+        &token,
+        Method::POST,
+        "/api/contacts",
+        json!({"fullName": "Tagged", "tags": ["vip", "x"]}),
+    )
+    .await;
+    let cid = contact["id"].as_str().unwrap().to_owned();
+    let deal = create_deal(
+        &app,
+        &token,
+        json!({"title": "Tagged deal", "contactId": cid, "tags": ["vip"]}),
+    )
+    .await;
+    let did = deal["id"].as_str().unwrap().to_owned();
+    let task = call(
+        &app,
+        &token,
+        Method::POST,
+        "/api/tasks",
+        json!({"title": "Tagged task", "tags": ["VIP"]}),
+    )
+    .await;
+    let tid = task["id"].as_str().unwrap().to_owned();
+    call(
+        &app,
+        &token,
+        Method::POST,
+        "/api/companies",
+        json!({"name": "Tagged Co", "tags": ["vip"]}),
+    )
+    .await;
+    let mut ws = Ws::connect(&app, &token).await;
+    let (board, contact_room, task_room, user_room) = (
+        format!("pipeline:{pipeline}"),
+        format!("contact:{cid}"),
+        format!("task:{tid}"),
+        format!("user:{me}"),
+    );
+    for room in [&board, &contact_room, &task_room, &user_room] {
+        ws.subscribe(room, None).await;
+    }
+    let tag = get(&app, &token, "/api/tags?q=vip").await[0].clone();
+    call(
+        &app,
+        &token,
+        Method::PATCH,
+        &format!("/api/tags/{}", tag["id"].as_str().unwrap()),
+        json!({"name": "Premium"}),
+    )
+    .await;
+    // Contacts, companies (no events), deals, tasks; the task's event reaches its room and
+    // its assignee's.
+    let got = next_events(&mut ws, 6).await;
+    let seen: Vec<(&str, &str)> = got
+        .iter()
+        .map(|e| (e["event"].as_str().unwrap(), e["room"].as_str().unwrap()))
+        .collect();
+    let mut task_rooms = [task_room.as_str(), user_room.as_str()];
+    task_rooms.sort();
+    assert_eq!(
+        seen,
+        [
+            ("contact.updated", contact_room.as_str()),
+            ("deal.updated", board.as_str()),
+            ("deal.field.updated", board.as_str()),
+            ("contact.deal.updated", contact_room.as_str()),
+            ("task.updated", task_rooms[0]),
+            ("task.updated", task_rooms[1]),
+        ]
+    );
+    let contact_now = get(&app, &token, &format!("/api/contacts/{cid}")).await;
+    let deal_now = get(&app, &token, &format!("/api/deals/{did}")).await;
+    let task_now = get(&app, &token, &format!("/api/tasks/{tid}")).await;
+    assert_eq!(got[0]["data"], contact_now, "the contact as GET shows it");
+    assert_eq!(contact_now["tags"], json!(["Premium", "x"]));
+    assert_eq!(got[1]["data"], deal_now, "the deal as GET shows it");
+    assert_eq!(deal_now["version"], 2);
+    assert_eq!(
+        got[2]["data"],
+        json!({"dealId": did, "field": "tags", "from": ["vip"], "to": ["Premium"]})
+    );
+    assert_eq!(got[3]["data"], deal_now);
+    assert_eq!(got[4]["data"], task_now, "the task as GET shows it");
+    assert_eq!(got[5]["data"], task_now);
+    // Deleting the tag: the same once more, each record without it.
+    call(
+        &app,
+        &token,
+        Method::DELETE,
+        &format!("/api/tags/{}", tag["id"].as_str().unwrap()),
+        json!(null),
+    )
+    .await;
+    let got = next_events(&mut ws, 6).await;
+    assert_eq!(got[0]["data"]["tags"], json!(["x"]));
+    assert_eq!(
+        got[2]["data"],
+        json!({"dealId": did, "field": "tags", "from": ["Premium"], "to": []})
+    );
+    assert_eq!(got[4]["data"]["tags"], json!([]));
+}
+
+#[tokio::test]
+async fn custom_field_changes_reach_subscribers_as_normal_updates() {
+    let app = TestApp::spawn().await;
+    let (me, token) = app.signed_in(Role::Admin).await;
+    let me = me.user.id.0;
+    let (pipeline, stages) = sales_stages(&app).await;
+    let field = call(
+        &app,
+        &token,
+        Method::POST,
+        "/api/custom-fields",
+        json!({"entityType": "deal", "key": "seats", "type": "TEXT"}),
+    )
+    .await;
+    let fid = field["id"].as_str().unwrap().to_owned();
+    let deal = create_deal(
+        &app,
+        &token,
+        json!({"title": "Seats", "customFields": {"seats": "5"}}),
+    )
+    .await;
+    let did = deal["id"].as_str().unwrap().to_owned();
+    // A value stored under a key before it had a definition (written around the API).
+    let legacy = Uuid::now_v7();
+    {
+        let mut conn = app.pool.get().await.unwrap();
+        diesel::sql_query(
+            "INSERT INTO deals (id, title, pipeline_id, stage_id, custom_fields) \
+             VALUES ($1, 'Legacy', $2, $3, '{\"legacy\": \"42\"}')",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(legacy)
+        .bind::<diesel::sql_types::Uuid, _>(pipeline)
+        .bind::<diesel::sql_types::Uuid, _>(stages[0])
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    let mut ws = Ws::connect(&app, &token).await;
+    ws.subscribe(&format!("pipeline:{pipeline}"), None).await;
+    let path = format!("/api/custom-fields/{fid}");
+    let deal_path = format!("/api/deals/{did}");
+    let seats = |from: Value, to: Value| json!({"dealId": did, "field": "customFields.seats", "from": from, "to": to});
+
+    // Conversion: TEXT -> NUMBER.
+    call(
+        &app,
+        &token,
+        Method::PATCH,
+        &path,
+        json!({"type": "NUMBER"}),
+    )
+    .await;
+    let got = ws.events(2).await;
+    let now = get(&app, &token, &deal_path).await;
+    assert_eq!(
+        (&got[0]["event"], &got[0]["data"]),
+        (&json!("deal.updated"), &now)
+    );
+    assert_eq!(
+        (now["customFields"].clone(), now["version"].clone()),
+        (json!({"seats": 5}), json!(2))
+    );
+    assert_eq!(got[1]["event"], "deal.field.updated");
+    assert_eq!(got[1]["data"], seats(json!("5"), json!(5)));
+    // Deactivation hides the value (the version stays), activation shows it again.
+    call(
+        &app,
+        &token,
+        Method::PATCH,
+        &path,
+        json!({"isActive": false}),
+    )
+    .await;
+    let got = ws.events(2).await;
+    let now = get(&app, &token, &deal_path).await;
+    assert_eq!(got[0]["data"], now);
+    assert_eq!(
+        (now["customFields"].clone(), now["version"].clone()),
+        (json!({}), json!(2))
+    );
+    assert_eq!(got[1]["data"], seats(json!(5), Value::Null));
+    call(
+        &app,
+        &token,
+        Method::PATCH,
+        &path,
+        json!({"isActive": true}),
+    )
+    .await;
+    let got = ws.events(2).await;
+    assert_eq!(got[0]["data"], get(&app, &token, &deal_path).await);
+    assert_eq!(got[1]["data"], seats(Value::Null, json!(5)));
+    // Deletion removes it.
+    call(&app, &token, Method::DELETE, &path, json!(null)).await;
+    let got = ws.events(2).await;
+    let now = get(&app, &token, &deal_path).await;
+    assert_eq!(got[0]["data"], now);
+    assert_eq!(
+        (now["customFields"].clone(), now["version"].clone()),
+        (json!({}), json!(3))
+    );
+    assert_eq!(got[1]["data"], seats(json!(5), Value::Null));
+    // Adoption of a value stored before the definition: "42" becomes 42.
+    call(
+        &app,
+        &token,
+        Method::POST,
+        "/api/custom-fields",
+        json!({"entityType": "deal", "key": "legacy", "type": "NUMBER"}),
+    )
+    .await;
+    let got = ws.events(2).await;
+    let now = get(&app, &token, &format!("/api/deals/{legacy}")).await;
+    assert_eq!(got[0]["data"], now);
+    assert_eq!(now["customFields"], json!({"legacy": 42}));
+    assert_eq!(
+        got[1]["data"],
+        json!({"dealId": legacy, "field": "customFields.legacy", "from": "42", "to": 42})
+    );
+
+    // Contacts get contact.updated, tasks task.updated in their rooms and the assignee's.
+    let plan = call(
+        &app,
+        &token,
+        Method::POST,
+        "/api/custom-fields",
+        json!({"entityType": "contact", "key": "plan", "type": "SELECT", "options": ["a", "b"]}),
+    )
+    .await;
+    let contact = call(
+        &app,
+        &token,
+        Method::POST,
+        "/api/contacts",
+        json!({"fullName": "Planned", "customFields": {"plan": "b"}}),
+    )
+    .await;
+    let cid = contact["id"].as_str().unwrap().to_owned();
+    let effort = call(
+        &app,
+        &token,
+        Method::POST,
+        "/api/custom-fields",
+        json!({"entityType": "task", "key": "effort", "type": "NUMBER"}),
+    )
+    .await;
+    let task = call(
+        &app,
+        &token,
+        Method::POST,
+        "/api/tasks",
+        json!({"title": "Estimated", "customFields": {"effort": 3}}),
+    )
+    .await;
+    let tid = task["id"].as_str().unwrap().to_owned();
+    ws.subscribe(&format!("contact:{cid}"), None).await;
+    ws.subscribe(&format!("task:{tid}"), None).await;
+    ws.subscribe(&format!("user:{me}"), None).await;
+    call(
+        &app,
+        &token,
+        Method::PATCH,
+        &format!("/api/custom-fields/{}", plan["id"].as_str().unwrap()),
+        json!({"type": "MULTI_SELECT"}),
+    )
+    .await;
+    let e = ws.event().await;
+    assert_eq!(e["event"], "contact.updated");
+    assert_eq!(
+        e["data"],
+        get(&app, &token, &format!("/api/contacts/{cid}")).await
+    );
+    assert_eq!(e["data"]["customFields"], json!({"plan": ["b"]}));
+    call(
+        &app,
+        &token,
+        Method::DELETE,
+        &format!("/api/custom-fields/{}", effort["id"].as_str().unwrap()),
+        json!(null),
+    )
+    .await;
+    let got = next_events(&mut ws, 2).await;
+    let now = get(&app, &token, &format!("/api/tasks/{tid}")).await;
+    let mut rooms: Vec<&str> = got.iter().map(|e| e["room"].as_str().unwrap()).collect();
+    rooms.sort();
+    let mut expected = [format!("task:{tid}"), format!("user:{me}")];
+    expected.sort();
+    assert_eq!(rooms, expected);
+    for e in got {
+        assert_eq!((&e["event"], &e["data"]), (&json!("task.updated"), &now));
+    }
+    assert_eq!(now["customFields"], json!({}));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Transactions, resume, ordering
 
 #[tokio::test]

@@ -213,9 +213,14 @@ impl TestApp {
     pub async fn custom_field(&self, definition: Value) -> Value {
         let input = serde_json::from_value(definition).unwrap();
         let mut conn = self.pool.get().await.unwrap();
-        let field = crm_custom_fields::create_custom_field(&mut conn, &Actor::system(), input)
-            .await
-            .unwrap();
+        let field = crm_custom_fields::create_custom_field(
+            &mut conn,
+            &Actor::system(),
+            input,
+            &crm_record_events::RecordEvents,
+        )
+        .await
+        .unwrap();
         serde_json::to_value(field).unwrap()
     }
 

@@ -8,6 +8,7 @@ use clap::Args;
 use crm_core::Actor;
 use crm_custom_fields::{CreateCustomField, CustomFieldEntity, FieldSet};
 use crm_db::pool::get_conn;
+use crm_record_events::RecordEvents;
 use crm_users::Passwords;
 use diesel::sql_types::{BigInt, Bool, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -201,7 +202,7 @@ async fn define_deal_custom_fields(
             "options": options,
         }))
         .map_err(|e| StartupError::Config(e.to_string()))?;
-        crm_custom_fields::create_custom_field(conn, &Actor::system(), input)
+        crm_custom_fields::create_custom_field(conn, &Actor::system(), input, &RecordEvents)
             .await
             .map_err(failed)?;
     }

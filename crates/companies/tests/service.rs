@@ -65,9 +65,14 @@ async fn a_new_company_is_normalised_owned_by_its_creator_and_logged() {
     let me = user(&mut conn, Role::Manager, vec![]).await;
     let tier =
         serde_json::from_value(json!({"entityType": "company", "key": "tier", "type": "TEXT"}));
-    crm_custom_fields::create_custom_field(&mut conn, &Actor::system(), tier.unwrap())
-        .await
-        .unwrap();
+    crm_custom_fields::create_custom_field(
+        &mut conn,
+        &Actor::system(),
+        tier.unwrap(),
+        &crm_record_events::RecordEvents,
+    )
+    .await
+    .unwrap();
     let company = crm_companies::create_company(
         &mut conn,
         &actor_of(&me),

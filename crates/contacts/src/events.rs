@@ -2,10 +2,12 @@
 //! appended to `contact:{id}` in the transaction of the change, next to the activity entries.
 //! Receivers: the contact's visibility rule, with its owner before and after the change.
 
+use std::collections::HashMap;
+
 use crm_core::Actor;
 use crm_db::AsyncPgConnection;
 use crm_db::schema::contacts;
-use crm_events::{Audience, EventName, NewEvent, Room};
+use crm_events::{Audience, EventName, NewEvent, REWRITE_BATCH, Rewritten, Room};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
@@ -49,13 +51,48 @@ async fn emit(
     before: Option<&Contact>,
     after: &Contact,
 ) -> Result<(), ContactError> {
-    let event = NewEvent::new(
+    crm_events::append(conn, actor, vec![event(name, before, after)]).await?;
+    Ok(())
+}
+
+/// `name` with the contact `after`, to its room, for its readers before and after.
+fn event(name: EventName, before: Option<&Contact>, after: &Contact) -> NewEvent {
+    NewEvent::new(
         name,
         vec![Room::Contact(after.id)],
         Audience::contact(after.owner_id).with_users([before.and_then(|b| b.owner_id)]),
         serde_json::to_value(after).unwrap_or_default(),
-    );
-    crm_events::append(conn, actor, vec![event]).await?;
+    )
+}
+
+/// Appends `contact.updated` for each contact that a set-based rewrite changed (a tag
+/// renamed, merged or deleted; custom-field values converted, removed, hidden or shown), with
+/// the contact as it now is — what [`update_contact`](crate::update_contact) emits for the
+/// same change (such rewrites never change the owner). Contacts are read [`REWRITE_BATCH`] at
+/// a time (one query per batch, one statement appends the batch's events); contacts in the
+/// trash get no events.
+pub async fn rewritten(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    records: &[Rewritten],
+) -> QueryResult<()> {
+    for batch in records.chunks(REWRITE_BATCH) {
+        let ids: Vec<Uuid> = batch.iter().map(|r| r.id).collect();
+        let rows: Vec<ContactRow> = contacts::table
+            .filter(contacts::id.eq_any(&ids))
+            .filter(contacts::deleted_at.is_null())
+            .select(ContactRow::as_select())
+            .load(conn)
+            .await?;
+        let found: HashMap<Uuid, Contact> = rows.into_iter().map(|r| (r.id, r.into())).collect();
+        let events = batch
+            .iter()
+            .filter(|r| !r.changes.is_empty())
+            .filter_map(|r| found.get(&r.id))
+            .map(|c| event(EventName::ContactUpdated, Some(c), c))
+            .collect();
+        crm_events::append(conn, actor, events).await?;
+    }
     Ok(())
 }
 

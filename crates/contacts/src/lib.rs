@@ -12,6 +12,7 @@ pub mod model;
 pub mod service;
 
 pub use error::ContactError;
+pub use events::rewritten;
 pub use input::{ContactSort, CreateContact, ListContacts, UpdateContact};
 pub use model::{Contact, Social};
 pub use service::{

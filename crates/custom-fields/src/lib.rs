@@ -10,8 +10,12 @@
 //! a unique value taken by another record surfaces as a violation of a per-field unique index,
 //! which [`unique_violation`] turns into [`CustomFieldError::DuplicateValue`].
 //!
-//! Depends on `crm-core`, `crm-db` and `crm-activity`; knows nothing of HTTP or of the record
-//! crates (it names their tables through [`CustomFieldEntity`]).
+//! Definition changes that alter what the API returns for records hand the records they
+//! changed to a [`crm_events::RewriteEvents`] hook passed in by the caller, which appends the
+//! records' update events in the same transaction (see [`service`]).
+//!
+//! Depends on `crm-core`, `crm-db`, `crm-activity` and `crm-events`; knows nothing of HTTP or
+//! of the record crates (it names their tables through [`CustomFieldEntity`]).
 
 pub mod error;
 pub mod filter;

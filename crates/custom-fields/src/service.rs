@@ -6,13 +6,24 @@
 //! definition row, and — when stored values must be read or rewritten, or an index built —
 //! the record table in EXCLUSIVE mode (reads go on, writes wait). The order is the same
 //! everywhere, so a definition change and record writes never deadlock.
+//!
+//! Realtime: a change that alters what the API returns for records (conversion, option
+//! removal, adoption of values stored before the definition, deletion, deactivation,
+//! activation) appends, in its transaction, the update events of every such record outside
+//! the trash — those of a normal update with the `customFields.<key>` change. This crate is
+//! below the record crates (they validate with it), so it cannot build their events itself:
+//! the caller passes a [`RewriteEvents`] hook (`crm_record_events::RecordEvents` does it for
+//! every record type), and the service reports each record's net change to it once, at the
+//! end of the change.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 use crm_core::{Actor, Change, EntityKind, EntityRef, FieldError, Permission, change};
 use crm_db::AsyncPgConnection;
 use crm_db::schema::custom_field_definitions as defs;
+use crm_events::{RewriteEvents, Rewritten};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Int4, Jsonb, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -244,6 +255,62 @@ struct Rewrite {
     to: Option<Value>,
 }
 
+/// The net change of the field's value per record over one definition change, in the order
+/// records were first touched. One change may touch a record several times (activation and
+/// conversion, conversion and deactivation, adoption and an inactive create); its
+/// subscribers hear of it once, from the first value to the last. `Null`: no value.
+#[derive(Default)]
+struct Touched {
+    order: Vec<Uuid>,
+    values: HashMap<Uuid, (Value, Value)>,
+}
+
+impl Touched {
+    fn record(&mut self, id: Uuid, from: Value, to: Value) {
+        match self.values.entry(id) {
+            Entry::Occupied(mut e) => e.get_mut().1 = to,
+            Entry::Vacant(e) => {
+                self.order.push(id);
+                e.insert((from, to));
+            }
+        }
+    }
+
+    /// Hands the records whose value ended up different to `events`, which appends their
+    /// update events (a change of `customFields.<key>`).
+    async fn emit(
+        self,
+        conn: &mut AsyncPgConnection,
+        actor: &Actor,
+        entity: CustomFieldEntity,
+        key: &str,
+        events: &dyn RewriteEvents,
+    ) -> Result<(), CustomFieldError> {
+        let mut values = self.values;
+        let records: Vec<Rewritten> = self
+            .order
+            .into_iter()
+            .filter_map(|id| {
+                let (from, to) = values.remove(&id)?;
+                (from != to).then(|| Rewritten {
+                    id,
+                    changes: vec![Change {
+                        field: format!("customFields.{key}"),
+                        from,
+                        to,
+                    }],
+                })
+            })
+            .collect();
+        if !records.is_empty() {
+            events
+                .rewritten(conn, actor, entity.kind(), &records)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
 /// Writes new values of `key` into the records (a new `version` each) and records one
 /// `<type>.updated` activity entry per record with the `customFields.<key>` change.
 async fn rewrite_values(
@@ -252,9 +319,13 @@ async fn rewrite_values(
     entity: CustomFieldEntity,
     key: &str,
     rewrites: &[Rewrite],
+    touched: &mut Touched,
 ) -> Result<(), CustomFieldError> {
     if rewrites.is_empty() {
         return Ok(());
+    }
+    for r in rewrites {
+        touched.record(r.id, r.from.clone(), r.to.clone().unwrap_or(Value::Null));
     }
     let now = Utc::now();
     let ids: Vec<Uuid> = rewrites.iter().map(|r| r.id).collect();
@@ -318,6 +389,7 @@ async fn convert_values(
     actor: &Actor,
     before: &CustomField,
     target: &CustomField,
+    touched: &mut Touched,
 ) -> Result<Result<(), Refusal>, CustomFieldError> {
     let stored = stored_values(conn, before.entity_type, &before.key).await?;
     let mut failed = 0;
@@ -350,7 +422,15 @@ async fn convert_values(
     if target.is_unique && shared > 0 {
         return Ok(Err(Refusal::Shared(shared)));
     }
-    rewrite_values(conn, actor, before.entity_type, &before.key, &rewrites).await?;
+    rewrite_values(
+        conn,
+        actor,
+        before.entity_type,
+        &before.key,
+        &rewrites,
+        touched,
+    )
+    .await?;
     Ok(Ok(()))
 }
 
@@ -384,42 +464,68 @@ async fn ensure_unique(
     Ok(())
 }
 
-/// Moves the field's values out of the records into the archive (deactivation).
+#[derive(QueryableByName)]
+struct Moved {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: Uuid,
+    #[diesel(sql_type = Nullable<Jsonb>)]
+    before: Option<Value>,
+    #[diesel(sql_type = Nullable<Jsonb>)]
+    after: Option<Value>,
+}
+
+/// Moves the field's values out of the records into the archive (deactivation), in one
+/// statement; the records' API representation loses the key (their `version` stays).
 async fn archive_values(
     conn: &mut AsyncPgConnection,
     field: &CustomField,
+    touched: &mut Touched,
 ) -> Result<(), CustomFieldError> {
     let (table, key) = (field.entity_type.table(), &field.key);
-    diesel::sql_query(format!(
-        "INSERT INTO custom_field_archive (field_id, record_id, value) \
-         SELECT $1, id, custom_fields -> '{key}' FROM {table} \
-         WHERE (custom_fields -> '{key}') IS NOT NULL \
-         ON CONFLICT (field_id, record_id) DO UPDATE SET value = EXCLUDED.value"
+    let moved: Vec<Moved> = diesel::sql_query(format!(
+        "WITH held AS ( \
+             SELECT id, custom_fields -> '{key}' AS value FROM {table} \
+             WHERE (custom_fields -> '{key}') IS NOT NULL \
+         ), archived AS ( \
+             INSERT INTO custom_field_archive (field_id, record_id, value) \
+             SELECT $1, id, value FROM held \
+             ON CONFLICT (field_id, record_id) DO UPDATE SET value = EXCLUDED.value \
+         ), cleared AS ( \
+             UPDATE {table} AS t SET custom_fields = t.custom_fields - '{key}' \
+             FROM held WHERE t.id = held.id \
+         ) \
+         SELECT id, value AS before, NULL::jsonb AS after FROM held ORDER BY id"
     ))
     .bind::<diesel::sql_types::Uuid, _>(field.id)
-    .execute(conn)
+    .load(conn)
     .await?;
-    diesel::sql_query(format!(
-        "UPDATE {table} SET custom_fields = custom_fields - '{key}' \
-         WHERE (custom_fields -> '{key}') IS NOT NULL"
-    ))
-    .execute(conn)
-    .await?;
+    for m in moved {
+        touched.record(m.id, m.before.unwrap_or(Value::Null), Value::Null);
+    }
     Ok(())
 }
 
-/// Puts archived values back into the records that still exist (activation).
+/// Puts archived values back into the records that still exist (activation), in one
+/// statement; the records' API representation shows them again (their `version` stays).
 async fn restore_values(
     conn: &mut AsyncPgConnection,
     field: &CustomField,
+    touched: &mut Touched,
 ) -> Result<(), CustomFieldError> {
     let (table, key) = (field.entity_type.table(), &field.key);
-    diesel::sql_query(format!(
-        "UPDATE {table} AS t SET custom_fields = jsonb_set(t.custom_fields, '{{{key}}}', a.value) \
-         FROM custom_field_archive a WHERE a.field_id = $1 AND a.record_id = t.id"
+    let moved: Vec<Moved> = diesel::sql_query(format!(
+        "WITH back AS ( \
+             SELECT t.id, t.custom_fields -> '{key}' AS before, a.value AS after \
+             FROM {table} t JOIN custom_field_archive a ON a.record_id = t.id \
+             WHERE a.field_id = $1 \
+         ), restored AS ( \
+             UPDATE {table} AS t SET custom_fields = jsonb_set(t.custom_fields, '{{{key}}}', back.after) \
+             FROM back WHERE t.id = back.id \
+         ) \
+         SELECT id, before, after FROM back ORDER BY id"
     ))
     .bind::<diesel::sql_types::Uuid, _>(field.id)
-    .execute(conn)
+    .load(conn)
     .await?;
     diesel::delete(
         crm_db::schema::custom_field_archive::table
@@ -427,6 +533,13 @@ async fn restore_values(
     )
     .execute(conn)
     .await?;
+    for m in moved {
+        touched.record(
+            m.id,
+            m.before.unwrap_or(Value::Null),
+            m.after.unwrap_or(Value::Null),
+        );
+    }
     Ok(())
 }
 
@@ -534,10 +647,13 @@ pub async fn get_custom_field(
 /// Creates a definition (`custom_fields.manage`) with its indexes. Records that already hold a
 /// value under the key (written before any definition existed) must convert to the new type,
 /// or the create answers 409 `values_do_not_convert`; a unique field needs distinct values.
+/// Records whose value the adoption converts (or an inactive field hides) get their update
+/// events through `events`.
 pub async fn create_custom_field(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     input: CreateCustomField,
+    events: &dyn RewriteEvents,
 ) -> Result<CustomField, CustomFieldError> {
     actor.require(Permission::CustomFieldsManage)?;
     let mut errors = Vec::new();
@@ -608,8 +724,9 @@ pub async fn create_custom_field(
             .await?;
         let mut field = CustomField::from(row);
         lock_records(conn, entity).await?;
+        let mut touched = Touched::default();
         // Values stored under the key before it had a definition are adopted if they fit.
-        match convert_values(conn, actor, &field, &field).await? {
+        match convert_values(conn, actor, &field, &field, &mut touched).await? {
             Ok(()) => {}
             Err(Refusal::Unconvertible(count)) => {
                 return Err(CustomFieldError::ValuesDoNotConvert {
@@ -626,7 +743,7 @@ pub async fn create_custom_field(
             }
         }
         if !field.is_active {
-            archive_values(conn, &field).await?;
+            archive_values(conn, &field, &mut touched).await?;
         }
         if let Some(position) = input.position {
             renumber(conn, entity, Some((id, position))).await?;
@@ -640,6 +757,7 @@ pub async fn create_custom_field(
             &change::created(&field.to_json()),
         )
         .await?;
+        touched.emit(conn, actor, entity, &key, events).await?;
         sync_indexes(conn, &field).await?;
         Ok(field)
     })
@@ -650,13 +768,16 @@ pub async fn create_custom_field(
 /// moving it and changing `isRequired` or the default touch no record. A new type or a
 /// removed option converts every stored value (409 if some do not convert, counting the
 /// records in the way); `isUnique: true` needs distinct values; `isActive: false` moves the
-/// values out of the records (kept), `true` brings them back.
+/// values out of the records (kept), `true` brings them back. Every record outside the trash
+/// whose value this changes gets its update events through `events`, once, with its net
+/// change.
 pub async fn update_custom_field(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     id: Uuid,
     input: UpdateCustomField,
     expected_version: Option<i32>,
+    events: &dyn RewriteEvents,
 ) -> Result<CustomField, CustomFieldError> {
     actor.require(Permission::CustomFieldsManage)?;
     conn.transaction(async |conn| {
@@ -724,13 +845,14 @@ pub async fn update_custom_field(
         if touches_values || is_active != before.is_active {
             lock_records(conn, entity).await?;
         }
+        let mut touched = Touched::default();
         if is_active && !before.is_active {
-            restore_values(conn, &before).await?;
+            restore_values(conn, &before, &mut touched).await?;
         }
         if data_change {
             // Canonical forms are fixed points of the conversion, so the rewrite never meets
             // a duplicate of the unique index that the final values would not have.
-            match convert_values(conn, actor, &before, &after).await? {
+            match convert_values(conn, actor, &before, &after, &mut touched).await? {
                 Ok(()) => {}
                 Err(Refusal::Unconvertible(count)) if kind == before.field_type => {
                     return Err(CustomFieldError::OptionInUse {
@@ -756,7 +878,7 @@ pub async fn update_custom_field(
             ensure_unique(conn, &after).await?;
         }
         if before.is_active && !is_active {
-            archive_values(conn, &after).await?;
+            archive_values(conn, &after, &mut touched).await?;
         }
         let row: CustomFieldRow = diesel::update(defs::table.find(id))
             .set((
@@ -789,6 +911,9 @@ pub async fn update_custom_field(
             )
             .await?;
         }
+        touched
+            .emit(conn, actor, entity, &before.key, events)
+            .await?;
         // Index DDL last: dropping an index locks out readers of the table until commit.
         if touches_values || after.is_unique != before.is_unique {
             sync_indexes(conn, &saved).await?;
@@ -800,11 +925,13 @@ pub async fn update_custom_field(
 
 /// Deletes a definition (`custom_fields.manage`) and its values from every record (trashed
 /// ones too, each with a new version and an activity entry), archived values and indexes.
+/// Records outside the trash that lose a value get their update events through `events`.
 pub async fn delete_custom_field(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     id: Uuid,
     expected_version: Option<i32>,
+    events: &dyn RewriteEvents,
 ) -> Result<(), CustomFieldError> {
     actor.require(Permission::CustomFieldsManage)?;
     conn.transaction(async |conn| {
@@ -822,7 +949,8 @@ pub async fn delete_custom_field(
                 to: None,
             })
             .collect();
-        rewrite_values(conn, actor, entity, &field.key, &rewrites).await?;
+        let mut touched = Touched::default();
+        rewrite_values(conn, actor, entity, &field.key, &rewrites, &mut touched).await?;
         diesel::delete(defs::table.find(id)).execute(conn).await?;
         renumber(conn, entity, None).await?;
         crm_activity::record(
@@ -833,6 +961,9 @@ pub async fn delete_custom_field(
             &change::diff(&field.to_json(), &Value::Object(Default::default())),
         )
         .await?;
+        touched
+            .emit(conn, actor, entity, &field.key, events)
+            .await?;
         // Last: dropping an index locks out readers of the table until commit.
         drop_indexes(conn, entity, &field.key).await?;
         Ok(())

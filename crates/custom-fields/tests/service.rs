@@ -4,7 +4,9 @@
 //! depend on this one); the black-box API tests cover writes through the record services.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crm_core::{Actor, Role};
+use std::sync::Mutex;
+
+use crm_core::{Actor, EntityKind, Role};
 use crm_custom_fields::{
     CfQuery, CreateCustomField, CustomField, CustomFieldEntity, CustomFieldError, FieldSet,
     FieldType, ListCustomFields, ReorderCustomFields, UpdateCustomField, parse_filters, parse_sort,
@@ -12,6 +14,7 @@ use crm_custom_fields::{
 };
 use crm_db::AsyncPgConnection;
 use crm_db::schema::{activity, deals, pipelines, stages};
+use crm_events::{RewriteEvents, RewriteFuture, Rewritten};
 use crm_testkit::TestDb;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
@@ -50,8 +53,41 @@ fn def(entity: CustomFieldEntity, key: &str, kind: FieldType) -> CreateCustomFie
     }
 }
 
+/// Stands in for the record crates (which depend on this one): keeps what the service
+/// reports about the records it changed, for the black-box tests to check the events.
+#[derive(Default)]
+struct Reports(Mutex<Vec<(EntityKind, Vec<Rewritten>)>>);
+
+impl RewriteEvents for Reports {
+    fn rewritten<'a>(
+        &'a self,
+        _conn: &'a mut AsyncPgConnection,
+        _actor: &'a Actor,
+        kind: EntityKind,
+        records: &'a [Rewritten],
+    ) -> RewriteFuture<'a> {
+        self.0.lock().unwrap().push((kind, records.to_vec()));
+        Box::pin(async { Ok(()) })
+    }
+}
+
+impl Reports {
+    /// Every reported record as `(id, field, from, to)`, in report order.
+    fn take(&self) -> Vec<(Uuid, String, Value, Value)> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+            .into_iter()
+            .flat_map(|(_, records)| records)
+            .flat_map(|r| {
+                r.changes
+                    .into_iter()
+                    .map(move |c| (r.id, c.field, c.from, c.to))
+            })
+            .collect()
+    }
+}
+
 async fn create(conn: &mut AsyncPgConnection, input: CreateCustomField) -> CustomField {
-    crm_custom_fields::create_custom_field(conn, &admin(), input)
+    crm_custom_fields::create_custom_field(conn, &admin(), input, &Reports::default())
         .await
         .unwrap()
 }
@@ -61,7 +97,8 @@ async fn update(
     id: Uuid,
     input: UpdateCustomField,
 ) -> Result<CustomField, CustomFieldError> {
-    crm_custom_fields::update_custom_field(conn, &admin(), id, input, None).await
+    crm_custom_fields::update_custom_field(conn, &admin(), id, input, None, &Reports::default())
+        .await
 }
 
 async fn first_stage(conn: &mut AsyncPgConnection) -> (Uuid, Uuid) {
@@ -172,6 +209,7 @@ async fn definitions_get_positions_and_indexes_and_viewers_only_read() {
         c,
         &viewer(),
         def(CustomFieldEntity::Deal, "x", FieldType::Text),
+        &Reports::default(),
     )
     .await
     .unwrap_err();
@@ -194,6 +232,7 @@ async fn definitions_get_positions_and_indexes_and_viewers_only_read() {
         c,
         &admin(),
         def(CustomFieldEntity::Deal, "tier", FieldType::Number),
+        &Reports::default(),
     )
     .await
     .unwrap_err();
@@ -429,6 +468,114 @@ async fn deactivation_hides_the_values_and_activation_brings_them_back() {
     assert_eq!(deal(c, id).await.0, json!({"score": 5, "keep": true}));
 }
 
+/// Every record whose value a definition change alters is reported once, with its net change
+/// (the first value and the last, `null` for none), for the record crates to emit its update
+/// events — also changes that keep the version (hiding, showing). Unchanged records are not.
+#[tokio::test]
+async fn definition_changes_report_each_changed_record_once_with_its_net_change() {
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    let c = &mut conn;
+    let reports = Reports::default();
+    let field = |id, from: Value, to: Value| (id, "customFields.seats".to_owned(), from, to);
+    // Adoption: a value stored before the definition is converted ("7" -> 7), one already
+    // canonical (8) is left alone.
+    let converted = insert_deal(c, json!({"seats": "7"})).await;
+    let canonical = insert_deal(c, json!({"seats": 8})).await;
+    let none = insert_deal(c, json!({"other": 1})).await;
+    let seats = crm_custom_fields::create_custom_field(
+        c,
+        &admin(),
+        def(CustomFieldEntity::Deal, "seats", FieldType::Number),
+        &reports,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        reports.take(),
+        [field(converted, json!("7"), json!(7))],
+        "adoption"
+    );
+    async fn change(c: &mut AsyncPgConnection, id: Uuid, input: UpdateCustomField, r: &Reports) {
+        crm_custom_fields::update_custom_field(c, &admin(), id, input, None, r)
+            .await
+            .unwrap();
+    }
+    // A rename touches no record.
+    change(
+        c,
+        seats.id,
+        UpdateCustomField {
+            name: Some("Seats".into()),
+            ..Default::default()
+        },
+        &reports,
+    )
+    .await;
+    assert_eq!(reports.take(), []);
+    // Conversion and deactivation in one change: one report per record, value -> nothing.
+    change(
+        c,
+        seats.id,
+        UpdateCustomField {
+            field_type: Some(FieldType::Text),
+            is_active: Some(false),
+            ..Default::default()
+        },
+        &reports,
+    )
+    .await;
+    let mut got = reports.take();
+    got.sort_by_key(|r| r.0);
+    assert_eq!(
+        got,
+        [
+            field(converted, json!(7), Value::Null),
+            field(canonical, json!(8), Value::Null)
+        ],
+        "conversion then deactivation"
+    );
+    assert_eq!(deal(c, converted).await.0, json!({}));
+    // Activation with a conversion: nothing -> the converted archived value.
+    change(
+        c,
+        seats.id,
+        UpdateCustomField {
+            field_type: Some(FieldType::Number),
+            is_active: Some(true),
+            ..Default::default()
+        },
+        &reports,
+    )
+    .await;
+    let mut got = reports.take();
+    got.sort_by_key(|r| r.0);
+    assert_eq!(
+        got,
+        [
+            field(converted, Value::Null, json!(7)),
+            field(canonical, Value::Null, json!(8))
+        ],
+        "activation then conversion"
+    );
+    assert_eq!(deal(c, converted).await.0, json!({"seats": 7}));
+    assert_eq!(deal(c, none).await.0, json!({"other": 1}));
+    // Removing an unused option of a select changes nothing; an inactive create hides the
+    // values it adopted.
+    insert_deal(c, json!({"plan": "b"})).await;
+    let mut input = def(CustomFieldEntity::Deal, "plan", FieldType::Select);
+    input.is_active = Some(false);
+    crm_custom_fields::create_custom_field(c, &admin(), input, &reports)
+        .await
+        .unwrap();
+    let got = reports.take();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        (got[0].1.as_str(), &got[0].2, &got[0].3),
+        ("customFields.plan", &json!("b"), &Value::Null)
+    );
+}
+
 #[tokio::test]
 async fn deleting_a_field_removes_its_values_everywhere_and_its_indexes() {
     let db = TestDb::new().await;
@@ -439,14 +586,31 @@ async fn deleting_a_field_removes_its_values_everywhere_and_its_indexes() {
     let field = create(c, input).await;
     let a = insert_deal(c, json!({"code": "A-1", "other": 1})).await;
     let b = insert_deal(c, json!({"code": "A-2"})).await;
-    crm_custom_fields::delete_custom_field(c, &admin(), field.id, Some(field.version + 1))
-        .await
-        .expect_err("stale If-Match");
-    crm_custom_fields::delete_custom_field(c, &admin(), field.id, Some(field.version))
+    let reports = Reports::default();
+    crm_custom_fields::delete_custom_field(
+        c,
+        &admin(),
+        field.id,
+        Some(field.version + 1),
+        &reports,
+    )
+    .await
+    .expect_err("stale If-Match");
+    crm_custom_fields::delete_custom_field(c, &admin(), field.id, Some(field.version), &reports)
         .await
         .unwrap();
     assert_eq!(deal(c, a).await, (json!({"other": 1}), 2));
     assert_eq!(deal(c, b).await, (json!({}), 2));
+    // Each record that lost its value is reported once, for its update events.
+    let mut reported = reports.take();
+    reported.sort_by_key(|r| r.0);
+    let field_name = "customFields.code".to_owned();
+    let mut expected = vec![
+        (a, field_name.clone(), json!("A-1"), Value::Null),
+        (b, field_name, json!("A-2"), Value::Null),
+    ];
+    expected.sort_by_key(|r| r.0);
+    assert_eq!(reported, expected);
     let indexes = index_names(c, "deals").await;
     assert!(!indexes.iter().any(|i| i.contains("_code")), "{indexes:?}");
     let e = crm_custom_fields::get_custom_field(c, &admin(), field.id)
@@ -466,7 +630,7 @@ async fn unique_values_are_enforced_by_the_database_outside_the_trash() {
     insert_deal(c, json!({"code": "X"})).await;
     let mut input = def(CustomFieldEntity::Deal, "code", FieldType::Text);
     input.is_unique = true;
-    let e = crm_custom_fields::create_custom_field(c, &admin(), input.clone())
+    let e = crm_custom_fields::create_custom_field(c, &admin(), input.clone(), &Reports::default())
         .await
         .unwrap_err();
     assert!(

@@ -5,10 +5,12 @@
 //! Receivers: the deal's visibility rule, with the people of the deal before and after the
 //! change (whoever loses sight of a deal hears of it once).
 
-use crm_core::{Actor, change};
+use std::collections::HashMap;
+
+use crm_core::{Actor, Change, change};
 use crm_db::AsyncPgConnection;
 use crm_db::schema::deals;
-use crm_events::{Audience, EventName, NewEvent, Room};
+use crm_events::{Audience, EventName, NewEvent, REWRITE_BATCH, Rewritten, Room};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};
@@ -86,6 +88,13 @@ pub(crate) async fn updated(
 
 /// The events of a change from `before` to `after` (also used for restores).
 pub(crate) fn update_events(before: &Deal, after: &Deal) -> Vec<NewEvent> {
+    let changes = change::diff(&to_json(before), &to_json(after));
+    change_events(before, after, &changes)
+}
+
+/// `deal.updated`, one `deal.field.updated` per change of `changes`, `deal.stage.changed`
+/// when the stage changed, and `contact.deal.updated`, in that order.
+fn change_events(before: &Deal, after: &Deal, changes: &[Change]) -> Vec<NewEvent> {
     let data = to_json(after);
     let rooms = rooms(Some(before), after);
     let audience = audience(Some(before), after);
@@ -95,7 +104,7 @@ pub(crate) fn update_events(before: &Deal, after: &Deal) -> Vec<NewEvent> {
         audience.clone(),
         data.clone(),
     )];
-    for c in change::diff(&to_json(before), &data) {
+    for c in changes {
         events.push(NewEvent::new(
             EventName::DealFieldUpdated,
             rooms.clone(),
@@ -113,6 +122,39 @@ pub(crate) fn update_events(before: &Deal, after: &Deal) -> Vec<NewEvent> {
     }
     events.extend(contact_event(Some(before), after, &data));
     events
+}
+
+/// Appends the update events of deals that a set-based rewrite changed (a tag renamed,
+/// merged or deleted; custom-field values converted, removed, hidden or shown): per deal
+/// exactly what [`update_deal`](crate::update_deal) emits for the same change — `deal.updated`
+/// with the whole deal as it now is, one `deal.field.updated` per change, and
+/// `contact.deal.updated` — to the same rooms and audience. Such rewrites touch neither the
+/// stage, the board nor the deal's people, so the deal's rooms and receivers are the same
+/// before and after. Deals are read [`REWRITE_BATCH`] at a time (one query per batch, one
+/// statement appends the batch's events); deals in the trash get no events.
+pub async fn rewritten(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    records: &[Rewritten],
+) -> QueryResult<()> {
+    for batch in records.chunks(REWRITE_BATCH) {
+        let ids: Vec<Uuid> = batch.iter().map(|r| r.id).collect();
+        let rows: Vec<DealRow> = deals::table
+            .filter(deals::id.eq_any(&ids))
+            .filter(deals::deleted_at.is_null())
+            .select(DealRow::as_select())
+            .load(conn)
+            .await?;
+        let deals: HashMap<Uuid, Deal> = rows.into_iter().map(|r| (r.id, r.into())).collect();
+        let events = batch
+            .iter()
+            .filter(|r| !r.changes.is_empty())
+            .filter_map(|r| deals.get(&r.id).map(|d| change_events(d, d, &r.changes)))
+            .flatten()
+            .collect();
+        crm_events::append(conn, actor, events).await?;
+    }
+    Ok(())
 }
 
 /// `deal.deleted` with the deal as last seen (and `contact.deal.updated`).

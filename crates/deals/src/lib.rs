@@ -16,6 +16,7 @@ pub mod service;
 
 pub use amount::{format_amount, parse_amount};
 pub use error::DealError;
+pub use events::rewritten;
 pub use input::{CreateDeal, DealSort, DealStatus, ListDeals, MoveDeal, UpdateDeal};
 pub use model::Deal;
 pub use service::{

@@ -9,14 +9,20 @@
 //! reads `seq > last_seen` never skips an event, while writers share no lock and send no
 //! NOTIFY (both would serialise their commits). See `docs/api-conventions.md` (Realtime).
 //!
+//! Writes that change many records set-based (tags, custom-field definitions) report what
+//! they changed as [`Rewritten`] records; the record crates append the records' update events
+//! for them (see [`rewrite`]).
+//!
 //! Depends on `crm-core` and `crm-db` only; no web framework, no other domain crate.
 
 pub mod audience;
 pub mod name;
+pub mod rewrite;
 pub mod room;
 pub mod store;
 
 pub use audience::Audience;
 pub use name::EventName;
+pub use rewrite::{REWRITE_BATCH, RewriteEvents, RewriteFuture, Rewritten};
 pub use room::{Room, RoomError};
 pub use store::{Event, NewEvent, append, head, horizon, prune, stamp, stamp_waiting, unstamped};

@@ -4,8 +4,10 @@
 //! record's tags free of duplicates. Reading needs only a signed-in actor; changes need
 //! `tags.manage`.
 //!
-//! Depends on `crm-core`, `crm-db` and `crm-activity` only: records are rewritten through their
-//! tables.
+//! Records are rewritten through their tables, set-based; their realtime events (those of a
+//! normal update with the `tags` change) come from the record crates through
+//! `crm-record-events`. Depends on `crm-core`, `crm-db`, `crm-activity`, `crm-events` and
+//! `crm-record-events`; no record crate depends on it.
 
 pub mod error;
 pub mod model;

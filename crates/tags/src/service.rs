@@ -6,8 +6,9 @@ use crm_core::{Actor, Change, EntityKind, EntityRef, FieldError, Permission};
 use crm_db::AsyncPgConnection;
 use crm_db::schema::tags;
 use crm_db::tags::TAGGED;
+use crm_events::Rewritten;
 use diesel::prelude::*;
-use diesel::sql_types::{Nullable, Text, Uuid as SqlUuid};
+use diesel::sql_types::{Array, Nullable, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde_json::Value;
 use uuid::Uuid;
@@ -114,19 +115,37 @@ struct IdRow {
     id: Uuid,
 }
 
-/// The record type of a tagged table, for its activity entries.
-fn entity_of(table: &str) -> &'static str {
+/// The record type of a tagged table, for its activity entries and events.
+fn entity_of(table: &str) -> EntityKind {
     match table {
-        "contacts" => "contact",
-        "companies" => "company",
-        "deals" => "deal",
-        _ => "task",
+        "contacts" => EntityKind::Contact,
+        "companies" => EntityKind::Company,
+        "deals" => EntityKind::Deal,
+        _ => EntityKind::Task,
     }
+}
+
+/// A record whose tags a rewrite changed.
+#[derive(QueryableByName)]
+struct Retagged {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = Array<Text>)]
+    before: Vec<String>,
+    #[diesel(sql_type = Array<Text>)]
+    after: Vec<String>,
 }
 
 /// Every record carrying `from` (case-insensitively) carries `to` instead (`None`: nothing),
 /// without duplicates, with its version bumped and a `<record>.updated` activity entry with the
-/// `tags` change on its timeline — all in one statement per table.
+/// `tags` change on its timeline — one statement per table — and, for the records outside the
+/// trash, the realtime events of a normal update with that change (`deal.updated`,
+/// `deal.field.updated` for `tags` and `contact.deal.updated`; `contact.updated`;
+/// `task.updated`; companies have none), appended by `crm-record-events` a batch of records at
+/// a time (a constant number of queries per batch, never one per record).
+///
+/// `crm-tags` depends on the record crates (through `crm-record-events`) for this; none of
+/// them depends on `crm-tags`, so there is no cycle.
 async fn rewrite_records(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
@@ -144,7 +163,8 @@ async fn rewrite_records(
             "ARRAY(SELECT e FROM unnest(r.tags) WITH ORDINALITY AS u(e, i) \
              WHERE lower(e) <> lower($1) ORDER BY i)"
         };
-        let entity = entity_of(table);
+        let kind = entity_of(table);
+        let entity = kind.as_str();
         let query = diesel::sql_query(format!(
             "WITH old AS ( \
                  SELECT id, tags FROM {table} WHERE crm_lower_tags(tags) @> ARRAY[lower($1)] FOR UPDATE \
@@ -152,19 +172,33 @@ async fn rewrite_records(
                  UPDATE {table} r SET tags = {new_tags}, version = r.version + 1, updated_at = now() \
                  FROM old WHERE r.id = old.id \
                  RETURNING r.id, old.tags AS before, r.tags AS after \
+             ), logged AS ( \
+                 INSERT INTO activity (id, entity_type, entity_id, type, actor_id, api_key_id, changes) \
+                 SELECT crm_uuid_v7(), '{entity}', id, '{entity}.updated', $2, $3, \
+                        jsonb_build_array(jsonb_build_object('field', 'tags', 'from', to_jsonb(before), 'to', to_jsonb(after))) \
+                 FROM changed WHERE before IS DISTINCT FROM after \
              ) \
-             INSERT INTO activity (id, entity_type, entity_id, type, actor_id, api_key_id, changes) \
-             SELECT crm_uuid_v7(), '{entity}', id, '{entity}.updated', $2, $3, \
-                    jsonb_build_array(jsonb_build_object('field', 'tags', 'from', to_jsonb(before), 'to', to_jsonb(after))) \
-             FROM changed WHERE before IS DISTINCT FROM after"
+             SELECT id, before, after FROM changed WHERE before IS DISTINCT FROM after ORDER BY id"
         ))
         .bind::<Text, _>(from)
         .bind::<Nullable<SqlUuid>, _>(actor.user_id.map(|u| u.0))
         .bind::<Nullable<SqlUuid>, _>(actor.api_key_id.map(|k| k.0));
-        match to {
-            Some(to) => query.bind::<Text, _>(to).execute(conn).await?,
-            None => query.execute(conn).await?,
+        let retagged: Vec<Retagged> = match to {
+            Some(to) => query.bind::<Text, _>(to).load(conn).await?,
+            None => query.load(conn).await?,
         };
+        let records: Vec<Rewritten> = retagged
+            .into_iter()
+            .map(|r| Rewritten {
+                id: r.id,
+                changes: vec![Change {
+                    field: "tags".into(),
+                    from: r.before.into(),
+                    to: r.after.into(),
+                }],
+            })
+            .collect();
+        crm_record_events::rewritten(conn, actor, kind, &records).await?;
     }
     Ok(())
 }

@@ -14,6 +14,7 @@ pub mod reminders;
 pub mod service;
 
 pub use error::TaskError;
+pub use events::rewritten;
 pub use input::{CreateTask, ListTasks, TaskSort, UpdateTask};
 pub use model::{Task, TaskPriority, TaskStatus, TaskType};
 pub use service::{

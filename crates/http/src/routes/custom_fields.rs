@@ -6,6 +6,7 @@ use crm_custom_fields::{
     CreateCustomField, CustomField, CustomFieldEntity, ListCustomFields, ReorderCustomFields,
     UpdateCustomField,
 };
+use crm_record_events::RecordEvents;
 use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
@@ -78,8 +79,13 @@ async fn create_custom_field(
     body: web::Json<CreateCustomField>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
-    let field =
-        crm_custom_fields::create_custom_field(&mut conn, &actor.0, body.into_inner()).await?;
+    let field = crm_custom_fields::create_custom_field(
+        &mut conn,
+        &actor.0,
+        body.into_inner(),
+        &RecordEvents,
+    )
+    .await?;
     let (location, version) = (format!("/api/custom-fields/{}", field.id), field.version);
     Ok(created(location, field, Some(version)))
 }
@@ -156,6 +162,7 @@ async fn update_custom_field(
         *id,
         body.into_inner(),
         if_match.0,
+        &RecordEvents,
     )
     .await?;
     let version = field.version;
@@ -180,6 +187,7 @@ async fn delete_custom_field(
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
-    crm_custom_fields::delete_custom_field(&mut conn, &actor.0, *id, if_match.0).await?;
+    crm_custom_fields::delete_custom_field(&mut conn, &actor.0, *id, if_match.0, &RecordEvents)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
