@@ -913,6 +913,11 @@ async fn deactivated_fields_are_hidden_refused_and_come_back_with_their_data() {
     );
     let (_, read) = call(&app, &admin, Method::GET, &deal_path, None).await;
     assert_eq!(read["data"]["customFields"], json!({}));
+    // It reads differently, so it is a new version.
+    assert_eq!(
+        read["data"]["version"],
+        deal["version"].as_i64().unwrap() + 1
+    );
     let res = app
         .authed(Method::PATCH, &deal_path, &admin)
         .json(&json!({"customFields": {"seats": 5}}))
@@ -949,6 +954,10 @@ async fn deactivated_fields_are_hidden_refused_and_come_back_with_their_data() {
     assert_eq!(status, StatusCode::OK);
     let (_, read) = call(&app, &admin, Method::GET, &deal_path, None).await;
     assert_eq!(read["data"]["customFields"], json!({"seats": 4}));
+    assert_eq!(
+        read["data"]["version"],
+        deal["version"].as_i64().unwrap() + 2
+    );
 }
 
 #[tokio::test]

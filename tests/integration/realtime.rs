@@ -825,7 +825,7 @@ async fn custom_field_changes_reach_subscribers_as_normal_updates() {
     );
     assert_eq!(got[1]["event"], "deal.field.updated");
     assert_eq!(got[1]["data"], seats(json!("5"), json!(5)));
-    // Deactivation hides the value (the version stays), activation shows it again.
+    // Deactivation hides the value (a new version), activation shows it again.
     call(
         &app,
         &token,
@@ -839,7 +839,7 @@ async fn custom_field_changes_reach_subscribers_as_normal_updates() {
     assert_eq!(got[0]["data"], now);
     assert_eq!(
         (now["customFields"].clone(), now["version"].clone()),
-        (json!({}), json!(2))
+        (json!({}), json!(3))
     );
     assert_eq!(got[1]["data"], seats(json!(5), Value::Null));
     call(
@@ -860,7 +860,7 @@ async fn custom_field_changes_reach_subscribers_as_normal_updates() {
     assert_eq!(got[0]["data"], now);
     assert_eq!(
         (now["customFields"].clone(), now["version"].clone()),
-        (json!({}), json!(3))
+        (json!({}), json!(5))
     );
     assert_eq!(got[1]["data"], seats(json!(5), Value::Null));
     // Adoption of a value stored before the definition: "42" becomes 42.

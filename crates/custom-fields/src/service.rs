@@ -475,7 +475,8 @@ struct Moved {
 }
 
 /// Moves the field's values out of the records into the archive (deactivation), in one
-/// statement; the records' API representation loses the key (their `version` stays).
+/// statement; the records lose the key in the API, so they get a new `version` (and
+/// `updatedAt`, for incremental sync).
 async fn archive_values(
     conn: &mut AsyncPgConnection,
     field: &CustomField,
@@ -491,7 +492,8 @@ async fn archive_values(
              SELECT $1, id, value FROM held \
              ON CONFLICT (field_id, record_id) DO UPDATE SET value = EXCLUDED.value \
          ), cleared AS ( \
-             UPDATE {table} AS t SET custom_fields = t.custom_fields - '{key}' \
+             UPDATE {table} AS t SET custom_fields = t.custom_fields - '{key}', \
+                 version = t.version + 1, updated_at = now() \
              FROM held WHERE t.id = held.id \
          ) \
          SELECT id, value AS before, NULL::jsonb AS after FROM held ORDER BY id"
@@ -506,7 +508,7 @@ async fn archive_values(
 }
 
 /// Puts archived values back into the records that still exist (activation), in one
-/// statement; the records' API representation shows them again (their `version` stays).
+/// statement; the records show them again in the API, with a new `version` and `updatedAt`.
 async fn restore_values(
     conn: &mut AsyncPgConnection,
     field: &CustomField,
@@ -519,7 +521,8 @@ async fn restore_values(
              FROM {table} t JOIN custom_field_archive a ON a.record_id = t.id \
              WHERE a.field_id = $1 \
          ), restored AS ( \
-             UPDATE {table} AS t SET custom_fields = jsonb_set(t.custom_fields, '{{{key}}}', back.after) \
+             UPDATE {table} AS t SET custom_fields = jsonb_set(t.custom_fields, '{{{key}}}', back.after), \
+                 version = t.version + 1, updated_at = now() \
              FROM back WHERE t.id = back.id \
          ) \
          SELECT id, before, after FROM back ORDER BY id"

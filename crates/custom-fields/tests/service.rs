@@ -470,7 +470,7 @@ async fn deactivation_hides_the_values_and_activation_brings_them_back() {
 
 /// Every record whose value a definition change alters is reported once, with its net change
 /// (the first value and the last, `null` for none), for the record crates to emit its update
-/// events — also changes that keep the version (hiding, showing). Unchanged records are not.
+/// events — also hiding and showing. Unchanged records are not.
 #[tokio::test]
 async fn definition_changes_report_each_changed_record_once_with_its_net_change() {
     let db = TestDb::new().await;

@@ -310,8 +310,10 @@ async fn names_are_unique_colours_are_checked_and_viewers_manage_nothing() {
     assert_eq!(renamed.name, "HOT");
 }
 
-/// The committed events as `(event, rooms, payload)`, in `seq` order.
+/// The committed events as `(event, rooms, payload)`, in `seq` order (numbered first, as the
+/// hub's stamper would).
 async fn events(conn: &mut AsyncPgConnection) -> Vec<(String, Vec<String>, Value)> {
+    crm_events::stamp_waiting(conn, 1_000_000).await.unwrap();
     crm_events::Event::after(conn, 0, 1_000_000)
         .await
         .unwrap()
