@@ -1412,6 +1412,122 @@ async fn frames_until_hang_up(mut stream: TcpStream) -> (Vec<u8>, Option<u16>) {
     (opcodes, code)
 }
 
+/// Reads one whole frame of a raw WebSocket stream: (opcode, payload).
+async fn read_frame(stream: &mut TcpStream) -> (u8, Vec<u8>) {
+    use tokio::io::AsyncReadExt;
+    let mut head = [0u8; 2];
+    stream.read_exact(&mut head).await.unwrap();
+    let len = match head[1] & 0x7f {
+        126 => {
+            let mut l = [0u8; 2];
+            stream.read_exact(&mut l).await.unwrap();
+            usize::from(u16::from_be_bytes(l))
+        }
+        127 => panic!("no huge frames expected"),
+        n => usize::from(n),
+    };
+    let mut payload = vec![0u8; len];
+    stream.read_exact(&mut payload).await.unwrap();
+    (head[0] & 0x0f, payload)
+}
+
+/// A client that subscribes to `room` (by hand, with a tiny receive buffer) and then stops
+/// reading: the server's writes to it soon block.
+async fn stalled_client(app: &TestApp, token: &str, room: &str) -> TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket
+        .connect(app.base["http://".len()..].parse().unwrap())
+        .await
+        .unwrap();
+    let request = format!(
+        "GET /websocket HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\nAuthorization: Bearer {token}\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        tokio::io::AsyncReadExt::read_exact(&mut stream, &mut byte)
+            .await
+            .unwrap();
+        head.push(byte[0]);
+    }
+    assert!(String::from_utf8_lossy(&head).starts_with("HTTP/1.1 101"));
+    // A masked text frame, as clients must send.
+    let text = json!({"action": "subscribe", "room": room}).to_string();
+    let mask = [7u8, 13, 42, 99];
+    let mut frame = vec![0x81, 0x80 | u8::try_from(text.len()).unwrap()];
+    frame.extend_from_slice(&mask);
+    frame.extend(text.bytes().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    stream.write_all(&frame).await.unwrap();
+    loop {
+        let (opcode, payload) = timeout(WAIT, read_frame(&mut stream)).await.unwrap();
+        if opcode == 1 {
+            let reply: Value = serde_json::from_slice(&payload).unwrap();
+            assert_eq!(reply["type"], "subscribed", "{reply}");
+            return stream;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off_while_the_others_keep_receiving() {
+    let app = TestApp::spawn_realtime(|s| {
+        s.send_queue = 256;
+        s.write_timeout = Duration::from_millis(500);
+    })
+    .await;
+    let (_, token) = app.signed_in(Role::Admin).await;
+    let (pipeline, stages) = sales_stages(&app).await;
+    let board = format!("pipeline:{pipeline}");
+    let stalled = stalled_client(&app, &token, &board).await;
+    let mut healthy = Ws::connect(&app, &token).await;
+    healthy.subscribe(&board, None).await;
+    // Megabytes of events: far more than the stalled socket's buffers hold.
+    let (batches, per_batch) = (20, 40);
+    let expected = batches * per_batch;
+    let reader = tokio::spawn(async move { healthy.events(expected).await });
+    let description = "lorem ipsum ".repeat(400);
+    for b in 0..batches {
+        let items: Vec<Value> = (0..per_batch)
+            .map(|i| json!({"title": format!("Fat {b}-{i}"), "stageId": stages[0], "description": description}))
+            .collect();
+        call(
+            &app,
+            &token,
+            Method::POST,
+            "/api/deals/batch",
+            json!({"items": items}),
+        )
+        .await;
+    }
+    let events = timeout(WAIT * 2, reader).await.unwrap().unwrap();
+    assert!(
+        events.iter().all(|e| e["event"] == "deal.created"),
+        "only the creations"
+    );
+    assert!(
+        events.windows(2).all(|w| seq(&w[0]) < seq(&w[1])),
+        "once, in order"
+    );
+    let titles: HashSet<&str> = events
+        .iter()
+        .map(|e| e["data"]["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles.len(), expected, "every deal once");
+    // The stalled client was disconnected as too slow: once it reads again it finds the end
+    // of what the server could still queue, the close frame with 4008, and the hang-up.
+    let (opcodes, code) = frames_until_hang_up(stalled).await;
+    assert!(
+        opcodes.iter().filter(|o| **o == 1).count() < expected,
+        "cut off early"
+    );
+    assert_eq!(code, Some(4008), "{opcodes:?}");
+}
+
 #[tokio::test]
 async fn idle_clients_are_closed_and_reading_ones_stay() {
     let app = TestApp::spawn_realtime(|s| {
