@@ -1597,26 +1597,31 @@ async fn a_deactivated_user_is_disconnected_on_the_next_subscribe() {
 }
 
 #[tokio::test]
-async fn a_task_due_now_reminds_its_assignee_once() {
+async fn a_task_reminds_its_assignee_once_at_remind_at_and_once_at_due_at() {
     let app = TestApp::spawn_realtime(|s| s.reminder_interval = Duration::from_millis(200)).await;
     let second = app.another_instance().await;
     let (me, token) = app.signed_in(Role::Manager).await;
     let mut ws = Ws::connect(&app, &token).await;
     ws.subscribe(&format!("user:{}", me.user.id), None).await;
-    let due = chrono::Utc::now() + chrono::TimeDelta::seconds(1);
+    let remind = chrono::Utc::now() + chrono::TimeDelta::seconds(1);
+    let due = remind + chrono::TimeDelta::milliseconds(800);
     let task = call(
         &app,
         &token,
         Method::POST,
         "/api/tasks",
-        json!({"title": "Soon", "dueAt": due}),
+        json!({"title": "Soon", "remindAt": remind, "dueAt": due}),
     )
     .await;
     assert_eq!(ws.event().await["event"], "task.created");
     let reminder = ws.event().await;
-    assert_eq!(reminder["event"], "task.due");
+    assert_eq!(reminder["event"], "task.reminder");
     assert_eq!(reminder["data"]["id"], task["id"]);
-    // Both instances run the job; the reminder fired once: the next event is the marker.
+    assert_eq!(reminder["data"]["remindAt"], task["remindAt"]);
+    let due_now = ws.event().await;
+    assert_eq!(due_now["event"], "task.due");
+    assert_eq!(due_now["data"]["id"], task["id"]);
+    // Both instances run the job; each fired once: the next event is the marker.
     tokio::time::sleep(Duration::from_millis(600)).await;
     let marker = call(
         &app,

@@ -217,6 +217,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         deleted_at -> Nullable<Timestamptz>,
         version -> Int4,
+        remind_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -287,10 +288,11 @@ diesel::table! {
 }
 
 diesel::table! {
-    task_reminders (task_id, due_at) {
+    task_reminders (task_id, kind, at) {
         task_id -> Uuid,
-        due_at -> Timestamptz,
+        at -> Timestamptz,
         fired_at -> Timestamptz,
+        kind -> Text,
     }
 }
 

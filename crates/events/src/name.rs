@@ -1,4 +1,4 @@
-//! The event names of ARCHITECTURE §4 (and `task.due`, the reminder of the personal room).
+//! The event names of ARCHITECTURE §4 (and `task.due` / `task.reminder`, the reminders of the personal room).
 
 use std::fmt;
 
@@ -26,6 +26,9 @@ pub enum EventName {
     TaskDeleted,
     /// A task assigned to the user is due now (data: the task), in `user:{assignee}`.
     TaskDue,
+    /// The reminder time (`remindAt`) of a task assigned to the user has come (data: the
+    /// task), in `user:{assignee}`.
+    TaskReminder,
     /// A contact was created (data: the contact).
     ContactCreated,
     /// A contact changed (data: the contact).
@@ -55,8 +58,8 @@ pub enum EventName {
 }
 
 impl EventName {
-    /// Every name, in the order of ARCHITECTURE §4 (`task.due` after the task events).
-    pub const ALL: [EventName; 23] = [
+    /// Every name, in the order of ARCHITECTURE §4 (`task.due`, `task.reminder` after the task events).
+    pub const ALL: [EventName; 24] = [
         EventName::DealCreated,
         EventName::DealUpdated,
         EventName::DealFieldUpdated,
@@ -67,6 +70,7 @@ impl EventName {
         EventName::TaskUpdated,
         EventName::TaskDeleted,
         EventName::TaskDue,
+        EventName::TaskReminder,
         EventName::ContactCreated,
         EventName::ContactUpdated,
         EventName::ContactDeleted,
@@ -95,6 +99,7 @@ impl EventName {
             EventName::TaskUpdated => "task.updated",
             EventName::TaskDeleted => "task.deleted",
             EventName::TaskDue => "task.due",
+            EventName::TaskReminder => "task.reminder",
             EventName::ContactCreated => "contact.created",
             EventName::ContactUpdated => "contact.updated",
             EventName::ContactDeleted => "contact.deleted",

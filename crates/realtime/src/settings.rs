@@ -33,7 +33,7 @@ pub struct RealtimeSettings {
     /// The credential of a connection is checked again this often (a deactivated user or a
     /// revoked API key is disconnected); access tokens also close the socket at their expiry.
     pub reauth_interval: Duration,
-    /// How often due tasks are looked for (`task.due` fires at `dueAt` plus at most this).
+    /// How often due tasks are looked for (`task.due` / `task.reminder` fire at `dueAt` / `remindAt` plus at most this).
     pub reminder_interval: Duration,
     /// How often events older than the retention are pruned.
     pub prune_interval: Duration,

@@ -38,6 +38,10 @@ pub struct CreateTask {
     #[serde(default)]
     #[garde(skip)]
     pub due_at: Option<DateTime<Utc>>,
+    /// When to remind the assignee (`task.reminder`), e.g. a quarter of an hour before `dueAt`.
+    #[serde(default)]
+    #[garde(skip)]
+    pub remind_at: Option<DateTime<Utc>>,
     /// A deal that exists and is not in the trash.
     #[serde(default)]
     #[garde(skip)]
@@ -90,6 +94,11 @@ pub struct UpdateTask {
     #[garde(skip)]
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub due_at: Option<Option<DateTime<Utc>>>,
+    /// Reminder time; `null` clears. A new time arms the reminder again.
+    #[serde(default, deserialize_with = "crm_core::patch::double_option")]
+    #[garde(skip)]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub remind_at: Option<Option<DateTime<Utc>>>,
     /// Deal; `null` unlinks.
     #[serde(default, deserialize_with = "crm_core::patch::double_option")]
     #[garde(skip)]

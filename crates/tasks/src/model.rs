@@ -93,6 +93,7 @@ pub struct TaskRow {
     pub priority: String,
     pub kind: String,
     pub due_at: Option<DateTime<Utc>>,
+    pub remind_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
     pub deal_id: Option<Uuid>,
     pub contact_id: Option<Uuid>,
@@ -125,6 +126,9 @@ pub struct Task {
     pub kind: TaskType,
     /// When it is due.
     pub due_at: Option<DateTime<Utc>>,
+    /// When to remind the assignee (`task.reminder` in their personal room), apart from
+    /// `dueAt`.
+    pub remind_at: Option<DateTime<Utc>>,
     /// When it was last marked `DONE` (read-only; cleared when it leaves `DONE`).
     pub completed_at: Option<DateTime<Utc>>,
     /// Computed: due in the past and still `TODO` or `IN_PROGRESS`.
@@ -165,6 +169,7 @@ impl From<TaskRow> for Task {
             priority: r.priority.parse().unwrap_or(TaskPriority::Medium),
             kind: r.kind.parse().unwrap_or(TaskType::Other),
             due_at: r.due_at,
+            remind_at: r.remind_at,
             completed_at: r.completed_at,
             overdue,
             deal_id: r.deal_id,

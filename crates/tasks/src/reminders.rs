@@ -1,7 +1,8 @@
-//! Reminders: `task.due` in the assignee's personal room when an open task's `dueAt` comes.
-//! Run [`fire_due_reminders`] every few seconds from any number of server instances: each
-//! task fires once per due time, because the `task_reminders` row is what decides (the
-//! instance whose insert wins emits; the others' inserts do nothing).
+//! Reminders in the assignee's personal room: `task.due` when an open task's `dueAt` comes,
+//! `task.reminder` when its `remindAt` comes. Run [`fire_due_reminders`] every few seconds
+//! from any number of server instances: each task fires once per kind and time, because the
+//! `task_reminders` row is what decides (the instance whose insert wins emits; the others'
+//! inserts do nothing).
 
 use chrono::{DateTime, TimeDelta, Utc};
 use crm_core::Actor;
@@ -9,8 +10,9 @@ use crm_db::AsyncPgConnection;
 use crm_db::schema::{task_reminders, tasks};
 use crm_events::{EventName, NewEvent, Room};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Timestamptz};
+use diesel::sql_types::{BigInt, Text, Timestamptz};
 use diesel_async::{AsyncConnection, RunQueryDsl};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 use crate::error::TaskError;
@@ -26,25 +28,38 @@ const BATCH: i64 = 500;
 struct Fired {
     #[diesel(sql_type = diesel::sql_types::Uuid)]
     task_id: Uuid,
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Timestamptz)]
+    at: DateTime<Utc>,
 }
 
-/// Fires the reminders due at `now` (open, assigned, not trashed, `dueAt` within
-/// [`LOOKBACK`]); returns how many this call fired.
+/// Fires the reminders due at `now`: open, assigned, not trashed tasks whose `dueAt`
+/// (`task.due`) or `remindAt` (`task.reminder`) is within [`LOOKBACK`]; returns how many
+/// this call fired.
 pub async fn fire_due_reminders(
     conn: &mut AsyncPgConnection,
     now: DateTime<Utc>,
 ) -> Result<usize, TaskError> {
     conn.transaction(async |conn| {
-        let fired: Vec<Fired> = diesel::sql_query(
-            "INSERT INTO task_reminders (task_id, due_at) \
-             SELECT t.id, t.due_at FROM tasks t \
-             WHERE t.status IN ('TODO', 'IN_PROGRESS') AND t.due_at <= $1 AND t.due_at > $2 \
-               AND t.deleted_at IS NULL AND t.assigned_to_id IS NOT NULL \
-               AND NOT EXISTS (SELECT 1 FROM task_reminders r \
-                               WHERE r.task_id = t.id AND r.due_at = t.due_at) \
-             ORDER BY t.due_at LIMIT $3 \
+        let mut fired: Vec<Fired> = diesel::sql_query(
+            "INSERT INTO task_reminders (task_id, kind, at) \
+             SELECT c.id, c.kind, c.at FROM ( \
+                 SELECT t.id, 'DUE' AS kind, t.due_at AS at FROM tasks t \
+                 WHERE t.status IN ('TODO', 'IN_PROGRESS') \
+                   AND t.due_at <= $1 AND t.due_at > $2 \
+                   AND t.deleted_at IS NULL AND t.assigned_to_id IS NOT NULL \
+                 UNION ALL \
+                 SELECT t.id, 'REMIND', t.remind_at FROM tasks t \
+                 WHERE t.status IN ('TODO', 'IN_PROGRESS') \
+                   AND t.remind_at <= $1 AND t.remind_at > $2 \
+                   AND t.deleted_at IS NULL AND t.assigned_to_id IS NOT NULL \
+             ) c \
+             WHERE NOT EXISTS (SELECT 1 FROM task_reminders r \
+                               WHERE r.task_id = c.id AND r.kind = c.kind AND r.at = c.at) \
+             ORDER BY c.at LIMIT $3 \
              ON CONFLICT DO NOTHING \
-             RETURNING task_id",
+             RETURNING task_id, kind, at",
         )
         .bind::<Timestamptz, _>(now)
         .bind::<Timestamptz, _>(now - LOOKBACK)
@@ -54,23 +69,29 @@ pub async fn fire_due_reminders(
         if fired.is_empty() {
             return Ok(0);
         }
+        // RETURNING keeps no order: the events go out in the order their times came.
+        fired.sort_by_key(|f| (f.at, f.task_id));
         let ids: Vec<Uuid> = fired.iter().map(|f| f.task_id).collect();
         let rows: Vec<TaskRow> = tasks::table
             .filter(tasks::id.eq_any(&ids))
-            .order(tasks::due_at.asc())
             .select(TaskRow::as_select())
             .load(conn)
             .await?;
-        let events: Vec<NewEvent> = rows
-            .into_iter()
-            .map(Task::from)
-            .filter_map(|task| {
+        let found: HashMap<Uuid, Task> = rows.into_iter().map(|r| (r.id, r.into())).collect();
+        let events: Vec<NewEvent> = fired
+            .iter()
+            .filter_map(|f| {
+                let task = found.get(&f.task_id)?;
                 let assignee = task.assigned_to_id?;
+                let name = match f.kind.as_str() {
+                    "REMIND" => EventName::TaskReminder,
+                    _ => EventName::TaskDue,
+                };
                 Some(NewEvent::new(
-                    EventName::TaskDue,
+                    name,
                     vec![Room::User(assignee.0)],
-                    crate::events::audience(None, &task),
-                    serde_json::to_value(&task).unwrap_or_default(),
+                    crate::events::audience(None, task),
+                    serde_json::to_value(task).unwrap_or_default(),
                 ))
             })
             .collect();
@@ -86,7 +107,7 @@ pub async fn prune_reminders(
     now: DateTime<Utc>,
 ) -> Result<usize, TaskError> {
     Ok(diesel::delete(
-        task_reminders::table.filter(task_reminders::due_at.lt(now - LOOKBACK - LOOKBACK)),
+        task_reminders::table.filter(task_reminders::at.lt(now - LOOKBACK - LOOKBACK)),
     )
     .execute(conn)
     .await?)

@@ -2,7 +2,7 @@
 //! the assignee's room, even when several instances run the job at once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use chrono::{Duration, Utc};
+use chrono::{Duration, SubsecRound, Utc};
 use crm_core::{Actor, Role};
 use crm_events::Event;
 use crm_tasks::reminders::fire_due_reminders;
@@ -110,5 +110,86 @@ async fn a_due_task_fires_once_in_its_assignees_room_even_with_concurrent_jobs()
             .await
             .unwrap(),
         3
+    );
+}
+
+#[tokio::test]
+async fn a_reminder_time_fires_task_reminder_once_apart_from_the_due_time() {
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    let me = user(&mut conn).await;
+    let now = Utc::now();
+    let task = |body: serde_json::Value| -> CreateTask { serde_json::from_value(body).unwrap() };
+    let remind = now - Duration::seconds(1);
+    let both = crm_tasks::create_task(
+        &mut conn,
+        &me,
+        task(json!({"title": "call", "remindAt": remind, "dueAt": now + Duration::hours(1)})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(both.remind_at, Some(remind).map(|t| t.trunc_subsecs(6)));
+    let trashed = crm_tasks::create_task(
+        &mut conn,
+        &me,
+        task(json!({"title": "gone", "remindAt": remind})),
+    )
+    .await
+    .unwrap();
+    crm_tasks::delete_task(&mut conn, &me, trashed.id, false, None)
+        .await
+        .unwrap();
+
+    let mut jobs = Vec::new();
+    for _ in 0..3 {
+        let mut c = db.conn().await;
+        jobs.push(tokio::spawn(async move {
+            fire_due_reminders(&mut c, now).await.unwrap()
+        }));
+    }
+    let mut fired = 0;
+    for j in jobs {
+        fired += j.await.unwrap();
+    }
+    assert_eq!(fired, 1);
+    crm_events::stamp(&mut conn, 1000).await.unwrap();
+    let names = |events: Vec<Event>| -> Vec<(String, serde_json::Value)> {
+        events
+            .into_iter()
+            .filter(|e| e.name == "task.due" || e.name == "task.reminder")
+            .map(|e| {
+                let data: serde_json::Value = serde_json::from_str(&e.payload).unwrap();
+                (e.name, data["id"].clone())
+            })
+            .collect()
+    };
+    let events = names(Event::after(&mut conn, 0, 1000).await.unwrap());
+    assert_eq!(events, [("task.reminder".to_owned(), json!(both.id))]);
+
+    // The due time still fires on its own; a new reminder time arms the reminder again;
+    // clearing it (null) fires nothing more.
+    let later = now + Duration::hours(2);
+    let moved: UpdateTask =
+        serde_json::from_value(json!({"remindAt": now + Duration::minutes(90)})).unwrap();
+    crm_tasks::update_task(&mut conn, &me, both.id, moved, None)
+        .await
+        .unwrap();
+    assert_eq!(fire_due_reminders(&mut conn, later).await.unwrap(), 2);
+    let cleared: UpdateTask = serde_json::from_value(json!({"remindAt": null})).unwrap();
+    let after = crm_tasks::update_task(&mut conn, &me, both.id, cleared, None)
+        .await
+        .unwrap();
+    assert_eq!(after.remind_at, None);
+    assert_eq!(fire_due_reminders(&mut conn, later).await.unwrap(), 0);
+    crm_events::stamp(&mut conn, 1000).await.unwrap();
+    let events = names(Event::after(&mut conn, 0, 1000).await.unwrap());
+    let id = json!(both.id);
+    assert_eq!(
+        events,
+        [
+            ("task.reminder".to_owned(), id.clone()),
+            ("task.due".to_owned(), id.clone()),
+            ("task.reminder".to_owned(), id),
+        ]
     );
 }
