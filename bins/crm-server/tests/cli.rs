@@ -1,5 +1,6 @@
 //! The real `crm-server` binary as a user runs it: serving on `DATABASE_URL` or on its own
-//! private PostgreSQL, first-admin bootstrap, `migrate`, `create-admin`, graceful shutdown.
+//! private PostgreSQL, first-admin bootstrap, `migrate`, `create-admin`, graceful shutdown,
+//! and a WebSocket client resuming after its server process was killed and restarted.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::TcpListener;
@@ -38,8 +39,11 @@ struct Running {
 }
 
 impl Running {
-    fn start(mut cmd: Command) -> Self {
-        let port = free_port();
+    fn start(cmd: Command) -> Self {
+        Self::start_on(cmd, free_port())
+    }
+
+    fn start_on(mut cmd: Command, port: u16) -> Self {
         let child = cmd
             .env("CRM_LISTEN", format!("127.0.0.1:{port}"))
             .stdout(Stdio::piped())
@@ -81,6 +85,12 @@ impl Running {
             .unwrap()
             .status()
             .as_u16()
+    }
+
+    /// SIGKILL: the process dies at once, with no graceful close of anything.
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
     }
 
     /// SIGTERM, then the exit status and everything printed on stdout.
@@ -438,5 +448,159 @@ async fn seed_demo_defines_ten_deal_custom_fields_and_fills_them_in_canonical_fo
         assert_eq!(v.as_object().unwrap().len(), 10, "{v}");
         // Written by SQL, yet exactly what the service would store.
         assert_eq!(fields.validate_create(Some(&v)).unwrap(), v);
+    }
+}
+
+mod resume_after_a_kill {
+    use super::*;
+    use futures_util::{SinkExt, StreamExt};
+    use reqwest::Method;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    type Socket = tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >;
+
+    fn instance(url: &str) -> Command {
+        let mut cmd = server();
+        cmd.env("DATABASE_URL", url)
+            .env("CRM_JWT_SECRET", SECRET)
+            .env("CRM_ADMIN_EMAIL", "admin@example.com")
+            .env("CRM_ADMIN_PASSWORD", "a long admin password");
+        cmd
+    }
+
+    async fn call(base: &str, token: &str, method: Method, path: &str, body: Value) -> Value {
+        let res = reqwest::Client::new()
+            .request(method, format!("{base}{path}"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "{path}: {}", res.status());
+        res.json::<Value>().await.unwrap()["data"].clone()
+    }
+
+    async fn subscribe(base: &str, token: &str, room: &str, since: Option<i64>) -> Socket {
+        let url = format!("{}/websocket", base.replacen("http://", "ws://", 1));
+        let mut req = url.into_client_request().unwrap();
+        req.headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+        let mut msg = json!({"action": "subscribe", "room": room});
+        if let Some(s) = since {
+            msg["since"] = json!(s);
+        }
+        ws.send(Message::text(msg.to_string())).await.unwrap();
+        assert_eq!(
+            next(&mut ws).await,
+            json!({"type": "subscribed", "room": room})
+        );
+        ws
+    }
+
+    async fn next(ws: &mut Socket) -> Value {
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(30), ws.next())
+                .await
+                .expect("a message in time")
+                .expect("socket open")
+                .expect("no socket error");
+            match msg {
+                Message::Text(t) => return serde_json::from_str(&t).unwrap(),
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("unexpected frame {other:?}"),
+            }
+        }
+    }
+
+    /// The `deal.updated` events up to and including the one with `title`.
+    async fn updates_until(ws: &mut Socket, title: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        loop {
+            let e = next(ws).await;
+            assert_eq!(e["type"], "event", "{e}");
+            if e["event"] == "deal.updated" {
+                let last = e["data"]["title"] == title;
+                out.push(e);
+                if last {
+                    return out;
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_client_resumes_on_a_restarted_instance_with_every_missed_event_once() {
+        let db = TestDb::new().await;
+        let port = free_port();
+        let mut a = Running::start_on(instance(db.url()), port);
+        a.wait_ready().await;
+        let mut b = Running::start(instance(db.url()));
+        b.wait_ready().await;
+        let login = reqwest::Client::new()
+            .post(format!("{}/api/auth/login", a.base))
+            .json(&json!({"email": "admin@example.com", "password": "a long admin password"}))
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap();
+        let token = login["data"]["accessToken"].as_str().unwrap().to_owned();
+        let (a_base, b_base) = (a.base.clone(), b.base.clone());
+        let deal = call(
+            &a_base,
+            &token,
+            Method::POST,
+            "/api/deals",
+            json!({"title": "t0"}),
+        )
+        .await;
+        let id = deal["id"].as_str().unwrap();
+        let (path, room) = (format!("/api/deals/{id}"), format!("deal:{id}"));
+
+        let mut ws = subscribe(&a_base, &token, &room, None).await;
+        call(
+            &a_base,
+            &token,
+            Method::PATCH,
+            &path,
+            json!({"title": "t1"}),
+        )
+        .await;
+        let seen = updates_until(&mut ws, "t1").await;
+        let last_seen = seen[0]["seq"].as_i64().unwrap();
+
+        // The instance dies mid-stream; writes go on through the other one meanwhile.
+        a.kill();
+        for t in ["t2", "t3", "t4"] {
+            call(&b_base, &token, Method::PATCH, &path, json!({"title": t})).await;
+        }
+        let mut a = Running::start_on(instance(db.url()), port);
+        a.wait_ready().await;
+
+        let mut ws = subscribe(&a_base, &token, &room, Some(last_seen)).await;
+        call(
+            &b_base,
+            &token,
+            Method::PATCH,
+            &path,
+            json!({"title": "t5"}),
+        )
+        .await;
+        let resumed = updates_until(&mut ws, "t5").await;
+        let titles: Vec<&Value> = resumed.iter().map(|e| &e["data"]["title"]).collect();
+        assert_eq!(titles, ["t2", "t3", "t4", "t5"]);
+        let seqs: Vec<i64> = resumed.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+        assert!(seqs[0] > last_seen, "{seqs:?} after {last_seen}");
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+
+        let (ok, _) = a.terminate();
+        assert!(ok);
+        let (ok, _) = b.terminate();
+        assert!(ok);
     }
 }
