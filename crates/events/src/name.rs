@@ -1,4 +1,5 @@
-//! The event names of ARCHITECTURE §4 (and `task.due` / `task.reminder`, the reminders of the personal room).
+//! The event names of ARCHITECTURE §4 (and `task.due` / `task.reminder`, the reminders of the
+//! personal room).
 
 use std::fmt;
 
@@ -58,7 +59,8 @@ pub enum EventName {
 }
 
 impl EventName {
-    /// Every name, in the order of ARCHITECTURE §4 (`task.due`, `task.reminder` after the task events).
+    /// Every name, in the order of ARCHITECTURE §4 (`task.due`, `task.reminder` after the task
+    /// events).
     pub const ALL: [EventName; 24] = [
         EventName::DealCreated,
         EventName::DealUpdated,
