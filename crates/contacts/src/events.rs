@@ -2,12 +2,10 @@
 //! appended to `contact:{id}` in the transaction of the change, next to the activity entries.
 //! Receivers: the contact's visibility rule, with its owner before and after the change.
 
-use std::collections::HashMap;
-
 use crm_core::Actor;
 use crm_db::AsyncPgConnection;
 use crm_db::schema::contacts;
-use crm_events::{Audience, EventName, NewEvent, REWRITE_BATCH, Rewritten, Room};
+use crm_events::{Audience, EventName, NewEvent, Rewritten, Room};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
@@ -68,7 +66,7 @@ fn event(name: EventName, before: Option<&Contact>, after: &Contact) -> NewEvent
 /// Appends `contact.updated` for each contact that a set-based rewrite changed (a tag
 /// renamed, merged or deleted; custom-field values converted, removed, hidden or shown), with
 /// the contact as it now is — what [`update_contact`](crate::update_contact) emits for the
-/// same change (such rewrites never change the owner). Contacts are read [`REWRITE_BATCH`] at
+/// same change (such rewrites never change the owner). Contacts are read [`REWRITE_BATCH`](crm_events::REWRITE_BATCH) at
 /// a time (one query per batch, one statement appends the batch's events); contacts in the
 /// trash get no events.
 pub async fn rewritten(
@@ -76,24 +74,22 @@ pub async fn rewritten(
     actor: &Actor,
     records: &[Rewritten],
 ) -> QueryResult<()> {
-    for batch in records.chunks(REWRITE_BATCH) {
-        let ids: Vec<Uuid> = batch.iter().map(|r| r.id).collect();
-        let rows: Vec<ContactRow> = contacts::table
-            .filter(contacts::id.eq_any(&ids))
-            .filter(contacts::deleted_at.is_null())
-            .select(ContactRow::as_select())
-            .load(conn)
-            .await?;
-        let found: HashMap<Uuid, Contact> = rows.into_iter().map(|r| (r.id, r.into())).collect();
-        let events = batch
-            .iter()
-            .filter(|r| !r.changes.is_empty())
-            .filter_map(|r| found.get(&r.id))
-            .map(|c| event(EventName::ContactUpdated, Some(c), c))
-            .collect();
-        crm_events::append(conn, actor, events).await?;
-    }
-    Ok(())
+    crm_events::rewrite::append_in_batches(
+        conn,
+        actor,
+        records,
+        async |conn, ids| {
+            let rows: Vec<ContactRow> = contacts::table
+                .filter(contacts::id.eq_any(ids))
+                .filter(contacts::deleted_at.is_null())
+                .select(ContactRow::as_select())
+                .load(conn)
+                .await?;
+            Ok(rows.into_iter().map(|r| (r.id, r.into())).collect())
+        },
+        |c: &Contact, _| vec![event(EventName::ContactUpdated, Some(c), c)],
+    )
+    .await
 }
 
 /// `contact.deleted` with the contact as it is now (in the trash).

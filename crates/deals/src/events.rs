@@ -5,12 +5,10 @@
 //! Receivers: the deal's visibility rule, with the people of the deal before and after the
 //! change (whoever loses sight of a deal hears of it once).
 
-use std::collections::HashMap;
-
 use crm_core::{Actor, Change, change};
 use crm_db::AsyncPgConnection;
 use crm_db::schema::deals;
-use crm_events::{Audience, EventName, NewEvent, REWRITE_BATCH, Rewritten, Room};
+use crm_events::{Audience, EventName, NewEvent, Rewritten, Room};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};
@@ -130,31 +128,29 @@ fn change_events(before: &Deal, after: &Deal, changes: &[Change]) -> Vec<NewEven
 /// with the whole deal as it now is, one `deal.field.updated` per change, and
 /// `contact.deal.updated` — to the same rooms and audience. Such rewrites touch neither the
 /// stage, the board nor the deal's people, so the deal's rooms and receivers are the same
-/// before and after. Deals are read [`REWRITE_BATCH`] at a time (one query per batch, one
+/// before and after. Deals are read [`REWRITE_BATCH`](crm_events::REWRITE_BATCH) at a time (one query per batch, one
 /// statement appends the batch's events); deals in the trash get no events.
 pub async fn rewritten(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     records: &[Rewritten],
 ) -> QueryResult<()> {
-    for batch in records.chunks(REWRITE_BATCH) {
-        let ids: Vec<Uuid> = batch.iter().map(|r| r.id).collect();
-        let rows: Vec<DealRow> = deals::table
-            .filter(deals::id.eq_any(&ids))
-            .filter(deals::deleted_at.is_null())
-            .select(DealRow::as_select())
-            .load(conn)
-            .await?;
-        let deals: HashMap<Uuid, Deal> = rows.into_iter().map(|r| (r.id, r.into())).collect();
-        let events = batch
-            .iter()
-            .filter(|r| !r.changes.is_empty())
-            .filter_map(|r| deals.get(&r.id).map(|d| change_events(d, d, &r.changes)))
-            .flatten()
-            .collect();
-        crm_events::append(conn, actor, events).await?;
-    }
-    Ok(())
+    crm_events::rewrite::append_in_batches(
+        conn,
+        actor,
+        records,
+        async |conn, ids| {
+            let rows: Vec<DealRow> = deals::table
+                .filter(deals::id.eq_any(ids))
+                .filter(deals::deleted_at.is_null())
+                .select(DealRow::as_select())
+                .load(conn)
+                .await?;
+            Ok(rows.into_iter().map(|r| (r.id, r.into())).collect())
+        },
+        |d: &Deal, r| change_events(d, d, &r.changes),
+    )
+    .await
 }
 
 /// `deal.deleted` with the deal as last seen (and `contact.deal.updated`).

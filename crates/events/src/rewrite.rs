@@ -14,6 +14,7 @@
 //! so it cannot call them; it takes a [`RewriteEvents`] instead, which the layer that knows
 //! every record crate supplies (`crm_record_events::RecordEvents`).
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -35,6 +36,31 @@ pub struct Rewritten {
     pub id: Uuid,
     /// What changed, each field once, `from` the value before the rewrite.
     pub changes: Vec<Change>,
+}
+
+/// The loop every record crate's emitter runs: for each [`REWRITE_BATCH`] of `records`,
+/// `load` reads the batch's records by id (one query; records left out, e.g. in the trash,
+/// get no events), `events` turns each changed record into its update events, and one
+/// statement appends them.
+pub async fn append_in_batches<T>(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    records: &[Rewritten],
+    mut load: impl AsyncFnMut(&mut AsyncPgConnection, &[Uuid]) -> QueryResult<HashMap<Uuid, T>>,
+    mut events: impl FnMut(&T, &Rewritten) -> Vec<crate::NewEvent>,
+) -> QueryResult<()> {
+    for batch in records.chunks(REWRITE_BATCH) {
+        let ids: Vec<Uuid> = batch.iter().map(|r| r.id).collect();
+        let found = load(conn, &ids).await?;
+        let new = batch
+            .iter()
+            .filter(|r| !r.changes.is_empty())
+            .filter_map(|r| found.get(&r.id).map(|record| events(record, r)))
+            .flatten()
+            .collect();
+        crate::append(conn, actor, new).await?;
+    }
+    Ok(())
 }
 
 /// The future of [`RewriteEvents::rewritten`].

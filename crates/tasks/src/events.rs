@@ -4,15 +4,12 @@
 //! `deal.task.created` to `deal:{dealId}` for a task created on a deal. Receivers: the task's
 //! visibility rule, with its creator and assignee before and after the change.
 
-use std::collections::HashMap;
-
 use crm_core::Actor;
 use crm_db::AsyncPgConnection;
 use crm_db::schema::tasks;
-use crm_events::{Audience, EventName, NewEvent, REWRITE_BATCH, Rewritten, Room};
+use crm_events::{Audience, EventName, NewEvent, Rewritten, Room};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use uuid::Uuid;
 
 use crate::error::TaskError;
 use crate::model::{Task, TaskRow};
@@ -91,31 +88,29 @@ fn update_event(before: Option<&Task>, after: &Task) -> NewEvent {
 /// merged or deleted; custom-field values converted, removed, hidden or shown), with the task
 /// as it now is, to `task:{id}` and `user:{assignee}` — what
 /// [`update_task`](crate::update_task) emits for the same change (such rewrites never change
-/// the assignee). Tasks are read [`REWRITE_BATCH`] at a time (one query per batch, one
+/// the assignee). Tasks are read [`REWRITE_BATCH`](crm_events::REWRITE_BATCH) at a time (one query per batch, one
 /// statement appends the batch's events); tasks in the trash get no events.
 pub async fn rewritten(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     records: &[Rewritten],
 ) -> QueryResult<()> {
-    for batch in records.chunks(REWRITE_BATCH) {
-        let ids: Vec<Uuid> = batch.iter().map(|r| r.id).collect();
-        let rows: Vec<TaskRow> = tasks::table
-            .filter(tasks::id.eq_any(&ids))
-            .filter(tasks::deleted_at.is_null())
-            .select(TaskRow::as_select())
-            .load(conn)
-            .await?;
-        let found: HashMap<Uuid, Task> = rows.into_iter().map(|r| (r.id, r.into())).collect();
-        let events = batch
-            .iter()
-            .filter(|r| !r.changes.is_empty())
-            .filter_map(|r| found.get(&r.id))
-            .map(|t| update_event(Some(t), t))
-            .collect();
-        crm_events::append(conn, actor, events).await?;
-    }
-    Ok(())
+    crm_events::rewrite::append_in_batches(
+        conn,
+        actor,
+        records,
+        async |conn, ids| {
+            let rows: Vec<TaskRow> = tasks::table
+                .filter(tasks::id.eq_any(ids))
+                .filter(tasks::deleted_at.is_null())
+                .select(TaskRow::as_select())
+                .load(conn)
+                .await?;
+            Ok(rows.into_iter().map(|r| (r.id, r.into())).collect())
+        },
+        |t: &Task, _| vec![update_event(Some(t), t)],
+    )
+    .await
 }
 
 /// `task.deleted` with the task as last seen: `before` when it is gone for good, otherwise as

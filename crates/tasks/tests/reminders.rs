@@ -44,6 +44,22 @@ async fn due_events(conn: &mut crm_db::AsyncPgConnection) -> Vec<Event> {
         .collect()
 }
 
+/// Runs the job on `instances` connections at the same moment; how many fired in all.
+async fn fire_concurrently(db: &TestDb, instances: usize, now: chrono::DateTime<Utc>) -> usize {
+    let mut jobs = Vec::new();
+    for _ in 0..instances {
+        let mut c = db.conn().await;
+        jobs.push(tokio::spawn(async move {
+            fire_due_reminders(&mut c, now).await.unwrap()
+        }));
+    }
+    let mut fired = 0;
+    for j in jobs {
+        fired += j.await.unwrap();
+    }
+    fired
+}
+
 #[tokio::test]
 async fn a_due_task_fires_once_in_its_assignees_room_even_with_concurrent_jobs() {
     let db = TestDb::new().await;
@@ -67,18 +83,7 @@ async fn a_due_task_fires_once_in_its_assignees_room_even_with_concurrent_jobs()
         .unwrap();
 
     // Four "instances" run the job at the same moment.
-    let mut jobs = Vec::new();
-    for _ in 0..4 {
-        let mut c = db.conn().await;
-        jobs.push(tokio::spawn(async move {
-            fire_due_reminders(&mut c, now).await.unwrap()
-        }));
-    }
-    let mut fired = 0;
-    for j in jobs {
-        fired += j.await.unwrap();
-    }
-    assert_eq!(fired, 1);
+    assert_eq!(fire_concurrently(&db, 4, now).await, 1);
     assert_eq!(fire_due_reminders(&mut conn, now).await.unwrap(), 0);
     let events = due_events(&mut conn).await;
     assert_eq!(events.len(), 1);
@@ -140,18 +145,7 @@ async fn a_reminder_time_fires_task_reminder_once_apart_from_the_due_time() {
         .await
         .unwrap();
 
-    let mut jobs = Vec::new();
-    for _ in 0..3 {
-        let mut c = db.conn().await;
-        jobs.push(tokio::spawn(async move {
-            fire_due_reminders(&mut c, now).await.unwrap()
-        }));
-    }
-    let mut fired = 0;
-    for j in jobs {
-        fired += j.await.unwrap();
-    }
-    assert_eq!(fired, 1);
+    assert_eq!(fire_concurrently(&db, 3, now).await, 1);
     crm_events::stamp(&mut conn, 1000).await.unwrap();
     let names = |events: Vec<Event>| -> Vec<(String, serde_json::Value)> {
         events
