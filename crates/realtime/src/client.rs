@@ -14,6 +14,7 @@
 //! [`LAG_WINDOW`] disconnect the client as too slow (4008).
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytestring::ByteString;
@@ -538,6 +539,7 @@ impl Client {
 
 impl Drop for Client {
     fn drop(&mut self) {
+        self.hub.inner.connected.fetch_sub(1, Ordering::Relaxed);
         for room in self.rooms.keys() {
             self.hub.send(Cmd::Leave {
                 room: *room,

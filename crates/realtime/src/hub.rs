@@ -14,7 +14,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
@@ -64,6 +64,8 @@ pub(crate) struct HubInner {
     pub auth: Arc<AuthConfig>,
     pub settings: RealtimeSettings,
     next_conn: AtomicU64,
+    /// Clients alive now: counted by [`Hub::connect`], uncounted when the client is dropped.
+    pub connected: AtomicUsize,
 }
 
 /// A handle to the hub of this instance; cheap to clone.
@@ -101,6 +103,7 @@ impl Hub {
             auth,
             settings: settings.clone(),
             next_conn: AtomicU64::new(1),
+            connected: AtomicUsize::new(0),
         });
         tokio::spawn(run(
             pool.clone(),
@@ -131,7 +134,14 @@ impl Hub {
             &actor,
         ))));
         let conn = ConnHandle { id, tx, shared };
+        self.inner.connected.fetch_add(1, Ordering::Relaxed);
         Client::new(self.clone(), conn, rx, actor, token)
+    }
+
+    /// How many WebSocket clients this instance serves now. A client stops counting the
+    /// moment the server decides to close it, before the closing handshake.
+    pub fn connections(&self) -> usize {
+        AtomicUsize::load(&self.inner.connected, Ordering::Relaxed)
     }
 
     /// Tells every client to close (1001, "server shutting down") and stops the background
