@@ -1519,9 +1519,9 @@ async fn a_client_that_stops_reading_is_cut_off_while_the_others_keep_receiving(
         .collect();
     assert_eq!(titles.len(), expected, "every deal once");
     // The stalled client was disconnected as too slow. Its close frame waits behind the
-    // frames its socket did not take, so it arrives only if the client reads again during
+    // frames its socket did not take, so it can arrive only if the client reads again during
     // the closing handshake: it reads as soon as the server has let it go, and finds the end
-    // of what the server could still queue, the close frame with 4008, and the hang-up.
+    // of what the server could still queue, then the close frame and the hang-up.
     timeout(WAIT, async {
         while app.realtime.connections() > 1 {
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -1534,7 +1534,9 @@ async fn a_client_that_stops_reading_is_cut_off_while_the_others_keep_receiving(
         opcodes.iter().filter(|o| **o == 1).count() < expected,
         "cut off early"
     );
-    assert_eq!(code, Some(4008), "{opcodes:?}");
+    // The close frame has to pass a socket the client left full; it does most of the time,
+    // but under load the closing handshake can end first and the client sees only the hang-up.
+    assert!(matches!(code, None | Some(4008)), "{code:?}: {opcodes:?}");
 }
 
 #[tokio::test]
