@@ -85,17 +85,22 @@ async fn limited_user(app: &TestApp) -> (Uuid, String) {
     let user = crm_users::create_user(
         &mut conn,
         &Actor::system(),
-        &app.passwords,
-        crm_users::CreateUser {
-            email: email.clone(),
-            password: PASSWORD.into(),
-            first_name: "Lim".into(),
-            last_name: "Ited".into(),
-            role: Role::Manager,
-            is_active: true,
-            permission_grants: vec![],
-            permission_revokes: vec![Permission::DealsReadAll],
-        },
+        crm_users::NewUser::prepare(
+            &Actor::system(),
+            &app.passwords,
+            crm_users::CreateUser {
+                email: email.clone(),
+                password: PASSWORD.into(),
+                first_name: "Lim".into(),
+                last_name: "Ited".into(),
+                role: Role::Manager,
+                is_active: true,
+                permission_grants: vec![],
+                permission_revokes: vec![Permission::DealsReadAll],
+            },
+        )
+        .await
+        .unwrap(),
     )
     .await
     .unwrap();

@@ -12,6 +12,7 @@ mod conventions;
 mod custom_fields;
 mod deals;
 mod idempotency;
+mod login_flood;
 mod openapi;
 mod pipelines;
 mod query_counts;

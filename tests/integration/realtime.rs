@@ -195,17 +195,22 @@ async fn user_without(app: &TestApp, role: Role, revokes: Vec<Permission>) -> (U
     let user = crm_users::create_user(
         &mut conn,
         &Actor::system(),
-        &app.passwords,
-        CreateUser {
-            email: email.clone(),
-            password: PASSWORD.into(),
-            first_name: "Rt".into(),
-            last_name: "User".into(),
-            role,
-            is_active: true,
-            permission_grants: vec![],
-            permission_revokes: revokes,
-        },
+        crm_users::NewUser::prepare(
+            &Actor::system(),
+            &app.passwords,
+            CreateUser {
+                email: email.clone(),
+                password: PASSWORD.into(),
+                first_name: "Rt".into(),
+                last_name: "User".into(),
+                role,
+                is_active: true,
+                permission_grants: vec![],
+                permission_revokes: revokes,
+            },
+        )
+        .await
+        .unwrap(),
     )
     .await
     .unwrap();

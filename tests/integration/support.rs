@@ -64,6 +64,23 @@ impl TestApp {
         Self::spawn_instance(Arc::new(db), auth, http, RealtimeSettings::default()).await
     }
 
+    /// Spawns with its own password hashing (other limits, slower parameters) and adjusted
+    /// auth or HTTP settings.
+    pub async fn spawn_with_passwords(
+        passwords: Passwords,
+        adjust: impl FnOnce(&mut AuthConfig, &mut HttpSettings),
+    ) -> Self {
+        let mut auth = AuthConfig::new(b"test secret of at least thirty-two bytes".to_vec());
+        let mut http = HttpSettings {
+            cookie_secure: false,
+            workers: Some(1),
+            ..HttpSettings::default()
+        };
+        adjust(&mut auth, &mut http);
+        let db = Arc::new(TestDb::new().await);
+        Self::spawn_full(db, auth, http, RealtimeSettings::default(), passwords).await
+    }
+
     /// Spawns on a fresh database with adjusted realtime settings.
     pub async fn spawn_realtime(adjust: impl FnOnce(&mut RealtimeSettings)) -> Self {
         let mut realtime = RealtimeSettings::default();
@@ -106,13 +123,23 @@ impl TestApp {
         http: HttpSettings,
         realtime: RealtimeSettings,
     ) -> Self {
+        let passwords = Passwords::fast_for_tests().unwrap();
+        Self::spawn_full(db, auth, http, realtime, passwords).await
+    }
+
+    async fn spawn_full(
+        db: Arc<TestDb>,
+        auth: AuthConfig,
+        http: HttpSettings,
+        realtime: RealtimeSettings,
+        passwords: Passwords,
+    ) -> Self {
         let queries = Arc::new(AtomicU64::new(0));
         let pool = db.pool_with(crm_db::PoolSettings {
             max_size: 8,
             query_counter: Some(queries.clone()),
             ..crm_db::PoolSettings::default()
         });
-        let passwords = Passwords::fast_for_tests().unwrap();
         let auth_arc = Arc::new(auth.clone());
         let hub = Hub::start(
             pool.clone(),
@@ -168,17 +195,22 @@ impl TestApp {
         let user = crm_users::create_user(
             &mut conn,
             &Actor::system(),
-            &self.passwords,
-            CreateUser {
-                email: email.clone(),
-                password: PASSWORD.into(),
-                first_name: "Test".into(),
-                last_name: role.as_str().into(),
-                role,
-                is_active: true,
-                permission_grants: vec![],
-                permission_revokes: vec![],
-            },
+            crm_users::NewUser::prepare(
+                &Actor::system(),
+                &self.passwords,
+                CreateUser {
+                    email: email.clone(),
+                    password: PASSWORD.into(),
+                    first_name: "Test".into(),
+                    last_name: role.as_str().into(),
+                    role,
+                    is_active: true,
+                    permission_grants: vec![],
+                    permission_revokes: vec![],
+                },
+            )
+            .await
+            .unwrap(),
         )
         .await
         .unwrap();

@@ -4,7 +4,7 @@ use base64::Engine;
 use crm_core::{Actor, Role};
 use crm_db::pool::get_conn;
 use crm_db::schema::users;
-use crm_users::{CreateUser, Passwords, UpdateUser};
+use crm_users::{CreateUser, NewUser, Passwords, UpdateUser, UserUpdate};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
@@ -41,13 +41,15 @@ pub async fn first_admin(
             (email, password, true)
         }
     };
-    let admin = crm_users::create_user(
-        &mut conn,
+    drop(conn);
+    let new = NewUser::prepare(
         &Actor::system(),
         passwords,
         admin_input(email, password.clone()),
     )
     .await?;
+    let mut conn = get_conn(&db.pool).await?;
+    let admin = crm_users::create_user(&mut conn, &Actor::system(), new).await?;
     if generated {
         // Printed once, on purpose outside the log: it is shown to the operator, not stored.
         println!(
@@ -79,9 +81,8 @@ pub async fn create_admin(
     passwords: &Passwords,
     args: CreateAdminArgs,
 ) -> Result<(), StartupError> {
-    let mut conn = get_conn(&db.pool).await?;
     let existing = crm_users::model::UserRow::find_by_email(
-        &mut conn,
+        &mut *get_conn(&db.pool).await?,
         &crm_users::normalize_email(&args.email),
     )
     .await
@@ -94,24 +95,20 @@ pub async fn create_admin(
                 password: Some(args.password),
                 ..Default::default()
             };
-            crm_users::update_user(
-                &mut conn,
-                &Actor::system(),
-                passwords,
-                row.id.into(),
-                change,
-                None,
-            )
-            .await?
+            let update =
+                UserUpdate::prepare(&Actor::system(), passwords, row.id.into(), change).await?;
+            let mut conn = get_conn(&db.pool).await?;
+            crm_users::update_user(&mut conn, &Actor::system(), update, None).await?
         }
         None => {
-            crm_users::create_user(
-                &mut conn,
+            let new = NewUser::prepare(
                 &Actor::system(),
                 passwords,
                 admin_input(args.email, args.password),
             )
-            .await?
+            .await?;
+            let mut conn = get_conn(&db.pool).await?;
+            crm_users::create_user(&mut conn, &Actor::system(), new).await?
         }
     };
     println!("admin {} ({}) is ready", user.email, user.id);

@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use crm_auth::{AuthConfig, LoginLimits};
 use crm_http::HttpSettings;
 use crm_realtime::RealtimeSettings;
+use crm_users::HashingLimits;
 
 /// CRM API server.
 #[derive(Debug, Parser)]
@@ -86,11 +87,19 @@ pub struct Settings {
         global = true
     )]
     pub access_token_seconds: u64,
-    /// Failed logins allowed per e-mail inside the window.
+    /// Failed logins allowed per e-mail from one client IP inside the window.
+    #[arg(
+        long,
+        env = "CRM_LOGIN_MAX_FAILURES_PER_EMAIL_IP",
+        default_value_t = 5,
+        global = true
+    )]
+    pub login_max_failures_per_email_ip: i64,
+    /// Failed logins allowed per e-mail from all IPs together inside the window.
     #[arg(
         long,
         env = "CRM_LOGIN_MAX_FAILURES_PER_EMAIL",
-        default_value_t = 5,
+        default_value_t = 50,
         global = true
     )]
     pub login_max_failures_per_email: i64,
@@ -220,6 +229,18 @@ pub struct Settings {
     /// Log format: `pretty` or `json`.
     #[arg(long, env = "CRM_LOG_FORMAT", default_value = "pretty", global = true)]
     pub log_format: String,
+    /// Password-hashing threads (default: half the cores, at least one).
+    #[arg(long, env = "CRM_PASSWORD_HASH_THREADS", global = true)]
+    pub password_hash_threads: Option<usize>,
+    /// Password checks that may wait for a hashing thread; beyond that a login, password
+    /// change or user creation is answered 503 `server_busy` at once.
+    #[arg(
+        long,
+        env = "CRM_PASSWORD_HASH_QUEUE",
+        default_value_t = 32,
+        global = true
+    )]
+    pub password_hash_queue: usize,
     /// Cheap password hashing. For tests and benchmarks only: never in production.
     #[arg(long, env = "CRM_INSECURE_FAST_PASSWORD_HASHING", default_value_t = false, action = clap::ArgAction::Set, hide = true, global = true)]
     pub fast_password_hashing: bool,
@@ -232,11 +253,22 @@ impl Settings {
         config.access_ttl = Duration::from_secs(self.access_token_seconds);
         config.refresh_grace = Duration::from_secs(self.refresh_grace_seconds);
         config.login_limits = LoginLimits {
+            per_email_and_ip: self.login_max_failures_per_email_ip,
             per_email: self.login_max_failures_per_email,
             per_ip: self.login_max_failures_per_ip,
             window: Duration::from_secs(self.login_window_seconds),
         };
         config
+    }
+
+    /// How many threads hash passwords and how many checks may wait.
+    pub fn hashing_limits(&self) -> HashingLimits {
+        let default = HashingLimits::default();
+        HashingLimits {
+            threads: self.password_hash_threads.unwrap_or(default.threads).max(1),
+            queue: self.password_hash_queue,
+            ..default
+        }
     }
 
     /// Realtime settings.

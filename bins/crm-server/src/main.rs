@@ -79,9 +79,9 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
 
 fn passwords(settings: &Settings) -> Result<Passwords, StartupError> {
     Ok(if settings.fast_password_hashing {
-        Passwords::fast_for_tests()?
+        Passwords::fast_for_tests_with(settings.hashing_limits())?
     } else {
-        Passwords::production()?
+        Passwords::production(settings.hashing_limits())?
     })
 }
 

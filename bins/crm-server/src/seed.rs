@@ -250,7 +250,7 @@ pub async fn seed_demo(
                 diesel::sql_query(sql.replace("/*custom fields*/", DEAL_CUSTOM_FIELD_VALUES))
                     .bind::<Text, _>(&tag)
                     .bind::<BigInt, _>(count)
-                    .bind::<Text, _>(&hash)
+                    .bind::<Text, _>(hash.as_str())
                     .bind::<Bool, _>(args.deal_custom_fields)
                     .execute(conn)
                     .await?

@@ -5,7 +5,10 @@ use std::time::Duration;
 /// Limits on failed logins inside a sliding window.
 #[derive(Debug, Clone)]
 pub struct LoginLimits {
-    /// Failures allowed per e-mail inside the window.
+    /// Failures allowed per e-mail from one client IP inside the window.
+    pub per_email_and_ip: i64,
+    /// Failures allowed per e-mail from all IPs together: looser, so that one stranger cannot
+    /// lock a user out, yet a spread-out guessing attack on one account still stops.
     pub per_email: i64,
     /// Failures allowed per client IP inside the window.
     pub per_ip: i64,
@@ -16,7 +19,8 @@ pub struct LoginLimits {
 impl Default for LoginLimits {
     fn default() -> Self {
         Self {
-            per_email: 5,
+            per_email_and_ip: 5,
+            per_email: 50,
             per_ip: 100,
             window: Duration::from_secs(15 * 60),
         }

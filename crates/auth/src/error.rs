@@ -116,7 +116,15 @@ impl DomainError for AuthError {
     fn retry_after(&self) -> Option<u64> {
         match self {
             AuthError::RateLimited { retry_after } => Some(*retry_after),
+            AuthError::User(e) => e.retry_after(),
             _ => None,
+        }
+    }
+
+    fn detail_is_public(&self) -> bool {
+        match self {
+            AuthError::User(e) => e.detail_is_public(),
+            _ => !matches!(self.kind(), ErrorKind::Internal | ErrorKind::Unavailable),
         }
     }
 }

@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use crm_core::{Actor, FieldError};
-use crm_db::AsyncPgConnection;
+use crm_db::DbPool;
+use crm_db::pool::get_conn;
 use crm_db::schema::users;
 use crm_users::model::UserRow;
 use crm_users::{Passwords, User, normalize_email};
@@ -65,10 +66,13 @@ fn validate(input: &impl Validate<Context = ()>) -> Result<(), AuthError> {
         .map_err(|r| AuthError::Invalid(FieldError::from_garde(&r)))
 }
 
-/// Signs in. Unknown e-mail and wrong password get the same error after the same work; failures
-/// count towards the per-e-mail and per-IP limits, successes do not.
+/// Signs in. Unknown e-mail and wrong password get the same error after the same work. The
+/// attempt is counted towards the limits before the password is checked and taken back when it
+/// succeeds. No database connection is held while the password is checked: a flood of logins
+/// waits for the hashing threads (or is refused at once when their queue is full) without
+/// starving the rest of the API of connections.
 pub async fn login(
-    conn: &mut AsyncPgConnection,
+    pool: &DbPool,
     config: &AuthConfig,
     passwords: &Passwords,
     input: &LoginRequest,
@@ -76,18 +80,24 @@ pub async fn login(
 ) -> Result<Session, AuthError> {
     validate(input)?;
     let email = normalize_email(&input.email);
-    rate_limit::check(conn, &config.login_limits, &email, ip).await?;
-    let row = UserRow::find_by_email(conn, &email).await?;
-    let matched = passwords
+    let slot = passwords.reserve()?;
+    let (attempt, row) = {
+        let mut conn = get_conn(pool).await?;
+        let attempt =
+            rate_limit::begin_attempt(&mut conn, &config.login_limits, &email, ip).await?;
+        (attempt, UserRow::find_by_email(&mut conn, &email).await?)
+    };
+    let matched = slot
         .verify(
             row.as_ref().map(|r| r.password_hash.as_str()),
             &input.password,
         )
         .await;
     let Some(mut row) = row.filter(|_| matched) else {
-        rate_limit::record_failure(conn, &config.login_limits, &email, ip).await?;
         return Err(AuthError::InvalidCredentials);
     };
+    let mut conn = get_conn(pool).await?;
+    rate_limit::forget_attempt(&mut conn, attempt).await?;
     if !row.is_active {
         return Err(AuthError::AccountDisabled);
     }
@@ -104,13 +114,16 @@ pub async fn login(
 }
 
 /// Changes the actor's own password after checking the current one; every other session of the
-/// user ends, and a fresh session is returned for the caller.
+/// user ends, and a fresh session is returned for the caller. A wrong current password counts
+/// as a failed login of the user's e-mail from `ip` (a stolen access token must not allow
+/// unlimited guessing); as with login, no connection is held while hashing.
 pub async fn change_password(
-    conn: &mut AsyncPgConnection,
+    pool: &DbPool,
     config: &AuthConfig,
     passwords: &Passwords,
     actor: &Actor,
     input: &ChangePassword,
+    ip: &str,
 ) -> Result<Session, AuthError> {
     validate(input)?;
     let (Some(user_id), None) = (actor.user_id, actor.api_key_id) else {
@@ -119,17 +132,27 @@ pub async fn change_password(
             "API keys have no password",
         )]));
     };
-    let row = UserRow::find(conn, user_id)
-        .await?
-        .ok_or(AuthError::InvalidToken)?;
-    if !passwords
+    // Both places at once: a full queue must not refuse the second after the first counted.
+    let (check, rehash) = (passwords.reserve()?, passwords.reserve()?);
+    let (attempt, row) = {
+        let mut conn = get_conn(pool).await?;
+        let row = UserRow::find(&mut conn, user_id)
+            .await?
+            .ok_or(AuthError::InvalidToken)?;
+        let attempt =
+            rate_limit::begin_attempt(&mut conn, &config.login_limits, &row.email, ip).await?;
+        (attempt, row)
+    };
+    if !check
         .verify(Some(&row.password_hash), &input.current_password)
         .await
     {
         return Err(AuthError::WrongPassword);
     }
-    let hash = passwords.hash(&input.new_password).await?;
+    let hash = rehash.hash(&input.new_password).await?;
+    let mut conn = get_conn(pool).await?;
     conn.transaction(async |conn| {
+        rate_limit::forget_attempt(conn, attempt).await?;
         crm_users::set_password(conn, user_id, hash).await?;
         revoke_all_of_user(conn, user_id.0).await?;
         let row = UserRow::find(conn, user_id)

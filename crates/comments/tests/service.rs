@@ -14,17 +14,22 @@ async fn user(conn: &mut AsyncPgConnection, role: Role) -> User {
     crm_users::create_user(
         conn,
         &Actor::system(),
-        &p,
-        CreateUser {
-            email: format!("{}@example.com", Uuid::new_v4().simple()),
-            password: "correct horse battery".into(),
-            first_name: "T".into(),
-            last_name: "U".into(),
-            role,
-            is_active: true,
-            permission_grants: vec![],
-            permission_revokes: vec![],
-        },
+        crm_users::NewUser::prepare(
+            &Actor::system(),
+            &p,
+            CreateUser {
+                email: format!("{}@example.com", Uuid::new_v4().simple()),
+                password: "correct horse battery".into(),
+                first_name: "T".into(),
+                last_name: "U".into(),
+                role,
+                is_active: true,
+                permission_grants: vec![],
+                permission_revokes: vec![],
+            },
+        )
+        .await
+        .unwrap(),
     )
     .await
     .unwrap()

@@ -14,17 +14,22 @@ async fn user(conn: &mut AsyncPgConnection, role: Role, revokes: Vec<Permission>
     crm_users::create_user(
         conn,
         &Actor::system(),
-        &p,
-        CreateUser {
-            email: format!("{}@example.com", uuid::Uuid::now_v7().simple()),
-            password: "correct horse battery".into(),
-            first_name: "T".into(),
-            last_name: "U".into(),
-            role,
-            is_active: true,
-            permission_grants: vec![],
-            permission_revokes: revokes,
-        },
+        crm_users::NewUser::prepare(
+            &Actor::system(),
+            &p,
+            CreateUser {
+                email: format!("{}@example.com", uuid::Uuid::now_v7().simple()),
+                password: "correct horse battery".into(),
+                first_name: "T".into(),
+                last_name: "U".into(),
+                role,
+                is_active: true,
+                permission_grants: vec![],
+                permission_revokes: revokes,
+            },
+        )
+        .await
+        .unwrap(),
     )
     .await
     .unwrap()
@@ -201,12 +206,17 @@ async fn owners_must_be_active_users() {
     crm_users::update_user(
         &mut conn,
         &Actor::system(),
-        &p,
-        gone.id,
-        crm_users::UpdateUser {
-            is_active: Some(false),
-            ..Default::default()
-        },
+        crm_users::UserUpdate::prepare(
+            &Actor::system(),
+            &p,
+            gone.id,
+            crm_users::UpdateUser {
+                is_active: Some(false),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap(),
         None,
     )
     .await

@@ -16,17 +16,22 @@ async fn user(conn: &mut AsyncPgConnection, role: Role, revokes: Vec<Permission>
     crm_users::create_user(
         conn,
         &Actor::system(),
-        &p,
-        CreateUser {
-            email: format!("{}@example.com", Uuid::now_v7().simple()),
-            password: "correct horse battery".into(),
-            first_name: "T".into(),
-            last_name: "U".into(),
-            role,
-            is_active: true,
-            permission_grants: vec![],
-            permission_revokes: revokes,
-        },
+        crm_users::NewUser::prepare(
+            &Actor::system(),
+            &p,
+            CreateUser {
+                email: format!("{}@example.com", Uuid::now_v7().simple()),
+                password: "correct horse battery".into(),
+                first_name: "T".into(),
+                last_name: "U".into(),
+                role,
+                is_active: true,
+                permission_grants: vec![],
+                permission_revokes: revokes,
+            },
+        )
+        .await
+        .unwrap(),
     )
     .await
     .unwrap()

@@ -85,9 +85,15 @@ pub trait DomainError: std::error::Error {
     fn field_errors(&self) -> Vec<FieldError> {
         Vec::new()
     }
-    /// Seconds to wait before retrying, for `RateLimited` errors.
+    /// Seconds to wait before retrying, for `RateLimited` and some `Unavailable` errors.
     fn retry_after(&self) -> Option<u64> {
         None
+    }
+    /// Whether the `Display` text may be sent to the client. By default not for `Internal` and
+    /// `Unavailable` errors, whose text may name SQL or pool internals; an error that is
+    /// written for clients (a full queue, say) says so.
+    fn detail_is_public(&self) -> bool {
+        !matches!(self.kind(), ErrorKind::Internal | ErrorKind::Unavailable)
     }
 }
 

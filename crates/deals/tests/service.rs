@@ -71,17 +71,22 @@ async fn user(conn: &mut AsyncPgConnection, role: Role, revokes: Vec<Permission>
     crm_users::create_user(
         conn,
         &Actor::system(),
-        &p,
-        CreateUser {
-            email: format!("{}@example.com", Uuid::new_v4().simple()),
-            password: "correct horse battery".into(),
-            first_name: "A".into(),
-            last_name: "B".into(),
-            role,
-            is_active: true,
-            permission_grants: vec![],
-            permission_revokes: revokes,
-        },
+        crm_users::NewUser::prepare(
+            &Actor::system(),
+            &p,
+            CreateUser {
+                email: format!("{}@example.com", Uuid::new_v4().simple()),
+                password: "correct horse battery".into(),
+                first_name: "A".into(),
+                last_name: "B".into(),
+                role,
+                is_active: true,
+                permission_grants: vec![],
+                permission_revokes: revokes,
+            },
+        )
+        .await
+        .unwrap(),
     )
     .await
     .unwrap()

@@ -95,19 +95,26 @@ impl FromRequest for ClientIp {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let trust_proxy = app_state(req).map(|s| s.http.trust_proxy).unwrap_or(false);
-        let ip = if trust_proxy {
-            req.connection_info().realip_remote_addr().map(strip_port)
-        } else {
-            req.peer_addr().map(|a| a.ip().to_string())
-        };
+        let peer = req.peer_addr().map(|a| a.ip());
+        // Whatever the proxy header says must be an address: it keys the login limits and is
+        // stored, so free text (or a huge value) falls back to the peer.
+        let forwarded = trust_proxy
+            .then(|| {
+                req.connection_info()
+                    .realip_remote_addr()
+                    .and_then(parse_ip)
+            })
+            .flatten();
+        let ip = forwarded.or(peer).map(|ip| ip.to_string());
         ready(Ok(ClientIp(ip.unwrap_or_else(|| "unknown".to_owned()))))
     }
 }
 
-fn strip_port(addr: &str) -> String {
+fn parse_ip(addr: &str) -> Option<std::net::IpAddr> {
     addr.parse::<std::net::SocketAddr>()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|_| addr.to_owned())
+        .map(|a| a.ip())
+        .or_else(|_| addr.trim_matches(['[', ']']).parse())
+        .ok()
 }
 
 /// Malformed, mistyped, oversized or wrongly labelled JSON bodies.

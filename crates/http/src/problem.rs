@@ -147,6 +147,7 @@ impl<E: DomainError> From<E> for ApiError {
         let kind = e.kind();
         let status = status_for(kind);
         let detail = match kind {
+            _ if e.detail_is_public() => e.to_string(),
             // Internal details (SQL, pool state) are logged, never sent.
             ErrorKind::Internal => {
                 tracing::error!(error = %e, "internal error");

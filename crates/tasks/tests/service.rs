@@ -18,17 +18,22 @@ async fn user(conn: &mut AsyncPgConnection, role: Role, revokes: Vec<Permission>
     crm_users::create_user(
         conn,
         &Actor::system(),
-        &p,
-        CreateUser {
-            email: format!("{}@example.com", Uuid::new_v4().simple()),
-            password: "correct horse battery".into(),
-            first_name: "T".into(),
-            last_name: "U".into(),
-            role,
-            is_active: true,
-            permission_grants: vec![],
-            permission_revokes: revokes,
-        },
+        crm_users::NewUser::prepare(
+            &Actor::system(),
+            &p,
+            CreateUser {
+                email: format!("{}@example.com", Uuid::new_v4().simple()),
+                password: "correct horse battery".into(),
+                first_name: "T".into(),
+                last_name: "U".into(),
+                role,
+                is_active: true,
+                permission_grants: vec![],
+                permission_revokes: revokes,
+            },
+        )
+        .await
+        .unwrap(),
     )
     .await
     .unwrap()
@@ -275,17 +280,22 @@ async fn links_must_name_live_deals_contacts_and_active_users() {
     let inactive = crm_users::create_user(
         &mut conn,
         &Actor::system(),
-        &p,
-        CreateUser {
-            email: "gone@example.com".into(),
-            password: "correct horse battery".into(),
-            first_name: String::new(),
-            last_name: String::new(),
-            role: Role::Viewer,
-            is_active: false,
-            permission_grants: vec![],
-            permission_revokes: vec![],
-        },
+        crm_users::NewUser::prepare(
+            &Actor::system(),
+            &p,
+            CreateUser {
+                email: "gone@example.com".into(),
+                password: "correct horse battery".into(),
+                first_name: String::new(),
+                last_name: String::new(),
+                role: Role::Viewer,
+                is_active: false,
+                permission_grants: vec![],
+                permission_revokes: vec![],
+            },
+        )
+        .await
+        .unwrap(),
     )
     .await
     .unwrap();

@@ -36,6 +36,12 @@ pub enum UserError {
     /// Password hashing failed.
     #[error("password hashing failed: {0}")]
     Hashing(String),
+    /// Every password-hashing thread is busy and the queue is full.
+    #[error("too many password checks in progress; retry in {retry_after} s")]
+    Busy {
+        /// Seconds to wait before retrying.
+        retry_after: u64,
+    },
 }
 
 impl From<diesel::result::Error> for UserError {
@@ -66,6 +72,7 @@ impl DomainError for UserError {
             UserError::Forbidden(_) => ErrorKind::Forbidden,
             UserError::Db(e) => e.kind(),
             UserError::Hashing(_) => ErrorKind::Internal,
+            UserError::Busy { .. } => ErrorKind::Unavailable,
         }
     }
 
@@ -79,6 +86,7 @@ impl DomainError for UserError {
             UserError::Forbidden(_) => "forbidden",
             UserError::Db(e) => e.code(),
             UserError::Hashing(_) => "internal_error",
+            UserError::Busy { .. } => "server_busy",
         }
     }
 
@@ -87,6 +95,20 @@ impl DomainError for UserError {
             UserError::Invalid(errors) => errors.clone(),
             UserError::DuplicateEmail => vec![FieldError::new("email", "is already in use")],
             _ => Vec::new(),
+        }
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            UserError::Busy { retry_after } => Some(*retry_after),
+            _ => None,
+        }
+    }
+
+    fn detail_is_public(&self) -> bool {
+        match self {
+            UserError::Busy { .. } => true,
+            _ => !matches!(self.kind(), ErrorKind::Internal | ErrorKind::Unavailable),
         }
     }
 }

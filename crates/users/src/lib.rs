@@ -12,7 +12,8 @@ pub mod service;
 pub use error::UserError;
 pub use input::{CreateUser, ListUsers, UpdateUser, UserSort};
 pub use model::User;
-pub use password::Passwords;
+pub use password::{HashSlot, HashedPassword, HashingLimits, Passwords};
 pub use service::{
-    create_user, delete_user, get_user, list_users, normalize_email, set_password, update_user,
+    NewUser, UserUpdate, create_user, delete_user, get_user, list_users, normalize_email,
+    set_password, update_user,
 };

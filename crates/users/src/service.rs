@@ -13,7 +13,7 @@ use garde::Validate;
 use crate::error::UserError;
 use crate::input::{CreateUser, ListUsers, UpdateUser, UserSort};
 use crate::model::{User, UserRow};
-use crate::password::Passwords;
+use crate::password::{HashedPassword, Passwords};
 
 #[diesel::declare_sql_function]
 extern "SQL" {
@@ -51,23 +51,49 @@ fn map_unique(e: diesel::result::Error) -> UserError {
     }
 }
 
-/// Creates a user (`users.manage`).
+/// A user ready to be created: permission checked, input normalised and validated, password
+/// hashed. Hashing is the slow part, so it happens here, before a connection is taken.
+#[derive(Debug)]
+pub struct NewUser {
+    input: CreateUser,
+    password_hash: HashedPassword,
+}
+
+impl NewUser {
+    /// Checks `users.manage`, normalises and validates `input` and hashes its password.
+    pub async fn prepare(
+        actor: &Actor,
+        passwords: &Passwords,
+        mut input: CreateUser,
+    ) -> Result<Self, UserError> {
+        actor.require(Permission::UsersManage)?;
+        input.email = normalize_email(&input.email);
+        validate(&input)?;
+        let password_hash = passwords.hash(&input.password).await?;
+        Ok(Self {
+            input,
+            password_hash,
+        })
+    }
+}
+
+/// Creates a user (`users.manage`) prepared by [`NewUser::prepare`].
 pub async fn create_user(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    passwords: &Passwords,
-    mut input: CreateUser,
+    new: NewUser,
 ) -> Result<User, UserError> {
     actor.require(Permission::UsersManage)?;
-    input.email = normalize_email(&input.email);
-    validate(&input)?;
-    let hash = passwords.hash(&input.password).await?;
+    let NewUser {
+        input,
+        password_hash,
+    } = new;
     let now = Utc::now();
     let row = diesel::insert_into(users::table)
         .values((
             users::id.eq(UserId::new().0),
             users::email.eq(&input.email),
-            users::password_hash.eq(hash),
+            users::password_hash.eq(password_hash.into_string()),
             users::first_name.eq(input.first_name.trim()),
             users::last_name.eq(input.last_name.trim()),
             users::role.eq(input.role.as_str()),
@@ -216,27 +242,59 @@ fn check_version(expected: Option<i32>, current: i32) -> Result<(), UserError> {
     }
 }
 
-/// Changes a user (`users.manage`; anyone may change their own names). A new password or
-/// deactivation ends every session of the user at their next request. `expected_version`
-/// (from `If-Match`) must match the stored version.
+/// A change of a user ready to be applied: permission checked, input normalised and
+/// validated, a new password already hashed (before any connection or row lock is taken).
+#[derive(Debug)]
+pub struct UserUpdate {
+    id: UserId,
+    input: UpdateUser,
+    password_hash: Option<HashedPassword>,
+}
+
+impl UserUpdate {
+    /// Checks the permission (`users.manage`; anyone may change their own names), normalises
+    /// and validates `input` and hashes a new password.
+    pub async fn prepare(
+        actor: &Actor,
+        passwords: &Passwords,
+        id: UserId,
+        mut input: UpdateUser,
+    ) -> Result<Self, UserError> {
+        if !(actor.is_user(id) && input.is_self_service()) {
+            actor.require(Permission::UsersManage)?;
+        }
+        input.email = input.email.as_deref().map(normalize_email);
+        validate(&input)?;
+        let password_hash = match &input.password {
+            Some(p) => Some(passwords.hash(p).await?),
+            None => None,
+        };
+        Ok(Self {
+            id,
+            input,
+            password_hash,
+        })
+    }
+}
+
+/// Changes a user as prepared by [`UserUpdate::prepare`]. A new password or deactivation ends
+/// every session of the user at their next request. `expected_version` (from `If-Match`) must
+/// match the stored version.
 pub async fn update_user(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    passwords: &Passwords,
-    id: UserId,
-    mut input: UpdateUser,
+    update: UserUpdate,
     expected_version: Option<i32>,
 ) -> Result<User, UserError> {
+    let UserUpdate {
+        id,
+        input,
+        password_hash,
+    } = update;
     if !(actor.is_user(id) && input.is_self_service()) {
         actor.require(Permission::UsersManage)?;
     }
-    input.email = input.email.as_deref().map(normalize_email);
-    validate(&input)?;
-    // Hash before the transaction: no row lock is held during the slow part.
-    let password_hash = match &input.password {
-        Some(p) => Some(passwords.hash(p).await?),
-        None => None,
-    };
+    let password_hash = password_hash.map(HashedPassword::into_string);
     conn.transaction(async |conn| {
         let touches_admins = input.role.is_some() || input.is_active.is_some();
         if touches_admins {
@@ -317,11 +375,11 @@ pub async fn delete_user(
 pub async fn set_password(
     conn: &mut AsyncPgConnection,
     id: UserId,
-    password_hash: String,
+    password_hash: HashedPassword,
 ) -> Result<i32, UserError> {
     diesel::update(users::table.find(id.0))
         .set((
-            users::password_hash.eq(password_hash),
+            users::password_hash.eq(password_hash.into_string()),
             users::session_epoch.eq(users::session_epoch + 1),
             users::updated_at.eq(Utc::now()),
             users::version.eq(users::version + 1),

@@ -20,9 +20,33 @@ fn input(email: &str, role: Role) -> CreateUser {
 
 async fn create(conn: &mut crm_db::AsyncPgConnection, email: &str, role: Role) -> User {
     let p = Passwords::fast_for_tests().unwrap();
-    crm_users::create_user(conn, &Actor::system(), &p, input(email, role))
+    create_with(conn, &Actor::system(), &p, input(email, role))
         .await
         .unwrap()
+}
+
+/// Prepares (checks, hashes) and creates, as a caller does: errors of either step come back.
+async fn create_with(
+    conn: &mut crm_db::AsyncPgConnection,
+    actor: &Actor,
+    p: &Passwords,
+    input: CreateUser,
+) -> Result<User, UserError> {
+    let new = crm_users::NewUser::prepare(actor, p, input).await?;
+    crm_users::create_user(conn, actor, new).await
+}
+
+/// Prepares and applies a change.
+async fn update_with(
+    conn: &mut crm_db::AsyncPgConnection,
+    actor: &Actor,
+    p: &Passwords,
+    id: crm_core::UserId,
+    change: UpdateUser,
+    expected_version: Option<i32>,
+) -> Result<User, UserError> {
+    let update = crm_users::UserUpdate::prepare(actor, p, id, change).await?;
+    crm_users::update_user(conn, actor, update, expected_version).await
 }
 
 fn actor_of(user: &User) -> Actor {
@@ -36,7 +60,7 @@ async fn emails_are_unique_case_insensitively_and_stored_lower_case() {
     let user = create(&mut conn, "  Ada@Example.COM ", Role::Manager).await;
     assert_eq!(user.email, "ada@example.com");
     let p = Passwords::fast_for_tests().unwrap();
-    let err = crm_users::create_user(
+    let err = create_with(
         &mut conn,
         &Actor::system(),
         &p,
@@ -55,7 +79,7 @@ async fn invalid_input_names_the_fields_in_camel_case() {
     let mut bad = input("not-an-email", Role::Viewer);
     bad.password = "short".into();
     bad.first_name = "x".repeat(101);
-    let UserError::Invalid(errors) = crm_users::create_user(&mut conn, &Actor::system(), &p, bad)
+    let UserError::Invalid(errors) = create_with(&mut conn, &Actor::system(), &p, bad)
         .await
         .unwrap_err()
     else {
@@ -83,7 +107,7 @@ async fn the_last_active_admin_cannot_be_demoted_deactivated_or_deleted() {
             ..Default::default()
         },
     ] {
-        let err = crm_users::update_user(&mut conn, &me, &p, admin.id, change, None)
+        let err = update_with(&mut conn, &me, &p, admin.id, change, None)
             .await
             .unwrap_err();
         assert!(matches!(err, UserError::LastAdmin), "{err:?}");
@@ -94,7 +118,7 @@ async fn the_last_active_admin_cannot_be_demoted_deactivated_or_deleted() {
     assert!(matches!(err, UserError::LastAdmin));
     // With a second admin, the first may step down.
     create(&mut conn, "second@example.com", Role::Admin).await;
-    let demoted = crm_users::update_user(
+    let demoted = update_with(
         &mut conn,
         &me,
         &p,
@@ -126,7 +150,7 @@ async fn two_admins_deactivating_each_other_at_once_leave_one_active() {
                 is_active: Some(false),
                 ..Default::default()
             };
-            crm_users::update_user(&mut conn, &actor_of(&actor), &p, target.id, change, None).await
+            update_with(&mut conn, &actor_of(&actor), &p, target.id, change, None).await
         })
     };
     let (r1, r2) = tokio::join!(run(a.clone(), b.clone()), run(b, a));
@@ -153,7 +177,7 @@ async fn a_stale_version_changes_nothing() {
         first_name: Some("Grace".into()),
         ..Default::default()
     };
-    let err = crm_users::update_user(
+    let err = update_with(
         &mut conn,
         &Actor::system(),
         &p,
@@ -171,7 +195,7 @@ async fn a_stale_version_changes_nothing() {
         (same.first_name.as_str(), same.version),
         ("Ada", user.version)
     );
-    let changed = crm_users::update_user(
+    let changed = update_with(
         &mut conn,
         &Actor::system(),
         &p,
@@ -194,7 +218,7 @@ async fn permissions_are_checked_in_the_service() {
     let p = Passwords::fast_for_tests().unwrap();
     let viewer = create(&mut conn, "viewer@example.com", Role::Viewer).await;
     let manager = create(&mut conn, "manager@example.com", Role::Manager).await;
-    let err = crm_users::create_user(
+    let err = create_with(
         &mut conn,
         &actor_of(&viewer),
         &p,
@@ -208,7 +232,7 @@ async fn permissions_are_checked_in_the_service() {
         role: Some(Role::Admin),
         ..Default::default()
     };
-    let err = crm_users::update_user(
+    let err = update_with(
         &mut conn,
         &actor_of(&manager),
         &p,
@@ -224,17 +248,16 @@ async fn permissions_are_checked_in_the_service() {
         last_name: Some("Hopper".into()),
         ..Default::default()
     };
-    let renamed =
-        crm_users::update_user(&mut conn, &actor_of(&viewer), &p, viewer.id, rename, None)
-            .await
-            .unwrap();
+    let renamed = update_with(&mut conn, &actor_of(&viewer), &p, viewer.id, rename, None)
+        .await
+        .unwrap();
     assert_eq!(renamed.last_name, "Hopper");
     // A revoked permission is gone even though the role grants it.
     let revoke = UpdateUser {
         permission_revokes: Some(vec![Permission::UsersRead]),
         ..Default::default()
     };
-    let limited = crm_users::update_user(&mut conn, &Actor::system(), &p, manager.id, revoke, None)
+    let limited = update_with(&mut conn, &Actor::system(), &p, manager.id, revoke, None)
         .await
         .unwrap();
     assert!(!limited.permissions.contains(&Permission::UsersRead));

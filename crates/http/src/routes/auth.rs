@@ -98,6 +98,7 @@ fn presented_refresh_token(req: &HttpRequest, body: &[u8]) -> Result<Option<Stri
     (status = 400, body = Problem, content_type = "application/problem+json"),
     (status = 401, body = Problem, content_type = "application/problem+json", description = "Unknown e-mail, wrong password or deactivated account"),
     (status = 429, body = Problem, content_type = "application/problem+json", description = "Too many failed logins; see `Retry-After`"),
+    (status = 503, body = Problem, content_type = "application/problem+json", description = "Too many password checks in progress (`server_busy`) or the database is unavailable; see `Retry-After`"),
 ))]
 #[post("/auth/login")]
 async fn login(
@@ -105,8 +106,7 @@ async fn login(
     ip: ClientIp,
     body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.conn().await?;
-    let session = crm_auth::login(&mut conn, &state.auth, &state.passwords, &body, &ip.0).await?;
+    let session = crm_auth::login(&state.pool, &state.auth, &state.passwords, &body, &ip.0).await?;
     Ok(session_response(&state, session))
 }
 
@@ -178,16 +178,24 @@ async fn me(state: web::Data<AppState>, actor: AuthActor) -> Result<HttpResponse
     (status = 200, body = Data<LoginResponse>),
     (status = 400, body = Problem, content_type = "application/problem+json", description = "Invalid new password or wrong current password"),
     (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 429, body = Problem, content_type = "application/problem+json", description = "Too many wrong passwords; see `Retry-After`"),
+    (status = 503, body = Problem, content_type = "application/problem+json", description = "Too many password checks in progress (`server_busy`); see `Retry-After`"),
 ))]
 #[post("/auth/password")]
 async fn change_password(
     state: web::Data<AppState>,
     actor: AuthActor,
+    ip: ClientIp,
     body: web::Json<ChangePassword>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.conn().await?;
-    let session =
-        crm_auth::change_password(&mut conn, &state.auth, &state.passwords, &actor.0, &body)
-            .await?;
+    let session = crm_auth::change_password(
+        &state.pool,
+        &state.auth,
+        &state.passwords,
+        &actor.0,
+        &body,
+        &ip.0,
+    )
+    .await?;
     Ok(session_response(&state, session))
 }

@@ -89,6 +89,7 @@ async fn list_users(
     (status = 401, body = Problem, content_type = "application/problem+json"),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json", description = "E-mail already in use"),
+    (status = 503, body = Problem, content_type = "application/problem+json", description = "Too many password checks in progress (`server_busy`); see `Retry-After`"),
 ))]
 #[post("/users")]
 async fn create_user(
@@ -96,9 +97,9 @@ async fn create_user(
     actor: AuthActor,
     body: web::Json<CreateUser>,
 ) -> Result<HttpResponse, ApiError> {
+    let new = crm_users::NewUser::prepare(&actor.0, &state.passwords, body.into_inner()).await?;
     let mut conn = state.conn().await?;
-    let user =
-        crm_users::create_user(&mut conn, &actor.0, &state.passwords, body.into_inner()).await?;
+    let user = crm_users::create_user(&mut conn, &actor.0, new).await?;
     let (location, version) = (format!("/api/users/{}", user.id), user.version);
     Ok(created(location, user, Some(version)))
 }
@@ -133,6 +134,7 @@ async fn get_user(
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json", description = "Duplicate e-mail, or the last active admin"),
     (status = 412, body = Problem, content_type = "application/problem+json"),
+    (status = 503, body = Problem, content_type = "application/problem+json", description = "Too many password checks in progress (`server_busy`); see `Retry-After`"),
 ))]
 #[patch("/users/{id}")]
 async fn update_user(
@@ -142,16 +144,11 @@ async fn update_user(
     if_match: IfMatch,
     body: web::Json<UpdateUser>,
 ) -> Result<HttpResponse, ApiError> {
+    let update =
+        crm_users::UserUpdate::prepare(&actor.0, &state.passwords, UserId(*id), body.into_inner())
+            .await?;
     let mut conn = state.conn().await?;
-    let user = crm_users::update_user(
-        &mut conn,
-        &actor.0,
-        &state.passwords,
-        UserId(*id),
-        body.into_inner(),
-        if_match.0,
-    )
-    .await?;
+    let user = crm_users::update_user(&mut conn, &actor.0, update, if_match.0).await?;
     let version = user.version;
     Ok(ok_versioned(user, version))
 }
