@@ -129,6 +129,25 @@ async fn missing_malformed_and_forged_tokens_are_401() {
         .await
         .unwrap();
     assert_problem(res, 401, "invalid_token").await;
+    // Our own secret, a real user, but not valid before an hour from now.
+    let (user, _) = app.signed_in(Role::Admin).await;
+    let now = chrono::Utc::now().timestamp();
+    let claims = json!({
+        "sub": user.user.id, "sev": 0, "iat": now, "nbf": now + 3600, "exp": now + 7200,
+        "iss": "crm", "aud": "crm-api"
+    });
+    let early = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(b"test secret of at least thirty-two bytes"),
+    )
+    .unwrap();
+    let res = app
+        .authed(Method::GET, "/api/auth/me", &early)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 401, "invalid_token").await;
 }
 
 #[tokio::test]

@@ -78,3 +78,27 @@ async fn keys_are_scoped_to_the_caller_and_must_be_sane() {
         .unwrap();
     assert_problem(res, 400, "invalid_idempotency_key").await;
 }
+
+#[tokio::test]
+async fn a_credential_that_does_not_authenticate_leaves_no_stored_key() {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    let app = TestApp::spawn().await;
+    for i in 0..5 {
+        let res = app
+            .authed(Method::POST, "/api/contacts", &format!("crm_forged{i}"))
+            .header("idempotency-key", format!("k{i}"))
+            .json(&json!({"fullName": "Nobody"}))
+            .send()
+            .await
+            .unwrap();
+        assert_problem(res, 401, "invalid_token").await;
+    }
+    let mut conn = app.pool.get().await.unwrap();
+    let stored: i64 = crm_db::schema::idempotency_keys::table
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0);
+}

@@ -21,4 +21,5 @@ mod records;
 mod support;
 mod tags;
 mod tasks;
+mod transport;
 mod users;

@@ -1670,3 +1670,113 @@ async fn shutdown_closes_sockets_with_1001_and_a_reason() {
     assert!(reason.contains("shutting down"));
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn subscribing_again_to_a_room_answers_subscribed_again_and_events_come_once() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.signed_in(Role::Manager).await;
+    let deal = create_deal(&app, &token, json!({"title": "Twice"})).await;
+    let id = deal["id"].as_str().unwrap().to_owned();
+    let room = format!("deal:{id}");
+    let mut ws = Ws::connect(&app, &token).await;
+    ws.subscribe(&room, None).await;
+    ws.subscribe(&room, None).await;
+    // Sent back to back, before the room confirmed: still one answer each.
+    let again = json!({"action": "subscribe", "room": room});
+    ws.send(again.clone()).await;
+    ws.send(again).await;
+    for _ in 0..2 {
+        assert_eq!(ws.recv().await, json!({"type": "subscribed", "room": room}));
+    }
+    call(
+        &app,
+        &token,
+        Method::PATCH,
+        &format!("/api/deals/{id}"),
+        json!({"title": "Once"}),
+    )
+    .await;
+    let events = ws.events(2).await;
+    assert_eq!(events[0]["event"], "deal.updated");
+    assert_eq!(events[1]["event"], "deal.field.updated");
+    // Nothing twice: the next event is the marker's.
+    call(
+        &app,
+        &token,
+        Method::PATCH,
+        &format!("/api/deals/{id}"),
+        json!({"description": "marker"}),
+    )
+    .await;
+    let next = ws.event().await;
+    assert_eq!(next["event"], "deal.updated");
+    assert_eq!(next["data"]["description"], "marker");
+}
+
+#[tokio::test]
+async fn live_events_resume_within_seconds_of_the_database_coming_back() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.signed_in(Role::Manager).await;
+    let deal = create_deal(&app, &token, json!({"title": "Outage"})).await;
+    let id = deal["id"].as_str().unwrap().to_owned();
+    let mut ws = Ws::connect(&app, &token).await;
+    ws.subscribe(&format!("deal:{id}"), None).await;
+
+    app.db.cut_off().await;
+    // Long enough for a doubling back-off to reach several seconds between attempts.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    app.db.restore().await;
+    let back = std::time::Instant::now();
+    // The pool heals at the first checkout; retry the write until it lands.
+    loop {
+        let res = app
+            .authed(Method::PATCH, &format!("/api/deals/{id}"), &token)
+            .json(&json!({"title": "After"}))
+            .send()
+            .await
+            .unwrap();
+        if res.status().is_success() {
+            break;
+        }
+        assert!(
+            back.elapsed() < WAIT,
+            "writes did not come back: {}",
+            res.status()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let event = ws.event().await;
+    let delay = back.elapsed();
+    assert_eq!(event["event"], "deal.updated");
+    assert_eq!(event["data"]["title"], "After");
+    // Reconnecting backs off to at most a second; 4 s leaves room for a loaded machine.
+    assert!(
+        delay < Duration::from_secs(4),
+        "live events resumed {delay:?} after the database"
+    );
+}
+
+#[tokio::test]
+async fn a_client_sending_faster_than_allowed_is_told_to_slow_down() {
+    let app = TestApp::spawn_realtime(|r| r.max_rooms = 5).await;
+    let (_, token) = app.signed_in(Role::Manager).await;
+    let mut ws = Ws::connect(&app, &token).await;
+    let room = format!("deal:{}", Uuid::now_v7());
+    for _ in 0..60 {
+        ws.send(json!({"action": "unsubscribe", "room": room}))
+            .await;
+    }
+    let mut answers = Vec::new();
+    for _ in 0..60 {
+        answers.push(ws.recv().await);
+    }
+    assert!(
+        answers[..20].iter().all(|a| a["type"] == "unsubscribed"),
+        "{answers:?}"
+    );
+    let limited = answers
+        .iter()
+        .filter(|a| a["code"] == "rate_limited")
+        .count();
+    assert!(limited > 0, "{answers:?}");
+}

@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use crm_auth::{AuthConfig, LoginLimits};
 use crm_http::HttpSettings;
+use crm_http::head_guard::HeadLimits;
 use crm_realtime::RealtimeSettings;
 use crm_users::HashingLimits;
 
@@ -122,6 +123,14 @@ pub struct Settings {
     /// Trust `Forwarded`/`X-Forwarded-For` for the client IP (only behind your own proxy).
     #[arg(long, env = "CRM_TRUST_PROXY", default_value_t = false, action = clap::ArgAction::Set, global = true)]
     pub trust_proxy: bool,
+    /// Seconds a request head may take to arrive (slower: 408).
+    #[arg(
+        long,
+        env = "CRM_REQUEST_HEAD_TIMEOUT_SECONDS",
+        default_value_t = 5,
+        global = true
+    )]
+    pub request_head_timeout_seconds: u64,
     /// Largest JSON body in bytes.
     #[arg(long, env = "CRM_MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
@@ -303,6 +312,10 @@ impl Settings {
             max_body_bytes: self.max_body_bytes,
             trust_proxy: self.trust_proxy,
             workers: self.workers,
+            head_limits: HeadLimits {
+                timeout: Duration::from_secs(self.request_head_timeout_seconds.max(1)),
+                ..HeadLimits::default()
+            },
         }
     }
 }

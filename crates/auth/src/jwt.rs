@@ -56,14 +56,24 @@ pub fn verify_access_token(config: &AuthConfig, token: &str) -> Result<Claims, A
     validation.set_issuer(&[&config.issuer]);
     validation.set_audience(&[&config.audience]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    decode::<Claims>(
+    // A token that is not valid yet is not valid: `nbf` in the future is refused.
+    validation.validate_nbf = true;
+    let claims = decode::<Claims>(
         token,
         &DecodingKey::from_secret(&config.jwt_secret),
         &validation,
     )
     .map(|data| data.claims)
-    .map_err(|_| AuthError::InvalidToken)
+    .map_err(|_| AuthError::InvalidToken)?;
+    // Nor is one issued in the future (beyond the clock skew of a few instances).
+    if claims.iat > Utc::now().timestamp() + MAX_CLOCK_SKEW_SECS {
+        return Err(AuthError::InvalidToken);
+    }
+    Ok(claims)
 }
+
+/// How far ahead of this server's clock another instance's `iat` may be.
+const MAX_CLOCK_SKEW_SECS: i64 = 60;
 
 #[cfg(test)]
 mod tests {
@@ -94,6 +104,51 @@ mod tests {
         let token = issue_access_token(&expired, UserId::new(), 0).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(1100));
         assert!(verify_access_token(&config(), &token).is_err());
+    }
+
+    /// A token signed with the right secret but with claims of our choosing.
+    fn signed(extra: &str) -> String {
+        let now = Utc::now().timestamp();
+        let body: serde_json::Value = serde_json::from_str(&format!(
+            r#"{{"sub":"{}","sev":0,"exp":{},"iat":{now},"iss":"crm","aud":"crm-api"{extra}}}"#,
+            uuid::Uuid::now_v7(),
+            now + 600
+        ))
+        .unwrap();
+        encode(
+            &Header::new(Algorithm::HS256),
+            &body,
+            &EncodingKey::from_secret(&config().jwt_secret),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn tokens_not_valid_yet_or_issued_in_the_future_are_refused() {
+        let later = Utc::now().timestamp() + 3600;
+        assert!(verify_access_token(&config(), &signed("")).is_ok());
+        assert!(verify_access_token(&config(), &signed(&format!(r#","nbf":{later}"#))).is_err());
+        let earlier = Utc::now().timestamp() - 10;
+        assert!(verify_access_token(&config(), &signed(&format!(r#","nbf":{earlier}"#))).is_ok());
+        let mut claims: serde_json::Value = serde_json::json!({
+            "sub": uuid::Uuid::now_v7(), "sev": 0, "exp": later, "iat": later,
+            "iss": "crm", "aud": "crm-api"
+        });
+        let future = encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(&config().jwt_secret),
+        )
+        .unwrap();
+        assert!(verify_access_token(&config(), &future).is_err());
+        claims["iat"] = serde_json::json!(Utc::now().timestamp());
+        let now = encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(&config().jwt_secret),
+        )
+        .unwrap();
+        assert!(verify_access_token(&config(), &now).is_ok());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Tag names as records carry them: trimmed, 1–50 characters, at most 50 per record, unique
 //! case-insensitively (the first spelling wins).
 
+use std::collections::HashSet;
+
 use crate::error::FieldError;
 
 /// Most tags on one record.
@@ -8,8 +10,14 @@ pub const MAX_TAGS: usize = 50;
 /// Longest tag name, in characters.
 pub const MAX_TAG_LEN: usize = 50;
 
-/// Normalises a record's tags, or names the problem under `tags`.
+/// Normalises a record's tags, or names the problem under `tags`. The count is checked before
+/// any work (a request may carry tens of thousands of entries) and duplicates are found with a
+/// set, so the cost is linear in the input.
 pub fn normalize_tags(tags: &[String]) -> Result<Vec<String>, FieldError> {
+    if tags.len() > MAX_TAGS {
+        return Err(FieldError::new("tags", format!("at most {MAX_TAGS} tags")));
+    }
+    let mut seen: HashSet<String> = HashSet::with_capacity(tags.len());
     let mut out: Vec<String> = Vec::with_capacity(tags.len());
     for tag in tags {
         let tag = tag.trim();
@@ -19,12 +27,9 @@ pub fn normalize_tags(tags: &[String]) -> Result<Vec<String>, FieldError> {
                 format!("each tag must be 1 to {MAX_TAG_LEN} characters"),
             ));
         }
-        if !out.iter().any(|t| t.to_lowercase() == tag.to_lowercase()) {
+        if seen.insert(tag.to_lowercase()) {
             out.push(tag.to_owned());
         }
-    }
-    if out.len() > MAX_TAGS {
-        return Err(FieldError::new("tags", format!("at most {MAX_TAGS} tags")));
     }
     Ok(out)
 }
@@ -41,5 +46,15 @@ mod tests {
         assert!(normalize_tags(&["x".repeat(51)]).is_err());
         let many: Vec<String> = (0..51).map(|i| format!("t{i}")).collect();
         assert!(normalize_tags(&many).is_err());
+        // Counted as sent: 51 entries are too many even if they name fewer tags.
+        let repeated: Vec<String> = (0..51).map(|_| "same".to_owned()).collect();
+        assert!(normalize_tags(&repeated).is_err());
+    }
+
+    #[test]
+    fn a_huge_tag_list_is_refused_before_any_work() {
+        let huge: Vec<String> = (0..50_000).map(|i| format!("tag{i}")).collect();
+        let err = normalize_tags(&huge).unwrap_err();
+        assert_eq!(err.message, format!("at most {MAX_TAGS} tags"));
     }
 }

@@ -78,13 +78,15 @@ fn check_options(kind: FieldType, raw: Vec<String>, errors: &mut Vec<FieldError>
         }
         return Vec::new();
     }
-    let options: Vec<String> = raw.iter().map(|o| o.trim().to_owned()).collect();
-    if options.is_empty() || options.len() > MAX_OPTIONS {
+    if raw.is_empty() || raw.len() > MAX_OPTIONS {
+        // Before looking at any option: the error list must not grow with the input.
         errors.push(FieldError::new(
             "options",
             format!("a {kind} field needs 1 to {MAX_OPTIONS} options"),
         ));
+        return Vec::new();
     }
+    let options: Vec<String> = raw.iter().map(|o| o.trim().to_owned()).collect();
     let mut seen = HashSet::new();
     for (i, o) in options.iter().enumerate() {
         let len = o.chars().count();

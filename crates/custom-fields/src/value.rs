@@ -18,11 +18,14 @@
 //! Fixed-width dates and instants sort chronologically as strings, so one btree index on
 //! `custom_fields -> 'key'` serves ranges and sorting for every sortable type.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, NaiveDate, NaiveTime, SecondsFormat, Utc};
 use garde::Validate;
 use serde_json::{Number, Value};
 
 use crate::model::FieldType;
+use crate::service::MAX_OPTIONS;
 
 /// Longest TEXT value, in characters (keeps every value small enough for its btree index).
 pub const MAX_TEXT_LEN: usize = 500;
@@ -47,6 +50,9 @@ pub fn normalize(
         (FieldType::Boolean, Value::Bool(b)) => Ok(Some(Value::Bool(*b))),
         (FieldType::Boolean, _) => Err("must be true or false".into()),
         (FieldType::MultiSelect, Value::Array(items)) => {
+            if items.len() > MAX_OPTIONS {
+                return Err(too_many_picked());
+            }
             let mut picked = Vec::with_capacity(items.len());
             for item in items {
                 let Value::String(s) = item else {
@@ -93,6 +99,9 @@ pub fn parse_text(kind: FieldType, options: &[String], raw: &str) -> Result<Opti
                 Err(e) => {
                     if !text.contains(',') {
                         return Err(e);
+                    }
+                    if text.split(',').nth(MAX_OPTIONS).is_some() {
+                        return Err(too_many_picked());
                     }
                     text.split(',')
                         .map(str::trim)
@@ -177,16 +186,22 @@ fn multi_select_message(options: &[String]) -> String {
     format!("must be an array of options; each {}", one_of(options))
 }
 
-/// The option `raw` names: exact spelling first, then ignoring case.
+fn too_many_picked() -> String {
+    format!("may name at most {MAX_OPTIONS} options")
+}
+
+/// The option `raw` names: exact spelling first, then ignoring case (without allocating per
+/// option: this runs for every item of a value).
 fn pick_option(options: &[String], raw: &str) -> Result<String, String> {
     let raw = raw.trim();
+    let folded = || raw.chars().flat_map(char::to_lowercase);
     options
         .iter()
         .find(|o| o.as_str() == raw)
         .or_else(|| {
             options
                 .iter()
-                .find(|o| o.to_lowercase() == raw.to_lowercase())
+                .find(|o| o.chars().flat_map(char::to_lowercase).eq(folded()))
         })
         .cloned()
         .ok_or_else(|| one_of(options))
@@ -194,9 +209,10 @@ fn pick_option(options: &[String], raw: &str) -> Result<String, String> {
 
 /// Deduplicated, in the order of the options; `None` when empty.
 fn multi_select(options: &[String], picked: Vec<String>) -> Option<Value> {
+    let picked: HashSet<String> = picked.into_iter().collect();
     let values: Vec<Value> = options
         .iter()
-        .filter(|o| picked.contains(o))
+        .filter(|o| picked.contains(*o))
         .map(|o| Value::String(o.clone()))
         .collect();
     (!values.is_empty()).then_some(Value::Array(values))

@@ -69,6 +69,22 @@ impl FieldSet {
         &self.fields
     }
 
+    /// A value object can name each definition once at most: more keys than definitions are
+    /// refused before any is looked at (a request body can hold a hundred thousand keys).
+    fn check_key_count(&self, given: &Map<String, Value>) -> Result<(), CustomFieldError> {
+        let max = crate::service::MAX_FIELDS;
+        if given.len() > max {
+            return Err(CustomFieldError::Invalid(vec![FieldError::new(
+                "customFields",
+                format!(
+                    "names {} keys; there are at most {max} custom fields",
+                    given.len()
+                ),
+            )]));
+        }
+        Ok(())
+    }
+
     /// The definition with this key, active or not.
     pub fn field(&self, key: &str) -> Option<&CustomField> {
         self.fields.iter().find(|f| f.key == key)
@@ -95,6 +111,7 @@ impl FieldSet {
             Some(Value::Object(map)) => map,
             Some(_) => return Err(not_an_object()),
         };
+        self.check_key_count(given)?;
         let mut errors = Vec::new();
         let mut out = Map::new();
         for (key, raw) in given {
@@ -133,6 +150,7 @@ impl FieldSet {
         let Value::Object(patch) = patch else {
             return Err(not_an_object());
         };
+        self.check_key_count(patch)?;
         let mut out = current.as_object().cloned().unwrap_or_default();
         let mut errors = Vec::new();
         for (key, raw) in patch {

@@ -162,10 +162,12 @@ async fn respace(
                 .select(DealRow::as_select())
                 .load(conn)
                 .await?;
+            let old_keys: std::collections::HashMap<Uuid, i64> =
+                moved.iter().map(|m| (m.0, m.1)).collect();
             let respaced = rows
                 .into_iter()
                 .filter_map(|r| {
-                    let old = moved.iter().find(|m| m.0 == r.id)?.1;
+                    let old = *old_keys.get(&r.id)?;
                     Some((r, old))
                 })
                 .collect();

@@ -19,7 +19,36 @@ pub const MAX_BATCH: usize = 100;
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     /// Creates (no `id`) or updates (with `id`, optional `version` for the If-Match check).
+    #[serde(deserialize_with = "first_items")]
+    #[schema(min_items = 1, max_items = 100)]
     pub items: Vec<Value>,
+}
+
+/// The first `MAX_BATCH + 1` items; the rest are skipped without being built (a 1 MiB body can
+/// hold hundreds of thousands of items), and one more than allowed is enough to refuse.
+fn first_items<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Value>, D::Error> {
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = Vec<Value>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an array of items")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Vec<Value>, A::Error> {
+            let mut items = Vec::new();
+            while items.len() <= MAX_BATCH {
+                match seq.next_element::<Value>()? {
+                    Some(item) => items.push(item),
+                    None => return Ok(items),
+                }
+            }
+            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            Ok(items)
+        }
+    }
+    d.deserialize_seq(Visitor)
 }
 
 /// The answer for one item: `status` with `data`, or `status` with `problem`.

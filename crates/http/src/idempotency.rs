@@ -133,8 +133,10 @@ pub async fn idempotency(
             let row = ik::table
                 .filter(ik::principal.eq(&principal))
                 .filter(ik::key.eq(&key));
-            if status.is_server_error() {
-                // Let the client retry a failure.
+            if status.is_server_error() || status == StatusCode::UNAUTHORIZED {
+                // Let the client retry a failure. And a credential that did not authenticate
+                // (anything shaped like an API key gets this far) leaves no row behind: strangers
+                // must not be able to fill the table.
                 diesel::delete(row).execute(&mut conn).await.ok();
             } else {
                 let stored = Stored {

@@ -8,6 +8,7 @@
 pub mod batch;
 pub mod envelope;
 pub mod extract;
+pub mod head_guard;
 pub mod idempotency;
 pub mod list_query;
 pub mod middleware;

@@ -118,12 +118,25 @@ fn json_has_nul_escape(body: &[u8]) -> bool {
     })
 }
 
-/// Refuses NUL characters in query strings and JSON bodies with 400 before they reach a
-/// handler: PostgreSQL cannot store them, so they would otherwise fail deep in a query.
+/// Longest query string: every list parameter fits many times over, and no filter value can
+/// grow into seconds of database work.
+pub const MAX_QUERY_BYTES: usize = 8 * 1024;
+
+/// Refuses over-long query strings (414) and NUL characters in query strings and JSON bodies
+/// (400) before they reach a handler: PostgreSQL cannot store NULs, so they would otherwise
+/// fail deep in a query.
 pub async fn reject_nul(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    if req.query_string().len() > MAX_QUERY_BYTES {
+        let err = ApiError::new(
+            actix_web::http::StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("the query string is longer than {MAX_QUERY_BYTES} bytes"),
+        );
+        return Ok(req.into_response(err.error_response()));
+    }
     let query_has_nul = req.query_string().to_ascii_lowercase().contains("%00");
     if query_has_nul {
         let err =

@@ -12,6 +12,15 @@ use serde::Serialize;
 /// Media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+/// Most field errors one answer lists: an input with a hundred thousand bad items must not
+/// get an answer a hundred thousand errors long.
+pub const MAX_FIELD_ERRORS: usize = 50;
+
+fn capped(mut errors: Vec<FieldError>) -> Vec<FieldError> {
+    errors.truncate(MAX_FIELD_ERRORS);
+    errors
+}
+
 /// An error body as sent.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
@@ -83,7 +92,7 @@ impl ApiError {
     /// 400 `validation_failed` naming fields.
     pub fn invalid(errors: Vec<FieldError>) -> Self {
         let mut e = Self::bad_request("validation_failed", "one or more fields are invalid");
-        e.errors = errors;
+        e.errors = capped(errors);
         e
     }
 
@@ -160,7 +169,7 @@ impl<E: DomainError> From<E> for ApiError {
             _ => e.to_string(),
         };
         let mut api = ApiError::new(status, e.code(), detail);
-        api.errors = e.field_errors();
+        api.errors = capped(e.field_errors());
         api.retry_after = e.retry_after();
         api
     }

@@ -4,14 +4,20 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_cors::Cors;
-use actix_web::dev::Server;
+use std::time::Duration;
+
+use actix_http::{HttpService, KeepAlive, Protocol, error::DispatchError};
+use actix_service::{IntoServiceFactory, ServiceFactoryExt, fn_service, map_config};
+use actix_web::dev::{AppConfig, Server};
 use actix_web::middleware::{ErrorHandlers, from_fn};
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpRequest, HttpResponse, web};
+use tokio::net::TcpStream;
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::extract::{json_error, path_error, query_error};
+use crate::head_guard::{GuardedStream, HeadLimits};
 use crate::idempotency::idempotency;
 use crate::middleware::{problem_for_plain_errors, reject_nul, request_context};
 use crate::openapi::{ApiDoc, RouteTable};
@@ -31,6 +37,8 @@ pub struct HttpSettings {
     pub trust_proxy: bool,
     /// Worker threads; `None` = one per core.
     pub workers: Option<usize>,
+    /// Limits on request heads (see [`GuardedStream`]).
+    pub head_limits: HeadLimits,
 }
 
 impl Default for HttpSettings {
@@ -41,6 +49,7 @@ impl Default for HttpSettings {
             max_body_bytes: 1024 * 1024,
             trust_proxy: false,
             workers: None,
+            head_limits: HeadLimits::default(),
         }
     }
 }
@@ -93,13 +102,18 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// Builds the server on an already-bound listener (port 0 in tests). It stops gracefully on
 /// SIGTERM/SIGINT: no new connections, running requests finish.
+///
+/// Assembled from actix-server and actix-http rather than `HttpServer`, so that every accepted
+/// stream goes through the [`GuardedStream`] first: request heads that are too slow, too large
+/// or malformed are answered with problem+json like everything else.
 pub fn build_server(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
     let api = openapi();
     let routes = web::Data::new(RouteTable::from_openapi(&api));
     let api = Arc::new(api);
     let workers = state.http.workers;
+    let head_limits = state.http.head_limits;
     let data = web::Data::new(state);
-    let mut server = HttpServer::new(move || {
+    let app = move || {
         let json = web::JsonConfig::default()
             .limit(data.http.max_body_bytes)
             .error_handler(json_error);
@@ -125,11 +139,39 @@ pub fn build_server(listener: TcpListener, state: AppState) -> std::io::Result<S
             }))
             .service(crate::websocket::websocket)
             .default_service(web::to(fallback))
-    })
-    .shutdown_timeout(10)
-    .listen(listener)?;
+    };
+    let addr = listener.local_addr()?;
+    let mut builder = actix_server::Server::build().shutdown_timeout(10);
     if let Some(workers) = workers {
-        server = server.workers(workers);
+        builder = builder.workers(workers);
     }
-    Ok(server.run())
+    let shutdown = builder.graceful_shutdown_signal();
+    let builder = builder.listen("crm-http", listener, move || {
+        let shutdown = shutdown.clone();
+        let http = HttpService::build()
+            // Idle keep-alive connections close at once when shutting down.
+            .graceful_shutdown_signal(move || {
+                let shutdown = shutdown.clone();
+                async move { shutdown.notified().await }
+            })
+            .keep_alive(KeepAlive::default())
+            // The guard times request heads out itself, with a problem+json answer.
+            .client_request_timeout(Duration::ZERO)
+            .client_disconnect_timeout(Duration::from_secs(1))
+            .h1_allow_half_closed(true)
+            .local_addr(addr)
+            .finish(map_config(
+                app()
+                    .into_factory()
+                    .map_err(|err: actix_web::Error| err.error_response()),
+                |_| AppConfig::default(),
+            ));
+        fn_service(move |io: TcpStream| async move {
+            let _ = io.set_nodelay(true);
+            let peer = io.peer_addr().ok();
+            Ok::<_, DispatchError>((GuardedStream::new(io, head_limits), Protocol::Http1, peer))
+        })
+        .and_then(http)
+    })?;
+    Ok(builder.run())
 }

@@ -26,12 +26,21 @@ use crm_db::pool::get_conn;
 use crm_events::{Event, Room};
 use futures_util::future::BoxFuture;
 use tokio::sync::{mpsc, watch};
+use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use crate::access::{Principal, authorize};
 use crate::hub::{Cmd, Hub};
 use crate::protocol::{self, ClientMessage, CloseWhy, ErrorCode, ErrorMessage};
 use crate::room::{ConnHandle, Outbound};
+
+/// Messages a client may send per second, on average.
+pub const MESSAGES_PER_SECOND: f64 = 50.0;
+
+/// Messages a client may send at once: enough to join every room it may be in, twice.
+fn message_burst(settings: &crate::settings::RealtimeSettings) -> f64 {
+    f64::from(u32::try_from(settings.max_rooms.saturating_mul(2)).unwrap_or(u32::MAX)).max(20.0)
+}
 
 /// Events read per replay query.
 const REPLAY_PAGE: i64 = 500;
@@ -71,8 +80,11 @@ struct Subscription {
     state: State,
     /// The last `seq` of this room queued for writing.
     last_seq: i64,
-    /// A rejoin after a lag: no second `subscribed`.
-    quiet: bool,
+    /// `subscribed` answers owed once the room confirms: one per subscribe message, none for a
+    /// rejoin after a lag.
+    owed: usize,
+    /// The replay of this subscription, stopped when it is superseded or left.
+    replay: Option<AbortHandle>,
 }
 
 struct Replayed {
@@ -107,6 +119,10 @@ pub struct Client {
     out: VecDeque<ByteString>,
     lags: VecDeque<Instant>,
     shutdown: watch::Receiver<bool>,
+    /// Messages the client may still send now (a token bucket): each subscribe costs database
+    /// reads, so a client cannot make the server do them at any rate it likes.
+    allowance: f64,
+    allowance_at: Instant,
 }
 
 impl std::fmt::Debug for Client {
@@ -153,6 +169,8 @@ impl Client {
             recheck: None,
             out: VecDeque::new(),
             lags: VecDeque::new(),
+            allowance: message_burst(&settings),
+            allowance_at: now,
         }
     }
 
@@ -169,6 +187,16 @@ impl Client {
     /// Handles a text frame; returns the messages to write at once, or why to close (a
     /// credential that no longer holds).
     pub async fn on_text(&mut self, text: &str) -> Result<Vec<ByteString>, CloseWhy> {
+        if !self.allow_message() {
+            return Ok(vec![
+                ErrorMessage::new(
+                    ErrorCode::RateLimited,
+                    format!("too many messages: at most {MESSAGES_PER_SECOND} per second"),
+                    None,
+                )
+                .to_text(),
+            ]);
+        }
         match protocol::parse(text) {
             Err(message) => Ok(vec![
                 ErrorMessage::new(ErrorCode::BadRequest, message, None).to_text(),
@@ -181,6 +209,18 @@ impl Client {
             }
             Ok(ClientMessage::Subscribe { room, since }) => self.subscribe(&room, since).await,
         }
+    }
+
+    fn allow_message(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.allowance_at).as_secs_f64() * MESSAGES_PER_SECOND;
+        self.allowance = (self.allowance + refill).min(message_burst(self.hub.settings()));
+        self.allowance_at = now;
+        if self.allowance < 1.0 {
+            return false;
+        }
+        self.allowance -= 1.0;
+        true
     }
 
     async fn subscribe(
@@ -264,6 +304,23 @@ impl Client {
             }
         }
         drop(conn);
+        // Subscribing again is idempotent: without `since` the subscription stays as it is
+        // and is confirmed again (once the room confirms it, if it has not yet); with `since`
+        // it starts over from there. Every subscribe message gets its `subscribed`.
+        let mut owed = 1;
+        if let Some(s) = self.rooms.get_mut(&room) {
+            let joining = matches!(s.state, State::Joining);
+            if since.is_none() {
+                if joining {
+                    s.owed += 1;
+                    return Ok(Vec::new());
+                }
+                return Ok(vec![protocol::subscribed(room)]);
+            }
+            if joining {
+                owed += s.owed;
+            }
+        }
         self.leave(room);
         let sub = self.next_sub;
         self.next_sub += 1;
@@ -274,7 +331,8 @@ impl Client {
                 since,
                 state: State::Joining,
                 last_seq: since.unwrap_or(0),
-                quiet: false,
+                owed,
+                replay: None,
             },
         );
         self.hub.send(Cmd::Join {
@@ -287,7 +345,10 @@ impl Client {
     }
 
     fn leave(&mut self, room: Room) {
-        if self.rooms.remove(&room).is_some() {
+        if let Some(s) = self.rooms.remove(&room) {
+            if let Some(replay) = s.replay {
+                replay.abort();
+            }
             self.hub.send(Cmd::Leave {
                 room,
                 conn: self.conn.id,
@@ -430,7 +491,10 @@ impl Client {
         // A join the room could not even confirm is simply repeated as it was.
         if !matches!(s.state, State::Joining) {
             s.since = Some(s.last_seq);
-            s.quiet = true;
+            s.owed = 0;
+        }
+        if let Some(replay) = s.replay.take() {
+            replay.abort();
         }
         s.state = State::Joining;
         self.hub.send(Cmd::Join {
@@ -448,7 +512,7 @@ impl Client {
                 let Some(s) = self.rooms.get_mut(&room).filter(|s| s.id == sub) else {
                     return;
                 };
-                if !std::mem::take(&mut s.quiet) {
+                for _ in 0..std::mem::take(&mut s.owed) {
                     self.out.push_back(protocol::subscribed(room));
                 }
                 match s.since.filter(|since| *since < upto) {
@@ -456,7 +520,7 @@ impl Client {
                         // The replay moves it on; a rejoin while replaying resumes from there.
                         s.last_seq = since;
                         s.state = State::Replaying(VecDeque::new());
-                        tokio::spawn(replay(
+                        let task = tokio::spawn(replay(
                             self.hub.inner.pool.clone(),
                             self.conn.clone(),
                             room,
@@ -465,6 +529,7 @@ impl Client {
                             upto,
                             self.replay_tx.clone(),
                         ));
+                        s.replay = Some(task.abort_handle());
                     }
                     None => {
                         s.last_seq = s.last_seq.max(upto);
@@ -540,6 +605,9 @@ impl Client {
 impl Drop for Client {
     fn drop(&mut self) {
         self.hub.inner.connected.fetch_sub(1, Ordering::Relaxed);
+        for replay in self.rooms.values().filter_map(|s| s.replay.as_ref()) {
+            replay.abort();
+        }
         for room in self.rooms.keys() {
             self.hub.send(Cmd::Leave {
                 room: *room,

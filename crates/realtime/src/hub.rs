@@ -345,6 +345,12 @@ impl State {
     }
 }
 
+/// First wait before reopening a lost stamper or LISTEN connection.
+const RECONNECT_FIRST: Duration = Duration::from_millis(100);
+/// Longest wait between reopening attempts: live events resume within about this long of the
+/// database coming back (a failed attempt against a database that is down costs little).
+const RECONNECT_MAX: Duration = Duration::from_secs(1);
+
 /// Largest batch one stamping transaction numbers.
 const STAMP_BATCH: i64 = 10_000;
 
@@ -353,13 +359,13 @@ const STAMP_BATCH: i64 = 10_000;
 /// connection of its own (reopened with back-off when lost), so its frequent checks never
 /// wait for, or hold, a connection of the request pool.
 async fn stamper(url: String, interval: Duration, mut shutdown: watch::Receiver<bool>) {
-    let mut backoff = Duration::from_millis(500);
+    let mut backoff = RECONNECT_FIRST;
     let mut tick = tokio::time::interval(interval.max(Duration::from_millis(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         match AsyncPgConnection::establish(&url).await {
             Ok(mut conn) => {
-                backoff = Duration::from_millis(500);
+                backoff = RECONNECT_FIRST;
                 loop {
                     tokio::select! {
                         _ = shutdown.changed() => return,
@@ -377,7 +383,7 @@ async fn stamper(url: String, interval: Duration, mut shutdown: watch::Receiver<
             _ = tokio::time::sleep(backoff) => {}
             _ = shutdown.changed() => return,
         }
-        backoff = (backoff * 2).min(Duration::from_secs(30));
+        backoff = (backoff * 2).min(RECONNECT_MAX);
     }
 }
 
@@ -395,7 +401,7 @@ async fn stamp_all(conn: &mut AsyncPgConnection) -> diesel::QueryResult<()> {
 /// Keeps a LISTEN connection open and wakes the reader on every notification (and after
 /// every reconnection, to catch up on what was committed meanwhile).
 async fn listen(url: String, wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
-    let mut backoff = Duration::from_millis(500);
+    let mut backoff = RECONNECT_FIRST;
     loop {
         match AsyncPgConnection::establish(&url).await {
             Ok(mut conn) => {
@@ -404,7 +410,7 @@ async fn listen(url: String, wake: Arc<Notify>, mut shutdown: watch::Receiver<bo
                     .await
                 {
                     Ok(_) => {
-                        backoff = Duration::from_millis(500);
+                        backoff = RECONNECT_FIRST;
                         wake.notify_one();
                         let mut stream = std::pin::pin!(conn.notifications_stream());
                         loop {
@@ -430,7 +436,7 @@ async fn listen(url: String, wake: Arc<Notify>, mut shutdown: watch::Receiver<bo
             _ = tokio::time::sleep(backoff) => {}
             _ = shutdown.changed() => return,
         }
-        backoff = (backoff * 2).min(Duration::from_secs(30));
+        backoff = (backoff * 2).min(RECONNECT_MAX);
     }
 }
 

@@ -44,6 +44,8 @@ pub enum ErrorCode {
     ResyncRequired,
     /// The database is unavailable: try again.
     Unavailable,
+    /// The client sends messages faster than allowed: slow down.
+    RateLimited,
 }
 
 impl ErrorCode {
@@ -56,6 +58,7 @@ impl ErrorCode {
             ErrorCode::TooManyRooms => "too_many_rooms",
             ErrorCode::ResyncRequired => "resync_required",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::RateLimited => "rate_limited",
         }
     }
 }

@@ -112,6 +112,38 @@ impl TestDb {
         build_pool(&self.url, &settings).expect("test pool")
     }
 
+    /// Takes this database away as an outage would: new connections are refused and every
+    /// open one is cut. [`TestDb::restore`] lets connections in again.
+    pub async fn cut_off(&self) {
+        let mut conn = admin_conn().await;
+        diesel::sql_query(format!(
+            "ALTER DATABASE {} WITH ALLOW_CONNECTIONS false",
+            self.name
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("refuse connections");
+        diesel::sql_query(format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}'",
+            self.name
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("cut connections");
+    }
+
+    /// Ends a [`TestDb::cut_off`].
+    pub async fn restore(&self) {
+        let mut conn = admin_conn().await;
+        diesel::sql_query(format!(
+            "ALTER DATABASE {} WITH ALLOW_CONNECTIONS true",
+            self.name
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("allow connections");
+    }
+
     /// One connection to this database.
     pub async fn conn(&self) -> AsyncPgConnection {
         AsyncPgConnection::establish(&self.url)

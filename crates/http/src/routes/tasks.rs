@@ -115,7 +115,13 @@ impl ListTasksQuery {
                         ))
                     })
                 })
-                .collect::<Result<_, _>>()?,
+                .try_fold(Vec::new(), |mut seen: Vec<TaskStatus>, s| {
+                    let s = s?;
+                    if !seen.contains(&s) {
+                        seen.push(s);
+                    }
+                    Ok::<_, ApiError>(seen)
+                })?,
         };
         Ok(ListTasks {
             page,
