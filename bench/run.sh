@@ -10,6 +10,9 @@ CONNS=${BENCH_CONNECTIONS:-64}
 LOGIN_CONNS=${BENCH_LOGIN_CONNECTIONS:-8}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/crm-target}
 export BENCH_EMAIL=bench-admin@example.com BENCH_PASSWORD=bench-password-1234
+# The login run signs one admin in over several connections at once; an attempt counts towards
+# the per e-mail and IP limit (5) until its password is checked, so that limit is raised here.
+export CRM_LOGIN_MAX_FAILURES_PER_EMAIL_IP=1000
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 log() { echo "[bench] $*" >&2; }
@@ -138,12 +141,65 @@ LOADED_RSS=$(proc_kb "$PID" VmRSS)
 PEAK_RSS=$(proc_kb "$PID" VmHWM)
 PG_LOADED=$(pg_mem)
 
-# 8. report
+# 8. under attack: a server whose failed-login limits are raised, so that every wrong login of
+# a flood really reaches argon2 (the worst case for memory and CPU).
+log "restart for the attack runs (failed-login limits raised)"
+stop_server
+export CRM_LOGIN_MAX_FAILURES_PER_IP=100000000 CRM_LOGIN_MAX_FAILURES_PER_EMAIL=100000000
+start_server
+unset CRM_LOGIN_MAX_FAILURES_PER_IP CRM_LOGIN_MAX_FAILURES_PER_EMAIL
+TOKEN=$(curl -fsS -H 'Content-Type: application/json' \
+  -d "{\"email\":\"$BENCH_EMAIL\",\"password\":\"$BENCH_PASSWORD\"}" "$URL/api/auth/login" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["accessToken"])')
+DEAL=$(curl -fsS -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+  -d '{"title":"Bench deal","amount":"100.00"}' "$URL/api/deals" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["id"])')
+sleep 12 # the hashing thread frees its block after 10 idle seconds
+ATTACK_IDLE_RSS=$(proc_kb "$PID" VmRSS)
+log "200 wrong logins at once"
+BURST=$(python3 "$BENCH_DIR/login_burst.py" "$URL/api/auth/login" 200)
+BURST_RSS=$(proc_kb "$PID" VmRSS)
+BURST_HWM=$(proc_kb "$PID" VmHWM)
+RSS_AFTER=
+for s in 10 20 30 40 50 60; do
+  sleep 10
+  RSS_AFTER+="${RSS_AFTER:+, }${s} s $(mib "$(proc_kb "$PID" VmRSS)")"
+done
+
+log "64-connection login flood with reads beside it"
+wrk -t1 -c64 -d"$((${DURATION%s} + 6))s" --timeout 10s -s "$BENCH_DIR/wrong-login.lua" \
+  "$URL/api/auth/login" >"$WORK/flood.txt" &
+FLOOD=$!
+sleep 2
+ROWS_BEFORE=$ROWS
+bench "GET /api/health (during the flood)" 8 "$URL/api/health"
+bench "GET /api/deals/{id} (during the flood)" 8 -H "Authorization: Bearer $TOKEN" "$URL/api/deals/$DEAL"
+wait "$FLOOD"
+ROWS_FLOOD=${ROWS#"$ROWS_BEFORE"}
+ROWS=$ROWS_BEFORE
+FLOOD_LINE=$(awk '/Requests\/sec:/ { rps = $2 } /^statuses:/ { u = $2; b = $4 }
+  END { printf "%.0f attempts/s: %d answered 401 (checked), %d answered 503 server_busy (hashing queue full)", rps, u, b }' "$WORK/flood.txt")
+
+log "50 000-tag contacts"
+python3 -c 'import json; print(json.dumps({"fullName": "T", "tags": ["t%d" % i for i in range(50000)]}))' >"$WORK/tags.json"
+TAG_N=100
+t0=$(proc_ticks "/proc/$PID"); w0=$(now_ms)
+for _ in $(seq $TAG_N); do
+  curl -s -o /dev/null -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    --data-binary @"$WORK/tags.json" "$URL/api/contacts"
+done
+t1=$(proc_ticks "/proc/$PID"); w1=$(now_ms)
+TAG_STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
+  -H 'Content-Type: application/json' --data-binary @"$WORK/tags.json" "$URL/api/contacts")
+TAG_CPU=$(awk -v t=$((t1 - t0)) -v n=$TAG_N -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t * 1000 / hz / n }')
+TAG_WALL=$(awk -v t=$((w1 - w0)) -v n=$TAG_N 'BEGIN { printf "%.2f", t / n }')
+
+# 9. report
 cat <<EOF
 
 ## crm-server load benchmark ($(date -u +%Y-%m-%dT%H:%MZ), $(git rev-parse --short HEAD 2>/dev/null || echo '?'))
 
-wrk --latency -t2, $DURATION per endpoint; $CONNS connections (login: $LOGIN_CONNS, argon2 hashing at production cost).
+wrk --latency -t2, $DURATION per endpoint; $CONNS connections (login: $LOGIN_CONNS, argon2 hashing at production cost on $(( $(nproc) / 2 > 0 ? $(nproc) / 2 : 1 )) thread(s)).
 
 | endpoint | req/s | p50 | p99 | non-2xx | other processes' CPU |
 |---|---|---|---|---|---|
@@ -152,6 +208,17 @@ ${ROWS}
 - crm-server RSS: idle $(mib "$IDLE_RSS"); after load $(mib "$LOADED_RSS"), peak (VmHWM) $(mib "$PEAK_RSS")
 - crm-server RSS after each run: $RSS_STEPS
 - PostgreSQL: idle $PG_IDLE; after load $PG_LOADED
+
+### Under attack (failed-login limits raised so that every wrong login is hashed)
+
+- 200 wrong logins at once: $BURST; crm-server RSS $(mib "$ATTACK_IDLE_RSS") before, $(mib "$BURST_RSS") right after (peak $(mib "$BURST_HWM")); then $RSS_AFTER
+- 64-connection flood of wrong logins: $FLOOD_LINE
+- reads beside the flood (8 connections each):
+
+| endpoint | req/s | p50 | p99 | non-2xx | other processes' CPU |
+|---|---|---|---|---|---|
+${ROWS_FLOOD}
+- a contact with 50 000 tags (289 KB): answered $TAG_STATUS, $TAG_CPU ms of server CPU and $TAG_WALL ms wall time per request (mean of $TAG_N, curl start-up included in the wall time)
 - machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM; load average before the run: $LOAD_BEFORE
 - note: server, PostgreSQL and wrk share the same $(nproc) cores, so figures are a lower bound; "other
   processes' CPU" is the share of all cores used by anything else during the run (0% = quiet machine).

@@ -34,7 +34,7 @@ pub struct CreateCompany {
     #[schema(max_length = 10000)]
     pub notes: Option<String>,
     /// Tags.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crm_core::tags::first_tags")]
     pub tags: Vec<String>,
     /// Custom field values `{key: value}`, validated against the company custom fields
     /// (`GET /api/custom-fields?entityType=company`); absent fields get their default.
@@ -81,6 +81,7 @@ pub struct UpdateCompany {
     #[schema(value_type = Option<String>)]
     pub notes: Option<Option<String>>,
     /// Replaces the tags.
+    #[serde(default, deserialize_with = "crm_core::tags::first_tags_or_null")]
     pub tags: Option<Vec<String>>,
     /// Custom field values, merged key by key: a value sets the key, `null` clears it (not
     /// for required fields), keys not named stay.

@@ -26,7 +26,7 @@ pub struct CreateContact {
     /// The company (must exist and not be in the trash).
     pub company_id: Option<Uuid>,
     /// Tags.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crm_core::tags::first_tags")]
     pub tags: Vec<String>,
     /// Free notes.
     #[schema(max_length = 10000)]
@@ -66,6 +66,7 @@ pub struct UpdateContact {
     #[schema(value_type = Option<Uuid>)]
     pub company_id: Option<Option<Uuid>>,
     /// Replaces the tags.
+    #[serde(default, deserialize_with = "crm_core::tags::first_tags_or_null")]
     pub tags: Option<Vec<String>>,
     /// Free notes.
     #[serde(default, deserialize_with = "crm_core::patch::double_option")]

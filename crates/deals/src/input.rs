@@ -93,7 +93,7 @@ pub struct CreateDeal {
     #[schema(max_length = 10000)]
     pub description: Option<String>,
     /// Tags (trimmed, deduplicated case-insensitively, 1–50 characters, at most 50).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crm_core::tags::first_tags")]
     pub tags: Vec<String>,
     /// Custom field values `{key: value}`, validated against the deal custom fields
     /// (`GET /api/custom-fields?entityType=deal`); absent fields get their default.
@@ -149,7 +149,7 @@ pub struct UpdateDeal {
     #[schema(value_type = Option<String>, max_length = 10000)]
     pub description: Option<Option<String>>,
     /// Replaces the tags.
-    #[serde(default, deserialize_with = "non_null")]
+    #[serde(default, deserialize_with = "crm_core::tags::first_tags_if_given")]
     pub tags: Option<Vec<String>>,
     /// Custom field values, merged key by key: a value sets the key, `null` clears it (not
     /// for required fields), keys not named stay.

@@ -55,7 +55,7 @@ pub struct CreateTask {
     #[garde(skip)]
     pub assigned_to_id: Option<UserId>,
     /// Tag names (trimmed, deduplicated case-insensitively, at most 50 of 1–50 characters).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crm_core::tags::first_tags")]
     #[garde(skip)]
     pub tags: Vec<String>,
     /// Custom field values `{key: value}`, validated against the task custom fields
@@ -115,6 +115,7 @@ pub struct UpdateTask {
     #[schema(value_type = Option<Uuid>)]
     pub assigned_to_id: Option<Option<UserId>>,
     /// Replaces the tags.
+    #[serde(default, deserialize_with = "crm_core::tags::first_tags_or_null")]
     #[garde(skip)]
     pub tags: Option<Vec<String>>,
     /// Custom field values, merged key by key: a value sets the key, `null` clears it (not
