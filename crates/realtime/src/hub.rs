@@ -351,6 +351,20 @@ const RECONNECT_FIRST: Duration = Duration::from_millis(100);
 /// database coming back (a failed attempt against a database that is down costs little).
 const RECONNECT_MAX: Duration = Duration::from_secs(1);
 
+/// Longest wait for a new stamper or LISTEN connection: an unreachable host (no refusal, just
+/// silence) must not stall the reconnect loop for the TCP timeout.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+async fn connect(url: &str) -> diesel::ConnectionResult<AsyncPgConnection> {
+    tokio::time::timeout(CONNECT_TIMEOUT, AsyncPgConnection::establish(url))
+        .await
+        .unwrap_or_else(|_| {
+            Err(diesel::ConnectionError::BadConnection(
+                "timed out connecting".into(),
+            ))
+        })
+}
+
 /// Largest batch one stamping transaction numbers.
 const STAMP_BATCH: i64 = 10_000;
 
@@ -363,7 +377,7 @@ async fn stamper(url: String, interval: Duration, mut shutdown: watch::Receiver<
     let mut tick = tokio::time::interval(interval.max(Duration::from_millis(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        match AsyncPgConnection::establish(&url).await {
+        match connect(&url).await {
             Ok(mut conn) => {
                 backoff = RECONNECT_FIRST;
                 loop {
@@ -403,7 +417,7 @@ async fn stamp_all(conn: &mut AsyncPgConnection) -> diesel::QueryResult<()> {
 async fn listen(url: String, wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
     let mut backoff = RECONNECT_FIRST;
     loop {
-        match AsyncPgConnection::establish(&url).await {
+        match connect(&url).await {
             Ok(mut conn) => {
                 match diesel::sql_query(format!("LISTEN {CHANNEL}"))
                     .execute(&mut conn)
