@@ -1,7 +1,7 @@
 //! `/api/deals`: exact amounts, placement on stages, moves, visibility, filters, batch, trash,
 //! activity and permissions.
 
-use crm_core::{Actor, Permission, Role};
+use crm_core::{Permission, Role};
 use crm_db::schema::{companies, contacts, pipelines, stages};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -9,7 +9,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::support::{PASSWORD, TestApp, assert_problem};
+use crate::support::{TestApp, assert_problem};
+use crm_testkit::UserBuilder;
 
 /// Stage ids of the default pipeline in order: New, Qualified, Proposal, Negotiation, Won, Lost.
 async fn sales_stages(app: &TestApp) -> (Uuid, Vec<Uuid>) {
@@ -80,35 +81,8 @@ async fn insert_contact(app: &TestApp, email: &str) -> Uuid {
 
 /// A manager without `deals.read_all`, signed in.
 async fn limited_user(app: &TestApp) -> (Uuid, String) {
-    let email = format!("limited-{}@example.com", Uuid::new_v4().simple());
-    let mut conn = app.pool.get().await.unwrap();
-    let user = crm_users::create_user(
-        &mut conn,
-        &Actor::system(),
-        crm_users::NewUser::prepare(
-            &Actor::system(),
-            &app.passwords,
-            crm_users::CreateUser {
-                email: email.clone(),
-                password: PASSWORD.into(),
-                first_name: "Lim".into(),
-                last_name: "Ited".into(),
-                role: Role::Manager,
-                is_active: true,
-                permission_grants: vec![],
-                permission_revokes: vec![Permission::DealsReadAll],
-            },
-        )
+    app.signed_in_as(UserBuilder::new(Role::Manager).revoke([Permission::DealsReadAll]))
         .await
-        .unwrap(),
-    )
-    .await
-    .unwrap();
-    let body: Value = app.login(&email, PASSWORD).await.json().await.unwrap();
-    (
-        user.id.0,
-        body["data"]["accessToken"].as_str().unwrap().to_owned(),
-    )
 }
 
 async fn create(app: &TestApp, token: &str, body: Value) -> Value {

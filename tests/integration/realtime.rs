@@ -7,11 +7,10 @@ use std::time::Duration;
 
 use crm_core::{Actor, Permission, Role};
 use crm_db::schema::{pipelines, stages};
-use crm_users::CreateUser;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use futures_util::{SinkExt, StreamExt};
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -20,7 +19,8 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use uuid::Uuid;
 
-use crate::support::{PASSWORD, TestApp, assert_problem};
+use crate::support::{TestApp, assert_problem};
+use crm_testkit::UserBuilder;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -190,37 +190,8 @@ async fn create_deal(app: &TestApp, token: &str, body: Value) -> Value {
 
 /// A signed-in user of `role` without the given permissions.
 async fn user_without(app: &TestApp, role: Role, revokes: Vec<Permission>) -> (Uuid, String) {
-    let email = format!("{}@example.com", Uuid::new_v4().simple());
-    let mut conn = app.pool.get().await.unwrap();
-    let user = crm_users::create_user(
-        &mut conn,
-        &Actor::system(),
-        crm_users::NewUser::prepare(
-            &Actor::system(),
-            &app.passwords,
-            CreateUser {
-                email: email.clone(),
-                password: PASSWORD.into(),
-                first_name: "Rt".into(),
-                last_name: "User".into(),
-                role,
-                is_active: true,
-                permission_grants: vec![],
-                permission_revokes: revokes,
-            },
-        )
+    app.signed_in_as(UserBuilder::new(role).revoke(revokes))
         .await
-        .unwrap(),
-    )
-    .await
-    .unwrap();
-    let res = app.login(&email, PASSWORD).await;
-    assert_eq!(res.status(), StatusCode::OK);
-    let body: Value = res.json().await.unwrap();
-    (
-        user.id.0,
-        body["data"]["accessToken"].as_str().unwrap().to_owned(),
-    )
 }
 
 // ---------------------------------------------------------------------------------------------

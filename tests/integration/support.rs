@@ -10,18 +10,17 @@ use crm_core::{Actor, Role};
 use crm_db::DbPool;
 use crm_http::{AppState, HttpSettings, build_server};
 use crm_realtime::{Hub, RealtimeSettings};
-use crm_testkit::TestDb;
-use crm_users::{CreateUser, Passwords, User};
+use crm_testkit::{TestDb, UserBuilder};
+use crm_users::{Passwords, User};
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 
-pub const PASSWORD: &str = "correct horse battery staple";
+pub use crm_testkit::builders::PASSWORD;
 
 pub struct TestApp {
     pub base: String,
     pub pool: DbPool,
     pub client: Client,
-    pub passwords: Passwords,
     /// Statements the server has sent to the database so far.
     pub queries: Arc<AtomicU64>,
     pub db: Arc<TestDb>,
@@ -39,6 +38,18 @@ pub struct TestUser {
     pub password: String,
 }
 
+/// The test servers' auth and HTTP settings, adjusted.
+fn settings(adjust: impl FnOnce(&mut AuthConfig, &mut HttpSettings)) -> (AuthConfig, HttpSettings) {
+    let mut auth = AuthConfig::new(b"test secret of at least thirty-two bytes".to_vec());
+    let mut http = HttpSettings {
+        cookie_secure: false,
+        workers: Some(1),
+        ..HttpSettings::default()
+    };
+    adjust(&mut auth, &mut http);
+    (auth, http)
+}
+
 impl TestApp {
     pub async fn spawn() -> Self {
         Self::spawn_with(|_, _| {}).await
@@ -54,13 +65,7 @@ impl TestApp {
         db: TestDb,
         adjust: impl FnOnce(&mut AuthConfig, &mut HttpSettings),
     ) -> Self {
-        let mut auth = AuthConfig::new(b"test secret of at least thirty-two bytes".to_vec());
-        let mut http = HttpSettings {
-            cookie_secure: false,
-            workers: Some(1),
-            ..HttpSettings::default()
-        };
-        adjust(&mut auth, &mut http);
+        let (auth, http) = settings(adjust);
         Self::spawn_instance(Arc::new(db), auth, http, RealtimeSettings::default()).await
     }
 
@@ -70,13 +75,7 @@ impl TestApp {
         passwords: Passwords,
         adjust: impl FnOnce(&mut AuthConfig, &mut HttpSettings),
     ) -> Self {
-        let mut auth = AuthConfig::new(b"test secret of at least thirty-two bytes".to_vec());
-        let mut http = HttpSettings {
-            cookie_secure: false,
-            workers: Some(1),
-            ..HttpSettings::default()
-        };
-        adjust(&mut auth, &mut http);
+        let (auth, http) = settings(adjust);
         let db = Arc::new(TestDb::new().await);
         Self::spawn_full(db, auth, http, RealtimeSettings::default(), passwords).await
     }
@@ -85,23 +84,14 @@ impl TestApp {
     pub async fn spawn_realtime(adjust: impl FnOnce(&mut RealtimeSettings)) -> Self {
         let mut realtime = RealtimeSettings::default();
         adjust(&mut realtime);
-        let auth = AuthConfig::new(b"test secret of at least thirty-two bytes".to_vec());
-        let http = HttpSettings {
-            cookie_secure: false,
-            workers: Some(1),
-            ..HttpSettings::default()
-        };
+        let (auth, http) = settings(|_, _| {});
         Self::spawn_instance(Arc::new(TestDb::new().await), auth, http, realtime).await
     }
 
     /// A second server instance on the same database (as behind a load balancer), with the
     /// same secrets and realtime settings.
     pub async fn another_instance(&self) -> Self {
-        let http = HttpSettings {
-            cookie_secure: false,
-            workers: Some(1),
-            ..HttpSettings::default()
-        };
+        let (_, http) = settings(|_, _| {});
         Self::spawn_instance(
             self.db.clone(),
             self.auth.clone(),
@@ -163,7 +153,6 @@ impl TestApp {
             base,
             pool,
             client: Client::builder().cookie_store(true).build().unwrap(),
-            passwords,
             queries,
             db,
             realtime: hub,
@@ -186,39 +175,28 @@ impl TestApp {
     }
 
     pub async fn create_user(&self, role: Role) -> TestUser {
-        let email = format!(
-            "{}-{}@example.com",
-            role.as_str().to_lowercase(),
-            uuid::Uuid::new_v4().simple()
-        );
+        self.insert_user(UserBuilder::new(role)).await
+    }
+
+    /// Inserts the user `builder` describes (password [`PASSWORD`]).
+    pub async fn insert_user(&self, builder: UserBuilder) -> TestUser {
         let mut conn = self.pool.get().await.unwrap();
-        let user = crm_users::create_user(
-            &mut conn,
-            &Actor::system(),
-            crm_users::NewUser::prepare(
-                &Actor::system(),
-                &self.passwords,
-                CreateUser {
-                    email: email.clone(),
-                    password: PASSWORD.into(),
-                    first_name: "Test".into(),
-                    last_name: role.as_str().into(),
-                    role,
-                    is_active: true,
-                    permission_grants: vec![],
-                    permission_revokes: vec![],
-                },
-            )
-            .await
-            .unwrap(),
-        )
-        .await
-        .unwrap();
+        let user = builder.insert(&mut conn).await;
         TestUser {
+            email: user.email.clone(),
             user,
-            email,
             password: PASSWORD.into(),
         }
+    }
+
+    /// The user `builder` describes, signed in: its id and an access token.
+    pub async fn signed_in_as(&self, builder: UserBuilder) -> (uuid::Uuid, String) {
+        let user = self.insert_user(builder).await;
+        let res = self.login(&user.email, &user.password).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let body: Value = res.json().await.unwrap();
+        let token = body["data"]["accessToken"].as_str().unwrap().to_owned();
+        (user.user.id.0, token)
     }
 
     /// Logs in with a fresh client (own cookie jar); returns the response.

@@ -2,41 +2,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crm_comments::{CommentError, CommentTarget, CommentType, CreateComment, UpdateComment};
-use crm_core::{Actor, EntityKind, EntityRef, PageRequest, Permission, Role};
+use crm_core::{EntityKind, EntityRef, PageRequest, Permission, Role};
 use crm_db::AsyncPgConnection;
-use crm_testkit::TestDb;
-use crm_users::{CreateUser, Passwords, User};
+use crm_testkit::{TestDb, UserBuilder};
+use crm_users::User;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 async fn user(conn: &mut AsyncPgConnection, role: Role) -> User {
-    let p = Passwords::fast_for_tests().unwrap();
-    crm_users::create_user(
-        conn,
-        &Actor::system(),
-        crm_users::NewUser::prepare(
-            &Actor::system(),
-            &p,
-            CreateUser {
-                email: format!("{}@example.com", Uuid::new_v4().simple()),
-                password: "correct horse battery".into(),
-                first_name: "T".into(),
-                last_name: "U".into(),
-                role,
-                is_active: true,
-                permission_grants: vec![],
-                permission_revokes: vec![],
-            },
-        )
-        .await
-        .unwrap(),
-    )
-    .await
-    .unwrap()
-}
-
-fn actor_of(u: &User) -> Actor {
-    Actor::user(u.id, u.role, u.permission_set())
+    UserBuilder::new(role).insert(conn).await
 }
 
 async fn insert(conn: &mut AsyncPgConnection, sql: &str, trashed: bool) -> Uuid {
@@ -71,7 +45,7 @@ fn comment(target: CommentTarget, id: Uuid, content: &str) -> CreateComment {
 async fn comments_go_on_live_deals_contacts_and_tasks_only() {
     let db = TestDb::new().await;
     let mut conn = db.conn().await;
-    let actor = actor_of(&user(&mut conn, Role::Manager).await);
+    let actor = (user(&mut conn, Role::Manager).await).actor();
     for (target, sql) in [
         (CommentTarget::Deal, DEAL),
         (CommentTarget::Contact, CONTACT),
@@ -97,9 +71,9 @@ async fn comments_go_on_live_deals_contacts_and_tasks_only() {
 async fn only_the_author_edits_and_only_admins_delete_others_comments() {
     let db = TestDb::new().await;
     let mut conn = db.conn().await;
-    let author = actor_of(&user(&mut conn, Role::Manager).await);
-    let other = actor_of(&user(&mut conn, Role::Manager).await);
-    let admin = actor_of(&user(&mut conn, Role::Admin).await);
+    let author = (user(&mut conn, Role::Manager).await).actor();
+    let other = (user(&mut conn, Role::Manager).await).actor();
+    let admin = (user(&mut conn, Role::Admin).await).actor();
     let task = insert(&mut conn, TASK, false).await;
     let c =
         crm_comments::create_comment(&mut conn, &author, comment(CommentTarget::Task, task, "a"))
@@ -156,7 +130,7 @@ async fn only_the_author_edits_and_only_admins_delete_others_comments() {
 async fn comment_changes_land_on_the_parent_timeline_and_lists_are_oldest_first() {
     let db = TestDb::new().await;
     let mut conn = db.conn().await;
-    let actor = actor_of(&user(&mut conn, Role::Admin).await);
+    let actor = (user(&mut conn, Role::Admin).await).actor();
     let task = insert(&mut conn, TASK, false).await;
     let first =
         crm_comments::create_comment(&mut conn, &actor, comment(CommentTarget::Task, task, "one"))
@@ -228,8 +202,8 @@ async fn comment_changes_land_on_the_parent_timeline_and_lists_are_oldest_first(
 async fn content_must_hold_one_to_ten_thousand_characters_and_viewers_write_nothing() {
     let db = TestDb::new().await;
     let mut conn = db.conn().await;
-    let actor = actor_of(&user(&mut conn, Role::Manager).await);
-    let viewer = actor_of(&user(&mut conn, Role::Viewer).await);
+    let actor = (user(&mut conn, Role::Manager).await).actor();
+    let viewer = (user(&mut conn, Role::Viewer).await).actor();
     let task = insert(&mut conn, TASK, false).await;
     for content in [String::new(), "   ".into(), "x".repeat(10001)] {
         let CommentError::Invalid(errors) = crm_comments::create_comment(

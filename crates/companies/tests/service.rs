@@ -5,38 +5,12 @@ use chrono::{Duration, Utc};
 use crm_companies::{Company, CompanyError, CreateCompany, ListCompanies, Listing, UpdateCompany};
 use crm_core::{Actor, EntityKind, EntityRef, Permission, Role};
 use crm_db::AsyncPgConnection;
-use crm_testkit::TestDb;
-use crm_users::{CreateUser, Passwords, User};
+use crm_testkit::{TestDb, UserBuilder};
+use crm_users::User;
 use serde_json::json;
 
 async fn user(conn: &mut AsyncPgConnection, role: Role, revokes: Vec<Permission>) -> User {
-    let p = Passwords::fast_for_tests().unwrap();
-    crm_users::create_user(
-        conn,
-        &Actor::system(),
-        crm_users::NewUser::prepare(
-            &Actor::system(),
-            &p,
-            CreateUser {
-                email: format!("{}@example.com", uuid::Uuid::now_v7().simple()),
-                password: "correct horse battery".into(),
-                first_name: "T".into(),
-                last_name: "U".into(),
-                role,
-                is_active: true,
-                permission_grants: vec![],
-                permission_revokes: revokes,
-            },
-        )
-        .await
-        .unwrap(),
-    )
-    .await
-    .unwrap()
-}
-
-fn actor_of(u: &User) -> Actor {
-    Actor::user(u.id, u.role, u.permission_set())
+    UserBuilder::new(role).revoke(revokes).insert(conn).await
 }
 
 fn named(name: &str) -> CreateCompany {
@@ -80,7 +54,7 @@ async fn a_new_company_is_normalised_owned_by_its_creator_and_logged() {
     .unwrap();
     let company = crm_companies::create_company(
         &mut conn,
-        &actor_of(&me),
+        &me.actor(),
         CreateCompany {
             name: "  Acme  ".into(),
             website: Some("https://acme.example".into()),
@@ -201,26 +175,10 @@ async fn names_are_unique_among_live_companies_and_restore_refuses_a_taken_name(
 async fn owners_must_be_active_users() {
     let db = TestDb::new().await;
     let mut conn = db.conn().await;
-    let p = Passwords::fast_for_tests().unwrap();
-    let gone = user(&mut conn, Role::Manager, vec![]).await;
-    crm_users::update_user(
-        &mut conn,
-        &Actor::system(),
-        crm_users::UserUpdate::prepare(
-            &Actor::system(),
-            &p,
-            gone.id,
-            crm_users::UpdateUser {
-                is_active: Some(false),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap(),
-        None,
-    )
-    .await
-    .unwrap();
+    let gone = UserBuilder::new(Role::Manager)
+        .inactive()
+        .insert(&mut conn)
+        .await;
     for owner in [uuid::Uuid::now_v7(), gone.id.0] {
         let mut input = named("Acme");
         input.owner_id = Some(owner);
@@ -240,37 +198,37 @@ async fn without_read_all_only_own_companies_are_visible() {
     let mut conn = db.conn().await;
     let me = user(&mut conn, Role::Manager, vec![Permission::CompaniesReadAll]).await;
     let other = user(&mut conn, Role::Manager, vec![]).await;
-    let mine = crm_companies::create_company(&mut conn, &actor_of(&me), named("Mine"))
+    let mine = crm_companies::create_company(&mut conn, &me.actor(), named("Mine"))
         .await
         .unwrap();
-    let theirs = crm_companies::create_company(&mut conn, &actor_of(&other), named("Theirs"))
+    let theirs = crm_companies::create_company(&mut conn, &other.actor(), named("Theirs"))
         .await
         .unwrap();
-    let listed = crm_companies::list_companies(&mut conn, &actor_of(&me), &Default::default())
+    let listed = crm_companies::list_companies(&mut conn, &me.actor(), &Default::default())
         .await
         .unwrap();
     assert_eq!(items(listed), ["Mine"]);
-    let all = crm_companies::list_companies(&mut conn, &actor_of(&other), &Default::default())
+    let all = crm_companies::list_companies(&mut conn, &other.actor(), &Default::default())
         .await
         .unwrap();
     assert_eq!(items(all), ["Mine", "Theirs"]);
-    crm_companies::get_company(&mut conn, &actor_of(&me), mine.id)
+    crm_companies::get_company(&mut conn, &me.actor(), mine.id)
         .await
         .unwrap();
     for err in [
-        crm_companies::get_company(&mut conn, &actor_of(&me), theirs.id)
+        crm_companies::get_company(&mut conn, &me.actor(), theirs.id)
             .await
             .unwrap_err(),
         crm_companies::update_company(
             &mut conn,
-            &actor_of(&me),
+            &me.actor(),
             theirs.id,
             UpdateCompany::default(),
             None,
         )
         .await
         .unwrap_err(),
-        crm_companies::delete_company(&mut conn, &actor_of(&me), theirs.id, false, None)
+        crm_companies::delete_company(&mut conn, &me.actor(), theirs.id, false, None)
             .await
             .map(|_| theirs.clone())
             .unwrap_err(),
@@ -347,19 +305,19 @@ async fn permanent_deletion_is_for_admins_and_purge_removes_old_trash() {
     let mut conn = db.conn().await;
     let manager = user(&mut conn, Role::Manager, vec![]).await;
     let admin = user(&mut conn, Role::Admin, vec![]).await;
-    let c = crm_companies::create_company(&mut conn, &actor_of(&manager), named("Acme"))
+    let c = crm_companies::create_company(&mut conn, &manager.actor(), named("Acme"))
         .await
         .unwrap();
-    let err = crm_companies::delete_company(&mut conn, &actor_of(&manager), c.id, true, None)
+    let err = crm_companies::delete_company(&mut conn, &manager.actor(), c.id, true, None)
         .await
         .unwrap_err();
     assert!(matches!(err, CompanyError::AdminOnly));
-    crm_companies::delete_company(&mut conn, &actor_of(&manager), c.id, false, None)
+    crm_companies::delete_company(&mut conn, &manager.actor(), c.id, false, None)
         .await
         .unwrap();
     let trash = crm_companies::list_companies(
         &mut conn,
-        &actor_of(&manager),
+        &manager.actor(),
         &ListCompanies {
             deleted: true,
             ..Default::default()
@@ -380,13 +338,13 @@ async fn permanent_deletion_is_for_admins_and_purge_removes_old_trash() {
             .unwrap(),
         1
     );
-    let other = crm_companies::create_company(&mut conn, &actor_of(&manager), named("Other"))
+    let other = crm_companies::create_company(&mut conn, &manager.actor(), named("Other"))
         .await
         .unwrap();
-    crm_companies::delete_company(&mut conn, &actor_of(&admin), other.id, true, None)
+    crm_companies::delete_company(&mut conn, &admin.actor(), other.id, true, None)
         .await
         .unwrap();
-    let err = crm_companies::get_company(&mut conn, &actor_of(&admin), other.id)
+    let err = crm_companies::get_company(&mut conn, &admin.actor(), other.id)
         .await
         .unwrap_err();
     assert!(matches!(err, CompanyError::NotFound(_)));
@@ -397,7 +355,7 @@ async fn a_viewer_writes_nothing() {
     let db = TestDb::new().await;
     let mut conn = db.conn().await;
     let viewer = user(&mut conn, Role::Viewer, vec![]).await;
-    let err = crm_companies::create_company(&mut conn, &actor_of(&viewer), named("Acme"))
+    let err = crm_companies::create_company(&mut conn, &viewer.actor(), named("Acme"))
         .await
         .unwrap_err();
     assert!(matches!(

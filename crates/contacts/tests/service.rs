@@ -5,40 +5,14 @@ use crm_companies::{CreateCompany, Listing};
 use crm_contacts::{Contact, ContactError, CreateContact, ListContacts, Social, UpdateContact};
 use crm_core::{Actor, Cursor, EntityKind, EntityRef, Permission, Role};
 use crm_db::AsyncPgConnection;
-use crm_testkit::TestDb;
-use crm_users::{CreateUser, Passwords, User};
+use crm_testkit::{TestDb, UserBuilder};
+use crm_users::User;
 use diesel_async::RunQueryDsl;
 use serde_json::json;
 use uuid::Uuid;
 
 async fn user(conn: &mut AsyncPgConnection, role: Role, revokes: Vec<Permission>) -> User {
-    let p = Passwords::fast_for_tests().unwrap();
-    crm_users::create_user(
-        conn,
-        &Actor::system(),
-        crm_users::NewUser::prepare(
-            &Actor::system(),
-            &p,
-            CreateUser {
-                email: format!("{}@example.com", Uuid::now_v7().simple()),
-                password: "correct horse battery".into(),
-                first_name: "T".into(),
-                last_name: "U".into(),
-                role,
-                is_active: true,
-                permission_grants: vec![],
-                permission_revokes: revokes,
-            },
-        )
-        .await
-        .unwrap(),
-    )
-    .await
-    .unwrap()
-}
-
-fn actor_of(u: &User) -> Actor {
-    Actor::user(u.id, u.role, u.permission_set())
+    UserBuilder::new(role).revoke(revokes).insert(conn).await
 }
 
 fn named(name: &str) -> CreateContact {
@@ -102,7 +76,7 @@ async fn a_new_contact_is_normalised_and_owned_by_its_creator() {
     let me = user(&mut conn, Role::Manager, vec![]).await;
     let c = crm_contacts::create_contact(
         &mut conn,
-        &actor_of(&me),
+        &me.actor(),
         CreateContact {
             full_name: " Ada Lovelace ".into(),
             email: Some("  Ada@Example.COM ".into()),
@@ -123,7 +97,7 @@ async fn a_new_contact_is_normalised_and_owned_by_its_creator() {
     assert_eq!(c.social.telegram.as_deref(), Some("@ada"));
     assert_eq!(c.social.vk, None);
     assert_eq!(c.owner_id, Some(me.id.0));
-    let fetched = crm_contacts::get_contact(&mut conn, &actor_of(&me), c.id)
+    let fetched = crm_contacts::get_contact(&mut conn, &me.actor(), c.id)
         .await
         .unwrap();
     assert_eq!(fetched, c);
@@ -375,7 +349,7 @@ async fn lists_filter_by_visibility_search_relations_and_page_by_cursor() {
     for (name, email, phone, company_id, owner) in people {
         crm_contacts::create_contact(
             &mut conn,
-            &actor_of(owner),
+            &owner.actor(),
             CreateContact {
                 full_name: name.into(),
                 email: Some(email.into()),
@@ -392,8 +366,8 @@ async fn lists_filter_by_visibility_search_relations_and_page_by_cursor() {
         .await
         .unwrap();
     }
-    let mine = actor_of(&me);
-    let all = actor_of(&boss);
+    let mine = me.actor();
+    let all = boss.actor();
     assert_eq!(
         list(&mut conn, &mine, ListContacts::default()).await,
         [
@@ -528,25 +502,25 @@ async fn a_viewer_writes_nothing_and_permanent_deletion_is_for_admins() {
     let mut conn = db.conn().await;
     let viewer = user(&mut conn, Role::Viewer, vec![]).await;
     let manager = user(&mut conn, Role::Manager, vec![]).await;
-    let err = crm_contacts::create_contact(&mut conn, &actor_of(&viewer), named("Ada"))
+    let err = crm_contacts::create_contact(&mut conn, &viewer.actor(), named("Ada"))
         .await
         .unwrap_err();
     assert!(matches!(
         err,
         ContactError::Forbidden(Permission::ContactsWrite)
     ));
-    let c = crm_contacts::create_contact(&mut conn, &actor_of(&manager), named("Ada"))
+    let c = crm_contacts::create_contact(&mut conn, &manager.actor(), named("Ada"))
         .await
         .unwrap();
-    let err = crm_contacts::delete_contact(&mut conn, &actor_of(&manager), c.id, true, None)
+    let err = crm_contacts::delete_contact(&mut conn, &manager.actor(), c.id, true, None)
         .await
         .unwrap_err();
     assert!(matches!(err, ContactError::AdminOnly));
-    let err = crm_contacts::delete_contact(&mut conn, &actor_of(&manager), c.id, false, Some(9))
+    let err = crm_contacts::delete_contact(&mut conn, &manager.actor(), c.id, false, Some(9))
         .await
         .unwrap_err();
     assert!(matches!(err, ContactError::VersionMismatch { .. }));
-    crm_contacts::delete_contact(&mut conn, &actor_of(&manager), c.id, false, Some(1))
+    crm_contacts::delete_contact(&mut conn, &manager.actor(), c.id, false, Some(1))
         .await
         .unwrap();
     assert_eq!(

@@ -5,8 +5,8 @@ use crm_core::{Actor, EntityKind, EntityRef, Permission, Role};
 use crm_db::AsyncPgConnection;
 use crm_db::schema::{companies, contacts, deals, pipelines, stages};
 use crm_deals::{CreateDeal, DealError, DealStatus, ListDeals, MoveDeal, UpdateDeal};
-use crm_testkit::TestDb;
-use crm_users::{CreateUser, Passwords, User};
+use crm_testkit::{TestDb, UserBuilder};
+use crm_users::User;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::json;
@@ -67,33 +67,7 @@ async fn other_pipeline(conn: &mut AsyncPgConnection, kinds: &[&str]) -> Pipelin
 }
 
 async fn user(conn: &mut AsyncPgConnection, role: Role, revokes: Vec<Permission>) -> User {
-    let p = Passwords::fast_for_tests().unwrap();
-    crm_users::create_user(
-        conn,
-        &Actor::system(),
-        crm_users::NewUser::prepare(
-            &Actor::system(),
-            &p,
-            CreateUser {
-                email: format!("{}@example.com", Uuid::new_v4().simple()),
-                password: "correct horse battery".into(),
-                first_name: "A".into(),
-                last_name: "B".into(),
-                role,
-                is_active: true,
-                permission_grants: vec![],
-                permission_revokes: revokes,
-            },
-        )
-        .await
-        .unwrap(),
-    )
-    .await
-    .unwrap()
-}
-
-fn actor_of(user: &User) -> Actor {
-    Actor::user(user.id, user.role, user.permission_set())
+    UserBuilder::new(role).revoke(revokes).insert(conn).await
 }
 
 fn titled(title: &str) -> CreateDeal {
@@ -565,7 +539,7 @@ async fn without_read_all_one_sees_only_deals_one_created_or_is_assigned_to() {
     let mut conn = db.conn().await;
     let me = user(&mut conn, Role::Manager, vec![Permission::DealsReadAll]).await;
     let other = user(&mut conn, Role::Manager, vec![]).await;
-    let (mine, theirs) = (actor_of(&me), actor_of(&other));
+    let (mine, theirs) = (me.actor(), other.actor());
     let own = create(&mut conn, &mine, titled("Own")).await;
     let assigned = create(
         &mut conn,
@@ -651,7 +625,7 @@ async fn trashing_takes_the_deal_off_its_stage_and_restoring_appends_it() {
     );
     // Permanent deletion is for admins.
     let manager = user(&mut conn, Role::Manager, vec![]).await;
-    let err = crm_deals::purge_deal(&mut conn, &actor_of(&manager), ids[1], None)
+    let err = crm_deals::purge_deal(&mut conn, &manager.actor(), ids[1], None)
         .await
         .unwrap_err();
     assert!(matches!(err, DealError::AdminOnly), "{err:?}");
@@ -758,7 +732,7 @@ async fn a_stage_move_is_recorded_with_its_field_changes() {
 async fn viewers_write_nothing() {
     let db = TestDb::new().await;
     let mut conn = db.conn().await;
-    let viewer = actor_of(&user(&mut conn, Role::Viewer, vec![]).await);
+    let viewer = (user(&mut conn, Role::Viewer, vec![]).await).actor();
     let deal = create(&mut conn, &Actor::system(), titled("T")).await;
     assert!(matches!(
         crm_deals::create_deal(&mut conn, &viewer, titled("X"))

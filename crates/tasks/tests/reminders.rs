@@ -7,36 +7,11 @@ use crm_core::{Actor, Role};
 use crm_events::Event;
 use crm_tasks::reminders::fire_due_reminders;
 use crm_tasks::{CreateTask, UpdateTask};
-use crm_testkit::TestDb;
-use crm_users::{CreateUser, Passwords};
+use crm_testkit::{TestDb, UserBuilder};
 use serde_json::json;
-use uuid::Uuid;
 
 async fn user(conn: &mut crm_db::AsyncPgConnection) -> Actor {
-    let p = Passwords::fast_for_tests().unwrap();
-    let u = crm_users::create_user(
-        conn,
-        &Actor::system(),
-        crm_users::NewUser::prepare(
-            &Actor::system(),
-            &p,
-            CreateUser {
-                email: format!("{}@example.com", Uuid::new_v4().simple()),
-                password: "correct horse battery".into(),
-                first_name: "T".into(),
-                last_name: "U".into(),
-                role: Role::Manager,
-                is_active: true,
-                permission_grants: vec![],
-                permission_revokes: vec![],
-            },
-        )
-        .await
-        .unwrap(),
-    )
-    .await
-    .unwrap();
-    Actor::user(u.id, u.role, u.permission_set())
+    UserBuilder::new(Role::Manager).insert(conn).await.actor()
 }
 
 async fn due_events(conn: &mut crm_db::AsyncPgConnection) -> Vec<Event> {

@@ -7,40 +7,14 @@ use crm_db::AsyncPgConnection;
 use crm_tasks::{
     CreateTask, ListTasks, Task, TaskError, TaskPriority, TaskSort, TaskStatus, UpdateTask,
 };
-use crm_testkit::TestDb;
-use crm_users::{CreateUser, Passwords, User};
+use crm_testkit::{TestDb, UserBuilder};
+use crm_users::User;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 async fn user(conn: &mut AsyncPgConnection, role: Role, revokes: Vec<Permission>) -> User {
-    let p = Passwords::fast_for_tests().unwrap();
-    crm_users::create_user(
-        conn,
-        &Actor::system(),
-        crm_users::NewUser::prepare(
-            &Actor::system(),
-            &p,
-            CreateUser {
-                email: format!("{}@example.com", Uuid::new_v4().simple()),
-                password: "correct horse battery".into(),
-                first_name: "T".into(),
-                last_name: "U".into(),
-                role,
-                is_active: true,
-                permission_grants: vec![],
-                permission_revokes: revokes,
-            },
-        )
-        .await
-        .unwrap(),
-    )
-    .await
-    .unwrap()
-}
-
-fn actor_of(u: &User) -> Actor {
-    Actor::user(u.id, u.role, u.permission_set())
+    UserBuilder::new(role).revoke(revokes).insert(conn).await
 }
 
 fn new_task(title: &str) -> CreateTask {
@@ -95,7 +69,7 @@ async fn defaults_apply_and_the_assignee_is_the_acting_user() {
     let db = TestDb::new().await;
     let mut conn = db.conn().await;
     let me = user(&mut conn, Role::Manager, vec![]).await;
-    let task = create(&mut conn, &actor_of(&me), new_task("  Call back  ")).await;
+    let task = create(&mut conn, &me.actor(), new_task("  Call back  ")).await;
     assert_eq!(task.title, "Call back");
     assert_eq!(task.status, TaskStatus::Todo);
     assert_eq!(task.priority, TaskPriority::Medium);
@@ -110,7 +84,7 @@ async fn defaults_apply_and_the_assignee_is_the_acting_user() {
 async fn completed_at_is_set_on_done_and_cleared_when_leaving_done() {
     let db = TestDb::new().await;
     let mut conn = db.conn().await;
-    let actor = actor_of(&user(&mut conn, Role::Manager, vec![]).await);
+    let actor = (user(&mut conn, Role::Manager, vec![]).await).actor();
     let task = create(&mut conn, &actor, new_task("T")).await;
     let set = |status| UpdateTask {
         status: Some(status),
@@ -158,7 +132,7 @@ async fn completed_at_is_set_on_done_and_cleared_when_leaving_done() {
 async fn overdue_is_computed_and_filterable() {
     let db = TestDb::new().await;
     let mut conn = db.conn().await;
-    let actor = actor_of(&user(&mut conn, Role::Manager, vec![]).await);
+    let actor = (user(&mut conn, Role::Manager, vec![]).await).actor();
     let past = Utc::now() - Duration::hours(1);
     let mut late = new_task("late");
     late.due_at = Some(past);
@@ -199,7 +173,7 @@ async fn overdue_is_computed_and_filterable() {
 async fn priority_sorts_by_urgency_not_alphabetically_and_due_dates_filter_a_range() {
     let db = TestDb::new().await;
     let mut conn = db.conn().await;
-    let actor = actor_of(&user(&mut conn, Role::Manager, vec![]).await);
+    let actor = (user(&mut conn, Role::Manager, vec![]).await).actor();
     let base = Utc::now() + Duration::days(10);
     for (i, (title, p)) in [
         ("m", TaskPriority::Medium),
@@ -246,9 +220,9 @@ async fn priority_sorts_by_urgency_not_alphabetically_and_due_dates_filter_a_ran
 async fn without_read_all_a_user_sees_only_tasks_they_created_or_are_assigned_to() {
     let db = TestDb::new().await;
     let mut conn = db.conn().await;
-    let boss = actor_of(&user(&mut conn, Role::Manager, vec![]).await);
+    let boss = (user(&mut conn, Role::Manager, vec![]).await).actor();
     let me_user = user(&mut conn, Role::Manager, vec![Permission::TasksReadAll]).await;
-    let me = actor_of(&me_user);
+    let me = me_user.actor();
     let others = create(&mut conn, &boss, new_task("others")).await;
     let mut assigned = new_task("assigned to me");
     assigned.assigned_to_id = Some(me_user.id);
@@ -271,34 +245,16 @@ async fn without_read_all_a_user_sees_only_tasks_they_created_or_are_assigned_to
 async fn links_must_name_live_deals_contacts_and_active_users() {
     let db = TestDb::new().await;
     let mut conn = db.conn().await;
-    let actor = actor_of(&user(&mut conn, Role::Manager, vec![]).await);
+    let actor = (user(&mut conn, Role::Manager, vec![]).await).actor();
     let deal = insert_deal(&mut conn, false).await;
     let trashed_deal = insert_deal(&mut conn, true).await;
     let contact = insert_contact(&mut conn, false).await;
     let trashed_contact = insert_contact(&mut conn, true).await;
-    let p = Passwords::fast_for_tests().unwrap();
-    let inactive = crm_users::create_user(
-        &mut conn,
-        &Actor::system(),
-        crm_users::NewUser::prepare(
-            &Actor::system(),
-            &p,
-            CreateUser {
-                email: "gone@example.com".into(),
-                password: "correct horse battery".into(),
-                first_name: String::new(),
-                last_name: String::new(),
-                role: Role::Viewer,
-                is_active: false,
-                permission_grants: vec![],
-                permission_revokes: vec![],
-            },
-        )
-        .await
-        .unwrap(),
-    )
-    .await
-    .unwrap();
+    let inactive = UserBuilder::new(Role::Viewer)
+        .email("gone@example.com")
+        .inactive()
+        .insert(&mut conn)
+        .await;
     let mut ok = new_task("linked");
     ok.deal_id = Some(deal);
     ok.contact_id = Some(contact);
@@ -374,7 +330,7 @@ async fn links_must_name_live_deals_contacts_and_active_users() {
 async fn invalid_input_names_the_fields_in_camel_case() {
     let db = TestDb::new().await;
     let mut conn = db.conn().await;
-    let actor = actor_of(&user(&mut conn, Role::Manager, vec![]).await);
+    let actor = (user(&mut conn, Role::Manager, vec![]).await).actor();
     for (body, field) in [
         (serde_json::json!({"title": "   "}), "title"),
         (serde_json::json!({"title": "x".repeat(301)}), "title"),
@@ -403,8 +359,8 @@ async fn invalid_input_names_the_fields_in_camel_case() {
 async fn trash_restore_and_permanent_deletion_follow_the_rules() {
     let db = TestDb::new().await;
     let mut conn = db.conn().await;
-    let manager = actor_of(&user(&mut conn, Role::Manager, vec![]).await);
-    let admin = actor_of(&user(&mut conn, Role::Admin, vec![]).await);
+    let manager = (user(&mut conn, Role::Manager, vec![]).await).actor();
+    let admin = (user(&mut conn, Role::Admin, vec![]).await).actor();
     let task = create(&mut conn, &manager, new_task("T")).await;
     let err = crm_tasks::delete_task(&mut conn, &manager, task.id, false, Some(7))
         .await
@@ -486,7 +442,7 @@ async fn trash_restore_and_permanent_deletion_follow_the_rules() {
 async fn every_change_is_in_the_activity_log_with_field_changes() {
     let db = TestDb::new().await;
     let mut conn = db.conn().await;
-    let actor = actor_of(&user(&mut conn, Role::Admin, vec![]).await);
+    let actor = (user(&mut conn, Role::Admin, vec![]).await).actor();
     let task = create(&mut conn, &actor, new_task("T")).await;
     crm_tasks::update_task(
         &mut conn,
@@ -543,7 +499,7 @@ async fn every_change_is_in_the_activity_log_with_field_changes() {
 async fn tags_are_normalised_registered_and_filter_case_insensitively() {
     let db = TestDb::new().await;
     let mut conn = db.conn().await;
-    let actor = actor_of(&user(&mut conn, Role::Manager, vec![]).await);
+    let actor = (user(&mut conn, Role::Manager, vec![]).await).actor();
     let mut t = new_task("tagged");
     t.tags = vec![" VIP ".into(), "vip".into(), "lead".into()];
     let task = create(&mut conn, &actor, t).await;
@@ -572,7 +528,7 @@ async fn tags_are_normalised_registered_and_filter_case_insensitively() {
 async fn a_viewer_writes_nothing() {
     let db = TestDb::new().await;
     let mut conn = db.conn().await;
-    let viewer = actor_of(&user(&mut conn, Role::Viewer, vec![]).await);
+    let viewer = (user(&mut conn, Role::Viewer, vec![]).await).actor();
     assert!(matches!(
         crm_tasks::create_task(&mut conn, &viewer, new_task("x")).await,
         Err(TaskError::Forbidden(Permission::TasksWrite))
@@ -585,7 +541,7 @@ async fn lists_filter_by_assignee_deal_contact_type_and_priority() {
     let mut conn = db.conn().await;
     let me = user(&mut conn, Role::Manager, vec![]).await;
     let other = user(&mut conn, Role::Manager, vec![]).await;
-    let actor = actor_of(&me);
+    let actor = me.actor();
     let deal = insert_deal(&mut conn, false).await;
     let contact = insert_contact(&mut conn, false).await;
     let mut a = new_task("a");
@@ -650,7 +606,7 @@ async fn lists_filter_by_assignee_deal_contact_type_and_priority() {
 async fn cursor_pages_follow_creation_order_without_gaps() {
     let db = TestDb::new().await;
     let mut conn = db.conn().await;
-    let actor = actor_of(&user(&mut conn, Role::Manager, vec![]).await);
+    let actor = (user(&mut conn, Role::Manager, vec![]).await).actor();
     for title in ["1", "2", "3", "4", "5"] {
         create(&mut conn, &actor, new_task(title)).await;
     }

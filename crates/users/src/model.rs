@@ -69,6 +69,11 @@ impl User {
     pub fn permission_set(&self) -> PermissionSet {
         PermissionSet::effective(self.role, &self.permission_grants, &self.permission_revokes)
     }
+
+    /// The user as the actor of a request (role and effective permissions as stored now).
+    pub fn actor(&self) -> crm_core::Actor {
+        crm_core::Actor::user(self.id, self.role, self.permission_set())
+    }
 }
 
 pub(crate) fn parse_permissions(names: &[String]) -> Vec<Permission> {

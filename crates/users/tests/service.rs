@@ -49,10 +49,6 @@ async fn update_with(
     crm_users::update_user(conn, actor, update, expected_version).await
 }
 
-fn actor_of(user: &User) -> Actor {
-    Actor::user(user.id, user.role, user.permission_set())
-}
-
 #[tokio::test]
 async fn emails_are_unique_case_insensitively_and_stored_lower_case() {
     let db = TestDb::new().await;
@@ -96,7 +92,7 @@ async fn the_last_active_admin_cannot_be_demoted_deactivated_or_deleted() {
     let mut conn = db.conn().await;
     let p = Passwords::fast_for_tests().unwrap();
     let admin = create(&mut conn, "root@example.com", Role::Admin).await;
-    let me = actor_of(&admin);
+    let me = admin.actor();
     for change in [
         UpdateUser {
             role: Some(Role::Manager),
@@ -150,7 +146,7 @@ async fn two_admins_deactivating_each_other_at_once_leave_one_active() {
                 is_active: Some(false),
                 ..Default::default()
             };
-            update_with(&mut conn, &actor_of(&actor), &p, target.id, change, None).await
+            update_with(&mut conn, &actor.actor(), &p, target.id, change, None).await
         })
     };
     let (r1, r2) = tokio::join!(run(a.clone(), b.clone()), run(b, a));
@@ -220,7 +216,7 @@ async fn permissions_are_checked_in_the_service() {
     let manager = create(&mut conn, "manager@example.com", Role::Manager).await;
     let err = create_with(
         &mut conn,
-        &actor_of(&viewer),
+        &viewer.actor(),
         &p,
         input("x@example.com", Role::Admin),
     )
@@ -232,23 +228,16 @@ async fn permissions_are_checked_in_the_service() {
         role: Some(Role::Admin),
         ..Default::default()
     };
-    let err = update_with(
-        &mut conn,
-        &actor_of(&manager),
-        &p,
-        manager.id,
-        promote,
-        None,
-    )
-    .await
-    .unwrap_err();
+    let err = update_with(&mut conn, &manager.actor(), &p, manager.id, promote, None)
+        .await
+        .unwrap_err();
     assert!(matches!(err, UserError::Forbidden(_)));
     // Anyone may rename themselves.
     let rename = UpdateUser {
         last_name: Some("Hopper".into()),
         ..Default::default()
     };
-    let renamed = update_with(&mut conn, &actor_of(&viewer), &p, viewer.id, rename, None)
+    let renamed = update_with(&mut conn, &viewer.actor(), &p, viewer.id, rename, None)
         .await
         .unwrap();
     assert_eq!(renamed.last_name, "Hopper");
@@ -268,7 +257,7 @@ async fn permissions_are_checked_in_the_service() {
         role: None,
         is_active: None,
     };
-    let err = crm_users::list_users(&mut conn, &actor_of(&limited), &list)
+    let err = crm_users::list_users(&mut conn, &limited.actor(), &list)
         .await
         .unwrap_err();
     assert!(matches!(err, UserError::Forbidden(Permission::UsersRead)));
