@@ -346,3 +346,129 @@ async fn nul_characters_are_refused_with_400_not_500() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
 }
+
+#[tokio::test]
+async fn a_missing_or_mistyped_field_is_named_by_its_json_path() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.signed_in(Role::Admin).await;
+    let cases = [
+        (
+            "/api/contacts",
+            json!({"email": "a@example.com"}),
+            "fullName",
+        ),
+        (
+            "/api/companies",
+            json!({"website": "https://a.example"}),
+            "name",
+        ),
+        ("/api/deals", json!({"amount": "1.00"}), "title"),
+        ("/api/tasks", json!({"priority": "HIGH"}), "title"),
+        ("/api/pipelines", json!({"description": "x"}), "name"),
+        ("/api/tags", json!({"color": "#ffffff"}), "name"),
+        (
+            "/api/users",
+            json!({"email": "u@example.com", "password": "long enough"}),
+            "role",
+        ),
+        (
+            "/api/tasks",
+            json!({"title": "T", "contactId": ""}),
+            "contactId",
+        ),
+        (
+            "/api/contacts",
+            json!({"fullName": "A", "social": {"telegram": 5}}),
+            "social.telegram",
+        ),
+        (
+            "/api/contacts",
+            json!({"fullName": "A", "favourite": true}),
+            "favourite",
+        ),
+        (
+            "/api/contacts/batch",
+            json!({"items": [{"fullName": "A"}, {"email": "b@example.com"}]}),
+            "fullName",
+        ),
+    ];
+    for (path, body, field) in cases {
+        let res = app
+            .authed(Method::POST, path, &token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let problem = if path.ends_with("/batch") {
+            let answer: Value = res.json().await.unwrap();
+            assert_eq!(answer["data"][0]["status"], 201, "{answer}");
+            assert_eq!(answer["data"][1]["status"], 400, "{answer}");
+            answer["data"][1]["problem"].clone()
+        } else {
+            assert_problem(res, 400, "invalid_body").await
+        };
+        assert_eq!(problem["errors"][0]["field"], field, "{path}: {problem}");
+        let message = problem["errors"][0]["message"].as_str().unwrap();
+        assert!(
+            !message.is_empty() && !message.contains(" line "),
+            "{message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_protected_route_answers_401_before_looking_at_anything_else() {
+    let app = TestApp::spawn().await;
+    let nul = r#"{"fullName": "a\u0000b"}"#;
+    for token in [None, Some("not-a-token"), Some("crm_forged")] {
+        let with = |req: reqwest::RequestBuilder| match token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        };
+        let code = if token.is_some() {
+            "invalid_token"
+        } else {
+            "missing_token"
+        };
+        let requests = [
+            with(app.request(Method::POST, "/api/contacts"))
+                .header("content-type", "application/json")
+                .body("{\"fullName\": "),
+            with(app.request(Method::POST, "/api/contacts"))
+                .header("content-type", "application/json")
+                .body(nul),
+            with(app.request(Method::POST, "/api/contacts")).body("text"),
+            with(app.request(Method::GET, "/api/contacts/not-a-uuid")),
+            with(app.request(Method::GET, "/api/contacts?limit=1000&bogus=1")),
+            with(app.request(
+                Method::PATCH,
+                &format!("/api/contacts/{}", uuid::Uuid::now_v7()),
+            ))
+            .header("if-match", "garbage")
+            .json(&json!({"fullName": 5})),
+        ];
+        for request in requests {
+            assert_problem(request.send().await.unwrap(), 401, code).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_method_a_literal_path_does_not_have_is_405_with_its_allow() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.signed_in(Role::Admin).await;
+    for (method, path, allow) in [
+        (Method::GET, "/api/contacts/batch", "POST"),
+        (Method::DELETE, "/api/deals/batch", "POST"),
+        (Method::PATCH, "/api/tasks/batch", "POST"),
+        (Method::GET, "/api/custom-fields/order", "PUT"),
+    ] {
+        let res = app
+            .authed(method.clone(), path, &token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.headers()["allow"], allow, "{method} {path}");
+        assert_problem(res, 405, "method_not_allowed").await;
+    }
+}

@@ -103,7 +103,7 @@ fn split(item: Value) -> Result<BatchItem, ApiError> {
 
 /// Parses an item's fields into the create or update input of the resource.
 pub fn parse<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, ApiError> {
-    serde_json::from_value(body).map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))
+    crate::body::parse_value(body)
 }
 
 /// Runs `handle` for every item in order and answers 200 with one result per item.

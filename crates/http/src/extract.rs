@@ -3,9 +3,9 @@
 
 use std::future::{Ready, ready};
 
-use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::error::{PathError, QueryPayloadError};
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
 use crm_auth::AuthError;
 use crm_core::Actor;
 use futures_util::future::LocalBoxFuture;
@@ -17,6 +17,10 @@ use crate::state::AppState;
 /// the database: a deactivated user or a revoked key is refused at once.
 #[derive(Debug, Clone)]
 pub struct AuthActor(pub Actor);
+
+/// The actor the `authenticate` middleware found for the request.
+#[derive(Debug, Clone)]
+pub(crate) struct Authenticated(pub Actor);
 
 /// The bearer credential of a request, if any.
 pub fn bearer_token(req: &HttpRequest) -> Option<String> {
@@ -39,6 +43,11 @@ impl FromRequest for AuthActor {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // Resolved by the `authenticate` middleware before any other input was looked at.
+        if let Some(Authenticated(actor)) = req.extensions().get::<Authenticated>() {
+            let actor = actor.clone();
+            return Box::pin(async move { Ok(AuthActor(actor)) });
+        }
         let token = bearer_token(req);
         let state = app_state(req);
         Box::pin(async move {
@@ -117,30 +126,6 @@ fn parse_ip(addr: &str) -> Option<std::net::IpAddr> {
         .ok()
 }
 
-/// Malformed, mistyped, oversized or wrongly labelled JSON bodies.
-pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    let api = match &err {
-        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-            ApiError::new(
-                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                err.to_string(),
-            )
-        }
-        JsonPayloadError::ContentType => ApiError::new(
-            actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "the body must be JSON (Content-Type: application/json)",
-        ),
-        JsonPayloadError::Deserialize(e) if e.is_data() => {
-            ApiError::bad_request("invalid_body", e.to_string())
-        }
-        JsonPayloadError::Deserialize(e) => ApiError::bad_request("malformed_json", e.to_string()),
-        _ => ApiError::bad_request("invalid_body", err.to_string()),
-    };
-    api.into()
-}
-
 /// Unknown, mistyped or malformed query parameters.
 pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
     let detail = match &err {
@@ -151,7 +136,17 @@ pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Err
 }
 
 /// Malformed path parameters such as an id that is not a UUID.
-pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
+pub fn path_error(err: PathError, req: &HttpRequest) -> actix_web::Error {
+    // `GET /api/contacts/batch` reaches `GET /api/contacts/{id}` with "batch" as the id; the
+    // path is the batch route's, which has no GET: 405, not a malformed id.
+    if let Some(routes) = req.app_data::<web::Data<crate::openapi::RouteTable>>()
+        && routes
+            .needs_credential(req.method().as_str(), req.path())
+            .is_none()
+        && let Some(allow) = routes.allowed_methods(req.path())
+    {
+        return ApiError::method_not_allowed(allow).into();
+    }
     let detail = match &err {
         PathError::Deserialize(e) => format!("invalid path parameter: {e}"),
         other => other.to_string(),

@@ -6,6 +6,7 @@
 //! Handlers stay thin: parse, call one service, shape the answer. Rules live in the services.
 
 pub mod batch;
+pub mod body;
 pub mod envelope;
 pub mod extract;
 pub mod head_guard;

@@ -143,12 +143,7 @@ pub async fn reject_nul(
             ApiError::bad_request("invalid_query", "the query string contains a NUL character");
         return Ok(req.into_response(err.error_response()));
     }
-    let is_json = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if is_json {
+    if crate::body::is_json(req.request()) {
         let body = match req.extract::<actix_web::web::Bytes>().await {
             Ok(body) => body,
             Err(e) => return Ok(req.into_response(e.error_response())),
@@ -163,6 +158,43 @@ pub async fn reject_nul(
         req.set_payload(actix_web::dev::Payload::from(body));
     }
     Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+/// Authenticates a request to an operation that needs a credential (as the OpenAPI document
+/// says) before anything else of it is looked at: without a valid credential the answer is 401,
+/// whatever else is wrong with the request, and no input is parsed, no idempotency key stored.
+/// The actor is kept for the handler's `AuthActor`. Only under `/api`.
+pub async fn authenticate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    // The WebSocket gateway (outside /api) also takes `?token=` and authenticates itself.
+    let needs = req.path().starts_with("/api/")
+        && req
+            .app_data::<actix_web::web::Data<crate::openapi::RouteTable>>()
+            .and_then(|routes| routes.needs_credential(req.method().as_str(), req.path()))
+            .unwrap_or(false);
+    if needs {
+        let resolved = resolve_actor(&req).await;
+        match resolved {
+            Ok(actor) => {
+                req.extensions_mut()
+                    .insert(crate::extract::Authenticated(actor));
+            }
+            Err(e) => return Ok(req.into_response(e.error_response())),
+        }
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+async fn resolve_actor(req: &ServiceRequest) -> Result<crm_core::Actor, ApiError> {
+    let token =
+        crate::extract::bearer_token(req.request()).ok_or(crm_auth::AuthError::MissingToken)?;
+    let state = req
+        .app_data::<actix_web::web::Data<crate::state::AppState>>()
+        .ok_or_else(|| ApiError::from_status(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR))?;
+    let mut conn = state.conn().await?;
+    Ok(crm_auth::authenticate(&mut conn, &state.auth, &token).await?)
 }
 
 #[cfg(test)]

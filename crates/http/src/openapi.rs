@@ -54,54 +54,110 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Path templates and their methods, for 405 answers.
+/// Path templates, their methods and whether each needs a credential: for 405 answers, and
+/// for authenticating before anything else is looked at.
 #[derive(Debug, Clone, Default)]
 pub struct RouteTable {
-    routes: Vec<(Vec<String>, Vec<&'static str>)>,
+    routes: Vec<Route>,
+}
+
+#[derive(Debug, Clone)]
+struct Route {
+    segments: Vec<String>,
+    /// Method and whether the operation declares a security requirement.
+    methods: Vec<(&'static str, bool)>,
+}
+
+impl Route {
+    /// How many literal segments match `path`, or `None` when the template does not match.
+    /// A literal beats a parameter: `/contacts/batch` is that route, not `/contacts/{id}`.
+    fn literal_matches(&self, wanted: &[String]) -> Option<usize> {
+        if self.segments.len() != wanted.len() {
+            return None;
+        }
+        let mut literals = 0;
+        for (t, w) in self.segments.iter().zip(wanted) {
+            if t.starts_with('{') {
+                if w.is_empty() {
+                    return None;
+                }
+            } else if t == w {
+                literals += 1;
+            } else {
+                return None;
+            }
+        }
+        Some(literals)
+    }
 }
 
 impl RouteTable {
     /// Reads every path and method of the document.
     pub fn from_openapi(api: &utoipa::openapi::OpenApi) -> Self {
+        let secured = |op: &Option<utoipa::openapi::path::Operation>| {
+            op.as_ref()
+                .map(|op| op.security.as_ref().is_some_and(|s| !s.is_empty()))
+        };
         let routes = api
             .paths
             .paths
             .iter()
             .map(|(path, item)| {
                 let methods = [
-                    ("GET", item.get.is_some()),
-                    ("POST", item.post.is_some()),
-                    ("PUT", item.put.is_some()),
-                    ("PATCH", item.patch.is_some()),
-                    ("DELETE", item.delete.is_some()),
+                    ("GET", secured(&item.get)),
+                    ("POST", secured(&item.post)),
+                    ("PUT", secured(&item.put)),
+                    ("PATCH", secured(&item.patch)),
+                    ("DELETE", secured(&item.delete)),
                 ]
                 .into_iter()
-                .filter_map(|(m, present)| present.then_some(m))
+                .filter_map(|(m, secured)| secured.map(|s| (m, s)))
                 .collect();
-                (segments(path), methods)
+                Route {
+                    segments: segments(path),
+                    methods,
+                }
             })
             .collect();
         Self { routes }
     }
 
-    /// The methods a path allows (`GET, PATCH`), or `None` when no route has this path.
-    pub fn allowed_methods(&self, path: &str) -> Option<String> {
+    /// The routes `path` belongs to: the matching templates with the most literal segments.
+    fn best(&self, path: &str) -> Vec<&Route> {
         let wanted = segments(path);
-        let mut methods: Vec<&str> = self
+        let scored: Vec<(usize, &Route)> = self
             .routes
             .iter()
-            .filter(|(template, _)| {
-                template.len() == wanted.len()
-                    && template
-                        .iter()
-                        .zip(&wanted)
-                        .all(|(t, w)| (t.starts_with('{') && !w.is_empty()) || t == w)
-            })
-            .flat_map(|(_, m)| m.iter().copied())
+            .filter_map(|r| r.literal_matches(&wanted).map(|n| (n, r)))
+            .collect();
+        let top = scored.iter().map(|(n, _)| *n).max();
+        scored
+            .into_iter()
+            .filter(|(n, _)| Some(*n) == top)
+            .map(|(_, r)| r)
+            .collect()
+    }
+
+    /// The methods a path allows (`GET, PATCH`), or `None` when no route has this path.
+    pub fn allowed_methods(&self, path: &str) -> Option<String> {
+        let mut methods: Vec<&str> = self
+            .best(path)
+            .into_iter()
+            .flat_map(|r| r.methods.iter().map(|(m, _)| *m))
             .collect();
         methods.sort_unstable();
         methods.dedup();
         (!methods.is_empty()).then(|| methods.join(", "))
+    }
+
+    /// Whether `method` on `path` is an operation of the document, and if so whether it needs
+    /// a credential.
+    pub fn needs_credential(&self, method: &str, path: &str) -> Option<bool> {
+        self.best(path)
+            .into_iter()
+            .flat_map(|r| r.methods.iter())
+            .find(|(m, _)| *m == method)
+            .map(|(_, secured)| *secured)
     }
 }
 
@@ -140,5 +196,27 @@ mod tests {
         );
         assert_eq!(table.allowed_methods("/api/nothing"), None);
         assert_eq!(table.allowed_methods("/api/users/1/2"), None);
+    }
+
+    #[test]
+    fn a_literal_segment_wins_over_a_parameter() {
+        let api = crate::server::openapi();
+        let table = RouteTable::from_openapi(&api);
+        assert_eq!(
+            table.allowed_methods("/api/contacts/batch").as_deref(),
+            Some("POST")
+        );
+        assert_eq!(
+            table
+                .allowed_methods("/api/contacts/0190a0c4-0000-7000-8000-000000000000")
+                .as_deref(),
+            Some("DELETE, GET, PATCH")
+        );
+        assert_eq!(
+            table.needs_credential("POST", "/api/auth/login"),
+            Some(false)
+        );
+        assert_eq!(table.needs_credential("GET", "/api/contacts/x"), Some(true));
+        assert_eq!(table.needs_credential("GET", "/api/contacts/batch"), None);
     }
 }

@@ -96,6 +96,11 @@ impl ApiError {
         e
     }
 
+    /// Names the fields the error is about (at most [`MAX_FIELD_ERRORS`]).
+    pub fn set_errors(&mut self, errors: Vec<FieldError>) {
+        self.errors = capped(errors);
+    }
+
     /// 404 for a path no route serves.
     pub fn route_not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "no such resource")

@@ -16,10 +16,10 @@ use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::extract::{json_error, path_error, query_error};
+use crate::extract::{path_error, query_error};
 use crate::head_guard::{GuardedStream, HeadLimits};
 use crate::idempotency::idempotency;
-use crate::middleware::{problem_for_plain_errors, reject_nul, request_context};
+use crate::middleware::{authenticate, problem_for_plain_errors, reject_nul, request_context};
 use crate::openapi::{ApiDoc, RouteTable};
 use crate::problem::ApiError;
 use crate::state::AppState;
@@ -114,18 +114,15 @@ pub fn build_server(listener: TcpListener, state: AppState) -> std::io::Result<S
     let head_limits = state.http.head_limits;
     let data = web::Data::new(state);
     let app = move || {
-        let json = web::JsonConfig::default()
-            .limit(data.http.max_body_bytes)
-            .error_handler(json_error);
         App::new()
             .app_data(data.clone())
             .app_data(routes.clone())
-            .app_data(json)
             .app_data(web::QueryConfig::default().error_handler(query_error))
             .app_data(web::PathConfig::default().error_handler(path_error))
             .app_data(web::PayloadConfig::default().limit(data.http.max_body_bytes))
             .wrap(from_fn(idempotency))
             .wrap(from_fn(reject_nul))
+            .wrap(from_fn(authenticate))
             .wrap(ErrorHandlers::new().default_handler(problem_for_plain_errors))
             .wrap(cors(&data.http.cors_origins))
             .wrap(from_fn(request_context))

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
+use crate::body::Json;
 use crate::envelope::{Data, List, created, list};
 use crate::extract::AuthActor;
 use crate::problem::{ApiError, Problem};
@@ -59,7 +60,7 @@ async fn list_api_keys(
 async fn create_api_key(
     state: web::Data<AppState>,
     actor: AuthActor,
-    body: web::Json<CreateApiKey>,
+    body: Json<CreateApiKey>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let key = crm_auth::create_api_key(&mut conn, &actor.0, body.into_inner()).await?;

@@ -8,6 +8,7 @@ use crm_users::User;
 use serde::{Deserialize, Serialize};
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::body::Json;
 use crate::envelope::{Data, ok};
 use crate::extract::{AuthActor, ClientIp};
 use crate::problem::{ApiError, Problem};
@@ -73,20 +74,14 @@ fn session_response(state: &AppState, session: Session) -> HttpResponse {
 /// The refresh token from a JSON body `{"refreshToken"}` or, with an empty body, the cookie.
 fn presented_refresh_token(req: &HttpRequest, body: &[u8]) -> Result<Option<String>, ApiError> {
     if !body.iter().all(u8::is_ascii_whitespace) {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json"));
-        if !is_json {
+        if !crate::body::is_json(req) {
             return Err(ApiError::new(
                 actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 "the body must be JSON (Content-Type: application/json)",
             ));
         }
-        let parsed: RefreshRequest = serde_json::from_slice(body)
-            .map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))?;
+        let parsed: RefreshRequest = crate::body::parse_slice(body)?;
         return Ok(Some(parsed.refresh_token));
     }
     Ok(req.cookie(REFRESH_COOKIE).map(|c| c.value().to_owned()))
@@ -104,7 +99,7 @@ fn presented_refresh_token(req: &HttpRequest, body: &[u8]) -> Result<Option<Stri
 async fn login(
     state: web::Data<AppState>,
     ip: ClientIp,
-    body: web::Json<LoginRequest>,
+    body: Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let session = crm_auth::login(&state.pool, &state.auth, &state.passwords, &body, &ip.0).await?;
     Ok(session_response(&state, session))
@@ -186,7 +181,7 @@ async fn change_password(
     state: web::Data<AppState>,
     actor: AuthActor,
     ip: ClientIp,
-    body: web::Json<ChangePassword>,
+    body: Json<ChangePassword>,
 ) -> Result<HttpResponse, ApiError> {
     let session = crm_auth::change_password(
         &state.pool,

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
+use crate::body::Json;
 use crate::envelope::{Data, List, created, cursor_list, list, ok_versioned};
 use crate::extract::{AuthActor, IfMatch};
 use crate::problem::{ApiError, Problem};
@@ -107,7 +108,7 @@ async fn list_comments(
 async fn create_comment(
     state: web::Data<AppState>,
     actor: AuthActor,
-    body: web::Json<CreateComment>,
+    body: Json<CreateComment>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.into_inner();
     let mut conn = state.conn().await?;
@@ -162,7 +163,7 @@ async fn update_comment(
     actor: AuthActor,
     id: web::Path<Uuid>,
     if_match: IfMatch,
-    body: web::Json<UpdateComment>,
+    body: Json<UpdateComment>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let comment = crm_comments::get_comment(&mut conn, &actor.0, *id).await?;

@@ -10,6 +10,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use crate::batch::{BatchItemResult, BatchRequest, parse, run_batch};
+use crate::body::Json;
 use crate::envelope::{Data, List, created, cursor_list, list, ok_versioned};
 use crate::extract::{AuthActor, IfMatch};
 use crate::list_query::ListQuery;
@@ -188,7 +189,7 @@ async fn list_companies(
 async fn create_company(
     state: web::Data<AppState>,
     actor: AuthActor,
-    body: web::Json<CreateCompany>,
+    body: Json<CreateCompany>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let company = crm_companies::create_company(&mut conn, &actor.0, body.into_inner()).await?;
@@ -207,7 +208,7 @@ async fn create_company(
 async fn batch_companies(
     state: web::Data<AppState>,
     actor: AuthActor,
-    body: web::Json<BatchRequest>,
+    body: Json<BatchRequest>,
 ) -> Result<HttpResponse, ApiError> {
     run_batch(body.into_inner(), |item| {
         let state = state.clone();
@@ -277,7 +278,7 @@ async fn update_company(
     actor: AuthActor,
     id: web::Path<Uuid>,
     if_match: IfMatch,
-    body: web::Json<UpdateCompany>,
+    body: Json<UpdateCompany>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let company =

@@ -10,6 +10,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use crate::batch::{BatchItemResult, BatchRequest, parse, run_batch};
+use crate::body::Json;
 use crate::envelope::{Data, List, created, ok_versioned};
 use crate::extract::{AuthActor, IfMatch};
 use crate::list_query::ListQuery;
@@ -180,7 +181,7 @@ async fn list_company_contacts(
 async fn create_contact(
     state: web::Data<AppState>,
     actor: AuthActor,
-    body: web::Json<CreateContact>,
+    body: Json<CreateContact>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let contact = crm_contacts::create_contact(&mut conn, &actor.0, body.into_inner()).await?;
@@ -199,7 +200,7 @@ async fn create_contact(
 async fn batch_contacts(
     state: web::Data<AppState>,
     actor: AuthActor,
-    body: web::Json<BatchRequest>,
+    body: Json<BatchRequest>,
 ) -> Result<HttpResponse, ApiError> {
     run_batch(body.into_inner(), |item| {
         let state = state.clone();
@@ -266,7 +267,7 @@ async fn update_contact(
     actor: AuthActor,
     id: web::Path<Uuid>,
     if_match: IfMatch,
-    body: web::Json<UpdateContact>,
+    body: Json<UpdateContact>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let contact =

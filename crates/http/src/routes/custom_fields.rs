@@ -11,6 +11,7 @@ use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
+use crate::body::Json;
 use crate::envelope::{Data, created, ok, ok_versioned};
 use crate::extract::{AuthActor, IfMatch};
 use crate::problem::{ApiError, Problem};
@@ -76,7 +77,7 @@ async fn list_custom_fields(
 async fn create_custom_field(
     state: web::Data<AppState>,
     actor: AuthActor,
-    body: web::Json<CreateCustomField>,
+    body: Json<CreateCustomField>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let field = crm_custom_fields::create_custom_field(
@@ -102,7 +103,7 @@ async fn create_custom_field(
 async fn reorder_custom_fields(
     state: web::Data<AppState>,
     actor: AuthActor,
-    body: web::Json<ReorderCustomFields>,
+    body: Json<ReorderCustomFields>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     Ok(ok(crm_custom_fields::reorder_custom_fields(
@@ -153,7 +154,7 @@ async fn update_custom_field(
     actor: AuthActor,
     id: web::Path<Uuid>,
     if_match: IfMatch,
-    body: web::Json<UpdateCustomField>,
+    body: Json<UpdateCustomField>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let field = crm_custom_fields::update_custom_field(

@@ -11,6 +11,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use crate::batch::{BatchItemResult, BatchRequest, parse, run_batch};
+use crate::body::Json;
 use crate::envelope::{Data, List, created, cursor_list, list, ok_versioned};
 use crate::extract::{AuthActor, IfMatch};
 use crate::list_query::ListQuery;
@@ -200,7 +201,7 @@ async fn list_deals(
 async fn create_deal(
     state: web::Data<AppState>,
     actor: AuthActor,
-    body: web::Json<CreateDeal>,
+    body: Json<CreateDeal>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let deal = crm_deals::create_deal(&mut conn, &actor.0, body.into_inner()).await?;
@@ -219,7 +220,7 @@ async fn create_deal(
 async fn batch_deals(
     state: web::Data<AppState>,
     actor: AuthActor,
-    body: web::Json<BatchRequest>,
+    body: Json<BatchRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = actor.0;
     run_batch(body.into_inner(), |item| {
@@ -285,7 +286,7 @@ async fn update_deal(
     actor: AuthActor,
     id: web::Path<Uuid>,
     if_match: IfMatch,
-    body: web::Json<UpdateDeal>,
+    body: Json<UpdateDeal>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let deal =
@@ -359,7 +360,7 @@ async fn move_deal(
     actor: AuthActor,
     id: web::Path<Uuid>,
     if_match: IfMatch,
-    body: web::Json<MoveDeal>,
+    body: Json<MoveDeal>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let deal =

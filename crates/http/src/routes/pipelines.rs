@@ -11,6 +11,7 @@ use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
+use crate::body::Json;
 use crate::envelope::{Data, List, created, list, ok, ok_versioned};
 use crate::extract::{AuthActor, IfMatch};
 use crate::problem::{ApiError, Problem};
@@ -95,7 +96,7 @@ async fn list_pipelines(
 async fn create_pipeline(
     state: web::Data<AppState>,
     actor: AuthActor,
-    body: web::Json<CreatePipeline>,
+    body: Json<CreatePipeline>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let p = crm_pipelines::create_pipeline(&mut conn, &actor.0, body.into_inner()).await?;
@@ -140,7 +141,7 @@ async fn update_pipeline(
     actor: AuthActor,
     id: web::Path<Uuid>,
     if_match: IfMatch,
-    body: web::Json<UpdatePipeline>,
+    body: Json<UpdatePipeline>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let p = crm_pipelines::update_pipeline(&mut conn, &actor.0, *id, body.into_inner(), if_match.0)
@@ -208,7 +209,7 @@ async fn create_stage(
     state: web::Data<AppState>,
     actor: AuthActor,
     id: web::Path<Uuid>,
-    body: web::Json<CreateStage>,
+    body: Json<CreateStage>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let s = crm_pipelines::create_stage(&mut conn, &actor.0, *id, body.into_inner()).await?;
@@ -230,7 +231,7 @@ async fn reorder_stages(
     state: web::Data<AppState>,
     actor: AuthActor,
     id: web::Path<Uuid>,
-    body: web::Json<ReorderStages>,
+    body: Json<ReorderStages>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     Ok(ok(crm_pipelines::reorder_stages(
@@ -299,7 +300,7 @@ async fn update_stage(
     actor: AuthActor,
     id: web::Path<Uuid>,
     if_match: IfMatch,
-    body: web::Json<UpdateStage>,
+    body: Json<UpdateStage>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let s = crm_pipelines::update_stage(&mut conn, &actor.0, *id, body.into_inner(), if_match.0)

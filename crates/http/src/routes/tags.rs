@@ -6,6 +6,7 @@ use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
+use crate::body::Json;
 use crate::envelope::{Data, created, ok, ok_versioned};
 use crate::extract::{AuthActor, IfMatch};
 use crate::problem::{ApiError, Problem};
@@ -63,7 +64,7 @@ async fn list_tags(
 async fn create_tag(
     state: web::Data<AppState>,
     actor: AuthActor,
-    body: web::Json<CreateTag>,
+    body: Json<CreateTag>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let tag = crm_tags::create_tag(&mut conn, &actor.0, body.into_inner()).await?;
@@ -107,7 +108,7 @@ async fn update_tag(
     actor: AuthActor,
     id: web::Path<Uuid>,
     if_match: IfMatch,
-    body: web::Json<UpdateTag>,
+    body: Json<UpdateTag>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let tag = crm_tags::update_tag(&mut conn, &actor.0, *id, body.into_inner(), if_match.0).await?;
@@ -151,7 +152,7 @@ async fn merge_tag(
     state: web::Data<AppState>,
     actor: AuthActor,
     id: web::Path<Uuid>,
-    body: web::Json<MergeTag>,
+    body: Json<MergeTag>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let tag = crm_tags::merge_tag(&mut conn, &actor.0, *id, body.into_inner()).await?;

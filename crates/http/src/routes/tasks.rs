@@ -12,6 +12,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use crate::batch::{BatchItemResult, BatchRequest, parse, run_batch};
+use crate::body::Json;
 use crate::envelope::{Data, List, created, cursor_list, list, ok_versioned};
 use crate::extract::{AuthActor, IfMatch};
 use crate::list_query::ListQuery;
@@ -204,7 +205,7 @@ async fn list_tasks(
 async fn create_task(
     state: web::Data<AppState>,
     actor: AuthActor,
-    body: web::Json<CreateTask>,
+    body: Json<CreateTask>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let task = crm_tasks::create_task(&mut conn, &actor.0, body.into_inner()).await?;
@@ -223,7 +224,7 @@ async fn create_task(
 async fn batch_tasks(
     state: web::Data<AppState>,
     actor: AuthActor,
-    body: web::Json<BatchRequest>,
+    body: Json<BatchRequest>,
 ) -> Result<HttpResponse, ApiError> {
     run_batch(body.into_inner(), |item| {
         let state = state.clone();
@@ -287,7 +288,7 @@ async fn update_task(
     actor: AuthActor,
     id: web::Path<Uuid>,
     if_match: IfMatch,
-    body: web::Json<UpdateTask>,
+    body: Json<UpdateTask>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let task =

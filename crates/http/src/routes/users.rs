@@ -7,6 +7,7 @@ use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
+use crate::body::Json;
 use crate::envelope::{Data, List, created, list, ok_versioned};
 use crate::extract::{AuthActor, IfMatch};
 use crate::problem::{ApiError, Problem};
@@ -95,7 +96,7 @@ async fn list_users(
 async fn create_user(
     state: web::Data<AppState>,
     actor: AuthActor,
-    body: web::Json<CreateUser>,
+    body: Json<CreateUser>,
 ) -> Result<HttpResponse, ApiError> {
     let new = crm_users::NewUser::prepare(&actor.0, &state.passwords, body.into_inner()).await?;
     let mut conn = state.conn().await?;
@@ -142,7 +143,7 @@ async fn update_user(
     actor: AuthActor,
     id: web::Path<Uuid>,
     if_match: IfMatch,
-    body: web::Json<UpdateUser>,
+    body: Json<UpdateUser>,
 ) -> Result<HttpResponse, ApiError> {
     let update =
         crm_users::UserUpdate::prepare(&actor.0, &state.passwords, UserId(*id), body.into_inner())
