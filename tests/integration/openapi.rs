@@ -53,3 +53,54 @@ async fn every_operation_documents_its_errors_and_security() {
         }
     }
 }
+
+/// The validator the document is checked with, pinned; installed by the test itself into a
+/// virtualenv under the target directory the first time.
+const VALIDATOR: &str = "openapi-spec-validator==0.7.2";
+
+fn validator_python() -> std::path::PathBuf {
+    let venv = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("openapi-validator-venv");
+    let python = venv.join("bin/python");
+    let ready = venv.join(format!(".installed-{VALIDATOR}"));
+    if !ready.exists() {
+        let run = |cmd: &mut std::process::Command| {
+            let out = cmd.output().expect("run python3");
+            assert!(
+                out.status.success(),
+                "{cmd:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(std::process::Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv));
+        run(std::process::Command::new(&python).args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            VALIDATOR,
+        ]));
+        std::fs::write(&ready, "").unwrap();
+    }
+    python
+}
+
+#[test]
+fn the_document_is_valid_openapi_3_1_for_a_real_validator() {
+    let doc = serde_json::to_string_pretty(&crm_http::server::openapi()).unwrap();
+    let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("crm-openapi.json");
+    std::fs::write(&file, doc).unwrap();
+    let out = std::process::Command::new(validator_python())
+        .args(["-m", "openapi_spec_validator"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openapi-spec-validator refused the document:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

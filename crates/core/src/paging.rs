@@ -45,6 +45,20 @@ impl PageRequest {
     pub fn offset(&self) -> i64 {
         (self.page - 1) * self.limit
     }
+
+    /// This page of a list held in full (a short registry such as the tags or the custom
+    /// fields), with the list's length as the total.
+    pub fn slice<T>(&self, all: Vec<T>) -> Page<T> {
+        let total = i64::try_from(all.len()).unwrap_or(i64::MAX);
+        let skip = usize::try_from(self.offset()).unwrap_or(usize::MAX);
+        let take = usize::try_from(self.limit).unwrap_or(0);
+        Page {
+            items: all.into_iter().skip(skip).take(take).collect(),
+            page: self.page,
+            limit: self.limit,
+            total,
+        }
+    }
 }
 
 /// One page of a list with the total number of matching rows.

@@ -79,7 +79,29 @@ pub struct CursorMeta {
     /// Page size.
     pub limit: i64,
     /// Pass as `cursor` for the next page; `null` on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
+}
+
+/// The `meta` of a list that pages either way: by page number (`page`, `limit`, `total`) or,
+/// with `cursor`, by key (`limit`, `nextCursor`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum AnyMeta {
+    /// Offset paging.
+    Page(ListMeta),
+    /// Keyset paging (the request had `cursor`).
+    Cursor(CursorMeta),
+}
+
+/// `{"data": [T], "meta": ...}` of a list that pages by page number or, with `cursor`, by key
+/// (for the documentation; the answers are [`List`] or [`CursorList`]).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Paged<T> {
+    /// The rows of this page.
+    pub data: Vec<T>,
+    /// Paging figures.
+    pub meta: AnyMeta,
 }
 
 /// `{"data": [T], "meta": {"limit", "nextCursor"}}`.

@@ -14,6 +14,7 @@ pub mod idempotency;
 pub mod list_query;
 pub mod middleware;
 pub mod openapi;
+pub mod openapi_complete;
 pub mod problem;
 pub mod routes;
 pub mod server;

@@ -97,6 +97,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .service(utoipa_actix_web::scope("/api").configure(crate::routes::configure))
         .service(crate::websocket::websocket)
         .split_for_parts();
+    let mut api = api;
+    crate::openapi_complete::complete(&mut api);
     api
 }
 

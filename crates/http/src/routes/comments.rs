@@ -9,7 +9,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use crate::body::Json;
-use crate::envelope::{Data, List, created, cursor_list, list, ok_versioned};
+use crate::envelope::{Data, Paged, created, cursor_list, list, ok_versioned};
 use crate::extract::{AuthActor, IfMatch};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
@@ -49,7 +49,7 @@ fn parent(comment: &Comment) -> EntityRef {
 /// The comments on a record, oldest first (`comments.read` and the right to see the record).
 /// With `cursor` the answer is keyset-paged (`meta.nextCursor`).
 #[utoipa::path(get, path = "/comments", tag = "comments", params(ListCommentsQuery), security(("bearer" = [])), responses(
-    (status = 200, body = List<Comment>, description = "Offset-paged; with `cursor`: `CursorList<Comment>`"),
+    (status = 200, body = Paged<Comment>, description = "A page; with `cursor`, keyset-paged: `meta` is `{limit, nextCursor}`"),
     (status = 400, body = Problem, content_type = "application/problem+json"),
     (status = 401, body = Problem, content_type = "application/problem+json"),
     (status = 403, body = Problem, content_type = "application/problem+json"),

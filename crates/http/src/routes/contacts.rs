@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::batch::{BatchItemResult, BatchRequest, parse, run_batch};
 use crate::body::Json;
-use crate::envelope::{Data, List, created, ok_versioned};
+use crate::envelope::{Data, Paged, created, ok_versioned};
 use crate::extract::{AuthActor, IfMatch};
 use crate::list_query::ListQuery;
 use crate::problem::{ApiError, Problem};
@@ -114,7 +114,7 @@ impl ListContactsQuery {
 /// `cf.<key>.gte|gt|lte|lt=value` (NUMBER, DATE, DATETIME), `cf.<key>.exists=true|false`, and
 /// `sort=cf.<key>` / `-cf.<key>`. An unknown or inactive key is a 400 naming the parameter.
 #[utoipa::path(get, path = "/contacts", tag = "contacts", params(ListContactsQuery), security(("bearer" = [])), responses(
-    (status = 200, body = List<Contact>),
+    (status = 200, body = Paged<Contact>, description = "A page; with `cursor`, keyset-paged: `meta` is `{limit, nextCursor}`"),
     (status = 400, body = Problem, content_type = "application/problem+json"),
     (status = 401, body = Problem, content_type = "application/problem+json"),
     (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -141,7 +141,7 @@ async fn list_contacts(
 
 /// Lists the visible contacts of a visible company (`contacts.read`, `companies.read`).
 #[utoipa::path(get, path = "/companies/{id}/contacts", tag = "contacts", params(("id" = Uuid, Path), ListContactsQuery), security(("bearer" = [])), responses(
-    (status = 200, body = List<Contact>),
+    (status = 200, body = Paged<Contact>, description = "A page; with `cursor`, keyset-paged: `meta` is `{limit, nextCursor}`"),
     (status = 400, body = Problem, content_type = "application/problem+json"),
     (status = 401, body = Problem, content_type = "application/problem+json"),
     (status = 403, body = Problem, content_type = "application/problem+json"),

@@ -12,10 +12,12 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use crate::body::Json;
-use crate::envelope::{Data, created, ok, ok_versioned};
+use crate::envelope::{Data, List, created, list, ok, ok_versioned};
 use crate::extract::{AuthActor, IfMatch};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
+use crm_core::PageRequest;
+use crm_core::paging::MAX_LIMIT;
 
 pub(crate) fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list_custom_fields)
@@ -31,6 +33,12 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListCustomFieldsQuery {
+    /// Page number, from 1.
+    #[param(minimum = 1)]
+    pub page: Option<i64>,
+    /// Page size, 1–100 (default 100: a record type has at most 100 fields).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
     /// Only the fields of `contact`, `company`, `deal` or `task`.
     pub entity_type: Option<CustomFieldEntity>,
     /// Only active (`true`) or inactive (`false`) fields.
@@ -41,7 +49,7 @@ pub struct ListCustomFieldsQuery {
 /// position: all a client needs to render and check forms (type, options, required, default,
 /// position, active).
 #[utoipa::path(get, path = "/custom-fields", tag = "custom-fields", params(ListCustomFieldsQuery), security(("bearer" = [])), responses(
-    (status = 200, body = Data<Vec<CustomField>>),
+    (status = 200, body = List<CustomField>),
     (status = 400, body = Problem, content_type = "application/problem+json"),
     (status = 401, body = Problem, content_type = "application/problem+json"),
     (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -53,15 +61,15 @@ async fn list_custom_fields(
     query: web::Query<ListCustomFieldsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
+    let page = PageRequest::new(q.page, Some(q.limit.unwrap_or(MAX_LIMIT)))
+        .map_err(|e| ApiError::invalid(vec![e]))?;
     let input = ListCustomFields {
         entity_type: q.entity_type,
         is_active: q.is_active,
     };
     let mut conn = state.conn().await?;
-    Ok(ok(crm_custom_fields::list_custom_fields(
-        &mut conn, &actor.0, &input,
-    )
-    .await?))
+    let fields = crm_custom_fields::list_custom_fields(&mut conn, &actor.0, &input).await?;
+    Ok(list(page.slice(fields)))
 }
 
 /// Creates a custom field (`custom_fields.manage`) at the end of its record type's fields

@@ -7,10 +7,12 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use crate::body::Json;
-use crate::envelope::{Data, created, ok, ok_versioned};
+use crate::envelope::{Data, List, created, list, ok_versioned};
 use crate::extract::{AuthActor, IfMatch};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
+use crm_core::PageRequest;
+use crm_core::paging::MAX_LIMIT;
 
 pub(crate) fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list_tags)
@@ -26,6 +28,12 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListTagsQuery {
+    /// Page number, from 1.
+    #[param(minimum = 1)]
+    pub page: Option<i64>,
+    /// Page size, 1–100 (default 100: the whole registry fits a page or two).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
     /// Fragment of the name (case-insensitive).
     pub q: Option<String>,
 }
@@ -33,7 +41,7 @@ pub struct ListTagsQuery {
 /// Every tag with its usage count (non-trashed contacts, companies, deals and tasks carrying
 /// it), by name. Any signed-in user.
 #[utoipa::path(get, path = "/tags", tag = "tags", params(ListTagsQuery), security(("bearer" = [])), responses(
-    (status = 200, body = Data<Vec<Tag>>),
+    (status = 200, body = List<Tag>),
     (status = 400, body = Problem, content_type = "application/problem+json"),
     (status = 401, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -43,13 +51,11 @@ async fn list_tags(
     actor: AuthActor,
     query: web::Query<ListTagsQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let page = PageRequest::new(query.page, Some(query.limit.unwrap_or(MAX_LIMIT)))
+        .map_err(|e| ApiError::invalid(vec![e]))?;
     let mut conn = state.conn().await?;
-    Ok(ok(crm_tags::list_tags(
-        &mut conn,
-        &actor.0,
-        query.q.as_deref(),
-    )
-    .await?))
+    let tags = crm_tags::list_tags(&mut conn, &actor.0, query.q.as_deref()).await?;
+    Ok(list(page.slice(tags)))
 }
 
 /// Registers a tag (`tags.manage`); a name taken case-insensitively is 409 `duplicate_tag`.

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::batch::{BatchItemResult, BatchRequest, parse, run_batch};
 use crate::body::Json;
-use crate::envelope::{Data, List, created, cursor_list, list, ok_versioned};
+use crate::envelope::{Data, Paged, created, cursor_list, list, ok_versioned};
 use crate::extract::{AuthActor, IfMatch};
 use crate::list_query::ListQuery;
 use crate::problem::{ApiError, Problem};
@@ -162,7 +162,7 @@ pub struct DeleteTaskQuery {
 /// `cf.<key>.gte|gt|lte|lt=value` (NUMBER, DATE, DATETIME), `cf.<key>.exists=true|false`, and
 /// `sort=cf.<key>` / `-cf.<key>`. An unknown or inactive key is a 400 naming the parameter.
 #[utoipa::path(get, path = "/tasks", tag = "tasks", params(ListTasksQuery), security(("bearer" = [])), responses(
-    (status = 200, body = List<Task>, description = "Offset-paged; with `cursor`: `CursorList<Task>`"),
+    (status = 200, body = Paged<Task>, description = "A page; with `cursor`, keyset-paged: `meta` is `{limit, nextCursor}`"),
     (status = 400, body = Problem, content_type = "application/problem+json"),
     (status = 401, body = Problem, content_type = "application/problem+json"),
     (status = 403, body = Problem, content_type = "application/problem+json"),
