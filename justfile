@@ -26,6 +26,10 @@ lint:
     cargo clippy --workspace --all-targets -- -D warnings
     scripts/check-layering.sh
 
+# schemathesis against a real server: every operation of openapi.json, with and without a token (FUZZ_SECONDS per run, default 120).
+fuzz-api:
+    scripts/api-fuzz.sh
+
 # Everything CI runs.
 ci:
     bash .ci/run
