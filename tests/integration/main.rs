@@ -23,3 +23,4 @@ mod tags;
 mod tasks;
 mod transport;
 mod users;
+mod visibility;

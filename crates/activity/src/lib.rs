@@ -185,8 +185,9 @@ pub async fn list_for_entity(
     page(conn, query, cursor, limit).await
 }
 
-/// Every entry of the organisation, newest first (`logs.read`), optionally of one kind of
-/// record or one actor.
+/// Every entry of the organisation about what the actor may read, newest first (`logs.read`),
+/// optionally of one kind of record or one actor. Entries of deals, tasks, contacts and
+/// companies out of the actor's reach are left out (`crm_db::visibility`).
 pub async fn feed(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
@@ -202,6 +203,9 @@ pub async fn feed(
     }
     if let Some(user) = actor_id {
         query = query.filter(activity::actor_id.eq(user.0));
+    }
+    for visible in crm_db::visibility::activity_entries(actor) {
+        query = query.filter(visible);
     }
     page(conn, query, cursor, limit).await
 }

@@ -37,7 +37,7 @@ pub async fn is_active_user(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResu
 
 /// Whether `actor` sees a record owned by `owner_id`, given the "read all" permission.
 pub fn owns_or_reads_all(actor: &Actor, read_all: Permission, owner_id: Option<Uuid>) -> bool {
-    actor.can(read_all) || (owner_id.is_some() && owner_id == actor.user_id.map(|u| u.0))
+    crm_db::visibility::Reach::of(actor, read_all).covers(&[owner_id])
 }
 
 fn check_version(expected: Option<i32>, current: i32) -> Result<(), CompanyError> {
@@ -240,12 +240,7 @@ fn filtered(
     } else {
         query.filter(companies::deleted_at.is_null())
     };
-    if !actor.can(Permission::CompaniesReadAll) {
-        query = match actor.user_id {
-            Some(me) => query.filter(companies::owner_id.eq(me.0)),
-            None => query.filter(companies::id.is_null()),
-        };
-    }
+    query = query.filter(crm_db::visibility::companies(actor));
     if let Some(pattern) = fields::like_pattern(input.q.as_deref()) {
         // `name ILIKE` is what the trigram index `companies_name_trgm` serves.
         query = query.filter(companies::name.ilike(pattern));

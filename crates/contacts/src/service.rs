@@ -137,6 +137,7 @@ fn map_write(
 
 async fn ensure_references(
     conn: &mut AsyncPgConnection,
+    actor: &Actor,
     values: &ContactValues,
     owner_changed: bool,
     company_changed: bool,
@@ -148,9 +149,11 @@ async fn ensure_references(
     }
     if let (true, Some(company)) = (company_changed, values.company_id) {
         // Share-lock the company so it cannot be trashed while the link is written.
+        // A company the actor may not read is as unknown as a missing one.
         let found: Option<Uuid> = companies::table
             .find(company)
             .filter(companies::deleted_at.is_null())
+            .filter(crm_db::visibility::companies(actor))
             .select(companies::id)
             .for_share()
             .first(conn)
@@ -226,7 +229,7 @@ pub async fn create_contact(
         let custom = gather(fields.validate_create(custom_fields.as_ref()), &mut errors)?;
         let mut values = draft.normalized(errors)?;
         values.custom_fields = custom;
-        ensure_references(conn, &values, true, true).await?;
+        ensure_references(conn, actor, &values, true, true).await?;
         crm_db::tags::ensure_registered(conn, &values.tags).await?;
         let now = Utc::now();
         let company_id = values.company_id;
@@ -303,12 +306,7 @@ fn filtered(actor: &Actor, input: &ListContacts) -> contacts::BoxedQuery<'static
     } else {
         query.filter(contacts::deleted_at.is_null())
     };
-    if !actor.can(Permission::ContactsReadAll) {
-        query = match actor.user_id {
-            Some(me) => query.filter(contacts::owner_id.eq(me.0)),
-            None => query.filter(contacts::id.is_null()),
-        };
-    }
+    query = query.filter(crm_db::visibility::contacts(actor));
     if let Some(pattern) = fields::like_pattern(input.q.as_deref()) {
         query = query.filter(
             sql::<Bool>(SEARCH_EXPR)
@@ -470,7 +468,7 @@ pub async fn update_contact(
         let values = draft.normalized(errors)?;
         let owner_changed = values.owner_id != before.owner_id;
         let company_changed = values.company_id != before.company_id;
-        ensure_references(conn, &values, owner_changed, company_changed).await?;
+        ensure_references(conn, actor, &values, owner_changed, company_changed).await?;
         crm_db::tags::ensure_registered(conn, &values.tags).await?;
         let new_company = values.company_id;
         let refs = (values.owner_id, values.company_id);

@@ -12,6 +12,7 @@ pub mod migrations;
 pub mod pool;
 pub mod schema;
 pub mod tags;
+pub mod visibility;
 
 pub use diesel_async::AsyncPgConnection;
 pub use error::DbError;

@@ -19,9 +19,10 @@ use crm_db::AsyncPgConnection;
 use crm_db::constraint::is_foreign_key_violation;
 use crm_db::kanban::end_key;
 use crm_db::schema::{companies, contacts, deals, pipelines, stages, users};
+use crm_db::visibility;
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Nullable, Text};
+use diesel::sql_types::{Nullable, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde_json::Value;
 use uuid::Uuid;
@@ -225,10 +226,17 @@ async fn resolve_placement(
     }
 }
 
-async fn check_contact(conn: &mut AsyncPgConnection, id: Uuid) -> Result<(), DealError> {
+/// A live contact the actor may read: another is as unknown as a missing one (answering
+/// otherwise would tell the caller it exists).
+async fn check_contact(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<(), DealError> {
     let n: i64 = contacts::table
         .filter(contacts::id.eq(id))
         .filter(contacts::deleted_at.is_null())
+        .filter(visibility::contacts(actor))
         .count()
         .get_result(conn)
         .await?;
@@ -238,10 +246,16 @@ async fn check_contact(conn: &mut AsyncPgConnection, id: Uuid) -> Result<(), Dea
     Ok(())
 }
 
-async fn check_company(conn: &mut AsyncPgConnection, id: Uuid) -> Result<(), DealError> {
+/// A live company the actor may read (see [`check_contact`]).
+async fn check_company(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<(), DealError> {
     let n: i64 = companies::table
         .filter(companies::id.eq(id))
         .filter(companies::deleted_at.is_null())
+        .filter(visibility::companies(actor))
         .count()
         .get_result(conn)
         .await?;
@@ -272,17 +286,7 @@ fn restrict(
     query: deals::BoxedQuery<'static, Pg>,
     actor: &Actor,
 ) -> deals::BoxedQuery<'static, Pg> {
-    if actor.can(Permission::DealsReadAll) {
-        return query;
-    }
-    match actor.user_id {
-        Some(me) => query.filter(
-            deals::created_by_id
-                .eq(me.0)
-                .or(deals::assigned_to_id.eq(me.0)),
-        ),
-        None => query.filter(diesel::dsl::sql::<Bool>("false")),
-    }
+    query.filter(visibility::deals(actor))
 }
 
 /// The deal if it exists, is visible, and is (`trashed`) or is not in the trash.
@@ -684,10 +688,10 @@ pub async fn create_deal(
         finish(errors)?;
         let target = resolve_placement(conn, input.pipeline_id, input.stage_id).await?;
         if let Some(id) = input.contact_id {
-            check_contact(conn, id).await?;
+            check_contact(conn, actor, id).await?;
         }
         if let Some(id) = input.company_id {
-            check_company(conn, id).await?;
+            check_company(conn, actor, id).await?;
         }
         if let Some(id) = input.assigned_to_id {
             check_user(conn, id).await?;
@@ -841,10 +845,10 @@ pub async fn update_deal(
             set.custom_fields = Some(fields.validate_update(&row.custom_fields, patch)?);
         }
         if let Some(Some(c)) = input.contact_id.filter(|c| *c != row.contact_id) {
-            check_contact(conn, c).await?;
+            check_contact(conn, actor, c).await?;
         }
         if let Some(Some(c)) = input.company_id.filter(|c| *c != row.company_id) {
-            check_company(conn, c).await?;
+            check_company(conn, actor, c).await?;
         }
         if let Some(Some(u)) = input.assigned_to_id.filter(|u| *u != row.assigned_to_id) {
             check_user(conn, u).await?;

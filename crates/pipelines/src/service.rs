@@ -10,8 +10,9 @@ use crm_core::{Actor, EntityKind, EntityRef, FieldError, Page, Permission};
 use crm_db::AsyncPgConnection;
 use crm_db::kanban::STEP;
 use crm_db::schema::{activity, deals, pipelines, stages};
+use crm_db::visibility;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Int4, Nullable, Numeric, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Int4, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use garde::Validate;
 use serde_json::{Value, json};
@@ -267,70 +268,65 @@ pub async fn get_stage(
     Ok(find_stage(conn, id, false).await?.into())
 }
 
-#[derive(QueryableByName)]
-struct SummaryRow {
-    #[diesel(sql_type = diesel::sql_types::Uuid)]
-    id: Uuid,
-    #[diesel(sql_type = Text)]
-    name: String,
-    #[diesel(sql_type = Text)]
-    kind: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    currency: Option<String>,
-    #[diesel(sql_type = BigInt)]
-    count: i64,
-    #[diesel(sql_type = Nullable<Numeric>)]
-    amount: Option<BigDecimal>,
-}
-
-/// Per stage, in order: the number of non-deleted deals and their amounts summed per
-/// currency, exactly (`pipelines.read`). One grouped query.
+/// Per stage, in order: the number of non-deleted deals the actor may read and their amounts
+/// summed per currency, exactly (`pipelines.read`). Deals out of the actor's reach count
+/// nowhere (the visibility rule of `crm_db::visibility`).
 pub async fn pipeline_summary(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     id: Uuid,
 ) -> Result<Vec<StageSummary>, PipelineError> {
     actor.require(Permission::PipelinesRead)?;
-    let rows: Vec<SummaryRow> = diesel::sql_query(
-        "SELECT s.id, s.name, s.type AS kind, d.currency, count(d.id) AS count, \
-                sum(d.amount) AS amount \
-         FROM stages s \
-         LEFT JOIN deals d ON d.stage_id = s.id AND d.deleted_at IS NULL \
-         WHERE s.pipeline_id = $1 \
-         GROUP BY s.id, d.currency \
-         ORDER BY s.position, s.created_at, s.id, d.currency",
-    )
-    .bind::<diesel::sql_types::Uuid, _>(id)
-    .load(conn)
-    .await?;
-    if rows.is_empty() {
+    let stage_rows: Vec<(Uuid, String, String)> = stages::table
+        .filter(stages::pipeline_id.eq(id))
+        .order((stages::position, stages::created_at, stages::id))
+        .select((stages::id, stages::name, stages::kind))
+        .load(conn)
+        .await?;
+    if stage_rows.is_empty() {
         // A pipeline always has a stage: no rows means no pipeline.
         return Err(PipelineError::PipelineNotFound(id));
     }
-    let mut out: Vec<StageSummary> = Vec::new();
-    for r in rows {
-        if out.last().is_none_or(|s| s.stage_id != r.id) {
-            out.push(StageSummary {
-                stage_id: r.id,
-                name: r.name,
-                kind: StageType::parse_stored(&r.kind),
-                count: 0,
-                totals: Vec::new(),
-            });
-        }
-        let Some(summary) = out.last_mut() else {
-            continue;
-        };
-        summary.count += r.count;
-        if let (Some(currency), Some(amount)) = (r.currency, r.amount) {
-            summary.totals.push(CurrencyTotal {
+    let stage_ids: Vec<Uuid> = stage_rows.iter().map(|(id, _, _)| *id).collect();
+    let groups: Vec<(Uuid, String, i64, Option<BigDecimal>)> = deals::table
+        .filter(deals::stage_id.eq_any(&stage_ids))
+        .filter(deals::deleted_at.is_null())
+        .filter(visibility::deals(actor))
+        .group_by((deals::stage_id, deals::currency))
+        .select((
+            deals::stage_id,
+            deals::currency,
+            diesel::dsl::count_star(),
+            diesel::dsl::sum(deals::amount),
+        ))
+        .order((deals::stage_id, deals::currency))
+        .load(conn)
+        .await?;
+    let mut by_stage: HashMap<Uuid, (i64, Vec<CurrencyTotal>)> = HashMap::new();
+    for (stage_id, currency, count, amount) in groups {
+        let (n, totals) = by_stage.entry(stage_id).or_default();
+        *n += count;
+        if let Some(amount) = amount {
+            totals.push(CurrencyTotal {
                 currency,
                 // `deals.amount` is numeric(20, 2): two places are exact.
                 amount: amount.with_scale(2).to_string(),
             });
         }
     }
-    Ok(out)
+    Ok(stage_rows
+        .into_iter()
+        .map(|(stage_id, name, kind)| {
+            let (count, totals) = by_stage.remove(&stage_id).unwrap_or_default();
+            StageSummary {
+                stage_id,
+                name,
+                kind: StageType::parse_stored(&kind),
+                count,
+                totals,
+            }
+        })
+        .collect())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,15 +5,16 @@ use chrono::{DateTime, Utc};
 use crm_core::tags::normalize_tags;
 use crm_core::{
     Actor, Cursor, CursorPage, EntityKind, EntityRef, FieldError, Page, Permission, Role,
-    SortDirection, UserId, change,
+    SortDirection, change,
 };
 use crm_custom_fields::{CustomFieldEntity, FieldSet};
 use crm_db::AsyncPgConnection;
 use crm_db::schema::{comments, contacts, deals, tasks, users};
+use crm_db::visibility;
 use diesel::dsl::sql;
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Integer};
+use diesel::sql_types::Integer;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use garde::Validate;
 use uuid::Uuid;
@@ -55,24 +56,13 @@ fn like_pattern(q: &str) -> String {
 
 /// Tasks the actor may see (without the trash condition).
 fn visible(actor: &Actor) -> Boxed {
-    let query = tasks::table.into_boxed();
-    if actor.can(Permission::TasksReadAll) {
-        return query;
-    }
-    match actor.user_id {
-        Some(UserId(me)) => {
-            query.filter(tasks::created_by_id.eq(me).or(tasks::assigned_to_id.eq(me)))
-        }
-        None => query.filter(sql::<Bool>("false")),
-    }
+    tasks::table.into_boxed().filter(visibility::tasks(actor))
 }
 
 /// Whether the actor may see this task (the same rule as [`visible`]).
 fn can_see(actor: &Actor, row: &TaskRow) -> bool {
-    actor.can(Permission::TasksReadAll)
-        || actor.user_id.is_some_and(|UserId(me)| {
-            row.created_by_id == Some(me) || row.assigned_to_id == Some(me)
-        })
+    visibility::Reach::of(actor, Permission::TasksReadAll)
+        .covers(&[row.created_by_id, row.assigned_to_id])
 }
 
 /// A visible task that is (`trashed`) or is not in the trash, locked for the transaction.
@@ -113,10 +103,17 @@ fn map_fk(
     }
 }
 
-async fn check_deal(conn: &mut AsyncPgConnection, id: Uuid) -> Result<(), TaskError> {
+/// A live deal the actor may read: another is as unknown as a missing one (answering otherwise
+/// would tell the caller it exists).
+async fn check_deal(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<(), TaskError> {
     let n: i64 = deals::table
         .filter(deals::id.eq(id))
         .filter(deals::deleted_at.is_null())
+        .filter(visibility::deals(actor))
         .count()
         .get_result(conn)
         .await?;
@@ -127,10 +124,16 @@ async fn check_deal(conn: &mut AsyncPgConnection, id: Uuid) -> Result<(), TaskEr
     }
 }
 
-async fn check_contact(conn: &mut AsyncPgConnection, id: Uuid) -> Result<(), TaskError> {
+/// A live contact the actor may read (see [`check_deal`]).
+async fn check_contact(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<(), TaskError> {
     let n: i64 = contacts::table
         .filter(contacts::id.eq(id))
         .filter(contacts::deleted_at.is_null())
+        .filter(visibility::contacts(actor))
         .count()
         .get_result(conn)
         .await?;
@@ -176,10 +179,10 @@ pub async fn create_task(
             .await?
             .validate_create(input.custom_fields.as_ref())?;
         if let Some(deal) = input.deal_id {
-            check_deal(conn, deal).await?;
+            check_deal(conn, actor, deal).await?;
         }
         if let Some(contact) = input.contact_id {
-            check_contact(conn, contact).await?;
+            check_contact(conn, actor, contact).await?;
         }
         if let Some(user) = input.assigned_to_id {
             check_user(conn, user.0).await?;
@@ -279,10 +282,10 @@ pub async fn update_task(
         };
         let before = Task::from(row.clone());
         if let Some(Some(deal)) = input.deal_id {
-            check_deal(conn, deal).await?;
+            check_deal(conn, actor, deal).await?;
         }
         if let Some(Some(contact)) = input.contact_id {
-            check_contact(conn, contact).await?;
+            check_contact(conn, actor, contact).await?;
         }
         if let Some(Some(user)) = input.assigned_to_id {
             check_user(conn, user.0).await?;
