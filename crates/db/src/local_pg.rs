@@ -257,6 +257,52 @@ impl LocalPg {
         self.spawn_watchdog(std::process::id()).map(drop)
     }
 
+    /// For throwaway clusters shared by several processes (the test binaries of one `cargo
+    /// test` run): spawn a detached watchdog that stops the cluster and deletes its data
+    /// directory once no process has held `users` (a lock file each user holds with a shared
+    /// `flock` for its lifetime) for `idle_secs` seconds in a row. The watchdog holds `users`
+    /// exclusively while it stops and deletes, so a process that comes then waits and starts a
+    /// fresh cluster. At most one watchdog runs per data directory (`<users>.watchdog` lock).
+    pub fn stop_and_remove_when_unused(
+        &self,
+        users: &Path,
+        idle_secs: u32,
+    ) -> Result<Child, LocalPgError> {
+        if !self.throwaway {
+            return Err(LocalPgError::NotThrowaway(self.data_dir.clone()));
+        }
+        // fd 8 keeps the watchdog alone; fd 9 is the users' lock, taken exclusively only to
+        // look (and released at once) until the cluster has been idle long enough. fd 8 is let
+        // go before the teardown: no user can come in before it ends, and the next one must be
+        // able to start a new watchdog.
+        let script = r#"users=$1 dir=$2 idle_max=$3; shift 3
+            exec 8>>"$users.watchdog"; flock -n 8 || exit 0
+            exec 9>>"$users"; idle=0
+            while :; do
+                sleep 1
+                if flock -n -x 9; then
+                    idle=$((idle + 1))
+                    if [ "$idle" -ge "$idle_max" ]; then
+                        flock -u 8; "$@" stop -D "$dir" -m immediate -w; rm -rf "$dir"; exit 0
+                    fi
+                    flock -u 9
+                else
+                    idle=0
+                fi
+            done"#;
+        let pg_ctl = self.pg_cmd("pg_ctl");
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", script, "sh"])
+            .arg(users)
+            .arg(&self.data_dir)
+            .arg(idle_secs.to_string());
+        cmd.arg(pg_ctl.get_program()).args(pg_ctl.get_args());
+        let null = Stdio::null;
+        cmd.stdin(null()).stdout(null()).stderr(null());
+        cmd.current_dir("/").process_group(0);
+        cmd.spawn().map_err(|e| not_run(&cmd, e))
+    }
+
     fn spawn_watchdog(&self, pid: u32) -> Result<Child, LocalPgError> {
         if !self.throwaway {
             return Err(LocalPgError::NotThrowaway(self.data_dir.clone()));
@@ -591,6 +637,43 @@ mod tests {
             stat.is_empty() || state.starts_with(['Z', 'X']),
             "alive: {stat}"
         );
+    }
+
+    #[test]
+    fn shared_cluster_is_removed_only_once_nobody_uses_it() {
+        let pg = LocalPg::start(opts(throwaway_dir().unwrap())).unwrap();
+        let users = pg.data_dir.with_extension("users");
+        let user = std::fs::File::create(&users).unwrap();
+        user.lock_shared().unwrap();
+        let first = pg.stop_and_remove_when_unused(&users, 1).unwrap();
+        let second = pg.stop_and_remove_when_unused(&users, 1).unwrap();
+        // Of two watchdogs for one directory, one steps aside at once.
+        let mut watchdogs = [first, second];
+        std::thread::sleep(Duration::from_millis(2500));
+        let running: Vec<bool> = watchdogs
+            .iter_mut()
+            .map(|w| w.try_wait().unwrap().is_none())
+            .collect();
+        assert_eq!(running.iter().filter(|r| **r).count(), 1, "{running:?}");
+        let [first, second] = watchdogs;
+        let mut watchdog = if running[0] { first } else { second };
+        assert!(pg.is_running().unwrap(), "stopped while in use");
+        drop(user);
+        let began = Instant::now();
+        while watchdog.try_wait().unwrap().is_none() && began.elapsed().as_secs() < 10 {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(
+            !pg.data_dir.exists(),
+            "still there after {:?}",
+            began.elapsed()
+        );
+        // The next user waits for the teardown, then gets the lock.
+        let user = std::fs::File::open(&users).unwrap();
+        user.lock_shared().unwrap();
+        drop(user);
+        std::fs::remove_file(&users).unwrap();
+        std::fs::remove_file(users.with_extension("users.watchdog")).unwrap();
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -1,28 +1,75 @@
-//! The PostgreSQL server tests run against, started once per process.
+//! The PostgreSQL server tests run against: one throwaway cluster shared by every test binary
+//! of a `cargo test` run (started by whichever comes first, removed a few seconds after the
+//! last one exits), or the server of `DATABASE_URL`.
 
+use std::fs::{File, OpenOptions};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use crm_db::local_pg::{LocalPg, LocalPgOptions, throwaway_dir};
+use crm_db::local_pg::{LocalPg, LocalPgOptions};
 
 static SERVER: OnceLock<Result<String, String>> = OnceLock::new();
 
+/// The shared lock this process holds on the cluster while it runs (see [`start_shared`]).
+static USING: OnceLock<File> = OnceLock::new();
+
+/// Seconds without any test process before the shared cluster is stopped and removed: longer
+/// than cargo's pause between two test binaries.
+const IDLE_SECS: u32 = 5;
+
 /// URL of the `postgres` database of the test server: `DATABASE_URL`'s server when set,
-/// otherwise a throwaway cluster that stops and disappears when this process exits.
+/// otherwise the shared throwaway cluster.
 pub fn server_url() -> Result<String, String> {
     SERVER
         .get_or_init(|| match std::env::var("DATABASE_URL") {
             Ok(url) => Ok(with_database(&url, "postgres")),
-            Err(_) => start_throwaway().map_err(|e| e.to_string()),
+            Err(_) => start_shared().map_err(|e| e.to_string()),
         })
         .clone()
 }
 
-fn start_throwaway() -> Result<String, crm_db::local_pg::LocalPgError> {
+/// The cluster directory of this build: one per target directory and profile (the test
+/// binaries of one build share it), short enough for the socket path.
+fn shared_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    // `<target>/<profile>/deps/<binary>`: the profile directory names the build.
+    let build = exe
+        .ancestors()
+        .nth(2)
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let mut hasher = DefaultHasher::new();
+    build.hash(&mut hasher);
+    PathBuf::from(format!("/tmp/crm-test-pg-{:016x}", hasher.finish()))
+}
+
+/// Joins (or starts) the shared cluster: first a shared lock on `<dir>.users`, held until this
+/// process exits, so the watchdog never removes the cluster under us (and, while it removes
+/// one, we wait and then start afresh); then, under `<dir>.start`, start or reuse the cluster
+/// and make sure a watchdog runs.
+fn start_shared() -> Result<String, Box<dyn std::error::Error>> {
+    let dir = shared_dir();
+    let lock_file = |ext: &str| {
+        let path = dir.with_extension(ext);
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map(|f| (f, path))
+    };
+    let (users, users_path) = lock_file("users")?;
+    users.lock_shared()?;
+    let _ = USING.set(users);
+    let (start, _) = lock_file("start")?;
+    start.lock()?;
     let pg = LocalPg::start(LocalPgOptions {
-        data_dir: throwaway_dir()?,
+        data_dir: dir,
         throwaway: true,
     })?;
-    pg.stop_and_remove_when_process_exits()?;
+    // Reaped by nobody: it outlives us on purpose.
+    drop(pg.stop_and_remove_when_unused(&users_path, IDLE_SECS)?);
+    start.unlock()?;
     Ok(pg.database_url("postgres"))
 }
 
