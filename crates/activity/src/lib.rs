@@ -22,6 +22,15 @@ pub enum ActivityError {
     /// The actor lacks a permission.
     #[error("missing permission {0}")]
     Forbidden(Permission),
+    /// A stored entry cannot be read back (an entity type or changes this version does not
+    /// know): a data problem, reported rather than shown as something else.
+    #[error("activity entry {id} is unreadable: {problem}")]
+    Unreadable {
+        /// The entry.
+        id: Uuid,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -43,12 +52,14 @@ impl DomainError for ActivityError {
     fn kind(&self) -> ErrorKind {
         match self {
             ActivityError::Forbidden(_) => ErrorKind::Forbidden,
+            ActivityError::Unreadable { .. } => ErrorKind::Internal,
             ActivityError::Db(e) => e.kind(),
         }
     }
     fn code(&self) -> &'static str {
         match self {
             ActivityError::Forbidden(_) => "forbidden",
+            ActivityError::Unreadable { .. } => "internal_error",
             ActivityError::Db(e) => e.code(),
         }
     }
@@ -91,18 +102,28 @@ struct ActivityRow {
     created_at: DateTime<Utc>,
 }
 
-impl From<ActivityRow> for Activity {
-    fn from(r: ActivityRow) -> Self {
-        Self {
+impl TryFrom<ActivityRow> for Activity {
+    type Error = ActivityError;
+
+    fn try_from(r: ActivityRow) -> Result<Self, ActivityError> {
+        let id = r.id;
+        let unreadable = move |problem: String| ActivityError::Unreadable { id, problem };
+        let entity_type = r
+            .entity_type
+            .parse()
+            .map_err(|_| unreadable(format!("unknown entity type {:?}", r.entity_type)))?;
+        let changes =
+            serde_json::from_value(r.changes).map_err(|e| unreadable(format!("changes: {e}")))?;
+        Ok(Self {
             id: r.id,
-            entity_type: r.entity_type.parse().unwrap_or(EntityKind::Deal),
+            entity_type,
             entity_id: r.entity_id,
             kind: r.kind,
             actor_id: r.actor_id.map(UserId),
             api_key_id: r.api_key_id,
-            changes: serde_json::from_value(r.changes).unwrap_or_default(),
+            changes,
             created_at: r.created_at,
-        }
+        })
     }
 }
 
@@ -162,7 +183,10 @@ async fn page(
         })
         .flatten();
     Ok(CursorPage {
-        items: rows.into_iter().map(Activity::from).collect(),
+        items: rows
+            .into_iter()
+            .map(Activity::try_from)
+            .collect::<Result<_, _>>()?,
         next_cursor,
         limit,
     })

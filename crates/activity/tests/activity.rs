@@ -4,6 +4,7 @@
 use crm_activity::{ActivityError, feed, list_for_entity, record};
 use crm_core::{Actor, Change, Cursor, EntityKind, EntityRef, PermissionSet, Role, UserId};
 use crm_testkit::TestDb;
+use diesel::ExpressionMethods;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -81,4 +82,34 @@ async fn the_feed_needs_logs_read_and_timelines_activity_read() {
         list_for_entity(&mut conn, &nobody, deal, None, 10).await,
         Err(ActivityError::Forbidden(_))
     ));
+}
+
+#[tokio::test]
+async fn an_entry_of_an_unknown_kind_is_reported_not_shown_as_a_deal() {
+    use crm_db::schema::activity;
+    use diesel_async::RunQueryDsl;
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    let id = Uuid::now_v7();
+    diesel::insert_into(activity::table)
+        .values((
+            activity::id.eq(id),
+            activity::entity_type.eq("planet"),
+            activity::entity_id.eq(Uuid::now_v7()),
+            activity::kind.eq("planet.created"),
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let err = feed(&mut conn, &Actor::system(), None, None, None, 10)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ActivityError::Unreadable { id: bad, .. } if *bad == id),
+        "{err:?}"
+    );
+    assert_eq!(
+        crm_core::DomainError::kind(&err),
+        crm_core::ErrorKind::Internal
+    );
 }

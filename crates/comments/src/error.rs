@@ -21,13 +21,8 @@ pub enum CommentError {
     #[error("only the author may change this comment")]
     NotAuthor,
     /// `If-Match` named another version.
-    #[error("version mismatch: expected {expected}, current {current}")]
-    VersionMismatch {
-        /// What the client sent.
-        expected: i32,
-        /// What is stored.
-        current: i32,
-    },
+    #[error(transparent)]
+    VersionMismatch(#[from] crm_core::VersionMismatch),
     /// The actor lacks a permission.
     #[error("missing permission {0}")]
     Forbidden(Permission),
@@ -55,7 +50,7 @@ impl DomainError for CommentError {
             CommentError::NotFound(_) => ErrorKind::NotFound,
             CommentError::UnknownEntity(..) => ErrorKind::Unprocessable,
             CommentError::NotAuthor | CommentError::Forbidden(_) => ErrorKind::Forbidden,
-            CommentError::VersionMismatch { .. } => ErrorKind::PreconditionFailed,
+            CommentError::VersionMismatch(_) => ErrorKind::PreconditionFailed,
             CommentError::Db(e) => e.kind(),
         }
     }
@@ -67,7 +62,7 @@ impl DomainError for CommentError {
             CommentError::UnknownEntity(..) => "unknown_entity",
             CommentError::NotAuthor => "not_author",
             CommentError::Forbidden(_) => "forbidden",
-            CommentError::VersionMismatch { .. } => "version_mismatch",
+            CommentError::VersionMismatch(_) => "version_mismatch",
             CommentError::Db(e) => e.code(),
         }
     }

@@ -22,15 +22,6 @@ fn validate(input: &impl Validate<Context = ()>) -> Result<(), CommentError> {
         .map_err(|report| CommentError::Invalid(FieldError::from_garde(&report)))
 }
 
-fn check_version(expected: Option<i32>, current: i32) -> Result<(), CommentError> {
-    match expected {
-        Some(expected) if expected != current => {
-            Err(CommentError::VersionMismatch { expected, current })
-        }
-        _ => Ok(()),
-    }
-}
-
 /// `Ok` when the record exists and is not in the trash.
 async fn check_entity(
     conn: &mut AsyncPgConnection,
@@ -252,7 +243,7 @@ pub async fn update_comment(
         if !is_author(actor, &row) {
             return Err(CommentError::NotAuthor);
         }
-        check_version(expected_version, row.version)?;
+        crm_core::check_version(expected_version, row.version)?;
         let before = Comment::from(row);
         let updated: CommentRow = diesel::update(comments::table.find(id))
             .set((
@@ -298,7 +289,7 @@ pub async fn delete_comment(
         } else {
             actor.require(Permission::CommentsDelete)?;
         }
-        check_version(expected_version, row.version)?;
+        crm_core::check_version(expected_version, row.version)?;
         diesel::delete(comments::table.find(id))
             .execute(conn)
             .await?;

@@ -22,13 +22,8 @@ pub enum CompanyError {
     #[error("user {0} does not exist or is deactivated")]
     UnknownUser(Uuid),
     /// `If-Match` named another version.
-    #[error("version mismatch: expected {expected}, current {current}")]
-    VersionMismatch {
-        /// What the client sent.
-        expected: i32,
-        /// What is stored.
-        current: i32,
-    },
+    #[error(transparent)]
+    VersionMismatch(#[from] crm_core::VersionMismatch),
     /// The actor lacks a permission.
     #[error("missing permission {0}")]
     Forbidden(Permission),
@@ -78,7 +73,7 @@ impl DomainError for CompanyError {
             CompanyError::NotFound(_) => ErrorKind::NotFound,
             CompanyError::DuplicateName => ErrorKind::Conflict,
             CompanyError::UnknownUser(_) => ErrorKind::Unprocessable,
-            CompanyError::VersionMismatch { .. } => ErrorKind::PreconditionFailed,
+            CompanyError::VersionMismatch(_) => ErrorKind::PreconditionFailed,
             CompanyError::Forbidden(_) | CompanyError::AdminOnly => ErrorKind::Forbidden,
             CompanyError::CustomFields(e) => e.kind(),
             CompanyError::Db(e) => e.kind(),
@@ -91,7 +86,7 @@ impl DomainError for CompanyError {
             CompanyError::NotFound(_) => "not_found",
             CompanyError::DuplicateName => "duplicate_company_name",
             CompanyError::UnknownUser(_) => "unknown_user",
-            CompanyError::VersionMismatch { .. } => "version_mismatch",
+            CompanyError::VersionMismatch(_) => "version_mismatch",
             CompanyError::Forbidden(_) | CompanyError::AdminOnly => "forbidden",
             CompanyError::CustomFields(e) => e.code(),
             CompanyError::Db(e) => e.code(),

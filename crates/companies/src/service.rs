@@ -40,15 +40,6 @@ pub fn owns_or_reads_all(actor: &Actor, read_all: Permission, owner_id: Option<U
     crm_db::visibility::Reach::of(actor, read_all).covers(&[owner_id])
 }
 
-fn check_version(expected: Option<i32>, current: i32) -> Result<(), CompanyError> {
-    match expected {
-        Some(expected) if expected != current => {
-            Err(CompanyError::VersionMismatch { expected, current })
-        }
-        _ => Ok(()),
-    }
-}
-
 /// The full set of writable columns, normalised and validated.
 #[derive(Debug, Clone, Insertable, AsChangeset)]
 #[diesel(table_name = companies)]
@@ -347,7 +338,7 @@ pub async fn update_company(
             None => None,
         };
         let before = lock_visible(conn, actor, id, Some(false)).await?;
-        check_version(expected_version, before.version)?;
+        crm_core::check_version(expected_version, before.version)?;
         let mut values = CompanyValues::from_company(&before);
         if let Some(name) = input.name {
             // `null` cannot clear a required field: it fails validation as an empty one.
@@ -408,7 +399,7 @@ pub async fn delete_company(
     conn.transaction(async |conn| {
         let before =
             lock_visible(conn, actor, id, if permanent { None } else { Some(false) }).await?;
-        check_version(expected_version, before.version)?;
+        crm_core::check_version(expected_version, before.version)?;
         if permanent {
             diesel::delete(companies::table.find(id))
                 .execute(conn)

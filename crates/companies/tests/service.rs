@@ -255,10 +255,10 @@ async fn a_stale_version_changes_nothing_and_a_change_is_logged_field_by_field()
         .unwrap_err();
     assert!(matches!(
         err,
-        CompanyError::VersionMismatch {
+        CompanyError::VersionMismatch(crm_core::VersionMismatch {
             expected: 7,
             current: 1
-        }
+        })
     ));
     let updated = crm_companies::update_company(&mut conn, &admin, c.id, change, Some(1))
         .await

@@ -26,13 +26,8 @@ pub enum ContactError {
     #[error("company {0} does not exist or is in the trash")]
     UnknownCompany(Uuid),
     /// `If-Match` named another version.
-    #[error("version mismatch: expected {expected}, current {current}")]
-    VersionMismatch {
-        /// What the client sent.
-        expected: i32,
-        /// What is stored.
-        current: i32,
-    },
+    #[error(transparent)]
+    VersionMismatch(#[from] crm_core::VersionMismatch),
     /// The actor lacks a permission.
     #[error("missing permission {0}")]
     Forbidden(Permission),
@@ -87,7 +82,7 @@ impl DomainError for ContactError {
             ContactError::UnknownUser(_) | ContactError::UnknownCompany(_) => {
                 ErrorKind::Unprocessable
             }
-            ContactError::VersionMismatch { .. } => ErrorKind::PreconditionFailed,
+            ContactError::VersionMismatch(_) => ErrorKind::PreconditionFailed,
             ContactError::Forbidden(_) | ContactError::AdminOnly => ErrorKind::Forbidden,
             ContactError::Company(e) => e.kind(),
             ContactError::CustomFields(e) => e.kind(),
@@ -102,7 +97,7 @@ impl DomainError for ContactError {
             ContactError::DuplicateEmail => "duplicate_email",
             ContactError::UnknownUser(_) => "unknown_user",
             ContactError::UnknownCompany(_) => "unknown_company",
-            ContactError::VersionMismatch { .. } => "version_mismatch",
+            ContactError::VersionMismatch(_) => "version_mismatch",
             ContactError::Forbidden(_) | ContactError::AdminOnly => "forbidden",
             ContactError::Company(e) => e.code(),
             ContactError::CustomFields(e) => e.code(),

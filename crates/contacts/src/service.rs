@@ -33,15 +33,6 @@ extern "SQL" {
 /// index serves the search.
 pub const SEARCH_EXPR: &str = "(contacts.full_name || ' ' || coalesce(contacts.email, '') || ' ' || coalesce(contacts.phone, ''))";
 
-fn check_version(expected: Option<i32>, current: i32) -> Result<(), ContactError> {
-    match expected {
-        Some(expected) if expected != current => {
-            Err(ContactError::VersionMismatch { expected, current })
-        }
-        _ => Ok(()),
-    }
-}
-
 fn visible(actor: &Actor, owner_id: Option<Uuid>) -> bool {
     crm_companies::owns_or_reads_all(actor, Permission::ContactsReadAll, owner_id)
 }
@@ -445,7 +436,7 @@ pub async fn update_contact(
             None => None,
         };
         let before = lock_visible(conn, actor, id, Some(false)).await?;
-        check_version(expected_version, before.version)?;
+        crm_core::check_version(expected_version, before.version)?;
         let mut draft = Draft::from_contact(&before);
         if let Some(name) = input.full_name {
             // `null` cannot clear a required field: it fails validation as an empty one.
@@ -508,7 +499,7 @@ pub async fn delete_contact(
     conn.transaction(async |conn| {
         let before =
             lock_visible(conn, actor, id, if permanent { None } else { Some(false) }).await?;
-        check_version(expected_version, before.version)?;
+        crm_core::check_version(expected_version, before.version)?;
         if permanent {
             diesel::delete(contacts::table.find(id))
                 .execute(conn)

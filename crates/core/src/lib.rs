@@ -15,6 +15,7 @@ pub mod patch;
 pub mod permissions;
 pub mod sort;
 pub mod tags;
+pub mod version;
 
 pub use actor::Actor;
 pub use change::Change;
@@ -25,3 +26,4 @@ pub use ids::{ApiKeyId, UserId};
 pub use paging::{Page, PageRequest};
 pub use permissions::{Permission, PermissionSet, Role};
 pub use sort::{SortDirection, SortSpec};
+pub use version::{VersionMismatch, check_version};

@@ -75,13 +75,8 @@ pub enum CustomFieldError {
         max: usize,
     },
     /// `If-Match` named another version.
-    #[error("version mismatch: expected {expected}, current {current}")]
-    VersionMismatch {
-        /// What the client sent.
-        expected: i32,
-        /// What is stored.
-        current: i32,
-    },
+    #[error(transparent)]
+    VersionMismatch(#[from] crm_core::VersionMismatch),
     /// The actor lacks a permission.
     #[error("missing permission {0}")]
     Forbidden(Permission),
@@ -125,7 +120,7 @@ impl DomainError for CustomFieldError {
             | CustomFieldError::ValuesNotUnique { .. }
             | CustomFieldError::Inactive(_)
             | CustomFieldError::TooMany { .. } => ErrorKind::Conflict,
-            CustomFieldError::VersionMismatch { .. } => ErrorKind::PreconditionFailed,
+            CustomFieldError::VersionMismatch(_) => ErrorKind::PreconditionFailed,
             CustomFieldError::Forbidden(_) => ErrorKind::Forbidden,
             CustomFieldError::Db(e) => e.kind(),
         }
@@ -142,7 +137,7 @@ impl DomainError for CustomFieldError {
             CustomFieldError::ValuesNotUnique { .. } => "values_not_unique",
             CustomFieldError::Inactive(_) => "custom_field_inactive",
             CustomFieldError::TooMany { .. } => "too_many_custom_fields",
-            CustomFieldError::VersionMismatch { .. } => "version_mismatch",
+            CustomFieldError::VersionMismatch(_) => "version_mismatch",
             CustomFieldError::Forbidden(_) => "forbidden",
             CustomFieldError::Db(e) => e.code(),
         }

@@ -148,15 +148,6 @@ fn finish(errors: Vec<FieldError>) -> Result<(), CustomFieldError> {
     }
 }
 
-fn check_version(expected: Option<i32>, current: i32) -> Result<(), CustomFieldError> {
-    match expected {
-        Some(expected) if expected != current => {
-            Err(CustomFieldError::VersionMismatch { expected, current })
-        }
-        _ => Ok(()),
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Locks, indexes and stored values
 
@@ -789,7 +780,7 @@ pub async fn update_custom_field(
         let entity = load(conn, id, false).await?.entity_type;
         lock_exclusive(conn, entity).await?;
         let before = load(conn, id, true).await?;
-        check_version(expected_version, before.version)?;
+        crm_core::check_version(expected_version, before.version)?;
         let mut errors = Vec::new();
         if input.key.as_ref().is_some_and(|k| *k != before.key) {
             errors.push(FieldError::new("key", "cannot be changed"));
@@ -943,7 +934,7 @@ pub async fn delete_custom_field(
         let entity = load(conn, id, false).await?.entity_type;
         lock_exclusive(conn, entity).await?;
         let field = load(conn, id, true).await?;
-        check_version(expected_version, field.version)?;
+        crm_core::check_version(expected_version, field.version)?;
         lock_records(conn, entity).await?;
         let rewrites: Vec<Rewrite> = stored_values(conn, entity, &field.key)
             .await?

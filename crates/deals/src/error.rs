@@ -24,6 +24,9 @@ pub enum DealError {
     /// The stage belongs to another pipeline than the one named or the deal's.
     #[error("stage {0} is not a stage of the deal's pipeline")]
     StageNotInPipeline(Uuid),
+    /// No `pipelineId` or `stageId` was given and no pipeline is the default.
+    #[error("no pipeline is the default: name a pipelineId or a stageId")]
+    NoDefaultPipeline,
     /// The pipeline has no OPEN stage to place a deal on.
     #[error("pipeline {0} has no open stage")]
     NoOpenStage(Uuid),
@@ -37,13 +40,8 @@ pub enum DealError {
     #[error("user {0} does not exist or is deactivated")]
     UnknownUser(Uuid),
     /// `If-Match` named another version.
-    #[error("version mismatch: expected {expected}, current {current}")]
-    VersionMismatch {
-        /// What the client sent.
-        expected: i32,
-        /// What is stored.
-        current: i32,
-    },
+    #[error(transparent)]
+    VersionMismatch(#[from] crm_core::VersionMismatch),
     /// The actor lacks a permission.
     #[error("missing permission {0}")]
     Forbidden(Permission),
@@ -57,6 +55,9 @@ pub enum DealError {
     /// value taken by another record.
     #[error(transparent)]
     CustomFields(CustomFieldError),
+    /// Stored data this version cannot read (e.g. a stage type it does not know).
+    #[error("unreadable stored data: {0}")]
+    Unreadable(String),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -101,13 +102,15 @@ impl DomainError for DealError {
             | DealError::UnknownPipeline(_)
             | DealError::StageNotInPipeline(_)
             | DealError::NoOpenStage(_)
+            | DealError::NoDefaultPipeline
             | DealError::UnknownContact(_)
             | DealError::UnknownCompany(_)
             | DealError::UnknownUser(_) => ErrorKind::Unprocessable,
-            DealError::VersionMismatch { .. } => ErrorKind::PreconditionFailed,
+            DealError::VersionMismatch(_) => ErrorKind::PreconditionFailed,
             DealError::Busy(_) => ErrorKind::Conflict,
             DealError::Forbidden(_) | DealError::AdminOnly => ErrorKind::Forbidden,
             DealError::CustomFields(e) => e.kind(),
+            DealError::Unreadable(_) => ErrorKind::Internal,
             DealError::Db(e) => e.kind(),
         }
     }
@@ -120,13 +123,15 @@ impl DomainError for DealError {
             DealError::UnknownPipeline(_) => "unknown_pipeline",
             DealError::StageNotInPipeline(_) => "stage_not_in_pipeline",
             DealError::NoOpenStage(_) => "no_open_stage",
+            DealError::NoDefaultPipeline => "no_default_pipeline",
             DealError::UnknownContact(_) => "unknown_contact",
             DealError::UnknownCompany(_) => "unknown_company",
             DealError::UnknownUser(_) => "unknown_user",
-            DealError::VersionMismatch { .. } => "version_mismatch",
+            DealError::VersionMismatch(_) => "version_mismatch",
             DealError::Busy(_) => "deal_busy",
             DealError::Forbidden(_) | DealError::AdminOnly => "forbidden",
             DealError::CustomFields(e) => e.code(),
+            DealError::Unreadable(_) => "internal_error",
             DealError::Db(e) => e.code(),
         }
     }
@@ -137,7 +142,9 @@ impl DomainError for DealError {
             DealError::UnknownStage(_) | DealError::StageNotInPipeline(_) => {
                 vec![FieldError::new("stageId", self.to_string())]
             }
-            DealError::UnknownPipeline(_) | DealError::NoOpenStage(_) => {
+            DealError::UnknownPipeline(_)
+            | DealError::NoOpenStage(_)
+            | DealError::NoDefaultPipeline => {
                 vec![FieldError::new("pipelineId", self.to_string())]
             }
             DealError::UnknownContact(_) => vec![FieldError::new("contactId", self.to_string())],

@@ -10,8 +10,21 @@ use serde_json::Value;
 use uuid::Uuid;
 
 /// Where a deal stands, derived from the type of its stage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    diesel::deserialize::FromSqlRow,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum DealStatus {
     /// On an OPEN stage.
     Open,
@@ -21,31 +34,22 @@ pub enum DealStatus {
     Lost,
 }
 
+crm_db::stored_name!(DealStatus);
+
 impl DealStatus {
     /// Storage name (`open`, `won`, `lost`).
     pub fn as_str(self) -> &'static str {
-        match self {
-            DealStatus::Open => "open",
-            DealStatus::Won => "won",
-            DealStatus::Lost => "lost",
-        }
+        self.into()
     }
 
-    /// The status of a deal on a stage of type `kind` (`OPEN`, `WON`, `LOST`).
-    pub fn of_stage_kind(kind: &str) -> Self {
+    /// The status of a deal on a stage of type `kind` (`OPEN`, `WON`, `LOST`); `None` for a
+    /// type this version does not know.
+    pub fn of_stage_kind(kind: &str) -> Option<Self> {
         match kind {
-            "WON" => DealStatus::Won,
-            "LOST" => DealStatus::Lost,
-            _ => DealStatus::Open,
-        }
-    }
-
-    /// Parses the storage name; anything unknown reads as open.
-    pub fn parse(s: &str) -> Self {
-        match s {
-            "won" => DealStatus::Won,
-            "lost" => DealStatus::Lost,
-            _ => DealStatus::Open,
+            "OPEN" => Some(DealStatus::Open),
+            "WON" => Some(DealStatus::Won),
+            "LOST" => Some(DealStatus::Lost),
+            _ => None,
         }
     }
 }

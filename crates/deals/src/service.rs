@@ -119,15 +119,6 @@ fn finish(errors: Vec<FieldError>) -> Result<(), DealError> {
     }
 }
 
-fn check_version(expected: Option<i32>, current: i32) -> Result<(), DealError> {
-    match expected {
-        Some(expected) if expected != current => {
-            Err(DealError::VersionMismatch { expected, current })
-        }
-        _ => Ok(()),
-    }
-}
-
 fn map_fk(e: diesel::result::Error, deal: &DealFks) -> DealError {
     if is_foreign_key_violation(&e, "deals_contact_id_fkey") {
         DealError::UnknownContact(deal.contact_id.unwrap_or_default())
@@ -220,10 +211,17 @@ async fn resolve_placement(
                 .first(conn)
                 .await
                 .optional()?
-                .ok_or(DealError::UnknownPipeline(Uuid::nil()))?;
+                .ok_or(DealError::NoDefaultPipeline)?;
             first_open_stage(conn, default).await
         }
     }
+}
+
+/// The status of a deal on a stage of type `kind`; a stored type this version does not know
+/// is a data problem, not an open stage.
+fn stage_status(kind: &str) -> Result<DealStatus, DealError> {
+    DealStatus::of_stage_kind(kind)
+        .ok_or_else(|| DealError::Unreadable(format!("stage type {kind:?}")))
 }
 
 /// A live contact the actor may read: another is as unknown as a missing one (answering
@@ -702,7 +700,7 @@ pub async fn create_deal(
             .next()
             .ok_or(DealError::UnknownStage(target.id))?;
         let position = end_key(conn, stage.id, None).await?;
-        let status = DealStatus::of_stage_kind(&stage.kind);
+        let status = stage_status(&stage.kind)?;
         let now = Utc::now();
         let fks = DealFks {
             contact_id: input.contact_id,
@@ -840,7 +838,7 @@ pub async fn update_deal(
         if row.deleted_at.is_some() {
             return Err(DealError::NotFound(id));
         }
-        check_version(expected_version, row.version)?;
+        crm_core::check_version(expected_version, row.version)?;
         if let (Some(fields), Some(patch)) = (&fields, &input.custom_fields) {
             set.custom_fields = Some(fields.validate_update(&row.custom_fields, patch)?);
         }
@@ -860,7 +858,7 @@ pub async fn update_deal(
                 .iter()
                 .find(|s| s.id == t.id)
                 .map_or(t.kind.as_str(), |s| s.kind.as_str());
-            let status = DealStatus::of_stage_kind(kind);
+            let status = stage_status(kind)?;
             set.stage_id = Some(t.id);
             set.position = Some(end_key(conn, t.id, None).await?);
             set.pipeline_id = Some(t.pipeline_id);
@@ -917,12 +915,12 @@ pub async fn move_deal(
         if row.deleted_at.is_some() {
             return Err(DealError::NotFound(id));
         }
-        check_version(expected_version, row.version)?;
+        crm_core::check_version(expected_version, row.version)?;
         let kind = locked
             .iter()
             .find(|s| s.id == target.id)
             .map_or(target.kind.as_str(), |s| s.kind.as_str());
-        let status = DealStatus::of_stage_kind(kind);
+        let status = stage_status(kind)?;
         let index = input.position.map_or(i64::MAX, i64::from);
         let current = (row.stage_id == target.id).then_some(row.position);
         let placement = key_at_index(conn, target.id, id, index, current).await?;
@@ -968,7 +966,7 @@ pub async fn delete_deal(
         if row.deleted_at.is_some() {
             return Err(DealError::NotFound(id));
         }
-        check_version(expected_version, row.version)?;
+        crm_core::check_version(expected_version, row.version)?;
         let now = Utc::now();
         diesel::update(deals::table.find(id))
             .set((
@@ -1045,7 +1043,7 @@ pub async fn purge_deal(
     conn.transaction(async |conn| {
         find_visible(conn, actor, id, None).await?;
         let row = lock_deal_row(conn, id).await?;
-        check_version(expected_version, row.version)?;
+        crm_core::check_version(expected_version, row.version)?;
         diesel::delete(deals::table.find(id)).execute(conn).await?;
         crm_activity::record(
             conn,

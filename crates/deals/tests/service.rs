@@ -690,10 +690,10 @@ async fn a_stage_move_is_recorded_with_its_field_changes() {
     assert!(
         matches!(
             err,
-            DealError::VersionMismatch {
+            DealError::VersionMismatch(crm_core::VersionMismatch {
                 expected: 1,
                 current: 3
-            }
+            })
         ),
         "{err:?}"
     );
@@ -971,4 +971,57 @@ async fn field_changes_and_trashing_do_not_wait_for_a_locked_stage() {
         .execute(&mut mover)
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn without_a_default_pipeline_a_deal_needs_a_pipeline_or_stage() {
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    let sales = default_pipeline(&mut conn).await;
+    diesel::update(pipelines::table)
+        .set(pipelines::is_default.eq(false))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let err = crm_deals::create_deal(&mut conn, &Actor::system(), titled("Lost"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DealError::NoDefaultPipeline), "{err:?}");
+    assert_eq!(crm_core::DomainError::code(&err), "no_default_pipeline");
+    let placed = CreateDeal {
+        pipeline_id: Some(sales.id),
+        ..titled("Placed")
+    };
+    assert_eq!(
+        create(&mut conn, &Actor::system(), placed).await.stage_id,
+        sales.stages[0]
+    );
+}
+
+#[tokio::test]
+async fn a_stored_status_this_version_does_not_know_fails_the_read() {
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    let deal = create(&mut conn, &Actor::system(), titled("Odd")).await;
+    diesel::sql_query("ALTER TABLE deals DROP CONSTRAINT deals_status_check")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    diesel::update(deals::table.filter(deals::id.eq(deal.id)))
+        .set(deals::status.eq("frozen"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let err = crm_deals::get_deal(&mut conn, &Actor::system(), deal.id)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        crm_core::DomainError::kind(&err),
+        crm_core::ErrorKind::Internal,
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("frozen") || format!("{err:?}").contains("frozen"),
+        "{err:?}"
+    );
 }

@@ -128,40 +128,77 @@ pub async fn idempotency(
             let status = res.status();
             let (req, res) = res.into_parts();
             let (head, body) = res.into_parts();
-            let bytes = actix_web::body::to_bytes(body).await.unwrap_or_default();
-            let mut conn = state.conn().await?;
-            let row = ik::table
-                .filter(ik::principal.eq(&principal))
-                .filter(ik::key.eq(&key));
-            if status.is_server_error() || status == StatusCode::UNAUTHORIZED {
-                // Let the client retry a failure. And a credential that did not authenticate
-                // (anything shaped like an API key gets this far) leaves no row behind: strangers
-                // must not be able to fill the table.
-                diesel::delete(row).execute(&mut conn).await.ok();
-            } else {
-                let stored = Stored {
-                    headers: KEPT_HEADERS
-                        .iter()
-                        .filter_map(|h| {
-                            let v = head.headers().get(h)?.to_str().ok()?;
-                            Some((h.as_str().to_owned(), v.to_owned()))
-                        })
-                        .collect(),
-                    body: String::from_utf8_lossy(&bytes).into_owned(),
-                };
-                diesel::update(row)
-                    .set((
-                        ik::status.eq(i16::try_from(status.as_u16()).unwrap_or(200)),
-                        ik::response.eq(serde_json::to_value(&stored).ok()),
-                    ))
-                    .execute(&mut conn)
-                    .await
-                    .ok();
+            let Ok(bytes) = actix_web::body::to_bytes(body).await else {
+                // Nothing to replay: the claim goes, so a retry runs the request again rather
+                // than replaying an empty answer.
+                if let Err(e) = settle(&state, &principal, &key, None).await {
+                    tracing::warn!(error = %e, "idempotency key not released");
+                }
+                let err = ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "the response could not be produced",
+                );
+                return Ok(ServiceResponse::new(req, err.error_response()));
+            };
+            // A server error may be retried, and a credential that did not authenticate
+            // (anything shaped like an API key gets this far) leaves no row behind: strangers
+            // must not be able to fill the table.
+            let keep = !(status.is_server_error() || status == StatusCode::UNAUTHORIZED);
+            let stored = keep.then(|| {
+                let headers = KEPT_HEADERS
+                    .iter()
+                    .filter_map(|h| {
+                        let v = head.headers().get(h)?.to_str().ok()?;
+                        Some((h.as_str().to_owned(), v.to_owned()))
+                    })
+                    .collect();
+                let body = String::from_utf8_lossy(&bytes).into_owned();
+                (status, Stored { headers, body })
+            });
+            // The request's own work is committed: failing to store its answer must not turn it
+            // into an error. The claim then stays "in progress" until it expires.
+            if let Err(e) = settle(&state, &principal, &key, stored).await {
+                tracing::warn!(error = %e, "idempotent response not stored");
             }
             let res = head.set_body(bytes).map_into_boxed_body();
             Ok(ServiceResponse::new(req, res))
         }
     }
+}
+
+/// Stores the answer of a claimed key, or (`None`) releases the claim.
+async fn settle(
+    state: &AppState,
+    principal: &str,
+    key: &str,
+    answer: Option<(StatusCode, Stored)>,
+) -> Result<(), ApiError> {
+    let mut conn = state.conn().await?;
+    let row = ik::table
+        .filter(ik::principal.eq(principal))
+        .filter(ik::key.eq(key));
+    let done = match answer {
+        None => diesel::delete(row).execute(&mut conn).await,
+        Some((status, stored)) => {
+            let response = serde_json::to_value(&stored).map_err(|e| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    format!("stored response: {e}"),
+                )
+            })?;
+            diesel::update(row)
+                .set((
+                    ik::status.eq(i16::try_from(status.as_u16()).unwrap_or(i16::MAX)),
+                    ik::response.eq(Some(response)),
+                ))
+                .execute(&mut conn)
+                .await
+        }
+    };
+    done.map(drop)
+        .map_err(|e| ApiError::from(crm_db::DbError::Query(e)))
 }
 
 enum Claim {

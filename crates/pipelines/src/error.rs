@@ -18,13 +18,8 @@ pub enum PipelineError {
     #[error("stage {0} not found")]
     StageNotFound(Uuid),
     /// `If-Match` named another version.
-    #[error("version mismatch: expected {expected}, current {current}")]
-    VersionMismatch {
-        /// What the client sent.
-        expected: i32,
-        /// What is stored.
-        current: i32,
-    },
+    #[error(transparent)]
+    VersionMismatch(#[from] crm_core::VersionMismatch),
     /// The actor lacks a permission.
     #[error("missing permission {0}")]
     Forbidden(Permission),
@@ -75,7 +70,7 @@ impl DomainError for PipelineError {
             PipelineError::PipelineNotFound(_) | PipelineError::StageNotFound(_) => {
                 ErrorKind::NotFound
             }
-            PipelineError::VersionMismatch { .. } => ErrorKind::PreconditionFailed,
+            PipelineError::VersionMismatch(_) => ErrorKind::PreconditionFailed,
             PipelineError::Forbidden(_) => ErrorKind::Forbidden,
             PipelineError::DefaultPipelineRequired
             | PipelineError::LastStage
@@ -90,7 +85,7 @@ impl DomainError for PipelineError {
         match self {
             PipelineError::Invalid(_) => "validation_failed",
             PipelineError::PipelineNotFound(_) | PipelineError::StageNotFound(_) => "not_found",
-            PipelineError::VersionMismatch { .. } => "version_mismatch",
+            PipelineError::VersionMismatch(_) => "version_mismatch",
             PipelineError::Forbidden(_) => "forbidden",
             PipelineError::DefaultPipelineRequired => "default_pipeline_required",
             PipelineError::LastStage => "last_stage",

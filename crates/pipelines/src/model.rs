@@ -22,6 +22,7 @@ use uuid::Uuid;
     Serialize,
     Deserialize,
     utoipa::ToSchema,
+    diesel::deserialize::FromSqlRow,
 )]
 #[strum(serialize_all = "UPPERCASE")]
 #[serde(rename_all = "UPPERCASE")]
@@ -34,6 +35,8 @@ pub enum StageType {
     /// The deal was lost.
     Lost,
 }
+
+crm_db::stored_name!(StageType);
 
 impl StageType {
     /// Storage name, e.g. `OPEN`.
@@ -48,11 +51,6 @@ impl StageType {
             StageType::Won => "won",
             StageType::Lost => "lost",
         }
-    }
-
-    pub(crate) fn parse_stored(s: &str) -> Self {
-        // The CHECK constraint allows only the three names; OPEN is the harmless fallback.
-        s.parse().unwrap_or(StageType::Open)
     }
 }
 
@@ -77,7 +75,7 @@ pub(crate) struct StageRow {
     pub name: String,
     pub position: i32,
     pub color: String,
-    pub kind: String,
+    pub kind: StageType,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
@@ -131,7 +129,7 @@ impl From<StageRow> for Stage {
             name: r.name,
             position: r.position,
             color: r.color,
-            kind: StageType::parse_stored(&r.kind),
+            kind: r.kind,
             created_at: r.created_at,
             updated_at: r.updated_at,
             version: r.version,
@@ -144,7 +142,7 @@ impl StageRow {
         StageInfo {
             id: self.id,
             pipeline_id: self.pipeline_id,
-            kind: StageType::parse_stored(&self.kind),
+            kind: self.kind,
         }
     }
 }

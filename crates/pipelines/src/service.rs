@@ -50,15 +50,6 @@ fn validate(input: &impl Validate<Context = ()>) -> Result<(), PipelineError> {
         .map_err(|report| PipelineError::Invalid(FieldError::from_garde(&report)))
 }
 
-fn check_version(expected: Option<i32>, current: i32) -> Result<(), PipelineError> {
-    match expected {
-        Some(expected) if expected != current => {
-            Err(PipelineError::VersionMismatch { expected, current })
-        }
-        _ => Ok(()),
-    }
-}
-
 fn to_json<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or_default()
 }
@@ -277,7 +268,7 @@ pub async fn pipeline_summary(
     id: Uuid,
 ) -> Result<Vec<StageSummary>, PipelineError> {
     actor.require(Permission::PipelinesRead)?;
-    let stage_rows: Vec<(Uuid, String, String)> = stages::table
+    let stage_rows: Vec<(Uuid, String, StageType)> = stages::table
         .filter(stages::pipeline_id.eq(id))
         .order((stages::position, stages::created_at, stages::id))
         .select((stages::id, stages::name, stages::kind))
@@ -321,7 +312,7 @@ pub async fn pipeline_summary(
             StageSummary {
                 stage_id,
                 name,
-                kind: StageType::parse_stored(&kind),
+                kind,
                 count,
                 totals,
             }
@@ -682,7 +673,7 @@ pub async fn update_pipeline(
             lock_default(conn).await?;
         }
         let before = find_pipeline(conn, id, true).await?;
-        check_version(expected_version, before.version)?;
+        crm_core::check_version(expected_version, before.version)?;
         match input.is_default {
             Some(false) if before.is_default => {
                 return Err(PipelineError::DefaultPipelineRequired);
@@ -739,7 +730,7 @@ pub async fn delete_pipeline(
     actor.require(Permission::PipelinesManage)?;
     conn.transaction(async |conn| {
         let row = find_pipeline(conn, id, true).await?;
-        check_version(expected_version, row.version)?;
+        crm_core::check_version(expected_version, row.version)?;
         if row.is_default {
             return Err(PipelineError::DefaultPipelineRequired);
         }
@@ -879,7 +870,7 @@ pub async fn update_stage(
     validate(&input)?;
     conn.transaction(async |conn| {
         let before = find_stage(conn, id, true).await?;
-        check_version(expected_version, before.version)?;
+        crm_core::check_version(expected_version, before.version)?;
         let changes = StageChangeset {
             name: input.name.as_deref().map(|s| s.trim().to_owned()),
             color: input.color.as_deref().map(str::to_lowercase),
@@ -930,7 +921,7 @@ pub async fn delete_stage(
         // two stages cannot both pass the last-stage check.
         find_pipeline(conn, pipeline_id, true).await?;
         let row = find_stage(conn, id, true).await?;
-        check_version(expected_version, row.version)?;
+        crm_core::check_version(expected_version, row.version)?;
         let count: i64 = stages::table
             .filter(stages::pipeline_id.eq(row.pipeline_id))
             .count()

@@ -21,13 +21,8 @@ pub enum TagError {
     #[error("another tag has this name")]
     DuplicateTag,
     /// `If-Match` named another version.
-    #[error("version mismatch: expected {expected}, current {current}")]
-    VersionMismatch {
-        /// What the client sent.
-        expected: i32,
-        /// What is stored.
-        current: i32,
-    },
+    #[error(transparent)]
+    VersionMismatch(#[from] crm_core::VersionMismatch),
     /// The actor lacks a permission.
     #[error("missing permission {0}")]
     Forbidden(Permission),
@@ -65,7 +60,7 @@ impl DomainError for TagError {
             TagError::NotFound(_) => ErrorKind::NotFound,
             TagError::UnknownTag(_) => ErrorKind::Unprocessable,
             TagError::DuplicateTag => ErrorKind::Conflict,
-            TagError::VersionMismatch { .. } => ErrorKind::PreconditionFailed,
+            TagError::VersionMismatch(_) => ErrorKind::PreconditionFailed,
             TagError::Forbidden(_) => ErrorKind::Forbidden,
             TagError::Db(e) => e.kind(),
         }
@@ -77,7 +72,7 @@ impl DomainError for TagError {
             TagError::NotFound(_) => "not_found",
             TagError::UnknownTag(_) => "unknown_tag",
             TagError::DuplicateTag => "duplicate_tag",
-            TagError::VersionMismatch { .. } => "version_mismatch",
+            TagError::VersionMismatch(_) => "version_mismatch",
             TagError::Forbidden(_) => "forbidden",
             TagError::Db(e) => e.code(),
         }

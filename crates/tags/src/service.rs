@@ -61,15 +61,6 @@ fn normalize_color(color: &str) -> Result<String, TagError> {
     }
 }
 
-fn check_version(expected: Option<i32>, current: i32) -> Result<(), TagError> {
-    match expected {
-        Some(expected) if expected != current => {
-            Err(TagError::VersionMismatch { expected, current })
-        }
-        _ => Ok(()),
-    }
-}
-
 async fn query_tags(
     conn: &mut AsyncPgConnection,
     id: Option<Uuid>,
@@ -311,7 +302,7 @@ pub async fn update_tag(
     let color = input.color.as_deref().map(normalize_color).transpose()?;
     conn.transaction(async |conn| {
         let row = load(conn, id).await?;
-        check_version(expected_version, row.version)?;
+        crm_core::check_version(expected_version, row.version)?;
         let mut changes = Vec::new();
         if let Some(name) = name.as_deref().filter(|n| *n != row.name) {
             if name_taken(conn, name, Some(id)).await? {
@@ -375,7 +366,7 @@ pub async fn delete_tag(
     actor.require(Permission::TagsManage)?;
     conn.transaction(async |conn| {
         let row = load(conn, id).await?;
-        check_version(expected_version, row.version)?;
+        crm_core::check_version(expected_version, row.version)?;
         rewrite_records(conn, actor, &row.name, None).await?;
         diesel::delete(tags::table.find(id)).execute(conn).await?;
         record(

@@ -25,13 +25,8 @@ pub enum TaskError {
     #[error("user {0} does not exist or is deactivated")]
     UnknownUser(Uuid),
     /// `If-Match` named another version.
-    #[error("version mismatch: expected {expected}, current {current}")]
-    VersionMismatch {
-        /// What the client sent.
-        expected: i32,
-        /// What is stored.
-        current: i32,
-    },
+    #[error(transparent)]
+    VersionMismatch(#[from] crm_core::VersionMismatch),
     /// The actor lacks a permission.
     #[error("missing permission {0}")]
     Forbidden(Permission),
@@ -85,7 +80,7 @@ impl DomainError for TaskError {
             TaskError::UnknownDeal(_)
             | TaskError::UnknownContact(_)
             | TaskError::UnknownUser(_) => ErrorKind::Unprocessable,
-            TaskError::VersionMismatch { .. } => ErrorKind::PreconditionFailed,
+            TaskError::VersionMismatch(_) => ErrorKind::PreconditionFailed,
             TaskError::Forbidden(_) | TaskError::NotAdmin => ErrorKind::Forbidden,
             TaskError::CustomFields(e) => e.kind(),
             TaskError::Db(e) => e.kind(),
@@ -99,7 +94,7 @@ impl DomainError for TaskError {
             TaskError::UnknownDeal(_) => "unknown_deal",
             TaskError::UnknownContact(_) => "unknown_contact",
             TaskError::UnknownUser(_) => "unknown_user",
-            TaskError::VersionMismatch { .. } => "version_mismatch",
+            TaskError::VersionMismatch(_) => "version_mismatch",
             TaskError::Forbidden(_) | TaskError::NotAdmin => "forbidden",
             TaskError::CustomFields(e) => e.code(),
             TaskError::Db(e) => e.code(),

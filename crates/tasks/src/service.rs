@@ -35,15 +35,6 @@ fn validate(input: &impl Validate<Context = ()>) -> Result<(), TaskError> {
         .map_err(|report| TaskError::Invalid(FieldError::from_garde(&report)))
 }
 
-fn check_version(expected: Option<i32>, current: i32) -> Result<(), TaskError> {
-    match expected {
-        Some(expected) if expected != current => {
-            Err(TaskError::VersionMismatch { expected, current })
-        }
-        _ => Ok(()),
-    }
-}
-
 /// `%`, `_` and `\` of a search fragment are literal.
 fn like_pattern(q: &str) -> String {
     format!(
@@ -275,7 +266,7 @@ pub async fn update_task(
             None => None,
         };
         let row = load(conn, actor, id, false).await?;
-        check_version(expected_version, row.version)?;
+        crm_core::check_version(expected_version, row.version)?;
         let custom_fields = match (&fields, &input.custom_fields) {
             (Some(fields), Some(patch)) => fields.validate_update(&row.custom_fields, patch)?,
             _ => row.custom_fields.clone(),
@@ -369,7 +360,7 @@ pub async fn delete_task(
         } else {
             load(conn, actor, id, false).await?
         };
-        check_version(expected_version, row.version)?;
+        crm_core::check_version(expected_version, row.version)?;
         if permanent {
             diesel::delete(
                 comments::table

@@ -365,7 +365,7 @@ async fn trash_restore_and_permanent_deletion_follow_the_rules() {
     let err = crm_tasks::delete_task(&mut conn, &manager, task.id, false, Some(7))
         .await
         .unwrap_err();
-    assert!(matches!(err, TaskError::VersionMismatch { .. }));
+    assert!(matches!(err, TaskError::VersionMismatch(_)));
     crm_tasks::delete_task(&mut conn, &manager, task.id, false, Some(1))
         .await
         .unwrap();

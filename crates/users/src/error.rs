@@ -20,13 +20,8 @@ pub enum UserError {
     #[error("the last active admin cannot be demoted, deactivated or deleted")]
     LastAdmin,
     /// `If-Match` named another version.
-    #[error("version mismatch: expected {expected}, current {current}")]
-    VersionMismatch {
-        /// What the client sent.
-        expected: i32,
-        /// What is stored.
-        current: i32,
-    },
+    #[error(transparent)]
+    VersionMismatch(#[from] crm_core::VersionMismatch),
     /// The actor lacks a permission.
     #[error("missing permission {0}")]
     Forbidden(Permission),
@@ -68,7 +63,7 @@ impl DomainError for UserError {
             UserError::Invalid(_) => ErrorKind::Invalid,
             UserError::NotFound(_) => ErrorKind::NotFound,
             UserError::DuplicateEmail | UserError::LastAdmin => ErrorKind::Conflict,
-            UserError::VersionMismatch { .. } => ErrorKind::PreconditionFailed,
+            UserError::VersionMismatch(_) => ErrorKind::PreconditionFailed,
             UserError::Forbidden(_) => ErrorKind::Forbidden,
             UserError::Db(e) => e.kind(),
             UserError::Hashing(_) => ErrorKind::Internal,
@@ -82,7 +77,7 @@ impl DomainError for UserError {
             UserError::NotFound(_) => "not_found",
             UserError::DuplicateEmail => "duplicate_email",
             UserError::LastAdmin => "last_admin",
-            UserError::VersionMismatch { .. } => "version_mismatch",
+            UserError::VersionMismatch(_) => "version_mismatch",
             UserError::Forbidden(_) => "forbidden",
             UserError::Db(e) => e.code(),
             UserError::Hashing(_) => "internal_error",

@@ -233,15 +233,6 @@ async fn ensure_another_active_admin(
     }
 }
 
-fn check_version(expected: Option<i32>, current: i32) -> Result<(), UserError> {
-    match expected {
-        Some(expected) if expected != current => {
-            Err(UserError::VersionMismatch { expected, current })
-        }
-        _ => Ok(()),
-    }
-}
-
 /// A change of a user ready to be applied: permission checked, input normalised and
 /// validated, a new password already hashed (before any connection or row lock is taken).
 #[derive(Debug)]
@@ -308,7 +299,7 @@ pub async fn update_user(
             .await
             .optional()?
             .ok_or(UserError::NotFound(id))?;
-        check_version(expected_version, row.version)?;
+        crm_core::check_version(expected_version, row.version)?;
         let loses_admin =
             input.role.is_some_and(|r| r != Role::Admin) || input.is_active == Some(false);
         if row.role == Role::Admin.as_str() && row.is_active && loses_admin {
@@ -358,7 +349,7 @@ pub async fn delete_user(
             .await
             .optional()?
             .ok_or(UserError::NotFound(id))?;
-        check_version(expected_version, row.version)?;
+        crm_core::check_version(expected_version, row.version)?;
         if row.role == Role::Admin.as_str() && row.is_active {
             ensure_another_active_admin(conn, id).await?;
         }

@@ -183,7 +183,7 @@ async fn a_stale_version_changes_nothing() {
     )
     .await
     .unwrap_err();
-    assert!(matches!(err, UserError::VersionMismatch { .. }));
+    assert!(matches!(err, UserError::VersionMismatch(_)));
     let same = crm_users::get_user(&mut conn, &Actor::system(), user.id)
         .await
         .unwrap();

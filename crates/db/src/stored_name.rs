@@ -1,0 +1,21 @@
+//! Enums stored by name in a `text` column (a deal's status, a stage's type): read through
+//! `FromStr`, so a stored name the enum does not know fails the load with an error (a data
+//! problem, answered 500 and logged) instead of being read as some default.
+
+/// Implements diesel's `FromSql<Text, Pg>` for an enum that implements `FromStr`. The enum
+/// also derives `diesel::deserialize::FromSqlRow` so row structs can hold it.
+#[macro_export]
+macro_rules! stored_name {
+    ($enum:ty) => {
+        impl ::diesel::deserialize::FromSql<::diesel::sql_types::Text, ::diesel::pg::Pg> for $enum {
+            fn from_sql(value: ::diesel::pg::PgValue<'_>) -> ::diesel::deserialize::Result<Self> {
+                let name = <String as ::diesel::deserialize::FromSql<
+                    ::diesel::sql_types::Text,
+                    ::diesel::pg::Pg,
+                >>::from_sql(value)?;
+                name.parse::<$enum>()
+                    .map_err(|_| format!("unknown {} stored: {name:?}", stringify!($enum)).into())
+            }
+        }
+    };
+}
