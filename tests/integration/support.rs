@@ -131,10 +131,15 @@ impl TestApp {
             ..crm_db::PoolSettings::default()
         });
         let auth_arc = Arc::new(auth.clone());
+        // The scheduler runs beside every test server, as beside the real one.
+        let day = std::time::Duration::from_secs(24 * 3600);
+        let schedule = crm_server::scheduler::Schedule::new(&realtime, day, 30 * day);
+        tokio::spawn(crm_server::scheduler::run(pool.clone(), schedule));
         let hub = Hub::start(
             pool.clone(),
             db.url().to_owned(),
             auth_arc.clone(),
+            Arc::new(crm_http::RecordRooms),
             realtime,
         );
         let state = AppState {

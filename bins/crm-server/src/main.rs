@@ -4,7 +4,6 @@
 mod bootstrap;
 mod config;
 mod database;
-mod maintenance;
 mod seed;
 mod telemetry;
 
@@ -91,11 +90,13 @@ async fn serve(settings: &Settings, db: &Database) -> Result<(), StartupError> {
     let listener = TcpListener::bind(&settings.listen)
         .map_err(|e| StartupError::Config(format!("cannot listen on {}: {e}", settings.listen)))?;
     let auth = Arc::new(settings.auth_config(db.jwt_secret.clone()));
+    let realtime_settings = settings.realtime_settings();
     let realtime = crm_realtime::Hub::start(
         db.pool.clone(),
         db.url.clone(),
         auth.clone(),
-        settings.realtime_settings(),
+        Arc::new(crm_http::RecordRooms),
+        realtime_settings.clone(),
     );
     let state = AppState {
         pool: db.pool.clone(),
@@ -104,11 +105,12 @@ async fn serve(settings: &Settings, db: &Database) -> Result<(), StartupError> {
         http: Arc::new(settings.http_settings()),
         realtime: realtime.clone(),
     };
-    tokio::spawn(maintenance::run(
-        db.pool.clone(),
+    let schedule = crm_server::scheduler::Schedule::new(
+        &realtime_settings,
         std::time::Duration::from_secs(settings.login_window_seconds),
         std::time::Duration::from_secs(settings.trash_retention_days.saturating_mul(24 * 3600)),
-    ));
+    );
+    tokio::spawn(crm_server::scheduler::run(db.pool.clone(), schedule));
     let addr = listener.local_addr()?;
     let server = build_server(listener, state)?;
     tracing::info!(%addr, "listening; API docs at http://{addr}/api/docs");

@@ -25,3 +25,4 @@ pub mod websocket;
 pub use problem::ApiError;
 pub use server::{HttpSettings, build_server};
 pub use state::AppState;
+pub use visibility::RecordRooms;

@@ -2,7 +2,7 @@
 //! (activity timelines now; comments and files later). Answers 404 for records the actor may
 //! not see, exactly as the record's own endpoint does.
 
-use crm_core::{Actor, EntityKind, EntityRef, UserId};
+use crm_core::{Actor, EntityKind, EntityRef, ErrorKind, UserId};
 use crm_db::AsyncPgConnection;
 
 use crate::problem::ApiError;
@@ -54,5 +54,35 @@ pub async fn ensure_visible(
             "entityType",
             format!("{} records have no timeline yet", entity.kind),
         )])),
+    }
+}
+
+/// The realtime hub's room check: a record's room is open to whoever may read the record, as
+/// [`ensure_visible`] (the record's own read service) decides.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RecordRooms;
+
+impl crm_realtime::access::RoomGate for RecordRooms {
+    fn may_read<'a>(
+        &'a self,
+        conn: &'a mut AsyncPgConnection,
+        actor: &'a Actor,
+        record: EntityRef,
+    ) -> futures_util::future::BoxFuture<'a, Result<(), crm_realtime::access::Refusal>> {
+        Box::pin(async move {
+            ensure_visible(conn, actor, record).await.map_err(|e| {
+                let kind = match e.status().as_u16() {
+                    404 => ErrorKind::NotFound,
+                    403 => ErrorKind::Forbidden,
+                    503 => ErrorKind::Unavailable,
+                    400 => ErrorKind::Invalid,
+                    _ => ErrorKind::Internal,
+                };
+                crm_realtime::access::Refusal {
+                    kind,
+                    cause: e.to_string(),
+                }
+            })
+        })
     }
 }

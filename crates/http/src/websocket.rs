@@ -136,7 +136,10 @@ async fn run(mut client: Client, mut session: Session, mut stream: AggregatedMes
                     Some(Ok(AggregatedMessage::Pong(_))) => Vec::new(),
                     Some(Ok(AggregatedMessage::Close(_))) => break 'session Some(CloseWhy::Normal),
                     Some(Err(actix_ws::ProtocolError::Overflow)) => break 'session Some(CloseWhy::TooBig),
-                    Some(Err(e)) if e.to_string().contains("maximum continuation size") => {
+                    // The aggregator's one error of kind `Other` is a message over the size
+                    // limit; a payload error of that kind means the peer is gone, so the close
+                    // code reaches no one.
+                    Some(Err(actix_ws::ProtocolError::Io(e))) if e.kind() == std::io::ErrorKind::Other => {
                         break 'session Some(CloseWhy::TooBig);
                     }
                     Some(Err(_)) => break 'session Some(CloseWhy::Protocol),

@@ -1,12 +1,14 @@
-//! Who may join a room: exactly the record's own read rule, by calling the service that reads
-//! it (so visibility without `<resource>.read_all` is decided in one place), and who receives
-//! an event once in the room ([`Principal::allows`]).
+//! Who may join a room: exactly the record's own read rule, asked of a [`RoomGate`] the binary
+//! hands in (it calls the record's own read service, so visibility is decided in one place and
+//! this crate depends on no record crate), and who receives an event once in the room
+//! ([`Principal::allows`]).
 
 use std::sync::RwLock;
 
-use crm_core::{Actor, DomainError, ErrorKind, Permission, PermissionSet, UserId};
+use crm_core::{Actor, EntityKind, EntityRef, ErrorKind, Permission, PermissionSet, UserId};
 use crm_db::AsyncPgConnection;
 use crm_events::{Audience, Room};
+use futures_util::future::BoxFuture;
 use uuid::Uuid;
 
 use crate::protocol::{ErrorCode, ErrorMessage};
@@ -57,8 +59,31 @@ impl SharedPrincipal {
     }
 }
 
-fn refused(e: &impl DomainError, room: &str) -> ErrorMessage {
-    let (code, message) = match e.kind() {
+/// Why a gate refused: the kind of error the record's read service answered (`NotFound`,
+/// `Forbidden`, `Unavailable`, ...) and its text for the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The kind of error.
+    pub kind: ErrorKind,
+    /// What went wrong (logged when the check itself failed, never sent).
+    pub cause: String,
+}
+
+/// Whether an actor may read a record, as its own read service decides (`get_deal`,
+/// `get_contact`, ...). Implemented where the record crates are known (`crm-http`) and handed
+/// to [`crate::Hub::start`].
+pub trait RoomGate: Send + Sync + 'static {
+    /// `Ok` when the record exists and `actor` may read it.
+    fn may_read<'a>(
+        &'a self,
+        conn: &'a mut AsyncPgConnection,
+        actor: &'a Actor,
+        record: EntityRef,
+    ) -> BoxFuture<'a, Result<(), Refusal>>;
+}
+
+fn refused(e: &Refusal, room: &str) -> ErrorMessage {
+    let (code, message) = match e.kind {
         ErrorKind::NotFound => (ErrorCode::NotFound, "no such record, or not visible to you"),
         ErrorKind::Forbidden => (ErrorCode::Forbidden, "you may not read this record"),
         ErrorKind::Unavailable => (ErrorCode::Unavailable, "database unavailable: try again"),
@@ -68,38 +93,31 @@ fn refused(e: &impl DomainError, room: &str) -> ErrorMessage {
         ),
     };
     if code == ErrorCode::Unavailable {
-        tracing::warn!(error = %e, room, "room check failed");
+        tracing::warn!(error = %e.cause, room, "room check failed");
     }
     ErrorMessage::new(code, message, Some(room))
 }
 
-/// `Ok` when `actor` may join `room`: the record exists and the actor may read it (its own
-/// `get` service decides), a board needs `pipelines.read` and `deals.read`, and `user:{id}`
-/// is only for that user.
+/// `Ok` when `actor` may join `room`: the record exists and the actor may read it (the gate
+/// decides), a board needs `pipelines.read` and `deals.read`, and `user:{id}` is only for that
+/// user.
 pub async fn authorize(
     conn: &mut AsyncPgConnection,
+    gate: &dyn RoomGate,
     actor: &Actor,
     room: Room,
 ) -> Result<(), ErrorMessage> {
     let name = room.to_string();
-    match room {
-        Room::Deal(id) => crm_deals::get_deal(conn, actor, id)
-            .await
-            .map(drop)
-            .map_err(|e| refused(&e, &name)),
-        Room::Contact(id) => crm_contacts::get_contact(conn, actor, id)
-            .await
-            .map(drop)
-            .map_err(|e| refused(&e, &name)),
-        Room::Task(id) => crm_tasks::get_task(conn, actor, id)
-            .await
-            .map(drop)
-            .map_err(|e| refused(&e, &name)),
+    let record = match room {
+        Room::Deal(id) => EntityRef::new(EntityKind::Deal, id),
+        Room::Contact(id) => EntityRef::new(EntityKind::Contact, id),
+        Room::Task(id) => EntityRef::new(EntityKind::Task, id),
         Room::Pipeline(id) => {
-            crm_pipelines::get_pipeline(conn, actor, id)
+            let board = EntityRef::new(EntityKind::Pipeline, id);
+            gate.may_read(conn, actor, board)
                 .await
                 .map_err(|e| refused(&e, &name))?;
-            if actor.can(Permission::DealsRead) {
+            return if actor.can(Permission::DealsRead) {
                 Ok(())
             } else {
                 Err(ErrorMessage::new(
@@ -107,10 +125,10 @@ pub async fn authorize(
                     "a board shows deals: deals.read is needed",
                     Some(&name),
                 ))
-            }
+            };
         }
         Room::User(id) => {
-            if actor.is_user(UserId(id)) {
+            return if actor.is_user(UserId(id)) {
                 Ok(())
             } else {
                 Err(ErrorMessage::new(
@@ -118,7 +136,10 @@ pub async fn authorize(
                     "a personal room is only for its user",
                     Some(&name),
                 ))
-            }
+            };
         }
-    }
+    };
+    gate.may_read(conn, actor, record)
+        .await
+        .map_err(|e| refused(&e, &name))
 }

@@ -198,8 +198,8 @@ impl Client {
             ]);
         }
         match protocol::parse(text) {
-            Err(message) => Ok(vec![
-                ErrorMessage::new(ErrorCode::BadRequest, message, None).to_text(),
+            Err(bad) => Ok(vec![
+                ErrorMessage::new(ErrorCode::BadRequest, bad.to_string(), None).to_text(),
             ]),
             Ok(ClientMessage::Unsubscribe { room }) => {
                 if let Ok(r) = room.parse::<Room>() {
@@ -268,7 +268,7 @@ impl Client {
                 );
             }
         }
-        if let Err(refused) = authorize(&mut conn, &self.actor, room).await {
+        if let Err(refused) = authorize(&mut conn, &*self.hub.inner.gate, &self.actor, room).await {
             self.leave(room);
             return Ok(vec![refused.to_text()]);
         }

@@ -1,7 +1,7 @@
 //! The hub of one server instance: it LISTENs on `crm_events`, reads committed outbox rows in
 //! `seq` order on every notification and on a periodic catch-up tick, and hands each event to
 //! the local room actors of its rooms. It also owns room membership (which connections are in
-//! which room) and runs the reminder and retention jobs.
+//! which room). Background jobs (reminders, retention) are the binary's scheduler's.
 //!
 //! Exactly once, in order, with no gap across a resume: the hub is one task, so joins and
 //! events are serialised. A join is forwarded to its room together with the hub's position
@@ -17,7 +17,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use chrono::{TimeDelta, Utc};
 use crm_auth::AuthConfig;
 use crm_core::Actor;
 use crm_db::pool::get_conn;
@@ -27,7 +26,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use futures_util::StreamExt;
 use tokio::sync::{Notify, mpsc, watch};
 
-use crate::access::{Principal, SharedPrincipal};
+use crate::access::{Principal, RoomGate, SharedPrincipal};
 use crate::client::Client;
 use crate::room::{self, ConnHandle, ConnShared, HubEvent, RoomMsg};
 use crate::settings::RealtimeSettings;
@@ -62,6 +61,8 @@ pub(crate) struct HubInner {
     pub shutdown: watch::Sender<bool>,
     pub pool: DbPool,
     pub auth: Arc<AuthConfig>,
+    /// Decides who may join a record's room.
+    pub gate: Arc<dyn RoomGate>,
     pub settings: RealtimeSettings,
     next_conn: AtomicU64,
     /// Clients alive now: counted by [`Hub::connect`], uncounted when the client is dropped.
@@ -84,13 +85,14 @@ impl std::fmt::Debug for Hub {
 
 impl Hub {
     /// Starts the hub: the outbox reader, the stamper and the LISTEN connection on
-    /// `database_url` (each its own connection, reopened with back-off when lost), and the
-    /// reminder and retention jobs. Call inside a Tokio
-    /// runtime. Never fails: with the database down it keeps trying.
+    /// `database_url` (each its own connection, reopened with back-off when lost). `gate`
+    /// decides who may join a record's room. Call inside a Tokio runtime. Never fails: with the
+    /// database down it keeps trying.
     pub fn start(
         pool: DbPool,
         database_url: String,
         auth: Arc<AuthConfig>,
+        gate: Arc<dyn RoomGate>,
         settings: RealtimeSettings,
     ) -> Hub {
         let (cmds, cmd_rx) = mpsc::unbounded_channel();
@@ -101,6 +103,7 @@ impl Hub {
             shutdown,
             pool: pool.clone(),
             auth,
+            gate,
             settings: settings.clone(),
             next_conn: AtomicU64::new(1),
             connected: AtomicUsize::new(0),
@@ -120,7 +123,6 @@ impl Hub {
         if settings.listen {
             tokio::spawn(listen(database_url, wake, inner.shutdown.subscribe()));
         }
-        tokio::spawn(jobs(pool, settings, inner.shutdown.subscribe()));
         Hub { inner }
     }
 
@@ -451,38 +453,5 @@ async fn listen(url: String, wake: Arc<Notify>, mut shutdown: watch::Receiver<bo
             _ = shutdown.changed() => return,
         }
         backoff = (backoff * 2).min(RECONNECT_MAX);
-    }
-}
-
-/// Task reminders and outbox retention; both idempotent, so every instance may run them.
-async fn jobs(pool: DbPool, settings: RealtimeSettings, mut shutdown: watch::Receiver<bool>) {
-    let mut reminders = tokio::time::interval(settings.reminder_interval);
-    reminders.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut prune = tokio::time::interval(settings.prune_interval);
-    prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let retention = TimeDelta::from_std(settings.retention).unwrap_or(TimeDelta::days(7));
-    loop {
-        tokio::select! {
-            _ = reminders.tick() => {
-                let Ok(mut conn) = get_conn(&pool).await else { continue };
-                match crm_tasks::reminders::fire_due_reminders(&mut conn, Utc::now()).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(reminders = n, "task reminders fired"),
-                    Err(e) => tracing::warn!(error = %e, "task reminders failed; will retry"),
-                }
-            }
-            _ = prune.tick() => {
-                let Ok(mut conn) = get_conn(&pool).await else { continue };
-                let now = Utc::now();
-                match crm_events::prune(&mut conn, now - retention).await {
-                    Ok(n) => tracing::info!(events = n, "outbox pruned"),
-                    Err(e) => tracing::warn!(error = %e, "outbox pruning failed; will retry"),
-                }
-                if let Err(e) = crm_tasks::reminders::prune_reminders(&mut conn, now).await {
-                    tracing::warn!(error = %e, "reminder pruning failed; will retry");
-                }
-            }
-            _ = shutdown.changed() => return,
-        }
     }
 }

@@ -5,12 +5,15 @@
 //!   every notification and on a periodic catch-up read, and hands each event to the room
 //!   actors (one task per room) have local subscribers. Every instance does the same, so each
 //!   subscriber gets every event of its rooms once, in `seq` order, whichever instance it is
-//!   connected to. It also fires task reminders and prunes the outbox.
-//! - [`Client`]: one connection's subscriptions (access checked by the record's own read
-//!   service), resume from `since` without gap or duplicate, a bounded send queue, heartbeats,
-//!   idle timeout, and credential re-checks. The socket itself is the HTTP layer's.
+//!   connected to.
+//! - [`Client`]: one connection's subscriptions (access checked through the
+//!   [`access::RoomGate`] the binary hands in, which asks the record's own read service),
+//!   resume from `since` without gap or duplicate, a bounded send queue, heartbeats, idle
+//!   timeout, and credential re-checks. The socket itself is the HTTP layer's.
 //!
-//! Depends on the domain crates and `crm-auth`; no web framework (`scripts/check-layering.sh`).
+//! Depends on `crm-core`, `crm-db`, `crm-events` and `crm-auth` (credential re-checks), on no
+//! record crate; no web framework (`scripts/check-layering.sh`). Background jobs (reminders,
+//! retention) are the server's scheduler's.
 
 pub mod access;
 pub mod client;

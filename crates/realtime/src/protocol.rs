@@ -116,18 +116,35 @@ pub fn event(name: &str, room: &str, seq: i64, data: &str) -> ByteString {
     format!(r#"{{"type":"event","event":{name},"room":{room},"seq":{seq},"data":{data}}}"#).into()
 }
 
-/// Parses a client message; the error says what is wrong, for a `bad_request` answer.
-pub fn parse(text: &str) -> Result<ClientMessage, String> {
-    serde_json::from_str::<ClientMessage>(text).map_err(|e| {
-        let e = e.to_string();
-        if e.contains("unknown variant") {
-            "unknown action: use subscribe or unsubscribe".to_owned()
-        } else if e.contains("missing field `action`") {
-            "every message needs an action: subscribe or unsubscribe".to_owned()
-        } else {
-            format!("malformed message: {e}")
-        }
-    })
+/// What is wrong with a client message (the text of a `bad_request` answer).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadMessage {
+    /// No `action` field.
+    #[error("every message needs an action: subscribe or unsubscribe")]
+    NoAction,
+    /// An `action` other than the two.
+    #[error("unknown action: use subscribe or unsubscribe")]
+    UnknownAction,
+    /// Not JSON, or fields missing, unknown or mistyped.
+    #[error("malformed message: {0}")]
+    Malformed(String),
+}
+
+/// Parses a client message: the action first (so a missing or unknown one is told apart by
+/// type, not by the text of a serde error), then the whole message.
+pub fn parse(text: &str) -> Result<ClientMessage, BadMessage> {
+    #[derive(Deserialize)]
+    struct Head<'a> {
+        #[serde(borrow, default)]
+        action: Option<std::borrow::Cow<'a, str>>,
+    }
+    let malformed = |e: serde_json::Error| BadMessage::Malformed(e.to_string());
+    let head: Head = serde_json::from_str(text).map_err(malformed)?;
+    match head.action.as_deref() {
+        None => Err(BadMessage::NoAction),
+        Some("subscribe" | "unsubscribe") => serde_json::from_str(text).map_err(malformed),
+        Some(_) => Err(BadMessage::UnknownAction),
+    }
 }
 
 /// Why the server closes a connection; each has a WebSocket close code.
@@ -200,17 +217,18 @@ mod tests {
                 room: "deal:x".into()
             })
         );
-        assert!(
-            parse(r#"{"action":"dance"}"#)
-                .unwrap_err()
-                .contains("unknown action")
+        assert_eq!(
+            parse(r#"{"action":"dance"}"#),
+            Err(BadMessage::UnknownAction)
         );
-        assert!(
-            parse(r#"{"room":"x"}"#)
-                .unwrap_err()
-                .contains("needs an action")
-        );
-        assert!(parse("{nope").unwrap_err().starts_with("malformed"));
+        assert_eq!(parse(r#"{"room":"x"}"#), Err(BadMessage::NoAction));
+        assert_eq!(parse(r#"{"action":null}"#), Err(BadMessage::NoAction));
+        assert!(matches!(parse("{nope"), Err(BadMessage::Malformed(_))));
+        assert!(matches!(parse("[1]"), Err(BadMessage::Malformed(_))));
+        assert!(matches!(
+            parse(r#"{"action":"subscribe"}"#),
+            Err(BadMessage::Malformed(_))
+        ));
         assert!(parse(r#"{"action":"subscribe","room":"x","extra":1}"#).is_err());
         assert!(parse(r#"{"action":"subscribe","room":"x","since":"5"}"#).is_err());
     }
