@@ -88,7 +88,7 @@ struct Job {
     reply: oneshot::Sender<Done>,
     /// Held until the job is finished, even when the caller gave up waiting: the queue counts
     /// work that is really pending.
-    _slot: OwnedSemaphorePermit,
+    slot: OwnedSemaphorePermit,
 }
 
 struct Inner {
@@ -209,11 +209,7 @@ impl Passwords {
 
     fn submit(&self, work: Work, slot: OwnedSemaphorePermit) -> Option<oneshot::Receiver<Done>> {
         let (reply, done) = oneshot::channel();
-        let job = Job {
-            work,
-            reply,
-            _slot: slot,
-        };
+        let job = Job { work, reply, slot };
         let jobs = self.inner.jobs.lock().ok()?;
         jobs.send(job).ok()?;
         Some(done)
@@ -267,14 +263,18 @@ fn worker(rx: &Mutex<mpsc::Receiver<Job>>, params: &Params, release_after: Durat
             }
             Err(RecvTimeoutError::Disconnected) => return,
         };
-        let done = match job.work {
+        let Job { work, reply, slot } = job;
+        let done = match work {
             Work::Hash(password) => Done::Hashed(hash_with(params, &password, &mut memory)),
             Work::Verify { hash, password } => {
                 Done::Verified(verify_with(&hash, &password, &mut memory))
             }
         };
+        // The place is free before the caller hears back: a request it sends next must not
+        // find the queue still full of its own finished job.
+        drop(slot);
         // The caller may have gone (client disconnected): nothing to tell then.
-        let _ = job.reply.send(done);
+        let _ = reply.send(done);
     }
 }
 
@@ -399,8 +399,10 @@ mod tests {
             p.reserve(),
             Err(UserError::Busy { retry_after: 1 })
         ));
-        for slot in held {
+        for (done, slot) in held.into_iter().enumerate() {
             assert!(!slot.verify(None, "x").await);
+            // Freed before the answer arrives, so a caller's next request finds room.
+            assert_eq!(p.in_use(), 2 - done);
         }
         assert!(p.reserve().is_ok());
         // After the idle release the thread allocates again and still answers right.
