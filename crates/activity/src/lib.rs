@@ -163,31 +163,23 @@ async fn page(
                 .or(activity::created_at.eq(c.t).and(activity::id.lt(c.id))),
         );
     }
-    let mut rows: Vec<ActivityRow> = query
+    let rows: Vec<ActivityRow> = query
         .order((activity::created_at.desc(), activity::id.desc()))
         .limit(limit + 1)
         .select(ActivityRow::as_select())
         .load(conn)
         .await?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(usize::try_from(limit).unwrap_or(0));
-    let next_cursor = more
-        .then(|| {
-            rows.last().map(|r| {
-                Cursor {
-                    t: r.created_at,
-                    id: r.id,
-                }
-                .encode()
-            })
-        })
-        .flatten();
+    let page = CursorPage::from_rows(rows, limit, |r| Cursor {
+        t: r.created_at,
+        id: r.id,
+    });
     Ok(CursorPage {
-        items: rows
+        items: page
+            .items
             .into_iter()
             .map(Activity::try_from)
             .collect::<Result<_, _>>()?,
-        next_cursor,
+        next_cursor: page.next_cursor,
         limit,
     })
 }

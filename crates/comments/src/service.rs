@@ -142,30 +142,17 @@ pub async fn list_comments_cursor(
                 .or(comments::created_at.eq(c.t).and(comments::id.gt(c.id))),
         );
     }
-    let mut rows: Vec<CommentRow> = query
+    let rows: Vec<CommentRow> = query
         .order((comments::created_at.asc(), comments::id.asc()))
         .limit(limit + 1)
         .select(CommentRow::as_select())
         .load(conn)
         .await?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(usize::try_from(limit).unwrap_or(0));
-    let next_cursor = if more {
-        rows.last().map(|r| {
-            Cursor {
-                t: r.created_at,
-                id: r.id,
-            }
-            .encode()
-        })
-    } else {
-        None
-    };
-    Ok(CursorPage {
-        items: rows.into_iter().map(Comment::from).collect(),
-        next_cursor,
-        limit,
-    })
+    let page = CursorPage::from_rows(rows, limit, |r| Cursor {
+        t: r.created_at,
+        id: r.id,
+    });
+    Ok(page.map(Comment::from))
 }
 
 /// Reads a comment (`comments.read`). The caller must check that the actor may see the record

@@ -7,13 +7,11 @@
 pub mod error;
 pub mod fields;
 pub mod input;
-pub mod list;
 pub mod model;
 pub mod service;
 
 pub use error::CompanyError;
 pub use input::{CompanySort, CreateCompany, ListCompanies, UpdateCompany};
-pub use list::Listing;
 pub use model::Company;
 pub use service::{
     create_company, delete_company, get_company, is_active_user, list_companies, owns_or_reads_all,

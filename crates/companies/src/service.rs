@@ -15,8 +15,8 @@ use uuid::Uuid;
 use crate::error::CompanyError;
 use crate::fields;
 use crate::input::{CompanySort, CreateCompany, ListCompanies, UpdateCompany};
-use crate::list::{Listing, cursor_page};
 use crate::model::Company;
+use crm_core::{CursorPage, Listing};
 
 #[diesel::declare_sql_function]
 extern "SQL" {
@@ -278,7 +278,7 @@ pub async fn list_companies(
             .select(Company::as_select())
             .load(conn)
             .await?;
-        return Ok(Listing::Cursor(cursor_page(rows, limit, |c| {
+        return Ok(Listing::Cursor(CursorPage::from_rows(rows, limit, |c| {
             crm_core::Cursor {
                 t: c.created_at,
                 id: c.id,

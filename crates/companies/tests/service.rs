@@ -2,7 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{Duration, Utc};
-use crm_companies::{Company, CompanyError, CreateCompany, ListCompanies, Listing, UpdateCompany};
+use crm_companies::{Company, CompanyError, CreateCompany, ListCompanies, UpdateCompany};
+use crm_core::Listing;
 use crm_core::{Actor, EntityKind, EntityRef, Permission, Role};
 use crm_db::AsyncPgConnection;
 use crm_testkit::{TestDb, UserBuilder};

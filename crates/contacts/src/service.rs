@@ -3,12 +3,11 @@
 //! the company link changes, on the companies concerned).
 
 use chrono::{DateTime, Utc};
-use crm_companies::Listing;
 use crm_companies::fields;
-use crm_companies::list::cursor_page;
 use crm_core::{
     Actor, Change, EntityKind, EntityRef, FieldError, Page, Permission, Role, SortDirection, change,
 };
+use crm_core::{CursorPage, Listing};
 use crm_custom_fields::{CustomFieldEntity, FieldSet, gather};
 use crm_db::AsyncPgConnection;
 use crm_db::schema::{companies, contacts};
@@ -363,7 +362,7 @@ pub async fn list_contacts(
             .select(ContactRow::as_select())
             .load(conn)
             .await?;
-        let page = cursor_page(rows, limit, |c| crm_core::Cursor {
+        let page = CursorPage::from_rows(rows, limit, |c| crm_core::Cursor {
             t: c.created_at,
             id: c.id,
         });

@@ -1,8 +1,9 @@
 //! Contact services against a real PostgreSQL (a fresh database per test).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crm_companies::{CreateCompany, Listing};
+use crm_companies::CreateCompany;
 use crm_contacts::{Contact, ContactError, CreateContact, ListContacts, Social, UpdateContact};
+use crm_core::Listing;
 use crm_core::{Actor, Cursor, EntityKind, EntityRef, Permission, Role};
 use crm_db::AsyncPgConnection;
 use crm_testkit::{TestDb, UserBuilder};

@@ -45,6 +45,34 @@ pub struct CursorPage<T> {
     pub limit: i64,
 }
 
+impl<T> CursorPage<T> {
+    /// The page of `limit + 1` loaded rows (the extra one only tells that there is a next
+    /// page); `key` gives a row's position, the next cursor is the last kept row's.
+    pub fn from_rows(mut rows: Vec<T>, limit: i64, key: impl Fn(&T) -> Cursor) -> Self {
+        let more = rows.len() as i64 > limit;
+        rows.truncate(usize::try_from(limit).unwrap_or(0));
+        let next_cursor = if more {
+            rows.last().map(|r| key(r).encode())
+        } else {
+            None
+        };
+        CursorPage {
+            items: rows,
+            next_cursor,
+            limit,
+        }
+    }
+
+    /// Converts every row, keeping the paging figures.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> CursorPage<U> {
+        CursorPage {
+            items: self.items.into_iter().map(f).collect(),
+            next_cursor: self.next_cursor,
+            limit: self.limit,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,5 +86,24 @@ mod tests {
         assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
         assert_eq!(Cursor::decode("not a cursor").unwrap_err().field, "cursor");
         assert!(Cursor::decode(&URL_SAFE_NO_PAD.encode(b"{}")).is_err());
+    }
+
+    #[test]
+    fn a_page_of_limit_plus_one_rows_points_at_its_last_kept_row() {
+        let key = |n: &u128| Cursor {
+            t: chrono::DateTime::UNIX_EPOCH,
+            id: Uuid::from_u128(*n),
+        };
+        let full = CursorPage::from_rows(vec![1, 2, 3], 2, key);
+        assert_eq!(full.items, [1, 2]);
+        assert_eq!(
+            Cursor::decode(full.next_cursor.as_deref().unwrap()).unwrap(),
+            key(&2)
+        );
+        let last = CursorPage::from_rows(vec![1, 2], 2, key).map(|n| n * 10);
+        assert_eq!(
+            (last.items, last.next_cursor, last.limit),
+            (vec![10, 20], None, 2)
+        );
     }
 }

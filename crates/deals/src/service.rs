@@ -620,30 +620,17 @@ pub async fn list_deals_after(
         );
     }
     let limit = input.page.limit;
-    let mut rows: Vec<DealRow> = query
+    let rows: Vec<DealRow> = query
         .order((deals::created_at.asc(), deals::id.asc()))
         .select(DealRow::as_select())
         .limit(limit + 1)
         .load(conn)
         .await?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(usize::try_from(limit).unwrap_or(0));
-    let next_cursor = more
-        .then(|| {
-            rows.last().map(|r| {
-                Cursor {
-                    t: r.created_at,
-                    id: r.id,
-                }
-                .encode()
-            })
-        })
-        .flatten();
-    Ok(CursorPage {
-        items: rows.into_iter().map(Deal::from).collect(),
-        next_cursor,
-        limit,
-    })
+    let page = CursorPage::from_rows(rows, limit, |r| Cursor {
+        t: r.created_at,
+        id: r.id,
+    });
+    Ok(page.map(Deal::from))
 }
 
 // ---------------------------------------------------------------------------------------------

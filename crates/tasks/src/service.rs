@@ -572,28 +572,15 @@ pub async fn list_tasks_cursor(
         );
     }
     let limit = input.page.limit;
-    let mut rows: Vec<TaskRow> = query
+    let rows: Vec<TaskRow> = query
         .order((tasks::created_at.asc(), tasks::id.asc()))
         .limit(limit + 1)
         .select(TaskRow::as_select())
         .load(conn)
         .await?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(usize::try_from(limit).unwrap_or(0));
-    let next_cursor = if more {
-        rows.last().map(|r| {
-            Cursor {
-                t: r.created_at,
-                id: r.id,
-            }
-            .encode()
-        })
-    } else {
-        None
-    };
-    Ok(CursorPage {
-        items: rows.into_iter().map(Task::from).collect(),
-        next_cursor,
-        limit,
-    })
+    let page = CursorPage::from_rows(rows, limit, |r| Cursor {
+        t: r.created_at,
+        id: r.id,
+    });
+    Ok(page.map(Task::from))
 }

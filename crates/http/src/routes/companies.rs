@@ -2,7 +2,8 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
-use crm_companies::{Company, CompanySort, CreateCompany, ListCompanies, Listing, UpdateCompany};
+use crm_companies::{Company, CompanySort, CreateCompany, ListCompanies, UpdateCompany};
+use crm_core::Listing;
 use crm_core::{Cursor, FieldError, PageRequest, SortDirection};
 use crm_custom_fields::{CfQuery, CustomFieldEntity, FieldSet, parse_filters, parse_sort};
 use serde::{Deserialize, Serialize};
