@@ -1,9 +1,10 @@
 //! The responses every operation shares, added to the generated document in one place: what a
 //! client can get from any request (400 for a malformed path, query or head, 503 while the
-//! database is away), from a protected one (401), from one with a JSON body (413, 415) or a
-//! query string (414); every response gets a description (OpenAPI requires one); `If-Match`
-//! headers get the pattern the server accepts. The annotations on the handlers document what is
-//! particular to each operation.
+//! database is away), from a protected one (401, 403), from one on a record's path (404), with
+//! `If-Match` (412), with a JSON body (413, 415) or a query string (414); every response gets a
+//! description (OpenAPI requires one); `If-Match` headers get the pattern the server accepts.
+//! The annotations on the handlers document what is particular to each operation (a 409 or 422
+//! with its codes, a 404 on a path without an id).
 
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::schema::{Object, Schema, Type};
@@ -46,9 +47,23 @@ fn complete_operation(path: &str, op: &mut Operation) {
         }
     }
     let responses = &mut op.responses.responses;
+    let mut has_if_match = false;
+    for param in op.parameters.iter().flatten() {
+        if let RefOr::T(param) = param {
+            has_if_match |= matches!(param.parameter_in, ParameterIn::Header)
+                && param.name.eq_ignore_ascii_case("if-match");
+        }
+    }
     let mut shared = vec!["400"];
     if secured {
-        shared.push("401");
+        // Any credential may lack the operation's permission.
+        shared.extend(["401", "403"]);
+    }
+    if path.contains('{') {
+        shared.push("404");
+    }
+    if has_if_match {
+        shared.push("412");
     }
     if has_body {
         shared.extend(["413", "415"]);

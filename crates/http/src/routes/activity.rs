@@ -38,10 +38,7 @@ pub struct ActivityQuery {
 /// the right to see the record). Without `entityId`: every entry (`logs.read`). Keyset-paged.
 #[utoipa::path(get, path = "/activity", tag = "activity", params(ActivityQuery), security(("bearer" = [])), responses(
     (status = 200, body = CursorList<Activity>),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json", description = "`entityId` names no record the caller may read"),
 ))]
 #[get("/activity")]
 async fn list_activity(

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::body::Json;
 use crate::envelope::{Data, List, created, list};
 use crate::extract::AuthActor;
-use crate::problem::{ApiError, Problem};
+use crate::problem::ApiError;
 use crate::state::AppState;
 
 pub(crate) fn configure(cfg: &mut ServiceConfig) {
@@ -33,8 +33,6 @@ pub struct ListApiKeysQuery {
 /// Lists API keys, newest first (`users.manage`). Secrets are never shown again.
 #[utoipa::path(get, path = "/api-keys", tag = "api-keys", params(ListApiKeysQuery), security(("bearer" = [])), responses(
     (status = 200, body = List<ApiKey>),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/api-keys")]
 async fn list_api_keys(
@@ -52,9 +50,6 @@ async fn list_api_keys(
 /// Creates an API key (`users.manage`). The `key` is in this answer only.
 #[utoipa::path(post, path = "/api-keys", tag = "api-keys", request_body = CreateApiKey, security(("bearer" = [])), responses(
     (status = 201, body = Data<CreatedApiKey>, headers(("Location" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/api-keys")]
 async fn create_api_key(
@@ -74,9 +69,6 @@ async fn create_api_key(
 /// Revokes an API key (`users.manage`): refused from the next request on.
 #[utoipa::path(delete, path = "/api-keys/{id}", tag = "api-keys", params(("id" = Uuid, Path)), security(("bearer" = [])), responses(
     (status = 204, description = "Revoked"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
 #[delete("/api-keys/{id}")]
 async fn revoke_api_key(

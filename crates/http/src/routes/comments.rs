@@ -50,9 +50,6 @@ fn parent(comment: &Comment) -> EntityRef {
 /// With `cursor` the answer is keyset-paged (`meta.nextCursor`).
 #[utoipa::path(get, path = "/comments", tag = "comments", params(ListCommentsQuery), security(("bearer" = [])), responses(
     (status = 200, body = Paged<Comment>, description = "A page; with `cursor`, keyset-paged: `meta` is `{limit, nextCursor}`"),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json", description = "No such record, or not visible"),
 ))]
 #[get("/comments")]
@@ -99,9 +96,6 @@ async fn list_comments(
 /// `comment.created`.
 #[utoipa::path(post, path = "/comments", tag = "comments", request_body = CreateComment, security(("bearer" = [])), responses(
     (status = 201, body = Data<Comment>, headers(("Location" = String), ("ETag" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json", description = "`unknown_entity`"),
 ))]
 #[post("/comments")]
@@ -130,10 +124,6 @@ async fn create_comment(
 /// Reads a comment (`comments.read` and the right to see its record).
 #[utoipa::path(get, path = "/comments/{id}", tag = "comments", params(("id" = Uuid, Path)), security(("bearer" = [])), responses(
     (status = 200, body = Data<Comment>, headers(("ETag" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/comments/{id}")]
 async fn get_comment(
@@ -151,11 +141,7 @@ async fn get_comment(
 /// Changes one's own comment (`comments.write`; others get 403 `not_author`).
 #[utoipa::path(patch, path = "/comments/{id}", tag = "comments", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag of the version being changed")), request_body = UpdateComment, security(("bearer" = [])), responses(
     (status = 200, body = Data<Comment>, headers(("ETag" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
     (status = 403, body = Problem, content_type = "application/problem+json", description = "`forbidden` or `not_author`"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
-    (status = 412, body = Problem, content_type = "application/problem+json"),
 ))]
 #[patch("/comments/{id}")]
 async fn update_comment(
@@ -179,11 +165,6 @@ async fn update_comment(
 /// admins by default).
 #[utoipa::path(delete, path = "/comments/{id}", tag = "comments", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)), security(("bearer" = [])), responses(
     (status = 204, description = "Deleted"),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
-    (status = 412, body = Problem, content_type = "application/problem+json"),
 ))]
 #[delete("/comments/{id}")]
 async fn delete_comment(

@@ -153,9 +153,6 @@ pub(crate) fn custom_filters(
 /// `sort=cf.<key>` / `-cf.<key>`. An unknown or inactive key is a 400 naming the parameter.
 #[utoipa::path(get, path = "/companies", tag = "companies", params(ListCompaniesQuery), security(("bearer" = [])), responses(
     (status = 200, body = Paged<Company>, description = "A page; with `cursor`, keyset-paged: `meta` is `{limit, nextCursor}`"),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/companies")]
 async fn list_companies(
@@ -180,9 +177,6 @@ async fn list_companies(
 /// Creates a company (`companies.write`).
 #[utoipa::path(post, path = "/companies", tag = "companies", request_body = CreateCompany, security(("bearer" = [])), responses(
     (status = 201, body = Data<Company>, headers(("Location" = String), ("ETag" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json", description = "Name already in use (`duplicate_company_name`)"),
     (status = 422, body = Problem, content_type = "application/problem+json", description = "`unknown_user` owner"),
 ))]
@@ -202,8 +196,6 @@ async fn create_company(
 /// 100 companies, each on its own: one result per item, in order.
 #[utoipa::path(post, path = "/companies/batch", tag = "companies", request_body = BatchRequest, security(("bearer" = [])), responses(
     (status = 200, body = Data<Vec<BatchItemResult>>),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/companies/batch")]
 async fn batch_companies(
@@ -244,10 +236,6 @@ async fn batch_companies(
 /// Reads a company (`companies.read`); trashed or not visible: 404.
 #[utoipa::path(get, path = "/companies/{id}", tag = "companies", params(("id" = Uuid, Path)), security(("bearer" = [])), responses(
     (status = 200, body = Data<Company>, headers(("ETag" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/companies/{id}")]
 async fn get_company(
@@ -265,12 +253,7 @@ async fn get_company(
 /// lost updates (412).
 #[utoipa::path(patch, path = "/companies/{id}", tag = "companies", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag of the version being changed")), request_body = UpdateCompany, security(("bearer" = [])), responses(
     (status = 200, body = Data<Company>, headers(("ETag" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json", description = "Name already in use (`duplicate_company_name`)"),
-    (status = 412, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json", description = "`unknown_user` owner"),
 ))]
 #[patch("/companies/{id}")]
@@ -294,11 +277,6 @@ async fn update_company(
 /// lose the link when it is deleted for good.
 #[utoipa::path(delete, path = "/companies/{id}", tag = "companies", params(("id" = Uuid, Path), DeleteQuery, ("If-Match" = Option<String>, Header)), security(("bearer" = [])), responses(
     (status = 204, description = "Trashed or deleted"),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
-    (status = 412, body = Problem, content_type = "application/problem+json"),
 ))]
 #[delete("/companies/{id}")]
 async fn delete_company(
@@ -318,10 +296,6 @@ async fn delete_company(
 /// name meanwhile.
 #[utoipa::path(post, path = "/companies/{id}/restore", tag = "companies", params(("id" = Uuid, Path)), security(("bearer" = [])), responses(
     (status = 200, body = Data<Company>, headers(("ETag" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json", description = "Name taken meanwhile (`duplicate_company_name`)"),
 ))]
 #[post("/companies/{id}/restore")]

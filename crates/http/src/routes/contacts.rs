@@ -115,9 +115,6 @@ impl ListContactsQuery {
 /// `sort=cf.<key>` / `-cf.<key>`. An unknown or inactive key is a 400 naming the parameter.
 #[utoipa::path(get, path = "/contacts", tag = "contacts", params(ListContactsQuery), security(("bearer" = [])), responses(
     (status = 200, body = Paged<Contact>, description = "A page; with `cursor`, keyset-paged: `meta` is `{limit, nextCursor}`"),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/contacts")]
 async fn list_contacts(
@@ -142,10 +139,6 @@ async fn list_contacts(
 /// Lists the visible contacts of a visible company (`contacts.read`, `companies.read`).
 #[utoipa::path(get, path = "/companies/{id}/contacts", tag = "contacts", params(("id" = Uuid, Path), ListContactsQuery), security(("bearer" = [])), responses(
     (status = 200, body = Paged<Contact>, description = "A page; with `cursor`, keyset-paged: `meta` is `{limit, nextCursor}`"),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/companies/{id}/contacts")]
 async fn list_company_contacts(
@@ -171,9 +164,6 @@ async fn list_company_contacts(
 /// Creates a contact (`contacts.write`).
 #[utoipa::path(post, path = "/contacts", tag = "contacts", request_body = CreateContact, security(("bearer" = [])), responses(
     (status = 201, body = Data<Contact>, headers(("Location" = String), ("ETag" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json", description = "E-mail already in use (`duplicate_email`)"),
     (status = 422, body = Problem, content_type = "application/problem+json", description = "`unknown_company` or `unknown_user`"),
 ))]
@@ -193,8 +183,6 @@ async fn create_contact(
 /// 100 contacts, each on its own: one result per item, in order.
 #[utoipa::path(post, path = "/contacts/batch", tag = "contacts", request_body = BatchRequest, security(("bearer" = [])), responses(
     (status = 200, body = Data<Vec<BatchItemResult>>),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/contacts/batch")]
 async fn batch_contacts(
@@ -232,10 +220,6 @@ async fn batch_contacts(
 /// Reads a contact (`contacts.read`); trashed or not visible: 404.
 #[utoipa::path(get, path = "/contacts/{id}", tag = "contacts", params(("id" = Uuid, Path)), security(("bearer" = [])), responses(
     (status = 200, body = Data<Contact>, headers(("ETag" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/contacts/{id}")]
 async fn get_contact(
@@ -253,12 +237,7 @@ async fn get_contact(
 /// company. `If-Match` guards against lost updates (412).
 #[utoipa::path(patch, path = "/contacts/{id}", tag = "contacts", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag of the version being changed")), request_body = UpdateContact, security(("bearer" = [])), responses(
     (status = 200, body = Data<Contact>, headers(("ETag" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json", description = "E-mail already in use (`duplicate_email`)"),
-    (status = 412, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json", description = "`unknown_company` or `unknown_user`"),
 ))]
 #[patch("/contacts/{id}")]
@@ -281,11 +260,6 @@ async fn update_contact(
 /// (admins only).
 #[utoipa::path(delete, path = "/contacts/{id}", tag = "contacts", params(("id" = Uuid, Path), DeleteQuery, ("If-Match" = Option<String>, Header)), security(("bearer" = [])), responses(
     (status = 204, description = "Trashed or deleted"),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
-    (status = 412, body = Problem, content_type = "application/problem+json"),
 ))]
 #[delete("/contacts/{id}")]
 async fn delete_contact(
@@ -305,10 +279,6 @@ async fn delete_contact(
 /// e-mail meanwhile.
 #[utoipa::path(post, path = "/contacts/{id}/restore", tag = "contacts", params(("id" = Uuid, Path)), security(("bearer" = [])), responses(
     (status = 200, body = Data<Contact>, headers(("ETag" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json", description = "E-mail taken meanwhile (`duplicate_email`)"),
 ))]
 #[post("/contacts/{id}/restore")]

@@ -50,9 +50,6 @@ pub struct ListCustomFieldsQuery {
 /// position, active).
 #[utoipa::path(get, path = "/custom-fields", tag = "custom-fields", params(ListCustomFieldsQuery), security(("bearer" = [])), responses(
     (status = 200, body = List<CustomField>),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/custom-fields")]
 async fn list_custom_fields(
@@ -76,9 +73,6 @@ async fn list_custom_fields(
 /// (or at `position`), with the indexes that serve its filters.
 #[utoipa::path(post, path = "/custom-fields", tag = "custom-fields", request_body = CreateCustomField, security(("bearer" = [])), responses(
     (status = 201, body = Data<CustomField>, headers(("Location" = String), ("ETag" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json", description = "`duplicate_custom_field_key`, `too_many_custom_fields`; `values_do_not_convert` / `values_not_unique` for values stored under the key before it was defined"),
 ))]
 #[post("/custom-fields")]
@@ -103,9 +97,6 @@ async fn create_custom_field(
 /// every field of the type exactly once.
 #[utoipa::path(put, path = "/custom-fields/order", tag = "custom-fields", request_body = ReorderCustomFields, security(("bearer" = [])), responses(
     (status = 200, body = Data<Vec<CustomField>>, description = "The record type's fields in the new order"),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
 ))]
 #[put("/custom-fields/order")]
 async fn reorder_custom_fields(
@@ -125,10 +116,6 @@ async fn reorder_custom_fields(
 /// Reads a custom field (`custom_fields.read`).
 #[utoipa::path(get, path = "/custom-fields/{id}", tag = "custom-fields", params(("id" = Uuid, Path)), security(("bearer" = [])), responses(
     (status = 200, body = Data<CustomField>, headers(("ETag" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/custom-fields/{id}")]
 async fn get_custom_field(
@@ -149,12 +136,7 @@ async fn get_custom_field(
 /// immutable.
 #[utoipa::path(patch, path = "/custom-fields/{id}", tag = "custom-fields", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag of the version being changed")), request_body = UpdateCustomField, security(("bearer" = [])), responses(
     (status = 200, body = Data<CustomField>, headers(("ETag" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json", description = "`option_in_use`, `values_do_not_convert`, `values_not_unique` (with the number of records in the way), `custom_field_inactive`"),
-    (status = 412, body = Problem, content_type = "application/problem+json"),
 ))]
 #[patch("/custom-fields/{id}")]
 async fn update_custom_field(
@@ -182,11 +164,6 @@ async fn update_custom_field(
 /// (trash included), each change recorded in the record's activity.
 #[utoipa::path(delete, path = "/custom-fields/{id}", tag = "custom-fields", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)), security(("bearer" = [])), responses(
     (status = 204, description = "Deleted"),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
-    (status = 412, body = Problem, content_type = "application/problem+json"),
 ))]
 #[delete("/custom-fields/{id}")]
 async fn delete_custom_field(

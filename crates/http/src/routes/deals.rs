@@ -162,9 +162,6 @@ pub struct DeleteDealQuery {
 /// `sort=cf.<key>` / `-cf.<key>`. An unknown or inactive key is a 400 naming the parameter.
 #[utoipa::path(get, path = "/deals", tag = "deals", params(ListDealsQuery), security(("bearer" = [])), responses(
     (status = 200, body = Paged<Deal>, description = "A page; with `cursor`, keyset-paged: `meta` is `{limit, nextCursor}`"),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/deals")]
 async fn list_deals(
@@ -192,9 +189,6 @@ async fn list_deals(
 /// Creates a deal (`deals.write`) at the end of its stage.
 #[utoipa::path(post, path = "/deals", tag = "deals", request_body = CreateDeal, security(("bearer" = [])), responses(
     (status = 201, body = Data<Deal>, headers(("Location" = String), ("ETag" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json", description = "Unknown stage, pipeline, contact, company or user; stage of another pipeline"),
 ))]
 #[post("/deals")]
@@ -213,8 +207,6 @@ async fn create_deal(
 /// deals, each on its own.
 #[utoipa::path(post, path = "/deals/batch", tag = "deals", request_body = BatchRequest, security(("bearer" = [])), responses(
     (status = 200, body = Data<Vec<BatchItemResult>>, description = "One result per item, in order"),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/deals/batch")]
 async fn batch_deals(
@@ -251,10 +243,6 @@ async fn batch_deals(
 /// Reads a deal (`deals.read`; 404 for trashed or invisible deals).
 #[utoipa::path(get, path = "/deals/{id}", tag = "deals", params(("id" = Uuid, Path)), security(("bearer" = [])), responses(
     (status = 200, body = Data<Deal>, headers(("ETag" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/deals/{id}")]
 async fn get_deal(
@@ -273,11 +261,6 @@ async fn get_deal(
 /// updates (412).
 #[utoipa::path(patch, path = "/deals/{id}", tag = "deals", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag of the version being changed")), request_body = UpdateDeal, security(("bearer" = [])), responses(
     (status = 200, body = Data<Deal>, headers(("ETag" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
-    (status = 412, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json", description = "Unknown stage, pipeline, contact, company or user; stage of another pipeline"),
 ))]
 #[patch("/deals/{id}")]
@@ -299,11 +282,6 @@ async fn update_deal(
 /// (admins only).
 #[utoipa::path(delete, path = "/deals/{id}", tag = "deals", params(("id" = Uuid, Path), DeleteDealQuery, ("If-Match" = Option<String>, Header)), security(("bearer" = [])), responses(
     (status = 204, description = "Trashed or deleted"),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
-    (status = 412, body = Problem, content_type = "application/problem+json"),
 ))]
 #[delete("/deals/{id}")]
 async fn delete_deal(
@@ -325,10 +303,6 @@ async fn delete_deal(
 /// Takes a deal out of the trash (`deals.delete`), at the end of its stage.
 #[utoipa::path(post, path = "/deals/{id}/restore", tag = "deals", params(("id" = Uuid, Path)), security(("bearer" = [])), responses(
     (status = 200, body = Data<Deal>, headers(("ETag" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/deals/{id}/restore")]
 async fn restore_deal(
@@ -347,11 +321,6 @@ async fn restore_deal(
 /// between those of its new neighbours; the other deals normally keep theirs.
 #[utoipa::path(post, path = "/deals/{id}/move", tag = "deals", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag of the version being moved")), request_body = MoveDeal, security(("bearer" = [])), responses(
     (status = 200, body = Data<Deal>, headers(("ETag" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
-    (status = 412, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json", description = "Unknown stage, or a stage of another pipeline"),
 ))]
 #[post("/deals/{id}/move")]

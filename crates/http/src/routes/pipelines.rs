@@ -61,9 +61,6 @@ pub struct MoveDealsQuery {
 /// Lists pipelines with their stages, ordered by position then creation (`pipelines.read`).
 #[utoipa::path(get, path = "/pipelines", tag = "pipelines", params(ListPipelinesQuery), security(("bearer" = [])), responses(
     (status = 200, body = List<Pipeline>),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/pipelines")]
 async fn list_pipelines(
@@ -88,9 +85,6 @@ async fn list_pipelines(
 /// Negotiation (OPEN), Won (WON), Lost (LOST). `isDefault: true` makes it the one default.
 #[utoipa::path(post, path = "/pipelines", tag = "pipelines", request_body = CreatePipeline, security(("bearer" = [])), responses(
     (status = 201, body = Data<Pipeline>, headers(("Location" = String), ("ETag" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/pipelines")]
 async fn create_pipeline(
@@ -107,10 +101,6 @@ async fn create_pipeline(
 /// Reads a pipeline with its stages (`pipelines.read`).
 #[utoipa::path(get, path = "/pipelines/{id}", tag = "pipelines", params(("id" = Uuid, Path)), security(("bearer" = [])), responses(
     (status = 200, body = Data<Pipeline>, headers(("ETag" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/pipelines/{id}")]
 async fn get_pipeline(
@@ -128,12 +118,7 @@ async fn get_pipeline(
 /// previous one stops being it); `isDefault: false` on the default is 409.
 #[utoipa::path(patch, path = "/pipelines/{id}", tag = "pipelines", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag of the version being changed")), request_body = UpdatePipeline, security(("bearer" = [])), responses(
     (status = 200, body = Data<Pipeline>, headers(("ETag" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json", description = "`default_pipeline_required`: the default cannot stop being the default"),
-    (status = 412, body = Problem, content_type = "application/problem+json"),
 ))]
 #[patch("/pipelines/{id}")]
 async fn update_pipeline(
@@ -154,12 +139,7 @@ async fn update_pipeline(
 /// while it holds deals, only with `moveDealsTo` naming a stage of another pipeline.
 #[utoipa::path(delete, path = "/pipelines/{id}", tag = "pipelines", params(("id" = Uuid, Path), MoveDealsQuery, ("If-Match" = Option<String>, Header)), security(("bearer" = [])), responses(
     (status = 204, description = "Deleted"),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json", description = "`default_pipeline_required` or `pipeline_in_use`"),
-    (status = 412, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json", description = "`invalid_move_target`"),
 ))]
 #[delete("/pipelines/{id}")]
@@ -179,10 +159,6 @@ async fn delete_pipeline(
 /// The stages of a pipeline in order (`pipelines.read`).
 #[utoipa::path(get, path = "/pipelines/{id}/stages", tag = "pipelines", params(("id" = Uuid, Path)), security(("bearer" = [])), responses(
     (status = 200, body = Data<Vec<Stage>>),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/pipelines/{id}/stages")]
 async fn list_stages(
@@ -199,10 +175,6 @@ async fn list_stages(
 /// Adds a stage to a pipeline (`pipelines.manage`), at `position` or at the end.
 #[utoipa::path(post, path = "/pipelines/{id}/stages", tag = "pipelines", params(("id" = Uuid, Path)), request_body = CreateStage, security(("bearer" = [])), responses(
     (status = 201, body = Data<Stage>, headers(("Location" = String), ("ETag" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/pipelines/{id}/stages")]
 async fn create_stage(
@@ -222,9 +194,6 @@ async fn create_stage(
 #[utoipa::path(put, path = "/pipelines/{id}/stages/order", tag = "pipelines", params(("id" = Uuid, Path)), request_body = ReorderStages, security(("bearer" = [])), responses(
     (status = 200, body = Data<Vec<Stage>>),
     (status = 400, body = Problem, content_type = "application/problem+json", description = "`stageIds` is not a permutation of the pipeline's stages"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
 #[put("/pipelines/{id}/stages/order")]
 async fn reorder_stages(
@@ -247,10 +216,6 @@ async fn reorder_stages(
 /// currency as exact decimal strings (`pipelines.read`).
 #[utoipa::path(get, path = "/pipelines/{id}/summary", tag = "pipelines", params(("id" = Uuid, Path)), security(("bearer" = [])), responses(
     (status = 200, body = Data<Vec<StageSummary>>),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/pipelines/{id}/summary")]
 async fn pipeline_summary(
@@ -268,10 +233,6 @@ async fn pipeline_summary(
 /// Reads a stage (`pipelines.read`).
 #[utoipa::path(get, path = "/stages/{id}", tag = "pipelines", params(("id" = Uuid, Path)), security(("bearer" = [])), responses(
     (status = 200, body = Data<Stage>, headers(("ETag" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/stages/{id}")]
 async fn get_stage(
@@ -288,11 +249,6 @@ async fn get_stage(
 /// Changes a stage (`pipelines.manage`); a new `type` re-derives the status of its deals.
 #[utoipa::path(patch, path = "/stages/{id}", tag = "pipelines", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag of the version being changed")), request_body = UpdateStage, security(("bearer" = [])), responses(
     (status = 200, body = Data<Stage>, headers(("ETag" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
-    (status = 412, body = Problem, content_type = "application/problem+json"),
 ))]
 #[patch("/stages/{id}")]
 async fn update_stage(
@@ -313,12 +269,7 @@ async fn update_stage(
 /// holds deals (trashed ones included), only with `moveDealsTo` naming another stage.
 #[utoipa::path(delete, path = "/stages/{id}", tag = "pipelines", params(("id" = Uuid, Path), MoveDealsQuery, ("If-Match" = Option<String>, Header)), security(("bearer" = [])), responses(
     (status = 204, description = "Deleted"),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json", description = "`last_stage` or `stage_in_use` (the count in `detail`)"),
-    (status = 412, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json", description = "`invalid_move_target`"),
 ))]
 #[delete("/stages/{id}")]

@@ -42,8 +42,6 @@ pub struct ListTagsQuery {
 /// it), by name. Any signed-in user.
 #[utoipa::path(get, path = "/tags", tag = "tags", params(ListTagsQuery), security(("bearer" = [])), responses(
     (status = 200, body = List<Tag>),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/tags")]
 async fn list_tags(
@@ -61,9 +59,6 @@ async fn list_tags(
 /// Registers a tag (`tags.manage`); a name taken case-insensitively is 409 `duplicate_tag`.
 #[utoipa::path(post, path = "/tags", tag = "tags", request_body = CreateTag, security(("bearer" = [])), responses(
     (status = 201, body = Data<Tag>, headers(("Location" = String), ("ETag" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json", description = "`duplicate_tag`"),
 ))]
 #[post("/tags")]
@@ -81,9 +76,6 @@ async fn create_tag(
 /// Reads a tag with its usage count.
 #[utoipa::path(get, path = "/tags/{id}", tag = "tags", params(("id" = Uuid, Path)), security(("bearer" = [])), responses(
     (status = 200, body = Data<Tag>, headers(("ETag" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/tags/{id}")]
 async fn get_tag(
@@ -101,12 +93,7 @@ async fn get_tag(
 /// the old one. Another tag's name is 409 `duplicate_tag` (merge instead).
 #[utoipa::path(patch, path = "/tags/{id}", tag = "tags", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag of the version being changed")), request_body = UpdateTag, security(("bearer" = [])), responses(
     (status = 200, body = Data<Tag>, headers(("ETag" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json", description = "`duplicate_tag`"),
-    (status = 412, body = Problem, content_type = "application/problem+json"),
 ))]
 #[patch("/tags/{id}")]
 async fn update_tag(
@@ -125,11 +112,6 @@ async fn update_tag(
 /// Deletes a tag and removes it from every record (`tags.manage`).
 #[utoipa::path(delete, path = "/tags/{id}", tag = "tags", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)), security(("bearer" = [])), responses(
     (status = 204, description = "Deleted"),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
-    (status = 412, body = Problem, content_type = "application/problem+json"),
 ))]
 #[delete("/tags/{id}")]
 async fn delete_tag(
@@ -147,10 +129,6 @@ async fn delete_tag(
 /// the tag is deleted. Answers with the target.
 #[utoipa::path(post, path = "/tags/{id}/merge", tag = "tags", params(("id" = Uuid, Path)), request_body = MergeTag, security(("bearer" = [])), responses(
     (status = 200, body = Data<Tag>, headers(("ETag" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json", description = "`unknown_tag`: no such target"),
 ))]
 #[post("/tags/{id}/merge")]

@@ -163,9 +163,6 @@ pub struct DeleteTaskQuery {
 /// `sort=cf.<key>` / `-cf.<key>`. An unknown or inactive key is a 400 naming the parameter.
 #[utoipa::path(get, path = "/tasks", tag = "tasks", params(ListTasksQuery), security(("bearer" = [])), responses(
     (status = 200, body = Paged<Task>, description = "A page; with `cursor`, keyset-paged: `meta` is `{limit, nextCursor}`"),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/tasks")]
 async fn list_tasks(
@@ -196,9 +193,6 @@ async fn list_tasks(
 /// Creates a task (`tasks.write`). The assignee defaults to the acting user.
 #[utoipa::path(post, path = "/tasks", tag = "tasks", request_body = CreateTask, security(("bearer" = [])), responses(
     (status = 201, body = Data<Task>, headers(("Location" = String), ("ETag" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json", description = "`unknown_deal`, `unknown_contact` or `unknown_user`"),
 ))]
 #[post("/tasks")]
@@ -217,8 +211,6 @@ async fn create_task(
 /// each in its own transaction; the answer holds one result per item.
 #[utoipa::path(post, path = "/tasks/batch", tag = "tasks", request_body = BatchRequest, security(("bearer" = [])), responses(
     (status = 200, body = Data<Vec<BatchItemResult>>),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/tasks/batch")]
 async fn batch_tasks(
@@ -255,10 +247,6 @@ async fn batch_tasks(
 /// Reads a task (`tasks.read` and the right to see it; trashed tasks are 404).
 #[utoipa::path(get, path = "/tasks/{id}", tag = "tasks", params(("id" = Uuid, Path)), security(("bearer" = [])), responses(
     (status = 200, body = Data<Task>, headers(("ETag" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/tasks/{id}")]
 async fn get_task(
@@ -275,11 +263,6 @@ async fn get_task(
 /// Changes a task (`tasks.write`). Entering `DONE` sets `completedAt`, leaving it clears it.
 #[utoipa::path(patch, path = "/tasks/{id}", tag = "tasks", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag of the version being changed")), request_body = UpdateTask, security(("bearer" = [])), responses(
     (status = 200, body = Data<Task>, headers(("ETag" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
-    (status = 412, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json", description = "`unknown_deal`, `unknown_contact` or `unknown_user`"),
 ))]
 #[patch("/tasks/{id}")]
@@ -300,11 +283,6 @@ async fn update_task(
 /// Moves a task to the trash (`tasks.delete`); `permanent=true` removes it for good (admins).
 #[utoipa::path(delete, path = "/tasks/{id}", tag = "tasks", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header), DeleteTaskQuery), security(("bearer" = [])), responses(
     (status = 204, description = "Trashed or deleted"),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
-    (status = 412, body = Problem, content_type = "application/problem+json"),
 ))]
 #[delete("/tasks/{id}")]
 async fn delete_task(
@@ -323,9 +301,6 @@ async fn delete_task(
 /// Takes a task out of the trash (`tasks.delete`).
 #[utoipa::path(post, path = "/tasks/{id}/restore", tag = "tasks", params(("id" = Uuid, Path)), security(("bearer" = [])), responses(
     (status = 200, body = Data<Task>, headers(("ETag" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json", description = "No such task in the trash"),
 ))]
 #[post("/tasks/{id}/restore")]

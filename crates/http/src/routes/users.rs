@@ -66,9 +66,6 @@ impl ListUsersQuery {
 /// Lists users (`users.read`).
 #[utoipa::path(get, path = "/users", tag = "users", params(ListUsersQuery), security(("bearer" = [])), responses(
     (status = 200, body = List<User>),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/users")]
 async fn list_users(
@@ -86,9 +83,6 @@ async fn list_users(
 /// Creates a user (`users.manage`).
 #[utoipa::path(post, path = "/users", tag = "users", request_body = CreateUser, security(("bearer" = [])), responses(
     (status = 201, body = Data<User>, headers(("Location" = String), ("ETag" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json", description = "E-mail already in use"),
     (status = 503, body = Problem, content_type = "application/problem+json", description = "Too many password checks in progress (`server_busy`); see `Retry-After`"),
 ))]
@@ -108,9 +102,6 @@ async fn create_user(
 /// Reads a user (`users.read`, or one's own record).
 #[utoipa::path(get, path = "/users/{id}", tag = "users", params(("id" = Uuid, Path)), security(("bearer" = [])), responses(
     (status = 200, body = Data<User>, headers(("ETag" = String))),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/users/{id}")]
 async fn get_user(
@@ -129,12 +120,7 @@ async fn get_user(
 /// updates (412).
 #[utoipa::path(patch, path = "/users/{id}", tag = "users", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag of the version being changed")), request_body = UpdateUser, security(("bearer" = [])), responses(
     (status = 200, body = Data<User>, headers(("ETag" = String))),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json", description = "Duplicate e-mail, or the last active admin"),
-    (status = 412, body = Problem, content_type = "application/problem+json"),
     (status = 503, body = Problem, content_type = "application/problem+json", description = "Too many password checks in progress (`server_busy`); see `Retry-After`"),
 ))]
 #[patch("/users/{id}")]
@@ -157,11 +143,7 @@ async fn update_user(
 /// Deletes a user (`users.manage`); never the last active admin.
 #[utoipa::path(delete, path = "/users/{id}", tag = "users", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)), security(("bearer" = [])), responses(
     (status = 204, description = "Deleted"),
-    (status = 401, body = Problem, content_type = "application/problem+json"),
-    (status = 403, body = Problem, content_type = "application/problem+json"),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json", description = "The last active admin"),
-    (status = 412, body = Problem, content_type = "application/problem+json"),
 ))]
 #[delete("/users/{id}")]
 async fn delete_user(
