@@ -1,6 +1,7 @@
-//! The vocabulary every CRM crate shares: typed ids, paging and sorting, the permission
-//! catalogue with role defaults, the acting principal (`Actor`) and the error kinds that the HTTP
-//! layer maps to status codes.
+//! The vocabulary every CRM crate shares: typed ids, paging (offset pages, cursor pages and the
+//! `Listing` of either) and sorting, record versions (`check_version`), the permission catalogue
+//! with role defaults, the acting principal (`Actor`) and the error kinds that the HTTP layer
+//! maps to status codes.
 //!
 //! This crate depends on nothing of the project and on no database or web framework.
 

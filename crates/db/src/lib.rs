@@ -1,6 +1,8 @@
 //! Storage shared by every domain crate: the diesel `schema`, the connection pool, the embedded
-//! migrations, helpers that turn constraint violations into domain errors, and the zero-setup
-//! local PostgreSQL (`local_pg`) used by the server and the tests when `DATABASE_URL` is unset.
+//! migrations, helpers that turn constraint violations into domain errors, the one visibility
+//! rule of every record kind (`visibility`), enums stored by name (`stored_name!`), and the
+//! zero-setup local PostgreSQL (`local_pg`) used by the server and the tests when `DATABASE_URL`
+//! is unset.
 //!
 //! No web framework here; domain crates build on this one.
 
