@@ -21,5 +21,6 @@ pub use api_keys::{
 pub use authenticate::{authenticate, principal_of};
 pub use config::{AuthConfig, LoginLimits};
 pub use error::AuthError;
-pub use login::{ChangePassword, LoginRequest, Session, change_password, login};
+pub use login::{ChangePassword, LoginRequest, change_password, login};
+pub use refresh::Session;
 pub use refresh::{logout, refresh};

@@ -1,12 +1,12 @@
 //! Signing in with e-mail and password, and changing one's own password.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use crm_core::{Actor, FieldError};
 use crm_db::DbPool;
 use crm_db::pool::get_conn;
 use crm_db::schema::users;
 use crm_users::model::UserRow;
-use crm_users::{Passwords, User, normalize_email};
+use crm_users::{Passwords, normalize_email};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use garde::Validate;
@@ -15,7 +15,7 @@ use serde::Deserialize;
 use crate::config::AuthConfig;
 use crate::error::AuthError;
 use crate::rate_limit;
-use crate::refresh::{issue_session, revoke_all_of_user};
+use crate::refresh::{Session, issue_session, revoke_all_of_user};
 
 /// `POST /api/auth/login` body.
 #[derive(Debug, Clone, Deserialize, Validate, utoipa::ToSchema)]
@@ -43,21 +43,6 @@ pub struct ChangePassword {
     #[garde(length(chars, min = crm_users::password::MIN_PASSWORD_LEN, max = crm_users::password::MAX_PASSWORD_LEN))]
     #[schema(min_length = 8, max_length = 256, format = Password)]
     pub new_password: String,
-}
-
-/// A signed-in session: what login and refresh hand out.
-#[derive(Debug, Clone)]
-pub struct Session {
-    /// The signed-in user.
-    pub user: User,
-    /// JWT access token.
-    pub access_token: String,
-    /// Access-token lifetime in seconds.
-    pub expires_in: u64,
-    /// Opaque refresh token (the HTTP layer puts it in a cookie).
-    pub refresh_token: String,
-    /// When the refresh token expires.
-    pub refresh_expires_at: DateTime<Utc>,
 }
 
 fn validate(input: &impl Validate<Context = ()>) -> Result<(), AuthError> {

@@ -6,6 +6,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crm_core::UserId;
 use crm_db::AsyncPgConnection;
 use crm_db::schema::refresh_tokens;
+use crm_users::User;
 use crm_users::model::UserRow;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -14,8 +15,22 @@ use uuid::Uuid;
 use crate::config::AuthConfig;
 use crate::error::AuthError;
 use crate::jwt::issue_access_token;
-use crate::login::Session;
 use crate::secret::{hash_secret, random_secret};
+
+/// A signed-in session: what login and refresh hand out.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The signed-in user.
+    pub user: User,
+    /// JWT access token.
+    pub access_token: String,
+    /// Access-token lifetime in seconds.
+    pub expires_in: u64,
+    /// Opaque refresh token (the HTTP layer puts it in a cookie).
+    pub refresh_token: String,
+    /// When the refresh token expires.
+    pub refresh_expires_at: DateTime<Utc>,
+}
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = refresh_tokens)]

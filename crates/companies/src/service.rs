@@ -18,11 +18,7 @@ use crate::input::{CompanySort, CreateCompany, ListCompanies, UpdateCompany};
 use crate::model::Company;
 use crm_core::{CursorPage, Listing};
 
-#[diesel::declare_sql_function]
-extern "SQL" {
-    /// SQL `lower(text)`.
-    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
-}
+use crm_db::sql::lower;
 
 /// Whether `id` is an active user (owners must be).
 pub async fn is_active_user(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<bool> {

@@ -22,11 +22,7 @@ use crate::error::ContactError;
 use crate::input::{ContactSort, CreateContact, ListContacts, UpdateContact};
 use crate::model::{Contact, ContactRow, Social};
 
-#[diesel::declare_sql_function]
-extern "SQL" {
-    /// SQL `lower(text)`.
-    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
-}
+use crm_db::sql::lower;
 
 /// The expression of the trigram index `contacts_search_trgm`, used verbatim by `q` so the
 /// index serves the search.

@@ -13,6 +13,7 @@ pub mod local_pg;
 pub mod migrations;
 pub mod pool;
 pub mod schema;
+pub mod sql;
 pub mod stored_name;
 pub mod tags;
 pub mod visibility;

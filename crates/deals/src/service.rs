@@ -22,7 +22,6 @@ use crm_db::schema::{companies, contacts, deals, pipelines, stages, users};
 use crm_db::visibility;
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{Nullable, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde_json::Value;
 use uuid::Uuid;
@@ -33,11 +32,7 @@ use crate::input::{CreateDeal, DealSort, DealStatus, ListDeals, MoveDeal, Update
 use crate::model::{Deal, DealRow};
 use crate::placement::key_at_index;
 
-#[diesel::declare_sql_function]
-extern "SQL" {
-    /// SQL `lower(text)`.
-    fn lower(x: Nullable<Text>) -> Nullable<Text>;
-}
+use crm_db::sql::lower;
 
 /// Longest title, in characters.
 pub const MAX_TITLE_LEN: usize = 300;

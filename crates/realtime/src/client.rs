@@ -14,6 +14,7 @@
 //! [`LAG_WINDOW`] disconnect the client as too slow (4008).
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -29,10 +30,26 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use crate::access::{Principal, authorize};
+use crate::access::{Principal, SharedPrincipal, authorize};
 use crate::hub::{Cmd, Hub};
 use crate::protocol::{self, ClientMessage, CloseWhy, ErrorCode, ErrorMessage};
-use crate::room::{ConnHandle, Outbound};
+use crate::room::{ConnHandle, ConnShared, Outbound};
+
+// Connecting lives beside the client it creates, so the hub knows nothing of clients.
+impl Hub {
+    /// A new WebSocket client for an authenticated `actor` and the credential it presented
+    /// (checked again on every subscribe and periodically; an access token also ends the
+    /// connection at its expiry).
+    pub fn connect(&self, actor: Actor, token: String) -> Client {
+        let id = self.register_connection();
+        let (tx, rx) = mpsc::channel(self.settings().send_queue.max(1));
+        let shared = Arc::new(ConnShared::new(SharedPrincipal::new(Principal::from(
+            &actor,
+        ))));
+        let conn = ConnHandle { id, tx, shared };
+        Client::new(self.clone(), conn, rx, actor, token)
+    }
+}
 
 /// Messages a client may send per second, on average.
 pub const MESSAGES_PER_SECOND: f64 = 50.0;

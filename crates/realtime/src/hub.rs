@@ -18,7 +18,6 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crm_auth::AuthConfig;
-use crm_core::Actor;
 use crm_db::pool::get_conn;
 use crm_db::{AsyncPgConnection, DbPool};
 use crm_events::{Event, Room};
@@ -26,9 +25,8 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use futures_util::StreamExt;
 use tokio::sync::{Notify, mpsc, watch};
 
-use crate::access::{Principal, RoomGate, SharedPrincipal};
-use crate::client::Client;
-use crate::room::{self, ConnHandle, ConnShared, HubEvent, RoomMsg};
+use crate::access::RoomGate;
+use crate::room::{self, ConnHandle, HubEvent, RoomMsg};
 use crate::settings::RealtimeSettings;
 
 /// The PostgreSQL channel the stamper notifies when it has numbered events.
@@ -126,18 +124,11 @@ impl Hub {
         Hub { inner }
     }
 
-    /// A new WebSocket client for an authenticated `actor` and the credential it presented
-    /// (checked again on every subscribe and periodically; an access token also ends the
-    /// connection at its expiry).
-    pub fn connect(&self, actor: Actor, token: String) -> Client {
-        let id = self.inner.next_conn.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::channel(self.inner.settings.send_queue.max(1));
-        let shared = Arc::new(ConnShared::new(SharedPrincipal::new(Principal::from(
-            &actor,
-        ))));
-        let conn = ConnHandle { id, tx, shared };
+    /// A fresh connection id; the connection counts among the connected clients until its
+    /// client is dropped.
+    pub(crate) fn register_connection(&self) -> u64 {
         self.inner.connected.fetch_add(1, Ordering::Relaxed);
-        Client::new(self.clone(), conn, rx, actor, token)
+        self.inner.next_conn.fetch_add(1, Ordering::Relaxed)
     }
 
     /// How many WebSocket clients this instance serves now. A client stops counting the

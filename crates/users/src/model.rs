@@ -128,7 +128,7 @@ impl UserRow {
         email: &str,
     ) -> QueryResult<Option<UserRow>> {
         users::table
-            .filter(crate::service::lower(users::email).eq(email.to_lowercase()))
+            .filter(crm_db::sql::lower(users::email).eq(email.to_lowercase()))
             .select(UserRow::as_select())
             .first(conn)
             .await

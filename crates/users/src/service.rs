@@ -15,12 +15,6 @@ use crate::input::{CreateUser, ListUsers, UpdateUser, UserSort};
 use crate::model::{User, UserRow};
 use crate::password::{HashedPassword, Passwords};
 
-#[diesel::declare_sql_function]
-extern "SQL" {
-    /// SQL `lower(text)`.
-    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
-}
-
 /// Serialises every change that could remove the last active admin, so two admins demoting
 /// each other at once cannot both succeed.
 const ADMIN_CHANGE_LOCK: i64 = 0x4352_4d5f_4144_4d4e;
