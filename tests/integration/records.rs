@@ -53,3 +53,73 @@ async fn two_concurrent_updates_with_the_same_version_let_exactly_one_win() {
         );
     }
 }
+
+#[tokio::test]
+async fn trash_restore_and_purge_leave_the_same_entries_for_every_record_type() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.signed_in(Role::Admin).await;
+    for (path, kind, create) in [
+        ("/api/contacts", "contact", json!({"fullName": "Ann"})),
+        ("/api/companies", "company", json!({"name": "Acme"})),
+        ("/api/deals", "deal", json!({"title": "Deal"})),
+        ("/api/tasks", "task", json!({"title": "Task"})),
+    ] {
+        let call = |method: Method, url: String| {
+            let req = app.authed(method, &url, &token);
+            async move { req.send().await.unwrap() }
+        };
+        let res = app
+            .authed(Method::POST, path, &token)
+            .json(&create)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED, "{path}");
+        let id = res.json::<Value>().await.unwrap()["data"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let record = format!("{path}/{id}");
+        assert_eq!(call(Method::DELETE, record.clone()).await.status(), 204);
+        let restore = call(Method::POST, format!("{record}/restore")).await;
+        assert_eq!(restore.status(), 200, "{record}");
+        let purge = call(Method::DELETE, format!("{record}?permanent=true")).await;
+        assert_eq!(purge.status(), 204, "{record}");
+        let feed: Value = call(
+            Method::GET,
+            format!("/api/activity?entityType={kind}&limit=100"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+        let entries: Vec<&Value> = feed["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["entityId"] == id.as_str())
+            .collect();
+        let kinds: Vec<&str> = entries
+            .iter()
+            .map(|e| e["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                format!("{kind}.purged"),
+                format!("{kind}.restored"),
+                format!("{kind}.deleted"),
+                format!("{kind}.created"),
+            ],
+            "{kind}"
+        );
+        let (restored, deleted) = (&entries[1]["changes"][0], &entries[2]["changes"][0]);
+        assert_eq!(deleted["field"], "deletedAt", "{kind}");
+        assert_eq!(deleted["from"], Value::Null, "{kind}");
+        assert!(deleted["to"].is_string(), "{kind}");
+        assert_eq!(restored["field"], "deletedAt", "{kind}");
+        assert_eq!(restored["from"], deleted["to"], "{kind}");
+        assert_eq!(restored["to"], Value::Null, "{kind}");
+        assert_eq!(entries[0]["changes"], json!([]), "{kind}");
+    }
+}

@@ -150,6 +150,54 @@ pub async fn record(
     Ok(())
 }
 
+/// The entry of a record moved to the trash at `at`: `<kind>.deleted` with the `deletedAt`
+/// change — the same for every record kind.
+pub async fn record_trashed(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    entity: EntityRef,
+    at: DateTime<Utc>,
+) -> Result<(), DbError> {
+    // As stored: the database keeps microseconds (diesel truncates).
+    let at = chrono::SubsecRound::trunc_subsecs(at, 6);
+    let change = Change {
+        field: "deletedAt".into(),
+        from: serde_json::Value::Null,
+        to: serde_json::json!(at),
+    };
+    let kind = format!("{}.deleted", entity.kind);
+    record(conn, actor, entity, &kind, &[change]).await
+}
+
+/// The entry of a record taken out of the trash it entered at `was`: `<kind>.restored` with the
+/// `deletedAt` change, plus `extra` changes particular to the kind (a deal's new position).
+pub async fn record_restored(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    entity: EntityRef,
+    was: Option<DateTime<Utc>>,
+    extra: &[Change],
+) -> Result<(), DbError> {
+    let mut changes = vec![Change {
+        field: "deletedAt".into(),
+        from: serde_json::json!(was),
+        to: serde_json::Value::Null,
+    }];
+    changes.extend(extra.iter().filter(|c| c.field != "deletedAt").cloned());
+    let kind = format!("{}.restored", entity.kind);
+    record(conn, actor, entity, &kind, &changes).await
+}
+
+/// The entry of a record deleted for good, from the trash or not: `<kind>.purged`.
+pub async fn record_purged(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    entity: EntityRef,
+) -> Result<(), DbError> {
+    let kind = format!("{}.purged", entity.kind);
+    record(conn, actor, entity, &kind, &[]).await
+}
+
 async fn page(
     conn: &mut AsyncPgConnection,
     mut query: activity::BoxedQuery<'static, diesel::pg::Pg>,

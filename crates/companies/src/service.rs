@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use crm_core::{
-    Actor, Change, EntityKind, EntityRef, FieldError, Page, Permission, Role, SortDirection, change,
+    Actor, EntityKind, EntityRef, FieldError, Page, Permission, Role, SortDirection, change,
 };
 use crm_custom_fields::{CustomFieldEntity, FieldSet, gather};
 use crm_db::AsyncPgConnection;
@@ -400,7 +400,7 @@ pub async fn delete_company(
             diesel::delete(companies::table.find(id))
                 .execute(conn)
                 .await?;
-            crm_activity::record(conn, actor, entity(id), "company.purged", &[]).await?;
+            crm_activity::record_purged(conn, actor, entity(id)).await?;
             return Ok(());
         }
         let now = Utc::now();
@@ -412,12 +412,7 @@ pub async fn delete_company(
             ))
             .execute(conn)
             .await?;
-        let changes = [Change {
-            field: "deletedAt".into(),
-            from: serde_json::Value::Null,
-            to: serde_json::to_value(now).unwrap_or_default(),
-        }];
-        crm_activity::record(conn, actor, entity(id), "company.deleted", &changes).await?;
+        crm_activity::record_trashed(conn, actor, entity(id), now).await?;
         Ok(())
     })
     .await
@@ -442,12 +437,7 @@ pub async fn restore_company(
             .returning(Company::as_returning())
             .get_result(conn)
             .await?;
-        let changes = [Change {
-            field: "deletedAt".into(),
-            from: serde_json::to_value(before.deleted_at).unwrap_or_default(),
-            to: serde_json::Value::Null,
-        }];
-        crm_activity::record(conn, actor, entity(id), "company.restored", &changes).await?;
+        crm_activity::record_restored(conn, actor, entity(id), before.deleted_at, &[]).await?;
         Ok(after)
     })
     .await

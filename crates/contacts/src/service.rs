@@ -499,7 +499,7 @@ pub async fn delete_contact(
             diesel::delete(contacts::table.find(id))
                 .execute(conn)
                 .await?;
-            crm_activity::record(conn, actor, entity(id), "contact.purged", &[]).await?;
+            crm_activity::record_purged(conn, actor, entity(id)).await?;
             crate::events::deleted(conn, actor, &before).await?;
             return Ok(());
         }
@@ -512,12 +512,7 @@ pub async fn delete_contact(
             ))
             .execute(conn)
             .await?;
-        let changes = [Change {
-            field: "deletedAt".into(),
-            from: Value::Null,
-            to: serde_json::to_value(now).unwrap_or_default(),
-        }];
-        crm_activity::record(conn, actor, entity(id), "contact.deleted", &changes).await?;
+        crm_activity::record_trashed(conn, actor, entity(id), now).await?;
         crate::events::trashed(conn, actor, id).await?;
         Ok(())
     })
@@ -544,12 +539,7 @@ pub async fn restore_contact(
             .get_result::<ContactRow>(conn)
             .await?
             .into();
-        let changes = [Change {
-            field: "deletedAt".into(),
-            from: serde_json::to_value(before.deleted_at).unwrap_or_default(),
-            to: Value::Null,
-        }];
-        crm_activity::record(conn, actor, entity(id), "contact.restored", &changes).await?;
+        crm_activity::record_restored(conn, actor, entity(id), before.deleted_at, &[]).await?;
         crate::events::updated(conn, actor, &before, &after).await?;
         Ok(after)
     })

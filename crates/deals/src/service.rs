@@ -958,14 +958,8 @@ pub async fn delete_deal(
             ))
             .execute(conn)
             .await?;
-        crm_activity::record(
-            conn,
-            actor,
-            EntityRef::new(EntityKind::Deal, id),
-            "deal.deleted",
-            &[],
-        )
-        .await?;
+        crm_activity::record_trashed(conn, actor, EntityRef::new(EntityKind::Deal, id), now)
+            .await?;
         crate::events::trashed(conn, actor, id).await?;
         Ok(())
     })
@@ -997,11 +991,11 @@ pub async fn restore_deal(
             .execute(conn)
             .await?;
         let after = reload(conn, id).await?;
-        crm_activity::record(
+        crm_activity::record_restored(
             conn,
             actor,
             EntityRef::new(EntityKind::Deal, id),
-            "deal.restored",
+            before.deleted_at,
             &change::diff(&json(&before), &json(&after)),
         )
         .await?;
@@ -1027,14 +1021,7 @@ pub async fn purge_deal(
         let row = lock_deal_row(conn, id).await?;
         crm_core::check_version(expected_version, row.version)?;
         diesel::delete(deals::table.find(id)).execute(conn).await?;
-        crm_activity::record(
-            conn,
-            actor,
-            EntityRef::new(EntityKind::Deal, id),
-            "deal.purged",
-            &[],
-        )
-        .await?;
+        crm_activity::record_purged(conn, actor, EntityRef::new(EntityKind::Deal, id)).await?;
         if row.deleted_at.is_none() {
             crate::events::deleted(conn, actor, &Deal::from(row)).await?;
         }

@@ -361,6 +361,7 @@ pub async fn delete_task(
             load(conn, actor, id, false).await?
         };
         crm_core::check_version(expected_version, row.version)?;
+        let task = EntityRef::new(EntityKind::Task, id);
         if permanent {
             diesel::delete(
                 comments::table
@@ -370,6 +371,7 @@ pub async fn delete_task(
             .execute(conn)
             .await?;
             diesel::delete(tasks::table.find(id)).execute(conn).await?;
+            crm_activity::record_purged(conn, actor, task).await?;
         } else {
             let now = Utc::now();
             diesel::update(tasks::table.find(id))
@@ -380,15 +382,8 @@ pub async fn delete_task(
                 ))
                 .execute(conn)
                 .await?;
+            crm_activity::record_trashed(conn, actor, task, now).await?;
         }
-        crm_activity::record(
-            conn,
-            actor,
-            EntityRef::new(EntityKind::Task, id),
-            "task.deleted",
-            &[],
-        )
-        .await?;
         crate::events::deleted(conn, actor, Task::from(row), permanent).await?;
         Ok(())
     })
@@ -403,7 +398,7 @@ pub async fn restore_task(
 ) -> Result<Task, TaskError> {
     actor.require(Permission::TasksDelete)?;
     conn.transaction(async |conn| {
-        load(conn, actor, id, true).await?;
+        let trashed = load(conn, actor, id, true).await?;
         let row: TaskRow = diesel::update(tasks::table.find(id))
             .set((
                 tasks::deleted_at.eq(None::<DateTime<Utc>>),
@@ -413,14 +408,8 @@ pub async fn restore_task(
             .returning(TaskRow::as_returning())
             .get_result(conn)
             .await?;
-        crm_activity::record(
-            conn,
-            actor,
-            EntityRef::new(EntityKind::Task, id),
-            "task.restored",
-            &[],
-        )
-        .await?;
+        let task = EntityRef::new(EntityKind::Task, id);
+        crm_activity::record_restored(conn, actor, task, trashed.deleted_at, &[]).await?;
         crate::events::updated(conn, actor, None, &Task::from(row.clone())).await?;
         Ok(Task::from(row))
     })
