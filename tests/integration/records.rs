@@ -6,6 +6,21 @@ use serde_json::{Value, json};
 
 use crate::support::TestApp;
 
+/// Creates a record through `path`; its id.
+async fn create_record(app: &TestApp, token: &str, path: &str, body: &Value) -> String {
+    let res = app
+        .authed(Method::POST, path, token)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED, "{path}");
+    res.json::<Value>().await.unwrap()["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 #[tokio::test]
 async fn two_concurrent_updates_with_the_same_version_let_exactly_one_win() {
     let app = TestApp::spawn().await;
@@ -16,17 +31,7 @@ async fn two_concurrent_updates_with_the_same_version_let_exactly_one_win() {
         ("/api/deals", json!({"title": "Deal"}), "title"),
         ("/api/tasks", json!({"title": "Task"}), "title"),
     ] {
-        let res = app
-            .authed(Method::POST, path, &token)
-            .json(&create)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::CREATED, "{path}");
-        let id = res.json::<Value>().await.unwrap()["data"]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let id = create_record(&app, &token, path, &create).await;
         let record = format!("{path}/{id}");
         let patch = |value: &'static str| {
             app.authed(Method::PATCH, &record, &token)
@@ -68,17 +73,7 @@ async fn trash_restore_and_purge_leave_the_same_entries_for_every_record_type() 
             let req = app.authed(method, &url, &token);
             async move { req.send().await.unwrap() }
         };
-        let res = app
-            .authed(Method::POST, path, &token)
-            .json(&create)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::CREATED, "{path}");
-        let id = res.json::<Value>().await.unwrap()["data"]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let id = create_record(&app, &token, path, &create).await;
         let record = format!("{path}/{id}");
         assert_eq!(call(Method::DELETE, record.clone()).await.status(), 204);
         let restore = call(Method::POST, format!("{record}/restore")).await;

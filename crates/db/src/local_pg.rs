@@ -290,17 +290,11 @@ impl LocalPg {
                     idle=0
                 fi
             done"#;
-        let pg_ctl = self.pg_cmd("pg_ctl");
-        let mut cmd = Command::new("sh");
-        cmd.args(["-c", script, "sh"])
-            .arg(users)
-            .arg(&self.data_dir)
-            .arg(idle_secs.to_string());
-        cmd.arg(pg_ctl.get_program()).args(pg_ctl.get_args());
-        let null = Stdio::null;
-        cmd.stdin(null()).stdout(null()).stderr(null());
-        cmd.current_dir("/").process_group(0);
-        cmd.spawn().map_err(|e| not_run(&cmd, e))
+        let idle = idle_secs.to_string();
+        self.spawn_detached(
+            script,
+            [users.as_os_str(), self.data_dir.as_os_str(), idle.as_ref()],
+        )
     }
 
     fn spawn_watchdog(&self, pid: u32) -> Result<Child, LocalPgError> {
@@ -310,12 +304,23 @@ impl LocalPg {
         // The pid, the data dir and the pg_ctl command come in as arguments: no quoting needed.
         let script = r#"pid=$1 dir=$2; shift 2; while kill -0 "$pid" 2>/dev/null; do sleep 1; done
             "$@" stop -D "$dir" -m immediate -w; rm -rf "$dir""#;
-        let (pid, pg_ctl) = (pid.to_string(), self.pg_cmd("pg_ctl"));
+        let pid = pid.to_string();
+        self.spawn_detached(script, [pid.as_ref(), self.data_dir.as_os_str()])
+    }
+
+    /// Runs the watchdog `script` with `args` followed by the `pg_ctl` command (as `"$@"` after
+    /// the script's shifts), detached: null stdio so `cargo test` is not kept waiting on its
+    /// output pipes, an own process group so a Ctrl-C aimed at the test run does not kill the
+    /// watchdog before it cleans up.
+    fn spawn_detached<'a>(
+        &self,
+        script: &str,
+        args: impl IntoIterator<Item = &'a OsStr>,
+    ) -> Result<Child, LocalPgError> {
+        let pg_ctl = self.pg_cmd("pg_ctl");
         let mut cmd = Command::new("sh");
-        cmd.args(["-c", script, "sh", &pid]).arg(&self.data_dir);
+        cmd.args(["-c", script, "sh"]).args(args);
         cmd.arg(pg_ctl.get_program()).args(pg_ctl.get_args());
-        // Null stdio so `cargo test` is not kept waiting on its output pipes; an own process group
-        // so a Ctrl-C aimed at the test run does not kill the watchdog before it cleans up.
         let null = Stdio::null;
         cmd.stdin(null()).stdout(null()).stderr(null());
         cmd.current_dir("/").process_group(0);

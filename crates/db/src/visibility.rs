@@ -61,11 +61,33 @@ fn nothing<T: 'static>() -> Visible<T> {
     Box::new(sql::<Nullable<Bool>>("FALSE"))
 }
 
+// The records a user is tied to, one rule per kind: the only place it is written.
+
+#[diesel::dsl::auto_type]
+fn own_deals(me: Uuid) -> _ {
+    deals::created_by_id.eq(me).or(deals::assigned_to_id.eq(me))
+}
+
+#[diesel::dsl::auto_type]
+fn own_tasks(me: Uuid) -> _ {
+    tasks::created_by_id.eq(me).or(tasks::assigned_to_id.eq(me))
+}
+
+#[diesel::dsl::auto_type]
+fn own_contacts(me: Uuid) -> _ {
+    contacts::owner_id.eq(me)
+}
+
+#[diesel::dsl::auto_type]
+fn own_companies(me: Uuid) -> _ {
+    companies::owner_id.eq(me)
+}
+
 /// The deals `actor` may read.
 pub fn deals(actor: &Actor) -> Visible<deals::table> {
     match Reach::of(actor, Permission::DealsReadAll) {
         Reach::All => everything(),
-        Reach::Own(me) => Box::new(deals::created_by_id.eq(me).or(deals::assigned_to_id.eq(me))),
+        Reach::Own(me) => Box::new(own_deals(me)),
         Reach::Nothing => nothing(),
     }
 }
@@ -74,7 +96,7 @@ pub fn deals(actor: &Actor) -> Visible<deals::table> {
 pub fn tasks(actor: &Actor) -> Visible<tasks::table> {
     match Reach::of(actor, Permission::TasksReadAll) {
         Reach::All => everything(),
-        Reach::Own(me) => Box::new(tasks::created_by_id.eq(me).or(tasks::assigned_to_id.eq(me))),
+        Reach::Own(me) => Box::new(own_tasks(me)),
         Reach::Nothing => nothing(),
     }
 }
@@ -83,7 +105,7 @@ pub fn tasks(actor: &Actor) -> Visible<tasks::table> {
 pub fn contacts(actor: &Actor) -> Visible<contacts::table> {
     match Reach::of(actor, Permission::ContactsReadAll) {
         Reach::All => everything(),
-        Reach::Own(me) => Box::new(contacts::owner_id.eq(me)),
+        Reach::Own(me) => Box::new(own_contacts(me).nullable()),
         Reach::Nothing => nothing(),
     }
 }
@@ -92,76 +114,45 @@ pub fn contacts(actor: &Actor) -> Visible<contacts::table> {
 pub fn companies(actor: &Actor) -> Visible<companies::table> {
     match Reach::of(actor, Permission::CompaniesReadAll) {
         Reach::All => everything(),
-        Reach::Own(me) => Box::new(companies::owner_id.eq(me)),
+        Reach::Own(me) => Box::new(own_companies(me).nullable()),
         Reach::Nothing => nothing(),
     }
 }
 
 /// The conditions that keep, of the activity entries, those about records `actor` may read:
-/// one per record kind the actor cannot read entirely (each `entity_type <> kind OR entity_id IN
-/// (the visible ones)`). Entries about pipelines, stages, users, tags and custom fields are not
-/// restricted here. Apply every one with `filter`.
+/// one per record kind the actor cannot read entirely (`entity_type <> kind`, or for a user
+/// `OR entity_id IN (the records tied to them)`, by the rules above). Entries about pipelines,
+/// stages, users, tags and custom fields are not restricted here. Apply every one with
+/// `filter`.
 pub fn activity_entries(actor: &Actor) -> Vec<Visible<activity::table>> {
     let mut conditions: Vec<Visible<activity::table>> = Vec::new();
-    let mut limit =
-        |kind: &'static str, reach: Reach, own: fn(Uuid) -> Visible<activity::table>| match reach {
-            Reach::All => {}
-            Reach::Own(me) => conditions.push(Box::new(
-                activity::entity_type.ne(kind).nullable().or(own(me)),
-            )),
-            Reach::Nothing => conditions.push(Box::new(activity::entity_type.ne(kind).nullable())),
+    macro_rules! restrict {
+        ($kind:literal, $read_all:expr, $table:ident, $own:ident) => {
+            let other_kind = activity::entity_type.ne($kind);
+            match Reach::of(actor, $read_all) {
+                Reach::All => {}
+                Reach::Own(me) => {
+                    let tied = $table::table.filter($own(me)).select($table::id);
+                    let entry = other_kind.or(activity::entity_id.eq_any(tied));
+                    conditions.push(Box::new(entry.nullable()));
+                }
+                Reach::Nothing => conditions.push(Box::new(other_kind.nullable())),
+            }
         };
-    limit("deal", Reach::of(actor, Permission::DealsReadAll), |me| {
-        Box::new(
-            activity::entity_id
-                .eq_any(
-                    deals::table
-                        .filter(deals::created_by_id.eq(me).or(deals::assigned_to_id.eq(me)))
-                        .select(deals::id),
-                )
-                .nullable(),
-        )
-    });
-    limit("task", Reach::of(actor, Permission::TasksReadAll), |me| {
-        Box::new(
-            activity::entity_id
-                .eq_any(
-                    tasks::table
-                        .filter(tasks::created_by_id.eq(me).or(tasks::assigned_to_id.eq(me)))
-                        .select(tasks::id),
-                )
-                .nullable(),
-        )
-    });
-    limit(
+    }
+    restrict!("deal", Permission::DealsReadAll, deals, own_deals);
+    restrict!("task", Permission::TasksReadAll, tasks, own_tasks);
+    restrict!(
         "contact",
-        Reach::of(actor, Permission::ContactsReadAll),
-        |me| {
-            Box::new(
-                activity::entity_id
-                    .eq_any(
-                        contacts::table
-                            .filter(contacts::owner_id.eq(me))
-                            .select(contacts::id),
-                    )
-                    .nullable(),
-            )
-        },
+        Permission::ContactsReadAll,
+        contacts,
+        own_contacts
     );
-    limit(
+    restrict!(
         "company",
-        Reach::of(actor, Permission::CompaniesReadAll),
-        |me| {
-            Box::new(
-                activity::entity_id
-                    .eq_any(
-                        companies::table
-                            .filter(companies::owner_id.eq(me))
-                            .select(companies::id),
-                    )
-                    .nullable(),
-            )
-        },
+        Permission::CompaniesReadAll,
+        companies,
+        own_companies
     );
     conditions
 }
