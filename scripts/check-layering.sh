@@ -21,5 +21,10 @@ if cargo tree -p crm-realtime -e normal --prefix none 2>/dev/null | grep -qE "$r
   cargo tree -p crm-realtime -e normal --prefix none 2>/dev/null | grep -E "$records" | sort -u
   status=1
 fi
-[ "$status" -eq 0 ] && echo "layering ok: no actix below crm-http, no record crate below crm-realtime"
+# Deals sit above pipelines and own every deal rule (bulk moves included).
+if cargo tree -p crm-pipelines -e normal --prefix none 2>/dev/null | grep -qE '^crm-deals '; then
+  echo "layering violation: crm-pipelines depends on crm-deals"
+  status=1
+fi
+[ "$status" -eq 0 ] && echo "layering ok: no actix below crm-http, no record crate below crm-realtime, pipelines below deals"
 exit "$status"

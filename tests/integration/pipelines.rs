@@ -734,7 +734,7 @@ async fn deleting_a_stage_with_deals_needs_move_deals_to_and_loses_no_deal() {
     .map(|s| s["position"].as_i64().unwrap())
     .collect();
     assert_eq!(positions, [0, 1, 2, 3, 4]);
-    // The deal timeline records the move.
+    // The deal timeline records the move as a single move does (no sort key).
     let mut conn = app.pool.get().await.unwrap();
     #[derive(diesel::QueryableByName)]
     struct Changes {
@@ -742,7 +742,7 @@ async fn deleting_a_stage_with_deals_needs_move_deals_to_and_loses_no_deal() {
         changes: Value,
     }
     let c: Changes = diesel::sql_query(
-        "SELECT changes FROM activity WHERE entity_id = $1 AND type = 'deal.updated'",
+        "SELECT changes FROM activity WHERE entity_id = $1 AND type = 'deal.stage.changed'",
     )
     .bind::<diesel::sql_types::Uuid, _>(a)
     .get_result(&mut conn)
@@ -755,10 +755,7 @@ async fn deleting_a_stage_with_deals_needs_move_deals_to_and_loses_no_deal() {
         .iter()
         .map(|c| c["field"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        fields,
-        ["closedAt", "pipelineId", "position", "stageId", "status"]
-    );
+    assert_eq!(fields, ["closedAt", "pipelineId", "stageId", "status"]);
     // An empty stage needs no target; the last one cannot go.
     let tiny = create_pipeline(&app, &admin, json!({"name": "Tiny", "stages": [{"name": "One"}, {"name": "Two", "type": "WON", "color": "#00ff00"}]})).await;
     let res = send(

@@ -127,6 +127,9 @@ impl TryFrom<ActivityRow> for Activity {
     }
 }
 
+/// How many entries [`record_many`] writes per statement.
+const ENTRIES_PER_STATEMENT: usize = 2000;
+
 /// Appends an entry; call it inside the transaction of the change it describes.
 pub async fn record(
     conn: &mut AsyncPgConnection,
@@ -135,18 +138,37 @@ pub async fn record(
     kind: &str,
     changes: &[Change],
 ) -> Result<(), DbError> {
-    diesel::insert_into(activity::table)
-        .values((
-            activity::id.eq(Uuid::now_v7()),
-            activity::entity_type.eq(entity.kind.as_str()),
-            activity::entity_id.eq(entity.id),
-            activity::kind.eq(kind),
-            activity::actor_id.eq(actor.user_id.map(|u| u.0)),
-            activity::api_key_id.eq(actor.api_key_id.map(|k| k.0)),
-            activity::changes.eq(serde_json::to_value(changes).unwrap_or_default()),
-        ))
-        .execute(conn)
-        .await?;
+    record_many(conn, actor, [(entity, kind, changes)]).await
+}
+
+/// Appends several entries in one statement (a bulk change of many records); call it inside
+/// the transaction of the changes they describe.
+pub async fn record_many<'a>(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    entries: impl IntoIterator<Item = (EntityRef, &'a str, &'a [Change])>,
+) -> Result<(), DbError> {
+    let rows: Vec<_> = entries
+        .into_iter()
+        .map(|(entity, kind, changes)| {
+            (
+                activity::id.eq(Uuid::now_v7()),
+                activity::entity_type.eq(entity.kind.as_str()),
+                activity::entity_id.eq(entity.id),
+                activity::kind.eq(kind),
+                activity::actor_id.eq(actor.user_id.map(|u| u.0)),
+                activity::api_key_id.eq(actor.api_key_id.map(|k| k.0)),
+                activity::changes.eq(serde_json::to_value(changes).unwrap_or_default()),
+            )
+        })
+        .collect();
+    // Seven parameters a row: chunks stay far below PostgreSQL's 65 535 per statement.
+    for chunk in rows.chunks(ENTRIES_PER_STATEMENT) {
+        diesel::insert_into(activity::table)
+            .values(chunk)
+            .execute(conn)
+            .await?;
+    }
     Ok(())
 }
 

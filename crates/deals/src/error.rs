@@ -4,6 +4,7 @@ use crm_core::actor::Forbidden;
 use crm_core::{DomainError, ErrorKind, FieldError, Permission};
 use crm_custom_fields::CustomFieldError;
 use crm_db::DbError;
+use crm_pipelines::PipelineError;
 use uuid::Uuid;
 
 /// Failure of a deal operation.
@@ -55,9 +56,10 @@ pub enum DealError {
     /// value taken by another record.
     #[error(transparent)]
     CustomFields(CustomFieldError),
-    /// Stored data this version cannot read (e.g. a stage type it does not know).
-    #[error("unreadable stored data: {0}")]
-    Unreadable(String),
+    /// A stage or pipeline failure of a use case that moves deals (deleting a stage or
+    /// pipeline, changing a stage's type).
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -110,7 +112,7 @@ impl DomainError for DealError {
             DealError::Busy(_) => ErrorKind::Conflict,
             DealError::Forbidden(_) | DealError::AdminOnly => ErrorKind::Forbidden,
             DealError::CustomFields(e) => e.kind(),
-            DealError::Unreadable(_) => ErrorKind::Internal,
+            DealError::Pipeline(e) => e.kind(),
             DealError::Db(e) => e.kind(),
         }
     }
@@ -131,7 +133,7 @@ impl DomainError for DealError {
             DealError::Busy(_) => "deal_busy",
             DealError::Forbidden(_) | DealError::AdminOnly => "forbidden",
             DealError::CustomFields(e) => e.code(),
-            DealError::Unreadable(_) => "internal_error",
+            DealError::Pipeline(e) => e.code(),
             DealError::Db(e) => e.code(),
         }
     }
@@ -151,6 +153,7 @@ impl DomainError for DealError {
             DealError::UnknownCompany(_) => vec![FieldError::new("companyId", self.to_string())],
             DealError::UnknownUser(_) => vec![FieldError::new("assignedToId", self.to_string())],
             DealError::CustomFields(e) => e.field_errors(),
+            DealError::Pipeline(e) => e.field_errors(),
             _ => Vec::new(),
         }
     }

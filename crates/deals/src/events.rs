@@ -12,7 +12,6 @@ use crm_events::{Audience, EventName, NewEvent, Rewritten, Room};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use crate::error::DealError;
 use crate::model::{Deal, DealRow};
@@ -92,7 +91,7 @@ pub(crate) fn update_events(before: &Deal, after: &Deal) -> Vec<NewEvent> {
 
 /// `deal.updated`, one `deal.field.updated` per change of `changes`, `deal.stage.changed`
 /// when the stage changed, and `contact.deal.updated`, in that order.
-fn change_events(before: &Deal, after: &Deal, changes: &[Change]) -> Vec<NewEvent> {
+pub(crate) fn change_events(before: &Deal, after: &Deal, changes: &[Change]) -> Vec<NewEvent> {
     let data = to_json(after);
     let rooms = rooms(Some(before), after);
     let audience = audience(Some(before), after);
@@ -171,25 +170,12 @@ pub(crate) async fn deleted(
     Ok(())
 }
 
-/// `deal.deleted` for a deal just moved to the trash, as it now is.
-pub(crate) async fn trashed(
-    conn: &mut AsyncPgConnection,
-    actor: &Actor,
-    id: Uuid,
-) -> Result<(), DealError> {
-    let row: DealRow = deals::table
-        .find(id)
-        .select(DealRow::as_select())
-        .first(conn)
-        .await?;
-    deleted(conn, actor, &row.into()).await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::input::DealStatus;
     use chrono::Utc;
+    use uuid::Uuid;
 
     fn deal() -> Deal {
         let now = Utc::now();

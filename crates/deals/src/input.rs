@@ -5,6 +5,7 @@ use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
 use crm_core::{PageRequest, SortSpec};
 use crm_custom_fields::CfQuery;
+use crm_pipelines::StageType;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -41,15 +42,15 @@ impl DealStatus {
     pub fn as_str(self) -> &'static str {
         self.into()
     }
+}
 
-    /// The status of a deal on a stage of type `kind` (`OPEN`, `WON`, `LOST`); `None` for a
-    /// type this version does not know.
-    pub fn of_stage_kind(kind: &str) -> Option<Self> {
+/// A deal's status is its stage's type: OPEN → open, WON → won, LOST → lost.
+impl From<StageType> for DealStatus {
+    fn from(kind: StageType) -> Self {
         match kind {
-            "OPEN" => Some(DealStatus::Open),
-            "WON" => Some(DealStatus::Won),
-            "LOST" => Some(DealStatus::Lost),
-            _ => None,
+            StageType::Open => DealStatus::Open,
+            StageType::Won => DealStatus::Won,
+            StageType::Lost => DealStatus::Lost,
         }
     }
 }

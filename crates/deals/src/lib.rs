@@ -3,8 +3,14 @@
 //! deals form a dense 0..n-1 order that moves, creates, trashing and restoring keep intact even
 //! when several users reorder the same stage at once (the stage rows are locked first).
 //!
-//! Depends on `crm-core`, `crm-db` and `crm-activity`; reads pipelines, stages, contacts,
-//! companies and users straight from the schema to check references.
+//! Every deal rule lives here, also those that stage and pipeline changes trigger: deleting a
+//! stage or pipeline with `moveDealsTo` and changing a stage's type are [`delete_stage`],
+//! [`delete_pipeline`] and [`update_stage`] (`stage_moves`), built on the stage halves of
+//! `crm-pipelines`.
+//!
+//! Depends on `crm-core`, `crm-db`, `crm-activity`, `crm-custom-fields`, `crm-events` and
+//! `crm-pipelines`; reads contacts, companies and users straight from the schema to check
+//! references.
 
 pub mod amount;
 pub mod error;
@@ -13,6 +19,7 @@ pub mod input;
 pub mod model;
 mod placement;
 pub mod service;
+mod stage_moves;
 
 pub use amount::{format_amount, parse_amount};
 pub use error::DealError;
@@ -20,6 +27,7 @@ pub use events::rewritten;
 pub use input::{CreateDeal, DealSort, DealStatus, ListDeals, MoveDeal, UpdateDeal};
 pub use model::Deal;
 pub use service::{
-    create_deal, delete_deal, get_deal, list_deals, list_deals_after, move_deal, purge_deal,
-    purge_trash, restore_deal, update_deal,
+    create_deal, delete_deal, get_deal, list_deals, list_deals_after, move_deal, purge_trash,
+    restore_deal, update_deal,
 };
+pub use stage_moves::{delete_pipeline, delete_stage, update_stage};

@@ -12,7 +12,7 @@ use crate::amount::format_amount;
 use crate::input::DealStatus;
 
 /// A row of `deals`.
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = deals)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct DealRow {

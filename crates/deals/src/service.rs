@@ -31,6 +31,7 @@ use crate::error::DealError;
 use crate::input::{CreateDeal, DealSort, DealStatus, ListDeals, MoveDeal, UpdateDeal};
 use crate::model::{Deal, DealRow};
 use crate::placement::key_at_index;
+use crm_pipelines::StageType;
 
 use crm_db::sql::lower;
 
@@ -45,10 +46,10 @@ const STAGE_FIELDS: &[&str] = &["stageId", "pipelineId", "status", "closedAt"];
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = stages)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
-struct StageRef {
-    id: Uuid,
-    pipeline_id: Uuid,
-    kind: String,
+pub(crate) struct StageRef {
+    pub(crate) id: Uuid,
+    pub(crate) pipeline_id: Uuid,
+    pub(crate) kind: StageType,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -167,7 +168,7 @@ async fn first_open_stage(
 ) -> Result<StageRef, DealError> {
     stages::table
         .filter(stages::pipeline_id.eq(pipeline_id))
-        .filter(stages::kind.eq("OPEN"))
+        .filter(stages::kind.eq(StageType::Open.as_str()))
         .order((stages::position.asc(), stages::id.asc()))
         .select(StageRef::as_select())
         .first(conn)
@@ -210,13 +211,6 @@ async fn resolve_placement(
             first_open_stage(conn, default).await
         }
     }
-}
-
-/// The status of a deal on a stage of type `kind`; a stored type this version does not know
-/// is a data problem, not an open stage.
-fn stage_status(kind: &str) -> Result<DealStatus, DealError> {
-    DealStatus::of_stage_kind(kind)
-        .ok_or_else(|| DealError::Unreadable(format!("stage type {kind:?}")))
 }
 
 /// A live contact the actor may read: another is as unknown as a missing one (answering
@@ -397,17 +391,10 @@ async fn lock_deal(
     Err(DealError::Busy(id))
 }
 
-async fn reload(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Deal, DealError> {
-    let row: DealRow = deals::table
-        .find(id)
-        .select(DealRow::as_select())
-        .first(conn)
-        .await?;
-    Ok(row.into())
-}
-
-/// `closedAt` after moving from `before` status to the stage of `kind`.
-fn closed_at_for(
+/// `closedAt` after a deal's status went from `before` to `after`: cleared on an open stage,
+/// kept while the deal stays won (or lost), set to `now` when it closes or closes otherwise.
+/// The one rule for single moves, bulk moves and stage type changes.
+pub(crate) fn closed_at_for(
     before: DealStatus,
     before_closed: Option<DateTime<Utc>>,
     after: DealStatus,
@@ -424,28 +411,41 @@ fn json(deal: &Deal) -> Value {
     serde_json::to_value(deal).unwrap_or_default()
 }
 
-/// Records the activity of an update: stage fields under `deal.stage.changed` when the stage
-/// changed, everything else (positions aside) under `deal.updated`.
-async fn record_update(
+/// Records deals changed from `before` to `after` (pairs): one diff per deal feeds both its
+/// activity (stage fields under `deal.stage.changed` when the stage changed, everything else
+/// but the sort key under `deal.updated`) and its update events. However many deals, one
+/// statement appends the entries and one the events.
+pub(crate) async fn record_updates<'a>(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    before: &Deal,
-    after: &Deal,
+    pairs: impl IntoIterator<Item = (&'a Deal, &'a Deal)>,
 ) -> Result<(), DealError> {
-    let entity = EntityRef::new(EntityKind::Deal, after.id);
-    let changes = change::diff(&json(before), &json(after));
-    let stage_changed = before.stage_id != after.stage_id;
-    let (stage, other): (Vec<Change>, Vec<Change>) = changes
-        .into_iter()
-        .filter(|c| !(stage_changed && c.field == "position"))
-        .partition(|c| stage_changed && STAGE_FIELDS.contains(&c.field.as_str()));
-    if !stage.is_empty() {
-        crm_activity::record(conn, actor, entity, "deal.stage.changed", &stage).await?;
+    let mut entries: Vec<(EntityRef, &str, Vec<Change>)> = Vec::new();
+    let mut events = Vec::new();
+    for (before, after) in pairs {
+        let changes = change::diff(&json(before), &json(after));
+        let entity = EntityRef::new(EntityKind::Deal, after.id);
+        let stage_changed = before.stage_id != after.stage_id;
+        let (stage, other): (Vec<Change>, Vec<Change>) = changes
+            .iter()
+            .filter(|c| !(stage_changed && c.field == "position"))
+            .cloned()
+            .partition(|c| stage_changed && STAGE_FIELDS.contains(&c.field.as_str()));
+        if !stage.is_empty() {
+            entries.push((entity, "deal.stage.changed", stage));
+        }
+        if !other.is_empty() {
+            entries.push((entity, "deal.updated", other));
+        }
+        events.extend(crate::events::change_events(before, after, &changes));
     }
-    if !other.is_empty() {
-        crm_activity::record(conn, actor, entity, "deal.updated", &other).await?;
-    }
-    crate::events::updated(conn, actor, before, after).await?;
+    crm_activity::record_many(
+        conn,
+        actor,
+        entries.iter().map(|(e, k, c)| (*e, *k, c.as_slice())),
+    )
+    .await?;
+    crm_events::append(conn, actor, events).await?;
     Ok(())
 }
 
@@ -682,7 +682,7 @@ pub async fn create_deal(
             .next()
             .ok_or(DealError::UnknownStage(target.id))?;
         let position = end_key(conn, stage.id, None).await?;
-        let status = stage_status(&stage.kind)?;
+        let status = DealStatus::from(stage.kind);
         let now = Utc::now();
         let fks = DealFks {
             contact_id: input.contact_id,
@@ -839,8 +839,8 @@ pub async fn update_deal(
             let kind = locked
                 .iter()
                 .find(|s| s.id == t.id)
-                .map_or(t.kind.as_str(), |s| s.kind.as_str());
-            let status = stage_status(kind)?;
+                .map_or(t.kind, |s| s.kind);
+            let status = DealStatus::from(kind);
             set.stage_id = Some(t.id);
             set.position = Some(end_key(conn, t.id, None).await?);
             set.pipeline_id = Some(t.pipeline_id);
@@ -855,20 +855,21 @@ pub async fn update_deal(
             pipeline_id: set.pipeline_id,
         };
         let tags = set.tags.clone();
-        diesel::update(deals::table.find(id))
+        let after: Deal = diesel::update(deals::table.find(id))
             .set((
                 set,
                 deals::updated_at.eq(now),
                 deals::version.eq(deals::version + 1),
             ))
-            .execute(conn)
+            .returning(DealRow::as_returning())
+            .get_result::<DealRow>(conn)
             .await
-            .map_err(|e| map_fk(e, &fks))?;
+            .map_err(|e| map_fk(e, &fks))?
+            .into();
         if let Some(tags) = &tags {
             crm_db::tags::ensure_registered(conn, tags).await?;
         }
-        let after = reload(conn, id).await?;
-        record_update(conn, actor, &before, &after).await?;
+        record_updates(conn, actor, [(&before, &after)]).await?;
         Ok(after)
     })
     .await
@@ -901,15 +902,15 @@ pub async fn move_deal(
         let kind = locked
             .iter()
             .find(|s| s.id == target.id)
-            .map_or(target.kind.as_str(), |s| s.kind.as_str());
-        let status = stage_status(kind)?;
+            .map_or(target.kind, |s| s.kind);
+        let status = DealStatus::from(kind);
         let index = input.position.map_or(i64::MAX, i64::from);
         let current = (row.stage_id == target.id).then_some(row.position);
         let placement = key_at_index(conn, target.id, id, index, current).await?;
         let position = placement.key;
         let before = Deal::from(row);
         let now = Utc::now();
-        diesel::update(deals::table.find(id))
+        let after: Deal = diesel::update(deals::table.find(id))
             .set((
                 deals::stage_id.eq(target.id),
                 deals::position.eq(position),
@@ -918,10 +919,11 @@ pub async fn move_deal(
                 deals::updated_at.eq(now),
                 deals::version.eq(deals::version + 1),
             ))
-            .execute(conn)
-            .await?;
-        let after = reload(conn, id).await?;
-        record_update(conn, actor, &before, &after).await?;
+            .returning(DealRow::as_returning())
+            .get_result::<DealRow>(conn)
+            .await?
+            .into();
+        record_updates(conn, actor, [(&before, &after)]).await?;
         // Neighbours respaced to make room: boards learn their new keys.
         for (row, old_key) in placement.respaced {
             let now = Deal::from(row);
@@ -934,33 +936,47 @@ pub async fn move_deal(
     .await
 }
 
-/// Moves a deal to the trash (`deals.delete`); the others keep their keys.
+/// Moves a deal to the trash (`deals.delete`; the others keep their keys), or with
+/// `permanent` deletes it for good, trashed or not (admins only).
 pub async fn delete_deal(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     id: Uuid,
+    permanent: bool,
     expected_version: Option<i32>,
 ) -> Result<(), DealError> {
     actor.require(Permission::DealsDelete)?;
+    if permanent && actor.role != Role::Admin {
+        return Err(DealError::AdminOnly);
+    }
     conn.transaction(async |conn| {
-        find_visible(conn, actor, id, Some(false)).await?;
+        find_visible(conn, actor, id, if permanent { None } else { Some(false) }).await?;
         let row = lock_deal_row(conn, id).await?;
-        if row.deleted_at.is_some() {
+        if row.deleted_at.is_some() && !permanent {
             return Err(DealError::NotFound(id));
         }
         crm_core::check_version(expected_version, row.version)?;
+        let entity = EntityRef::new(EntityKind::Deal, id);
+        if permanent {
+            diesel::delete(deals::table.find(id)).execute(conn).await?;
+            crm_activity::record_purged(conn, actor, entity).await?;
+            if row.deleted_at.is_none() {
+                crate::events::deleted(conn, actor, &Deal::from(row)).await?;
+            }
+            return Ok(());
+        }
         let now = Utc::now();
-        diesel::update(deals::table.find(id))
+        let trashed: DealRow = diesel::update(deals::table.find(id))
             .set((
                 deals::deleted_at.eq(Some(now)),
                 deals::updated_at.eq(now),
                 deals::version.eq(deals::version + 1),
             ))
-            .execute(conn)
+            .returning(DealRow::as_returning())
+            .get_result(conn)
             .await?;
-        crm_activity::record_trashed(conn, actor, EntityRef::new(EntityKind::Deal, id), now)
-            .await?;
-        crate::events::trashed(conn, actor, id).await?;
+        crm_activity::record_trashed(conn, actor, entity, now).await?;
+        crate::events::deleted(conn, actor, &trashed.into()).await?;
         Ok(())
     })
     .await
@@ -981,51 +997,29 @@ pub async fn restore_deal(
         }
         let position = end_key(conn, row.stage_id, None).await?;
         let before = Deal::from(row);
-        diesel::update(deals::table.find(id))
+        let after: Deal = diesel::update(deals::table.find(id))
             .set((
                 deals::deleted_at.eq(None::<DateTime<Utc>>),
                 deals::position.eq(position),
                 deals::updated_at.eq(Utc::now()),
                 deals::version.eq(deals::version + 1),
             ))
-            .execute(conn)
-            .await?;
-        let after = reload(conn, id).await?;
+            .returning(DealRow::as_returning())
+            .get_result::<DealRow>(conn)
+            .await?
+            .into();
+        let changes = change::diff(&json(&before), &json(&after));
         crm_activity::record_restored(
             conn,
             actor,
             EntityRef::new(EntityKind::Deal, id),
             before.deleted_at,
-            &change::diff(&json(&before), &json(&after)),
+            &changes,
         )
         .await?;
-        crate::events::updated(conn, actor, &before, &after).await?;
+        let events = crate::events::change_events(&before, &after, &changes);
+        crm_events::append(conn, actor, events).await?;
         Ok(after)
-    })
-    .await
-}
-
-/// Deletes a deal for good, trashed or not (admins only).
-pub async fn purge_deal(
-    conn: &mut AsyncPgConnection,
-    actor: &Actor,
-    id: Uuid,
-    expected_version: Option<i32>,
-) -> Result<(), DealError> {
-    actor.require(Permission::DealsDelete)?;
-    if actor.role != Role::Admin {
-        return Err(DealError::AdminOnly);
-    }
-    conn.transaction(async |conn| {
-        find_visible(conn, actor, id, None).await?;
-        let row = lock_deal_row(conn, id).await?;
-        crm_core::check_version(expected_version, row.version)?;
-        diesel::delete(deals::table.find(id)).execute(conn).await?;
-        crm_activity::record_purged(conn, actor, EntityRef::new(EntityKind::Deal, id)).await?;
-        if row.deleted_at.is_none() {
-            crate::events::deleted(conn, actor, &Deal::from(row)).await?;
-        }
-        Ok(())
     })
     .await
 }

@@ -567,7 +567,7 @@ async fn without_read_all_one_sees_only_deals_one_created_or_is_assigned_to() {
         crm_deals::update_deal(&mut conn, &mine, hidden.id, UpdateDeal::default(), None)
             .await
             .unwrap_err(),
-        crm_deals::delete_deal(&mut conn, &mine, hidden.id, None)
+        crm_deals::delete_deal(&mut conn, &mine, hidden.id, false, None)
             .await
             .unwrap_err(),
     ] {
@@ -590,7 +590,7 @@ async fn trashing_takes_the_deal_off_its_stage_and_restoring_appends_it() {
     for t in ["A", "B", "C"] {
         ids.push(create(&mut conn, &admin, titled(t)).await.id);
     }
-    crm_deals::delete_deal(&mut conn, &admin, ids[0], Some(1))
+    crm_deals::delete_deal(&mut conn, &admin, ids[0], false, Some(1))
         .await
         .unwrap();
     let left = order(&mut conn, sales.stages[0]).await;
@@ -625,18 +625,18 @@ async fn trashing_takes_the_deal_off_its_stage_and_restoring_appends_it() {
     );
     // Permanent deletion is for admins.
     let manager = user(&mut conn, Role::Manager, vec![]).await;
-    let err = crm_deals::purge_deal(&mut conn, &manager.actor(), ids[1], None)
+    let err = crm_deals::delete_deal(&mut conn, &manager.actor(), ids[1], true, None)
         .await
         .unwrap_err();
     assert!(matches!(err, DealError::AdminOnly), "{err:?}");
-    crm_deals::purge_deal(&mut conn, &admin, ids[1], None)
+    crm_deals::delete_deal(&mut conn, &admin, ids[1], true, None)
         .await
         .unwrap();
     let left = order(&mut conn, sales.stages[0]).await;
     assert_eq!(titles(&left), ["C", "A"]);
     assert_distinct_keys(&left);
     // purge_trash removes only deals trashed before the cut-off.
-    crm_deals::delete_deal(&mut conn, &admin, ids[2], None)
+    crm_deals::delete_deal(&mut conn, &admin, ids[2], false, None)
         .await
         .unwrap();
     assert_eq!(
@@ -741,7 +741,7 @@ async fn viewers_write_nothing() {
         DealError::Forbidden(Permission::DealsWrite)
     ));
     assert!(matches!(
-        crm_deals::delete_deal(&mut conn, &viewer, deal.id, None)
+        crm_deals::delete_deal(&mut conn, &viewer, deal.id, false, None)
             .await
             .unwrap_err(),
         DealError::Forbidden(Permission::DealsDelete)
@@ -962,7 +962,7 @@ async fn field_changes_and_trashing_do_not_wait_for_a_locked_stage() {
     assert_eq!(patched.title, "A2");
     tokio::time::timeout(
         wait,
-        crm_deals::delete_deal(&mut conn, &Actor::system(), b.id, None),
+        crm_deals::delete_deal(&mut conn, &Actor::system(), b.id, false, None),
     )
     .await
     .expect("trashing must not wait for the stage lock")

@@ -44,6 +44,9 @@ impl NewEvent {
     }
 }
 
+/// How many events [`append`] writes per statement.
+const EVENTS_PER_STATEMENT: usize = 2000;
+
 /// Appends events; call it inside the transaction of the change they describe. They get their
 /// `seq` from [`stamp`] once that transaction has committed; a rollback, also of a savepoint,
 /// leaves nothing behind.
@@ -73,13 +76,14 @@ pub async fn append(
             )
         })
         .collect();
-    if rows.is_empty() {
-        return Ok(());
+    // Eight parameters a row: a bulk move of thousands of deals appends tens of thousands of
+    // events, more than PostgreSQL's 65 535 parameters of one statement.
+    for chunk in rows.chunks(EVENTS_PER_STATEMENT) {
+        diesel::insert_into(events::table)
+            .values(chunk)
+            .execute(conn)
+            .await?;
     }
-    diesel::insert_into(events::table)
-        .values(rows)
-        .execute(conn)
-        .await?;
     Ok(())
 }
 

@@ -1,13 +1,16 @@
 //! Sales pipelines and their ordered stages: exactly one default pipeline (where deals land
-//! when none is named), stage types that decide a deal's status (OPEN → open, WON → won,
-//! LOST → lost), reordering, deletion that never loses a deal (its deals must be moved to
-//! another stage first), and per-stage deal counts and exact per-currency totals.
+//! when none is named), stage types (OPEN, WON, LOST: `crm-deals` derives a deal's status
+//! from them), reordering, and per-stage deal counts and exact per-currency totals.
 //!
-//! Depends on `crm-core`, `crm-db` and `crm-activity`; knows nothing of HTTP. The deals crate
-//! uses [`stage_info`] and [`default_pipeline_first_stage`] to place deals.
+//! Deals sit above this crate and own every deal rule: deleting a stage or pipeline that holds
+//! deals, or changing a stage's type, moves or re-derives deals, so those use cases are
+//! `crm_deals::{delete_stage, delete_pipeline, update_stage}`, built on the stage halves here
+//! ([`lock_stage_for_deletion`], [`remove_stage`], [`lock_pipeline_for_deletion`],
+//! [`remove_pipeline`], [`lock_move_target`], [`update_stage`]).
+//!
+//! Depends on `crm-core`, `crm-db` and `crm-activity`; knows nothing of HTTP.
 
 pub mod error;
-mod events;
 pub mod input;
 pub mod model;
 pub mod service;
@@ -19,7 +22,7 @@ pub use input::{
 };
 pub use model::{CurrencyTotal, Pipeline, Stage, StageInfo, StageSummary, StageType};
 pub use service::{
-    create_pipeline, create_stage, default_pipeline_first_stage, delete_pipeline, delete_stage,
-    get_pipeline, get_stage, list_pipelines, list_stages, pipeline_summary, reorder_stages,
-    stage_info, update_pipeline, update_stage,
+    DealsMoved, create_pipeline, create_stage, get_pipeline, get_stage, list_pipelines,
+    list_stages, lock_move_target, lock_pipeline_for_deletion, lock_stage_for_deletion,
+    pipeline_summary, remove_pipeline, remove_stage, reorder_stages, update_pipeline, update_stage,
 };

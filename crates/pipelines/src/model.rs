@@ -43,15 +43,6 @@ impl StageType {
     pub fn as_str(self) -> &'static str {
         self.into()
     }
-
-    /// The `deals.status` of a deal in a stage of this type: `open`, `won` or `lost`.
-    pub fn deal_status(self) -> &'static str {
-        match self {
-            StageType::Open => "open",
-            StageType::Won => "won",
-            StageType::Lost => "lost",
-        }
-    }
 }
 
 /// What other crates need to know about a stage to place a deal in it.
@@ -133,6 +124,17 @@ impl From<StageRow> for Stage {
             created_at: r.created_at,
             updated_at: r.updated_at,
             version: r.version,
+        }
+    }
+}
+
+impl Stage {
+    /// What placing a deal needs of this stage.
+    pub fn info(&self) -> StageInfo {
+        StageInfo {
+            id: self.id,
+            pipeline_id: self.pipeline_id,
+            kind: self.kind,
         }
     }
 }

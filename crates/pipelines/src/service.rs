@@ -4,15 +4,14 @@
 use std::collections::{HashMap, HashSet};
 
 use bigdecimal::BigDecimal;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use crm_core::change::{Change, created, diff};
 use crm_core::{Actor, EntityKind, EntityRef, FieldError, Page, Permission};
 use crm_db::AsyncPgConnection;
-use crm_db::kanban::STEP;
-use crm_db::schema::{activity, deals, pipelines, stages};
+use crm_db::schema::{deals, pipelines, stages};
 use crm_db::visibility;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Int4, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Int4, Timestamptz};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use garde::Validate;
 use serde_json::{Value, json};
@@ -64,40 +63,6 @@ async fn record(
 ) -> Result<(), PipelineError> {
     crm_activity::record(conn, actor, EntityRef::new(kind, id), event, changes).await?;
     Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
-// For other crates
-
-/// The pipeline and type of a stage, or `None` when there is no such stage.
-pub async fn stage_info(
-    conn: &mut AsyncPgConnection,
-    stage_id: Uuid,
-) -> QueryResult<Option<StageInfo>> {
-    Ok(stages::table
-        .find(stage_id)
-        .select(StageRow::as_select())
-        .first(conn)
-        .await
-        .optional()?
-        .map(|r| r.info()))
-}
-
-/// Where a deal lands when no stage is named: the first `OPEN` stage (by position) of the
-/// default pipeline, or its first stage when it has no open one.
-pub async fn default_pipeline_first_stage(conn: &mut AsyncPgConnection) -> QueryResult<StageInfo> {
-    stages::table
-        .inner_join(pipelines::table)
-        .filter(pipelines::is_default.eq(true))
-        .order((
-            stages::kind.ne(StageType::Open.as_str()),
-            stages::position.asc(),
-            stages::id.asc(),
-        ))
-        .select(StageRow::as_select())
-        .first(conn)
-        .await
-        .map(|r: StageRow| r.info())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -321,164 +286,33 @@ pub async fn pipeline_summary(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Moving deals between stages
+// The stage side of moving deals in bulk (the deal side is crm-deals')
 
-#[derive(QueryableByName)]
-struct DealToMove {
-    #[diesel(sql_type = diesel::sql_types::Uuid)]
-    id: Uuid,
-    #[diesel(sql_type = diesel::sql_types::Uuid)]
-    stage_id: Uuid,
-    #[diesel(sql_type = diesel::sql_types::Uuid)]
-    pipeline_id: Uuid,
-    #[diesel(sql_type = Text)]
-    status: String,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
-    closed_at: Option<DateTime<Utc>>,
-    #[diesel(sql_type = BigInt)]
-    position: i64,
+/// Deals a bulk move took off a deleted stage or pipeline, recorded on its `*.deleted` entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DealsMoved {
+    /// The stage they went to.
+    pub to: Uuid,
+    /// How many.
+    pub count: usize,
 }
 
-/// Which deals to move.
-enum Source<'a> {
-    /// The deals of these stages.
-    Stages(&'a [Uuid]),
-    /// The deals of a pipeline (by stage or by pipeline column).
-    Pipeline(Uuid, &'a [Uuid]),
-}
-
-/// Locks the deals of `source` (trashed ones included) in board order.
-async fn deals_of(
-    conn: &mut AsyncPgConnection,
-    source: &Source<'_>,
-) -> Result<Vec<DealToMove>, PipelineError> {
-    let (stage_ids, pipeline_id) = match source {
-        Source::Stages(ids) => (*ids, None),
-        Source::Pipeline(p, ids) => (*ids, Some(*p)),
-    };
-    Ok(diesel::sql_query(
-        "SELECT d.id, d.stage_id, d.pipeline_id, d.status, d.closed_at, d.position \
-         FROM deals d LEFT JOIN stages s ON s.id = d.stage_id \
-         WHERE d.stage_id = ANY($1) OR d.pipeline_id = $2 \
-         ORDER BY s.position, d.position, d.created_at, d.id \
-         FOR UPDATE OF d",
-    )
-    .bind::<Array<diesel::sql_types::Uuid>, _>(stage_ids)
-    .bind::<Nullable<diesel::sql_types::Uuid>, _>(pipeline_id)
-    .load(conn)
-    .await?)
-}
-
-/// Puts `deals` into `target`: stage, pipeline, status and `closed_at` follow the target
-/// (closed now when entering WON/LOST from open, cleared when entering OPEN). With `append`
-/// they go after the target's last deal keeping their order; otherwise positions stay.
-/// Records a `deal.updated` entry per changed deal. Returns how many deals changed.
-async fn place_deals(
-    conn: &mut AsyncPgConnection,
-    actor: &Actor,
-    deals_to_move: Vec<DealToMove>,
-    target: &StageInfo,
-    append: bool,
-) -> Result<usize, PipelineError> {
-    if deals_to_move.is_empty() {
-        return Ok(0);
-    }
-    let snapshot =
-        crate::events::snapshot(conn, deals_to_move.iter().map(|d| d.id).collect()).await?;
-    // Trashed deals of the target keep their keys and may come back: stay clear of them too.
-    let base: i64 = if append {
-        deals::table
-            .filter(deals::stage_id.eq(target.id))
-            .select(diesel::dsl::max(deals::position))
-            .first::<Option<i64>>(conn)
-            .await?
-            .map_or(0, |k| k.saturating_add(STEP))
-    } else {
-        0
-    };
-    let now = Utc::now();
-    let status = target.kind.deal_status();
-    let mut ids = Vec::new();
-    let mut positions = Vec::new();
-    let mut closed = Vec::new();
-    let mut entries = Vec::new();
-    for (i, d) in deals_to_move.into_iter().enumerate() {
-        let position = if append {
-            base.saturating_add(i64::try_from(i).unwrap_or(i64::MAX).saturating_mul(STEP))
-        } else {
-            d.position
-        };
-        let closed_at = if status == "open" {
-            None
-        } else if d.status == "open" {
-            Some(now)
-        } else {
-            d.closed_at
-        };
-        let mut changes = Vec::new();
-        let mut change = |field: &str, from: Value, to: Value| {
-            if from != to {
-                changes.push(Change {
-                    field: field.to_owned(),
-                    from,
-                    to,
-                });
-            }
-        };
-        change("closedAt", json!(d.closed_at), json!(closed_at));
-        change(
-            "pipelineId",
-            json!(d.pipeline_id),
-            json!(target.pipeline_id),
-        );
-        change("position", json!(d.position), json!(position));
-        change("stageId", json!(d.stage_id), json!(target.id));
-        change("status", json!(d.status), json!(status));
-        if changes.is_empty() {
-            continue;
-        }
-        ids.push(d.id);
-        positions.push(position);
-        closed.push(closed_at);
-        entries.push((
-            activity::id.eq(Uuid::now_v7()),
-            activity::entity_type.eq(EntityKind::Deal.as_str()),
-            activity::entity_id.eq(d.id),
-            activity::kind.eq("deal.updated"),
-            activity::actor_id.eq(actor.user_id.map(|u| u.0)),
-            activity::api_key_id.eq(actor.api_key_id.map(|k| k.0)),
-            activity::changes.eq(to_json(&changes)),
-        ));
-    }
-    if ids.is_empty() {
-        return Ok(0);
-    }
-    diesel::sql_query(
-        "UPDATE deals AS d SET stage_id = $1, pipeline_id = $2, status = $3, \
-                position = v.pos, closed_at = v.closed_at, updated_at = $4, \
-                version = d.version + 1 \
-         FROM unnest($5::uuid[], $6::int8[], $7::timestamptz[]) AS v (id, pos, closed_at) \
-         WHERE d.id = v.id",
-    )
-    .bind::<diesel::sql_types::Uuid, _>(target.id)
-    .bind::<diesel::sql_types::Uuid, _>(target.pipeline_id)
-    .bind::<Text, _>(status)
-    .bind::<Timestamptz, _>(now)
-    .bind::<Array<diesel::sql_types::Uuid>, _>(&ids)
-    .bind::<Array<BigInt>, _>(&positions)
-    .bind::<Array<Nullable<Timestamptz>>, _>(&closed)
-    .execute(conn)
-    .await?;
-    diesel::insert_into(activity::table)
-        .values(entries)
-        .execute(conn)
-        .await?;
-    crate::events::deals_moved(conn, actor, snapshot).await?;
-    Ok(ids.len())
+fn moved_changes(moved: Option<DealsMoved>) -> Vec<Change> {
+    moved
+        .map(|m| Change {
+            field: "dealsMovedTo".into(),
+            from: Value::Null,
+            to: json!({"stageId": m.to, "count": m.count}),
+        })
+        .into_iter()
+        .collect()
 }
 
 /// The stage named by `moveDealsTo`, locked against deletion while deals move into it.
-async fn move_target(conn: &mut AsyncPgConnection, id: Uuid) -> Result<StageInfo, PipelineError> {
+pub async fn lock_move_target(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> Result<StageInfo, PipelineError> {
     stages::table
         .find(id)
         .select(StageRow::as_select())
@@ -717,69 +551,49 @@ pub async fn update_pipeline(
     .await
 }
 
-/// Deletes a pipeline and its stages for good (`pipelines.manage`). Never the default one.
-/// While it holds deals (trashed ones included) it is refused unless `move_deals_to` names a
-/// stage of another pipeline: then every deal moves there first.
-pub async fn delete_pipeline(
+/// The first step of deleting a pipeline for good (`pipelines.manage`; never the default
+/// one), in the caller's transaction: locks it and its stages and checks `expected_version`.
+/// Returns its stage ids. Its deals must leave before [`remove_pipeline`]; together with that
+/// move this is `crm_deals::delete_pipeline`.
+pub async fn lock_pipeline_for_deletion(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     id: Uuid,
-    move_deals_to: Option<Uuid>,
     expected_version: Option<i32>,
-) -> Result<(), PipelineError> {
+) -> Result<Vec<Uuid>, PipelineError> {
     actor.require(Permission::PipelinesManage)?;
-    conn.transaction(async |conn| {
-        let row = find_pipeline(conn, id, true).await?;
-        crm_core::check_version(expected_version, row.version)?;
-        if row.is_default {
-            return Err(PipelineError::DefaultPipelineRequired);
-        }
-        let stage_ids: Vec<Uuid> = stages::table
-            .filter(stages::pipeline_id.eq(id))
-            .select(stages::id)
-            .for_update()
-            .load(conn)
-            .await?;
-        let target = match move_deals_to {
-            Some(t) => {
-                let target = move_target(conn, t).await?;
-                if target.pipeline_id == id {
-                    return Err(PipelineError::InvalidMoveTarget(
-                        "must be a stage of another pipeline",
-                    ));
-                }
-                Some(target)
-            }
-            None => None,
-        };
-        let held = deals_of(conn, &Source::Pipeline(id, &stage_ids)).await?;
-        let mut changes = Vec::new();
-        if !held.is_empty() {
-            let Some(target) = target else {
-                return Err(PipelineError::PipelineInUse(held.len() as i64));
-            };
-            let moved = held.len();
-            place_deals(conn, actor, held, &target, true).await?;
-            changes.push(Change {
-                field: "dealsMovedTo".into(),
-                from: Value::Null,
-                to: json!({"stageId": target.id, "count": moved}),
-            });
-        }
-        diesel::delete(pipelines::table.find(id))
-            .execute(conn)
-            .await?;
-        record(
-            conn,
-            actor,
-            EntityKind::Pipeline,
-            id,
-            "pipeline.deleted",
-            &changes,
-        )
+    let row = find_pipeline(conn, id, true).await?;
+    crm_core::check_version(expected_version, row.version)?;
+    if row.is_default {
+        return Err(PipelineError::DefaultPipelineRequired);
+    }
+    Ok(stages::table
+        .filter(stages::pipeline_id.eq(id))
+        .select(stages::id)
+        .for_update()
+        .load(conn)
+        .await?)
+}
+
+/// Deletes a pipeline locked by [`lock_pipeline_for_deletion`] and emptied of deals, with its
+/// stages, recording where its deals went.
+pub async fn remove_pipeline(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: Uuid,
+    moved: Option<DealsMoved>,
+) -> Result<(), PipelineError> {
+    diesel::delete(pipelines::table.find(id))
+        .execute(conn)
         .await?;
-        Ok(())
-    })
+    record(
+        conn,
+        actor,
+        EntityKind::Pipeline,
+        id,
+        "pipeline.deleted",
+        &moved_changes(moved),
+    )
     .await
 }
 
@@ -857,8 +671,8 @@ struct StageChangeset {
     kind: Option<String>,
 }
 
-/// Changes a stage (`pipelines.manage`). A new type re-derives the status and `closedAt` of
-/// every deal in the stage, in the same transaction.
+/// Changes a stage (`pipelines.manage`). The status of the stage's deals follows its type:
+/// `crm_deals::update_stage` wraps this with that re-derivation, and is what to call.
 pub async fn update_stage(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
@@ -885,10 +699,6 @@ pub async fn update_stage(
             .returning(StageRow::as_returning())
             .get_result(conn)
             .await?;
-        if after.kind != before.kind {
-            let held = deals_of(conn, &Source::Stages(&[id])).await?;
-            place_deals(conn, actor, held, &after.info(), false).await?;
-        }
         let (before, after) = (Stage::from(before), Stage::from(after));
         record(
             conn,
@@ -904,79 +714,64 @@ pub async fn update_stage(
     .await
 }
 
-/// Deletes a stage for good (`pipelines.manage`); never a pipeline's last one. While it holds
-/// deals (trashed ones included) it is refused unless `move_deals_to` names another stage
-/// (of any pipeline): then its deals move there first. Later stages move up one place.
-pub async fn delete_stage(
+/// The first step of deleting a stage for good (`pipelines.manage`; never a pipeline's last
+/// one), in the caller's transaction: locks its pipeline (which serialises stage deletions, so
+/// two concurrent deletions of a pipeline's last two stages cannot both pass the last-stage
+/// check) and the stage, and checks `expected_version`. Its deals must leave before
+/// [`remove_stage`]; together with that move this is `crm_deals::delete_stage`.
+pub async fn lock_stage_for_deletion(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     id: Uuid,
-    move_deals_to: Option<Uuid>,
     expected_version: Option<i32>,
-) -> Result<(), PipelineError> {
+) -> Result<Stage, PipelineError> {
     actor.require(Permission::PipelinesManage)?;
-    conn.transaction(async |conn| {
-        let pipeline_id = find_stage(conn, id, false).await?.pipeline_id;
-        // The pipeline row serialises stage deletions: two concurrent deletions of its last
-        // two stages cannot both pass the last-stage check.
-        find_pipeline(conn, pipeline_id, true).await?;
-        let row = find_stage(conn, id, true).await?;
-        crm_core::check_version(expected_version, row.version)?;
-        let count: i64 = stages::table
-            .filter(stages::pipeline_id.eq(row.pipeline_id))
-            .count()
-            .get_result(conn)
-            .await?;
-        if count <= 1 {
-            return Err(PipelineError::LastStage);
-        }
-        let target = match move_deals_to {
-            Some(t) if t == id => {
-                return Err(PipelineError::InvalidMoveTarget(
-                    "must be another stage than the one deleted",
-                ));
-            }
-            Some(t) => Some(move_target(conn, t).await?),
-            None => None,
-        };
-        let held = deals_of(conn, &Source::Stages(&[id])).await?;
-        let mut changes = Vec::new();
-        if !held.is_empty() {
-            let Some(target) = target else {
-                return Err(PipelineError::StageInUse(held.len() as i64));
-            };
-            let moved = held.len();
-            place_deals(conn, actor, held, &target, true).await?;
-            changes.push(Change {
-                field: "dealsMovedTo".into(),
-                from: Value::Null,
-                to: json!({"stageId": target.id, "count": moved}),
-            });
-        }
-        diesel::delete(stages::table.find(id)).execute(conn).await?;
-        diesel::update(
-            stages::table
-                .filter(stages::pipeline_id.eq(row.pipeline_id))
-                .filter(stages::position.gt(row.position)),
-        )
-        .set((
-            stages::position.eq(stages::position - 1),
-            stages::updated_at.eq(Utc::now()),
-            stages::version.eq(stages::version + 1),
-        ))
+    let pipeline_id = find_stage(conn, id, false).await?.pipeline_id;
+    find_pipeline(conn, pipeline_id, true).await?;
+    let row = find_stage(conn, id, true).await?;
+    crm_core::check_version(expected_version, row.version)?;
+    let count: i64 = stages::table
+        .filter(stages::pipeline_id.eq(row.pipeline_id))
+        .count()
+        .get_result(conn)
+        .await?;
+    if count <= 1 {
+        return Err(PipelineError::LastStage);
+    }
+    Ok(row.into())
+}
+
+/// Deletes a stage locked by [`lock_stage_for_deletion`] and emptied of deals, moves the later
+/// stages up one place and records where its deals went.
+pub async fn remove_stage(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    stage: &Stage,
+    moved: Option<DealsMoved>,
+) -> Result<(), PipelineError> {
+    diesel::delete(stages::table.find(stage.id))
         .execute(conn)
         .await?;
-        record(
-            conn,
-            actor,
-            EntityKind::Stage,
-            id,
-            "stage.deleted",
-            &changes,
-        )
-        .await?;
-        Ok(())
-    })
+    diesel::update(
+        stages::table
+            .filter(stages::pipeline_id.eq(stage.pipeline_id))
+            .filter(stages::position.gt(stage.position)),
+    )
+    .set((
+        stages::position.eq(stages::position - 1),
+        stages::updated_at.eq(Utc::now()),
+        stages::version.eq(stages::version + 1),
+    ))
+    .execute(conn)
+    .await?;
+    record(
+        conn,
+        actor,
+        EntityKind::Stage,
+        stage.id,
+        "stage.deleted",
+        &moved_changes(moved),
+    )
     .await
 }
 

@@ -4,6 +4,7 @@
 use crm_core::{Actor, PermissionSet, Role, UserId};
 use crm_db::AsyncPgConnection;
 use crm_db::schema::{activity, deals, pipelines};
+use crm_deals::DealError;
 use crm_pipelines::{
     CreatePipeline, CreateStage, ListPipelines, Pipeline, PipelineError, ReorderStages, StageInput,
     StageType, UpdatePipeline, UpdateStage,
@@ -12,6 +13,14 @@ use crm_testkit::TestDb;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
+
+/// The stage error of a use case that moves deals (they live in crm-deals).
+fn stage_error(e: DealError) -> PipelineError {
+    match e {
+        DealError::Pipeline(e) => e,
+        other => panic!("not a stage error: {other:?}"),
+    }
+}
 
 fn admin() -> Actor {
     Actor::system()
@@ -64,7 +73,7 @@ async fn default_pipeline(conn: &mut AsyncPgConnection) -> Pipeline {
     page.items.into_iter().find(|p| p.is_default).unwrap()
 }
 
-/// Inserts a deal straight into the table (the deals crate is not a dependency).
+/// Inserts a deal straight into the table, at a chosen key, trashed or not.
 #[allow(clippy::too_many_arguments)]
 async fn insert_deal(
     conn: &mut AsyncPgConnection,
@@ -131,30 +140,14 @@ async fn defaults_count(conn: &mut AsyncPgConnection) -> i64 {
 }
 
 #[tokio::test]
-async fn the_seeded_sales_pipeline_is_the_default_and_deals_land_in_its_first_open_stage() {
+async fn the_seeded_sales_pipeline_is_the_default_with_open_stages_before_won_and_lost() {
     let db = TestDb::new().await;
     let mut conn = db.conn().await;
     let sales = default_pipeline(&mut conn).await;
     assert_eq!(sales.name, "Sales");
-    let first = crm_pipelines::default_pipeline_first_stage(&mut conn)
-        .await
-        .unwrap();
-    assert_eq!(first.id, sales.stages[0].id);
-    assert_eq!(first.pipeline_id, sales.id);
-    assert_eq!(first.kind, StageType::Open);
-    let won = crm_pipelines::stage_info(&mut conn, sales.stages[4].id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(won.kind.deal_status(), "won");
-    assert_eq!(StageType::Lost.deal_status(), "lost");
-    assert_eq!(StageType::Open.deal_status(), "open");
-    assert!(
-        crm_pipelines::stage_info(&mut conn, Uuid::now_v7())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    let kinds: Vec<StageType> = sales.stages.iter().map(|s| s.kind).collect();
+    use StageType::{Lost, Open, Won};
+    assert_eq!(kinds, [Open, Open, Open, Open, Won, Lost]);
 }
 
 #[tokio::test]
@@ -318,8 +311,9 @@ async fn making_a_pipeline_default_unsets_the_previous_one_and_the_default_canno
         matches!(err, PipelineError::DefaultPipelineRequired),
         "{err:?}"
     );
-    let err = crm_pipelines::delete_pipeline(&mut conn, &admin(), sales.id, None, None)
+    let err = crm_deals::delete_pipeline(&mut conn, &admin(), sales.id, None, None)
         .await
+        .map_err(stage_error)
         .unwrap_err();
     assert!(
         matches!(err, PipelineError::DefaultPipelineRequired),
@@ -374,25 +368,28 @@ async fn deleting_a_stage_with_deals_needs_a_target_and_moves_every_deal_in_orde
     let d1 = insert_deal(&mut conn, sales.id, from.id, 5, "open", None, "USD", false).await;
     let d2 = insert_deal(&mut conn, sales.id, from.id, 2, "open", None, "USD", true).await;
     let existing = insert_deal(&mut conn, other.id, to.id, 9, "won", None, "USD", false).await;
-    let err = crm_pipelines::delete_stage(&mut conn, &admin(), from.id, None, None)
+    let err = crm_deals::delete_stage(&mut conn, &admin(), from.id, None, None)
         .await
+        .map_err(stage_error)
         .unwrap_err();
     assert!(matches!(err, PipelineError::StageInUse(2)), "{err:?}");
-    let err = crm_pipelines::delete_stage(&mut conn, &admin(), from.id, Some(from.id), None)
+    let err = crm_deals::delete_stage(&mut conn, &admin(), from.id, Some(from.id), None)
         .await
+        .map_err(stage_error)
         .unwrap_err();
     assert!(
         matches!(err, PipelineError::InvalidMoveTarget(_)),
         "{err:?}"
     );
-    let err = crm_pipelines::delete_stage(&mut conn, &admin(), from.id, Some(Uuid::now_v7()), None)
+    let err = crm_deals::delete_stage(&mut conn, &admin(), from.id, Some(Uuid::now_v7()), None)
         .await
+        .map_err(stage_error)
         .unwrap_err();
     assert!(
         matches!(err, PipelineError::InvalidMoveTarget(_)),
         "{err:?}"
     );
-    crm_pipelines::delete_stage(&mut conn, &admin(), from.id, Some(to.id), None)
+    crm_deals::delete_stage(&mut conn, &admin(), from.id, Some(to.id), None)
         .await
         .unwrap();
     let (s2, p2, pos2, status2, closed2) = deal(&mut conn, d2).await;
@@ -414,10 +411,10 @@ async fn deleting_a_stage_with_deals_needs_a_target_and_moves_every_deal_in_orde
     let positions: Vec<i32> = stages.iter().map(|s| s.position).collect();
     assert_eq!(positions, [0, 1, 2, 3, 4]);
     assert!(stages.iter().all(|s| s.id != from.id));
-    // The deals' timelines show the move.
+    // The deals' timelines show the move, as for a single move.
     let entries: i64 = activity::table
         .filter(activity::entity_id.eq_any([d1, d2]))
-        .filter(activity::kind.eq("deal.updated"))
+        .filter(activity::kind.eq("deal.stage.changed"))
         .count()
         .get_result(&mut conn)
         .await
@@ -432,7 +429,7 @@ async fn moving_deals_into_an_open_stage_clears_closed_at_and_an_empty_stage_del
     let sales = default_pipeline(&mut conn).await;
     let won = &sales.stages[4];
     let d = insert_deal(&mut conn, sales.id, won.id, 0, "won", None, "USD", false).await;
-    crm_pipelines::delete_stage(&mut conn, &admin(), won.id, Some(sales.stages[0].id), None)
+    crm_deals::delete_stage(&mut conn, &admin(), won.id, Some(sales.stages[0].id), None)
         .await
         .unwrap();
     let (stage, _, pos, status, closed) = deal(&mut conn, d).await;
@@ -442,7 +439,7 @@ async fn moving_deals_into_an_open_stage_clears_closed_at_and_an_empty_stage_del
     );
     assert!(closed.is_none());
     // An empty stage needs no target.
-    crm_pipelines::delete_stage(&mut conn, &admin(), sales.stages[1].id, None, None)
+    crm_deals::delete_stage(&mut conn, &admin(), sales.stages[1].id, None, None)
         .await
         .unwrap();
 }
@@ -459,8 +456,9 @@ async fn the_last_stage_of_a_pipeline_cannot_be_deleted() {
         },
     )
     .await;
-    let err = crm_pipelines::delete_stage(&mut conn, &admin(), p.stages[0].id, None, None)
+    let err = crm_deals::delete_stage(&mut conn, &admin(), p.stages[0].id, None, None)
         .await
+        .map_err(stage_error)
         .unwrap_err();
     assert!(matches!(err, PipelineError::LastStage), "{err:?}");
 }
@@ -473,7 +471,7 @@ async fn changing_a_stage_type_re_derives_the_status_of_its_deals() {
     let s = &sales.stages[2];
     let d = insert_deal(&mut conn, sales.id, s.id, 0, "open", None, "USD", false).await;
     let trashed = insert_deal(&mut conn, sales.id, s.id, 1, "open", None, "USD", true).await;
-    let updated = crm_pipelines::update_stage(
+    let updated = crm_deals::update_stage(
         &mut conn,
         &admin(),
         s.id,
@@ -498,8 +496,8 @@ async fn changing_a_stage_type_re_derives_the_status_of_its_deals() {
         assert!(pos <= 1, "positions stay");
     }
     let lost_closed = deal(&mut conn, d).await.4;
-    // LOST → WON keeps the closing time; → OPEN clears it.
-    crm_pipelines::update_stage(
+    // LOST → WON closes the deal again, now (the rule of a single move); → OPEN clears it.
+    crm_deals::update_stage(
         &mut conn,
         &admin(),
         s.id,
@@ -512,8 +510,9 @@ async fn changing_a_stage_type_re_derives_the_status_of_its_deals() {
     .await
     .unwrap();
     let (_, _, _, status, closed) = deal(&mut conn, d).await;
-    assert_eq!((status.as_str(), closed), ("won", lost_closed));
-    crm_pipelines::update_stage(
+    assert_eq!(status, "won");
+    assert!(closed > lost_closed, "{closed:?} after {lost_closed:?}");
+    crm_deals::update_stage(
         &mut conn,
         &admin(),
         s.id,
@@ -528,7 +527,7 @@ async fn changing_a_stage_type_re_derives_the_status_of_its_deals() {
     let (_, _, _, status, closed) = deal(&mut conn, d).await;
     assert_eq!((status.as_str(), closed), ("open", None));
     // A stale version changes nothing.
-    let err = crm_pipelines::update_stage(
+    let err = crm_deals::update_stage(
         &mut conn,
         &admin(),
         s.id,
@@ -539,6 +538,7 @@ async fn changing_a_stage_type_re_derives_the_status_of_its_deals() {
         Some(s.version),
     )
     .await
+    .map_err(stage_error)
     .unwrap_err();
     assert!(matches!(err, PipelineError::VersionMismatch(_)));
     assert_eq!(deal(&mut conn, d).await.3, "open");
@@ -746,11 +746,12 @@ async fn deleting_a_pipeline_with_deals_moves_them_to_another_pipeline_only() {
         true,
     )
     .await;
-    let err = crm_pipelines::delete_pipeline(&mut conn, &admin(), doomed.id, None, None)
+    let err = crm_deals::delete_pipeline(&mut conn, &admin(), doomed.id, None, None)
         .await
+        .map_err(stage_error)
         .unwrap_err();
     assert!(matches!(err, PipelineError::PipelineInUse(2)), "{err:?}");
-    let err = crm_pipelines::delete_pipeline(
+    let err = crm_deals::delete_pipeline(
         &mut conn,
         &admin(),
         doomed.id,
@@ -758,16 +759,18 @@ async fn deleting_a_pipeline_with_deals_moves_them_to_another_pipeline_only() {
         None,
     )
     .await
+    .map_err(stage_error)
     .unwrap_err();
     assert!(
         matches!(err, PipelineError::InvalidMoveTarget(_)),
         "{err:?}"
     );
-    let err = crm_pipelines::delete_pipeline(&mut conn, &admin(), doomed.id, None, Some(99))
+    let err = crm_deals::delete_pipeline(&mut conn, &admin(), doomed.id, None, Some(99))
         .await
+        .map_err(stage_error)
         .unwrap_err();
     assert!(matches!(err, PipelineError::VersionMismatch(_)));
-    crm_pipelines::delete_pipeline(
+    crm_deals::delete_pipeline(
         &mut conn,
         &admin(),
         doomed.id,
@@ -791,7 +794,7 @@ async fn deleting_a_pipeline_with_deals_moves_them_to_another_pipeline_only() {
     assert!(matches!(err, PipelineError::PipelineNotFound(_)));
     // An empty pipeline deletes without a target.
     let empty = create(&mut conn, named("Empty")).await;
-    crm_pipelines::delete_pipeline(&mut conn, &admin(), empty.id, None, None)
+    crm_deals::delete_pipeline(&mut conn, &admin(), empty.id, None, None)
         .await
         .unwrap();
 }
@@ -818,10 +821,11 @@ async fn viewers_and_managers_read_but_change_nothing() {
             )
             .await
             .unwrap_err(),
-            crm_pipelines::delete_stage(&mut conn, &actor, sales.stages[0].id, None, None)
+            crm_deals::delete_stage(&mut conn, &actor, sales.stages[0].id, None, None)
                 .await
+                .map_err(stage_error)
                 .unwrap_err(),
-            crm_pipelines::update_stage(
+            crm_deals::update_stage(
                 &mut conn,
                 &actor,
                 sales.stages[0].id,
@@ -829,6 +833,7 @@ async fn viewers_and_managers_read_but_change_nothing() {
                 None,
             )
             .await
+            .map_err(stage_error)
             .unwrap_err(),
         ];
         for e in errs {
@@ -844,4 +849,51 @@ async fn viewers_and_managers_read_but_change_nothing() {
         .await
         .unwrap_err();
     assert!(matches!(err, PipelineError::Forbidden(_)));
+}
+
+#[tokio::test]
+async fn thousands_of_deals_move_out_of_a_deleted_stage_with_every_entry_and_event() {
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    let sales = default_pipeline(&mut conn).await;
+    let (from, to) = (&sales.stages[1], &sales.stages[4]);
+    // More events than one statement may carry parameters for (eight a row).
+    let n: i64 = 3000;
+    diesel::sql_query(
+        "INSERT INTO deals (id, title, currency, pipeline_id, stage_id, position, status) \
+         SELECT gen_random_uuid(), 'Deal ' || i, 'USD', $1, $2, i * 65536, 'open' \
+         FROM generate_series(1, $3) AS i",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(sales.id)
+    .bind::<diesel::sql_types::Uuid, _>(from.id)
+    .bind::<diesel::sql_types::BigInt, _>(n)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    crm_deals::delete_stage(&mut conn, &admin(), from.id, Some(to.id), None)
+        .await
+        .unwrap();
+    let won: i64 = deals::table
+        .filter(deals::stage_id.eq(to.id))
+        .filter(deals::status.eq("won"))
+        .filter(deals::closed_at.is_not_null())
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(won, n);
+    let entries: i64 = activity::table
+        .filter(activity::kind.eq("deal.stage.changed"))
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(entries, n);
+    let events: i64 = crm_db::schema::events::table
+        .filter(crm_db::schema::events::event.eq("deal.stage.changed"))
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(events, n);
 }

@@ -292,11 +292,8 @@ async fn delete_deal(
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
-    if query.permanent.unwrap_or(false) {
-        crm_deals::purge_deal(&mut conn, &actor.0, *id, if_match.0).await?;
-    } else {
-        crm_deals::delete_deal(&mut conn, &actor.0, *id, if_match.0).await?;
-    }
+    let permanent = query.permanent.unwrap_or(false);
+    crm_deals::delete_deal(&mut conn, &actor.0, *id, permanent, if_match.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

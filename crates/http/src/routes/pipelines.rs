@@ -151,8 +151,7 @@ async fn delete_pipeline(
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
-    crm_pipelines::delete_pipeline(&mut conn, &actor.0, *id, query.move_deals_to, if_match.0)
-        .await?;
+    crm_deals::delete_pipeline(&mut conn, &actor.0, *id, query.move_deals_to, if_match.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -259,8 +258,8 @@ async fn update_stage(
     body: Json<UpdateStage>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
-    let s = crm_pipelines::update_stage(&mut conn, &actor.0, *id, body.into_inner(), if_match.0)
-        .await?;
+    let s =
+        crm_deals::update_stage(&mut conn, &actor.0, *id, body.into_inner(), if_match.0).await?;
     let version = s.version;
     Ok(ok_versioned(s, version))
 }
@@ -281,6 +280,6 @@ async fn delete_stage(
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
-    crm_pipelines::delete_stage(&mut conn, &actor.0, *id, query.move_deals_to, if_match.0).await?;
+    crm_deals::delete_stage(&mut conn, &actor.0, *id, query.move_deals_to, if_match.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
