@@ -18,6 +18,7 @@ mod pipelines;
 mod query_counts;
 mod realtime;
 mod records;
+mod stored_names;
 mod support;
 mod tags;
 mod tasks;

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use crm_core::{Actor, ApiKeyId, FieldError, Page, PageRequest, Permission, Role, UserId};
 use crm_db::AsyncPgConnection;
+use crm_db::StoredRole;
 use crm_db::schema::api_keys;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -24,7 +25,7 @@ pub(crate) struct ApiKeyRow {
     pub id: Uuid,
     pub name: String,
     pub prefix: String,
-    pub role: String,
+    pub role: StoredRole,
     pub created_by_id: Option<Uuid>,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
@@ -62,7 +63,7 @@ impl From<ApiKeyRow> for ApiKey {
             id: ApiKeyId(r.id),
             name: r.name,
             prefix: r.prefix,
-            role: r.role.parse().unwrap_or(Role::Viewer),
+            role: r.role.0,
             created_by_id: r.created_by_id.map(UserId),
             expires_at: r.expires_at,
             revoked_at: r.revoked_at,
@@ -205,7 +206,7 @@ pub(crate) async fn actor_for_key(
             .execute(conn)
             .await?;
     }
-    let role: Role = row.role.parse().unwrap_or(Role::Viewer);
+    let role = row.role.0;
     Ok(Actor {
         user_id: row.created_by_id.map(UserId),
         api_key_id: Some(ApiKeyId(row.id)),

@@ -23,6 +23,7 @@ use uuid::Uuid;
     Serialize,
     Deserialize,
     utoipa::ToSchema,
+    diesel::deserialize::FromSqlRow,
 )]
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
@@ -51,6 +52,8 @@ impl CommentTarget {
     }
 }
 
+crm_db::stored_name!(CommentTarget);
+
 /// A comment for everyone, or an internal note.
 #[derive(
     Debug,
@@ -66,6 +69,7 @@ impl CommentTarget {
     Serialize,
     Deserialize,
     utoipa::ToSchema,
+    diesel::deserialize::FromSqlRow,
 )]
 #[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -76,6 +80,8 @@ pub enum CommentType {
     /// An internal note.
     InternalNote,
 }
+
+crm_db::stored_name!(CommentType);
 
 impl CommentType {
     /// Storage and API name.
@@ -90,10 +96,10 @@ impl CommentType {
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct CommentRow {
     pub id: Uuid,
-    pub entity_type: String,
+    pub entity_type: CommentTarget,
     pub entity_id: Uuid,
     pub author_id: Option<Uuid>,
-    pub kind: String,
+    pub kind: CommentType,
     pub content: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -127,13 +133,12 @@ pub struct Comment {
 
 impl From<CommentRow> for Comment {
     fn from(r: CommentRow) -> Self {
-        // CHECK constraints allow only valid names; the fallbacks are never used.
         Self {
             id: r.id,
-            entity_type: r.entity_type.parse().unwrap_or(CommentTarget::Task),
+            entity_type: r.entity_type,
             entity_id: r.entity_id,
             author_id: r.author_id.map(UserId),
-            kind: r.kind.parse().unwrap_or_default(),
+            kind: r.kind,
             content: r.content,
             created_at: r.created_at,
             updated_at: r.updated_at,

@@ -25,6 +25,7 @@ use uuid::Uuid;
     Serialize,
     Deserialize,
     utoipa::ToSchema,
+    diesel::deserialize::FromSqlRow,
 )]
 #[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
@@ -38,6 +39,8 @@ pub enum CustomFieldEntity {
     /// Tasks.
     Task,
 }
+
+crm_db::stored_name!(CustomFieldEntity);
 
 impl CustomFieldEntity {
     /// Storage and API name, e.g. `deal`.
@@ -114,6 +117,7 @@ impl TryFrom<EntityKind> for CustomFieldEntity {
     Serialize,
     Deserialize,
     utoipa::ToSchema,
+    diesel::deserialize::FromSqlRow,
 )]
 #[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -139,6 +143,8 @@ pub enum FieldType {
     /// A phone number in E.164 (`+14155552671`).
     Phone,
 }
+
+crm_db::stored_name!(FieldType);
 
 impl FieldType {
     /// Storage and API name, e.g. `MULTI_SELECT`.
@@ -177,10 +183,10 @@ impl FieldType {
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct CustomFieldRow {
     pub id: Uuid,
-    pub entity_type: String,
+    pub entity_type: CustomFieldEntity,
     pub key: String,
     pub name: String,
-    pub kind: String,
+    pub kind: FieldType,
     pub options: Vec<String>,
     pub is_required: bool,
     pub is_unique: bool,
@@ -233,11 +239,10 @@ impl From<CustomFieldRow> for CustomField {
     fn from(r: CustomFieldRow) -> Self {
         Self {
             id: r.id,
-            // CHECK constraints allow only valid names; the fallbacks are never used.
-            entity_type: r.entity_type.parse().unwrap_or(CustomFieldEntity::Deal),
+            entity_type: r.entity_type,
             key: r.key,
             name: r.name,
-            field_type: r.kind.parse().unwrap_or(FieldType::Text),
+            field_type: r.kind,
             options: r.options,
             is_required: r.is_required,
             is_unique: r.is_unique,

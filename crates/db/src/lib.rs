@@ -21,3 +21,4 @@ pub mod visibility;
 pub use diesel_async::AsyncPgConnection;
 pub use error::DbError;
 pub use pool::{DbPool, PoolSettings, build_pool};
+pub use stored_name::StoredRole;

@@ -19,3 +19,20 @@ macro_rules! stored_name {
         }
     };
 }
+
+/// A user's or API key's role as stored (`ADMIN`, `MANAGER`, ...), read like the enums above.
+/// `Role` lives in crm-core, which knows no diesel, so rows hold it through this wrapper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, diesel::deserialize::FromSqlRow)]
+pub struct StoredRole(pub crm_core::Role);
+
+impl diesel::deserialize::FromSql<diesel::sql_types::Text, diesel::pg::Pg> for StoredRole {
+    fn from_sql(value: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
+        let name = <String as diesel::deserialize::FromSql<
+            diesel::sql_types::Text,
+            diesel::pg::Pg,
+        >>::from_sql(value)?;
+        name.parse()
+            .map(StoredRole)
+            .map_err(|_| format!("unknown Role stored: {name:?}").into())
+    }
+}

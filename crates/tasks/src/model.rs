@@ -13,13 +13,15 @@ macro_rules! text_enum {
         $(#[$doc])*
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, Hash, Display, EnumString, IntoStaticStr,
-            Serialize, Deserialize, utoipa::ToSchema,
+            Serialize, Deserialize, utoipa::ToSchema, diesel::deserialize::FromSqlRow,
         )]
         #[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
         #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
         pub enum $name {
             $($(#[$vdoc])* $variant),+
         }
+
+        crm_db::stored_name!($name);
 
         impl $name {
             /// Storage and API name.
@@ -89,9 +91,9 @@ pub struct TaskRow {
     pub id: Uuid,
     pub title: String,
     pub description: Option<String>,
-    pub status: String,
-    pub priority: String,
-    pub kind: String,
+    pub status: TaskStatus,
+    pub priority: TaskPriority,
+    pub kind: TaskType,
     pub due_at: Option<DateTime<Utc>>,
     pub remind_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
@@ -158,16 +160,15 @@ pub struct Task {
 
 impl From<TaskRow> for Task {
     fn from(r: TaskRow) -> Self {
-        // CHECK constraints allow only valid names; the fallbacks are never used.
-        let status: TaskStatus = r.status.parse().unwrap_or(TaskStatus::Todo);
+        let status = r.status;
         let overdue = status.is_open() && r.due_at.is_some_and(|d| d < Utc::now());
         Self {
             id: r.id,
             title: r.title,
             description: r.description,
             status,
-            priority: r.priority.parse().unwrap_or(TaskPriority::Medium),
-            kind: r.kind.parse().unwrap_or(TaskType::Other),
+            priority: r.priority,
+            kind: r.kind,
             due_at: r.due_at,
             remind_at: r.remind_at,
             completed_at: r.completed_at,

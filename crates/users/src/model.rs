@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use crm_core::{Permission, PermissionSet, Role, UserId};
+use crm_db::StoredRole;
 use crm_db::schema::users;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -18,7 +19,7 @@ pub struct UserRow {
     pub password_hash: String,
     pub first_name: String,
     pub last_name: String,
-    pub role: String,
+    pub role: StoredRole,
     pub is_active: bool,
     pub permission_grants: Vec<String>,
     pub permission_revokes: Vec<String>,
@@ -83,8 +84,7 @@ pub(crate) fn parse_permissions(names: &[String]) -> Vec<Permission> {
 
 impl From<UserRow> for User {
     fn from(row: UserRow) -> Self {
-        // The CHECK constraint allows only valid roles; VIEWER is the safe fallback regardless.
-        let role = row.role.parse().unwrap_or(Role::Viewer);
+        let role = row.role.0;
         let permission_grants = parse_permissions(&row.permission_grants);
         let permission_revokes = parse_permissions(&row.permission_revokes);
         let permissions =

@@ -296,7 +296,7 @@ pub async fn update_user(
         crm_core::check_version(expected_version, row.version)?;
         let loses_admin =
             input.role.is_some_and(|r| r != Role::Admin) || input.is_active == Some(false);
-        if row.role == Role::Admin.as_str() && row.is_active && loses_admin {
+        if row.role.0 == Role::Admin && row.is_active && loses_admin {
             ensure_another_active_admin(conn, id).await?;
         }
         let changes = UserChangeset {
@@ -344,7 +344,7 @@ pub async fn delete_user(
             .optional()?
             .ok_or(UserError::NotFound(id))?;
         crm_core::check_version(expected_version, row.version)?;
-        if row.role == Role::Admin.as_str() && row.is_active {
+        if row.role.0 == Role::Admin && row.is_active {
             ensure_another_active_admin(conn, id).await?;
         }
         diesel::delete(users::table.find(id.0))
