@@ -48,8 +48,18 @@ async fn a_stored_name_this_version_does_not_know_fails_the_read_instead_of_beco
         ("tasks", "type", &task, "/api/tasks"),
         ("comments", "type", &comment, "/api/comments"),
         ("comments", "entity_type", &comment, "/api/comments"),
-        ("custom_field_definitions", "type", &field, "/api/custom-fields"),
-        ("custom_field_definitions", "entity_type", &field, "/api/custom-fields"),
+        (
+            "custom_field_definitions",
+            "type",
+            &field,
+            "/api/custom-fields",
+        ),
+        (
+            "custom_field_definitions",
+            "entity_type",
+            &field,
+            "/api/custom-fields",
+        ),
         ("users", "role", &user, "/api/users"),
     ];
     let mut conn = app.pool.get().await.unwrap();

@@ -5,6 +5,7 @@
 //! Depends on `crm-core` and `crm-db` only: it points at records through `EntityRef`.
 
 use chrono::{DateTime, Utc};
+use crm_core::actor::Forbidden;
 use crm_core::{
     Actor, Change, Cursor, CursorPage, DomainError, EntityKind, EntityRef, ErrorKind, Permission,
     UserId,
@@ -20,8 +21,8 @@ use uuid::Uuid;
 #[derive(Debug, thiserror::Error)]
 pub enum ActivityError {
     /// The actor lacks a permission.
-    #[error("missing permission {0}")]
-    Forbidden(Permission),
+    #[error(transparent)]
+    Forbidden(#[from] Forbidden),
     /// A stored entry cannot be read back (an entity type or changes this version does not
     /// know): a data problem, reported rather than shown as something else.
     #[error("activity entry {id} is unreadable: {problem}")]
@@ -39,12 +40,6 @@ pub enum ActivityError {
 impl From<diesel::result::Error> for ActivityError {
     fn from(e: diesel::result::Error) -> Self {
         ActivityError::Db(DbError::Query(e))
-    }
-}
-
-impl From<crm_core::actor::Forbidden> for ActivityError {
-    fn from(f: crm_core::actor::Forbidden) -> Self {
-        ActivityError::Forbidden(f.0)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Everything that can go wrong while authenticating.
 
-use crm_core::{DomainError, ErrorKind, FieldError, Permission};
+use crm_core::actor::Forbidden;
+use crm_core::{DomainError, ErrorKind, FieldError};
 use crm_db::DbError;
 use crm_users::UserError;
 
@@ -38,8 +39,8 @@ pub enum AuthError {
     #[error("invalid input")]
     Invalid(Vec<FieldError>),
     /// The actor lacks a permission.
-    #[error("missing permission {0}")]
-    Forbidden(Permission),
+    #[error(transparent)]
+    Forbidden(#[from] Forbidden),
     /// No such API key.
     #[error("API key not found")]
     ApiKeyNotFound,
@@ -57,12 +58,6 @@ pub enum AuthError {
 impl From<diesel::result::Error> for AuthError {
     fn from(e: diesel::result::Error) -> Self {
         AuthError::Db(DbError::Query(e))
-    }
-}
-
-impl From<crm_core::actor::Forbidden> for AuthError {
-    fn from(f: crm_core::actor::Forbidden) -> Self {
-        AuthError::Forbidden(f.0)
     }
 }
 

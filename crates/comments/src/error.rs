@@ -1,7 +1,7 @@
 //! Everything that can go wrong with comments.
 
 use crm_core::actor::Forbidden;
-use crm_core::{DomainError, ErrorKind, FieldError, Permission};
+use crm_core::{DomainError, ErrorKind, FieldError};
 use crm_db::DbError;
 use uuid::Uuid;
 
@@ -24,8 +24,8 @@ pub enum CommentError {
     #[error(transparent)]
     VersionMismatch(#[from] crm_core::VersionMismatch),
     /// The actor lacks a permission.
-    #[error("missing permission {0}")]
-    Forbidden(Permission),
+    #[error(transparent)]
+    Forbidden(#[from] Forbidden),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -34,12 +34,6 @@ pub enum CommentError {
 impl From<diesel::result::Error> for CommentError {
     fn from(e: diesel::result::Error) -> Self {
         CommentError::Db(DbError::Query(e))
-    }
-}
-
-impl From<Forbidden> for CommentError {
-    fn from(f: Forbidden) -> Self {
-        CommentError::Forbidden(f.0)
     }
 }
 

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crm_comments::{CommentError, CommentTarget, CommentType, CreateComment, UpdateComment};
+use crm_core::actor::Forbidden;
 use crm_core::{EntityKind, EntityRef, PageRequest, Permission, Role};
 use crm_db::AsyncPgConnection;
 use crm_testkit::{TestDb, UserBuilder};
@@ -105,7 +106,7 @@ async fn only_the_author_edits_and_only_admins_delete_others_comments() {
         .unwrap_err();
     assert!(matches!(
         err,
-        CommentError::Forbidden(Permission::CommentsDelete)
+        CommentError::Forbidden(Forbidden(Permission::CommentsDelete))
     ));
     crm_comments::delete_comment(&mut conn, &admin, c.id, None)
         .await
@@ -220,6 +221,8 @@ async fn content_must_hold_one_to_ten_thousand_characters_and_viewers_write_noth
     assert!(matches!(
         crm_comments::create_comment(&mut conn, &viewer, comment(CommentTarget::Task, task, "x"))
             .await,
-        Err(CommentError::Forbidden(Permission::CommentsWrite))
+        Err(CommentError::Forbidden(Forbidden(
+            Permission::CommentsWrite
+        )))
     ));
 }

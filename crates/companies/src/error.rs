@@ -1,7 +1,7 @@
 //! Everything that can go wrong with companies.
 
 use crm_core::actor::Forbidden;
-use crm_core::{DomainError, ErrorKind, FieldError, Permission};
+use crm_core::{DomainError, ErrorKind, FieldError};
 use crm_custom_fields::CustomFieldError;
 use crm_db::DbError;
 use uuid::Uuid;
@@ -25,8 +25,8 @@ pub enum CompanyError {
     #[error(transparent)]
     VersionMismatch(#[from] crm_core::VersionMismatch),
     /// The actor lacks a permission.
-    #[error("missing permission {0}")]
-    Forbidden(Permission),
+    #[error(transparent)]
+    Forbidden(#[from] Forbidden),
     /// Only admins delete records for good.
     #[error("only admins may delete records permanently")]
     AdminOnly,
@@ -57,12 +57,6 @@ impl From<diesel::result::Error> for CompanyError {
         } else {
             CompanyError::Db(DbError::Query(e))
         }
-    }
-}
-
-impl From<Forbidden> for CompanyError {
-    fn from(f: Forbidden) -> Self {
-        CompanyError::Forbidden(f.0)
     }
 }
 

@@ -4,6 +4,7 @@
 use chrono::{Duration, Utc};
 use crm_companies::{Company, CompanyError, CreateCompany, ListCompanies, UpdateCompany};
 use crm_core::Listing;
+use crm_core::actor::Forbidden;
 use crm_core::{Actor, EntityKind, EntityRef, Permission, Role};
 use crm_db::AsyncPgConnection;
 use crm_testkit::{TestDb, UserBuilder};
@@ -361,7 +362,7 @@ async fn a_viewer_writes_nothing() {
         .unwrap_err();
     assert!(matches!(
         err,
-        CompanyError::Forbidden(Permission::CompaniesWrite)
+        CompanyError::Forbidden(Forbidden(Permission::CompaniesWrite))
     ));
 }
 

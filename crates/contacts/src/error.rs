@@ -2,7 +2,7 @@
 
 use crm_companies::CompanyError;
 use crm_core::actor::Forbidden;
-use crm_core::{DomainError, ErrorKind, FieldError, Permission};
+use crm_core::{DomainError, ErrorKind, FieldError};
 use crm_custom_fields::CustomFieldError;
 use crm_db::DbError;
 use uuid::Uuid;
@@ -29,8 +29,8 @@ pub enum ContactError {
     #[error(transparent)]
     VersionMismatch(#[from] crm_core::VersionMismatch),
     /// The actor lacks a permission.
-    #[error("missing permission {0}")]
-    Forbidden(Permission),
+    #[error(transparent)]
+    Forbidden(#[from] Forbidden),
     /// Only admins delete records for good.
     #[error("only admins may delete records permanently")]
     AdminOnly,
@@ -64,12 +64,6 @@ impl From<diesel::result::Error> for ContactError {
         } else {
             ContactError::Db(DbError::Query(e))
         }
-    }
-}
-
-impl From<Forbidden> for ContactError {
-    fn from(f: Forbidden) -> Self {
-        ContactError::Forbidden(f.0)
     }
 }
 

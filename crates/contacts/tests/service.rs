@@ -4,6 +4,7 @@
 use crm_companies::CreateCompany;
 use crm_contacts::{Contact, ContactError, CreateContact, ListContacts, Social, UpdateContact};
 use crm_core::Listing;
+use crm_core::actor::Forbidden;
 use crm_core::{Actor, Cursor, EntityKind, EntityRef, Permission, Role};
 use crm_db::AsyncPgConnection;
 use crm_testkit::{TestDb, UserBuilder};
@@ -508,7 +509,7 @@ async fn a_viewer_writes_nothing_and_permanent_deletion_is_for_admins() {
         .unwrap_err();
     assert!(matches!(
         err,
-        ContactError::Forbidden(Permission::ContactsWrite)
+        ContactError::Forbidden(Forbidden(Permission::ContactsWrite))
     ));
     let c = crm_contacts::create_contact(&mut conn, &manager.actor(), named("Ada"))
         .await

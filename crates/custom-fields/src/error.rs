@@ -1,7 +1,7 @@
 //! Everything that can go wrong with custom fields: their definitions and their values.
 
 use crm_core::actor::Forbidden;
-use crm_core::{DomainError, ErrorKind, FieldError, Permission};
+use crm_core::{DomainError, ErrorKind, FieldError};
 use crm_db::DbError;
 use uuid::Uuid;
 
@@ -78,8 +78,8 @@ pub enum CustomFieldError {
     #[error(transparent)]
     VersionMismatch(#[from] crm_core::VersionMismatch),
     /// The actor lacks a permission.
-    #[error("missing permission {0}")]
-    Forbidden(Permission),
+    #[error(transparent)]
+    Forbidden(#[from] Forbidden),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -99,12 +99,6 @@ impl From<diesel::result::Error> for CustomFieldError {
         } else {
             CustomFieldError::Db(DbError::Query(e))
         }
-    }
-}
-
-impl From<Forbidden> for CustomFieldError {
-    fn from(f: Forbidden) -> Self {
-        CustomFieldError::Forbidden(f.0)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Everything that can go wrong with deals.
 
 use crm_core::actor::Forbidden;
-use crm_core::{DomainError, ErrorKind, FieldError, Permission};
+use crm_core::{DomainError, ErrorKind, FieldError};
 use crm_custom_fields::CustomFieldError;
 use crm_db::DbError;
 use crm_pipelines::PipelineError;
@@ -44,8 +44,8 @@ pub enum DealError {
     #[error(transparent)]
     VersionMismatch(#[from] crm_core::VersionMismatch),
     /// The actor lacks a permission.
-    #[error("missing permission {0}")]
-    Forbidden(Permission),
+    #[error(transparent)]
+    Forbidden(#[from] Forbidden),
     /// Only admins may delete deals for good.
     #[error("only admins may delete deals permanently")]
     AdminOnly,
@@ -80,12 +80,6 @@ impl From<diesel::result::Error> for DealError {
             Some(dup) => DealError::CustomFields(dup),
             None => DealError::Db(DbError::Query(e)),
         }
-    }
-}
-
-impl From<Forbidden> for DealError {
-    fn from(f: Forbidden) -> Self {
-        DealError::Forbidden(f.0)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Deal services against a real PostgreSQL (a fresh database per test).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crm_core::actor::Forbidden;
 use crm_core::{Actor, EntityKind, EntityRef, Permission, Role};
 use crm_db::AsyncPgConnection;
 use crm_db::schema::{companies, contacts, deals, pipelines, stages};
@@ -738,13 +739,13 @@ async fn viewers_write_nothing() {
         crm_deals::create_deal(&mut conn, &viewer, titled("X"))
             .await
             .unwrap_err(),
-        DealError::Forbidden(Permission::DealsWrite)
+        DealError::Forbidden(Forbidden(Permission::DealsWrite))
     ));
     assert!(matches!(
         crm_deals::delete_deal(&mut conn, &viewer, deal.id, false, None)
             .await
             .unwrap_err(),
-        DealError::Forbidden(Permission::DealsDelete)
+        DealError::Forbidden(Forbidden(Permission::DealsDelete))
     ));
     assert!(
         crm_deals::get_deal(&mut conn, &viewer, deal.id)

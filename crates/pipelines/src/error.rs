@@ -1,7 +1,7 @@
 //! Everything that can go wrong with pipelines and stages.
 
 use crm_core::actor::Forbidden;
-use crm_core::{DomainError, ErrorKind, FieldError, Permission};
+use crm_core::{DomainError, ErrorKind, FieldError};
 use crm_db::DbError;
 use uuid::Uuid;
 
@@ -21,8 +21,8 @@ pub enum PipelineError {
     #[error(transparent)]
     VersionMismatch(#[from] crm_core::VersionMismatch),
     /// The actor lacks a permission.
-    #[error("missing permission {0}")]
-    Forbidden(Permission),
+    #[error(transparent)]
+    Forbidden(#[from] Forbidden),
     /// The change would leave no default pipeline.
     #[error("there must always be one default pipeline: make another pipeline the default first")]
     DefaultPipelineRequired,
@@ -48,12 +48,6 @@ pub enum PipelineError {
 impl From<diesel::result::Error> for PipelineError {
     fn from(e: diesel::result::Error) -> Self {
         PipelineError::Db(DbError::Query(e))
-    }
-}
-
-impl From<Forbidden> for PipelineError {
-    fn from(f: Forbidden) -> Self {
-        PipelineError::Forbidden(f.0)
     }
 }
 

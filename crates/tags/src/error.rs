@@ -1,7 +1,7 @@
 //! Everything that can go wrong with tags.
 
 use crm_core::actor::Forbidden;
-use crm_core::{DomainError, ErrorKind, FieldError, Permission};
+use crm_core::{DomainError, ErrorKind, FieldError};
 use crm_db::DbError;
 use uuid::Uuid;
 
@@ -24,8 +24,8 @@ pub enum TagError {
     #[error(transparent)]
     VersionMismatch(#[from] crm_core::VersionMismatch),
     /// The actor lacks a permission.
-    #[error("missing permission {0}")]
-    Forbidden(Permission),
+    #[error(transparent)]
+    Forbidden(#[from] Forbidden),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -38,12 +38,6 @@ impl From<diesel::result::Error> for TagError {
         } else {
             TagError::Db(DbError::Query(e))
         }
-    }
-}
-
-impl From<Forbidden> for TagError {
-    fn from(f: Forbidden) -> Self {
-        TagError::Forbidden(f.0)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Everything that can go wrong with tasks.
 
 use crm_core::actor::Forbidden;
-use crm_core::{DomainError, ErrorKind, FieldError, Permission};
+use crm_core::{DomainError, ErrorKind, FieldError};
 use crm_custom_fields::CustomFieldError;
 use crm_db::DbError;
 use uuid::Uuid;
@@ -28,8 +28,8 @@ pub enum TaskError {
     #[error(transparent)]
     VersionMismatch(#[from] crm_core::VersionMismatch),
     /// The actor lacks a permission.
-    #[error("missing permission {0}")]
-    Forbidden(Permission),
+    #[error(transparent)]
+    Forbidden(#[from] Forbidden),
     /// Permanent deletion is for admins only.
     #[error("only admins may delete tasks permanently")]
     NotAdmin,
@@ -57,12 +57,6 @@ impl From<diesel::result::Error> for TaskError {
             Some(dup) => TaskError::CustomFields(dup),
             None => TaskError::Db(DbError::Query(e)),
         }
-    }
-}
-
-impl From<Forbidden> for TaskError {
-    fn from(f: Forbidden) -> Self {
-        TaskError::Forbidden(f.0)
     }
 }
 

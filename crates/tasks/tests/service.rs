@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{Duration, Utc};
+use crm_core::actor::Forbidden;
 use crm_core::{Actor, Permission, Role, SortDirection, SortSpec};
 use crm_db::AsyncPgConnection;
 use crm_tasks::{
@@ -531,7 +532,7 @@ async fn a_viewer_writes_nothing() {
     let viewer = (user(&mut conn, Role::Viewer, vec![]).await).actor();
     assert!(matches!(
         crm_tasks::create_task(&mut conn, &viewer, new_task("x")).await,
-        Err(TaskError::Forbidden(Permission::TasksWrite))
+        Err(TaskError::Forbidden(Forbidden(Permission::TasksWrite)))
     ));
 }
 

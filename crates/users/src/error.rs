@@ -1,7 +1,7 @@
 //! Everything that can go wrong with users.
 
 use crm_core::actor::Forbidden;
-use crm_core::{DomainError, ErrorKind, FieldError, Permission, UserId};
+use crm_core::{DomainError, ErrorKind, FieldError, UserId};
 use crm_db::DbError;
 
 /// Failure of a user operation.
@@ -23,8 +23,8 @@ pub enum UserError {
     #[error(transparent)]
     VersionMismatch(#[from] crm_core::VersionMismatch),
     /// The actor lacks a permission.
-    #[error("missing permission {0}")]
-    Forbidden(Permission),
+    #[error(transparent)]
+    Forbidden(#[from] Forbidden),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -42,12 +42,6 @@ pub enum UserError {
 impl From<diesel::result::Error> for UserError {
     fn from(e: diesel::result::Error) -> Self {
         UserError::Db(DbError::Query(e))
-    }
-}
-
-impl From<Forbidden> for UserError {
-    fn from(f: Forbidden) -> Self {
-        UserError::Forbidden(f.0)
     }
 }
 

@@ -1,6 +1,7 @@
 //! User services against a real PostgreSQL (a fresh database per test).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crm_core::actor::Forbidden;
 use crm_core::{Actor, PageRequest, Permission, Role, SortDirection, SortSpec};
 use crm_testkit::TestDb;
 use crm_users::{CreateUser, ListUsers, Passwords, UpdateUser, User, UserError, UserSort};
@@ -222,7 +223,10 @@ async fn permissions_are_checked_in_the_service() {
     )
     .await
     .unwrap_err();
-    assert!(matches!(err, UserError::Forbidden(Permission::UsersManage)));
+    assert!(matches!(
+        err,
+        UserError::Forbidden(Forbidden(Permission::UsersManage))
+    ));
     // A manager may read users but not promote themselves.
     let promote = UpdateUser {
         role: Some(Role::Admin),
@@ -260,7 +264,10 @@ async fn permissions_are_checked_in_the_service() {
     let err = crm_users::list_users(&mut conn, &limited.actor(), &list)
         .await
         .unwrap_err();
-    assert!(matches!(err, UserError::Forbidden(Permission::UsersRead)));
+    assert!(matches!(
+        err,
+        UserError::Forbidden(Forbidden(Permission::UsersRead))
+    ));
 }
 
 #[tokio::test]
