@@ -4,9 +4,8 @@
 //! when several users reorder the same stage at once (the stage rows are locked first).
 //!
 //! Every deal rule lives here, also those that stage and pipeline changes trigger: deleting a
-//! stage or pipeline with `moveDealsTo` and changing a stage's type are [`delete_stage`],
-//! [`delete_pipeline`] and [`update_stage`] (`stage_moves`), built on the stage halves of
-//! `crm-pipelines`.
+//! stage or pipeline with `moveDealsTo` and changing a stage's type are [`delete_holder`] and
+//! [`update_stage`] (`stage_moves`), built on the stage halves of `crm-pipelines`.
 //!
 //! Depends on `crm-core`, `crm-db`, `crm-activity`, `crm-custom-fields`, `crm-events` and
 //! `crm-pipelines`; reads contacts, companies and users straight from the schema to check
@@ -30,4 +29,4 @@ pub use service::{
     create_deal, delete_deal, get_deal, list_deals, list_deals_after, move_deal, purge_trash,
     restore_deal, update_deal,
 };
-pub use stage_moves::{delete_pipeline, delete_stage, update_stage};
+pub use stage_moves::{DealHolder, delete_holder, update_stage};

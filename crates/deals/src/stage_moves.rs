@@ -121,98 +121,88 @@ async fn place(
     Ok(ids.len())
 }
 
-/// Moves the deals held on `stage_ids` (or `pipeline`) to the stage `move_deals_to` before
-/// they are deleted; without a target, a non-empty source is `in_use(count)`.
-async fn evacuate(
-    conn: &mut AsyncPgConnection,
-    actor: &Actor,
-    stage_ids: &[Uuid],
-    pipeline: Option<Uuid>,
-    target: Option<StageInfo>,
-    in_use: fn(i64) -> PipelineError,
-) -> Result<Option<DealsMoved>, DealError> {
-    let held = lock_deals_on(conn, stage_ids, pipeline).await?;
-    if held.is_empty() {
-        return Ok(None);
-    }
-    let Some(target) = target else {
-        return Err(in_use(i64::try_from(held.len()).unwrap_or(i64::MAX)).into());
-    };
-    let count = held.len();
-    place(conn, actor, held, &target, true).await?;
-    Ok(Some(DealsMoved {
-        to: target.id,
-        count,
-    }))
+/// What holds deals on a board and can be deleted: a stage or a whole pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DealHolder {
+    /// A stage; never a pipeline's last one.
+    Stage(Uuid),
+    /// A pipeline with its stages; never the default one.
+    Pipeline(Uuid),
 }
 
-/// Deletes a stage for good (`pipelines.manage`); never a pipeline's last one. While it holds
-/// deals (trashed ones included) it is refused unless `move_deals_to` names another stage (of
-/// any pipeline): then its deals go to the end of that stage first, in their order, each as
-/// after a single move. Later stages move up one place.
-pub async fn delete_stage(
+/// A holder locked for deletion.
+enum Locked {
+    Stage(Stage),
+    Pipeline(Uuid),
+}
+
+/// Deletes a stage or a pipeline for good (`pipelines.manage`). While it holds deals (trashed
+/// ones included) it is refused (`stage_in_use`, `pipeline_in_use`) unless `move_deals_to`
+/// names where they go: another stage for a stage (of any pipeline), a stage of another
+/// pipeline for a pipeline. They go to the end of that stage first, in their board order, each
+/// as after a single move. A deleted stage's later stages move up one place.
+pub async fn delete_holder(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    holder: DealHolder,
     move_deals_to: Option<Uuid>,
     expected_version: Option<i32>,
 ) -> Result<(), DealError> {
     conn.transaction(async |conn| {
-        let stage =
-            crm_pipelines::lock_stage_for_deletion(conn, actor, id, expected_version).await?;
-        let target = match move_deals_to {
-            Some(t) if t == id => {
-                return Err(PipelineError::InvalidMoveTarget(
-                    "must be another stage than the one deleted",
-                )
-                .into());
+        let (locked, stage_ids, pipeline) = match holder {
+            DealHolder::Stage(id) => {
+                let stage =
+                    crm_pipelines::lock_stage_for_deletion(conn, actor, id, expected_version)
+                        .await?;
+                (Locked::Stage(stage), vec![id], None)
             }
-            Some(t) => Some(crm_pipelines::lock_move_target(conn, t).await?),
-            None => None,
+            DealHolder::Pipeline(id) => {
+                let stages =
+                    crm_pipelines::lock_pipeline_for_deletion(conn, actor, id, expected_version)
+                        .await?;
+                (Locked::Pipeline(id), stages, Some(id))
+            }
         };
-        let moved = evacuate(conn, actor, &[id], None, target, PipelineError::StageInUse).await?;
-        crm_pipelines::remove_stage(conn, actor, &stage, moved).await?;
-        Ok(())
-    })
-    .await
-}
-
-/// Deletes a pipeline and its stages for good (`pipelines.manage`); never the default one.
-/// While it holds deals (trashed ones included) it is refused unless `move_deals_to` names a
-/// stage of another pipeline: then every deal moves there first, as [`delete_stage`] does.
-pub async fn delete_pipeline(
-    conn: &mut AsyncPgConnection,
-    actor: &Actor,
-    id: Uuid,
-    move_deals_to: Option<Uuid>,
-    expected_version: Option<i32>,
-) -> Result<(), DealError> {
-    conn.transaction(async |conn| {
-        let stage_ids =
-            crm_pipelines::lock_pipeline_for_deletion(conn, actor, id, expected_version).await?;
         let target = match move_deals_to {
             Some(t) => {
                 let target = crm_pipelines::lock_move_target(conn, t).await?;
-                if target.pipeline_id == id {
-                    return Err(PipelineError::InvalidMoveTarget(
-                        "must be a stage of another pipeline",
-                    )
-                    .into());
+                let unfit =
+                    match holder {
+                        DealHolder::Stage(id) => (target.id == id)
+                            .then_some("must be another stage than the one deleted"),
+                        DealHolder::Pipeline(id) => (target.pipeline_id == id)
+                            .then_some("must be a stage of another pipeline"),
+                    };
+                if let Some(why) = unfit {
+                    return Err(PipelineError::InvalidMoveTarget(why).into());
                 }
                 Some(target)
             }
             None => None,
         };
-        let moved = evacuate(
-            conn,
-            actor,
-            &stage_ids,
-            Some(id),
-            target,
-            PipelineError::PipelineInUse,
-        )
-        .await?;
-        crm_pipelines::remove_pipeline(conn, actor, id, moved).await?;
+        let held = lock_deals_on(conn, &stage_ids, pipeline).await?;
+        let moved = match (held.len(), target) {
+            (0, _) => None,
+            (count, Some(target)) => {
+                place(conn, actor, held, &target, true).await?;
+                Some(DealsMoved {
+                    to: target.id,
+                    count,
+                })
+            }
+            (count, None) => {
+                let count = i64::try_from(count).unwrap_or(i64::MAX);
+                return Err(match holder {
+                    DealHolder::Stage(_) => PipelineError::StageInUse(count),
+                    DealHolder::Pipeline(_) => PipelineError::PipelineInUse(count),
+                }
+                .into());
+            }
+        };
+        match locked {
+            Locked::Stage(stage) => crm_pipelines::remove_stage(conn, actor, &stage, moved).await?,
+            Locked::Pipeline(id) => crm_pipelines::remove_pipeline(conn, actor, id, moved).await?,
+        }
         Ok(())
     })
     .await

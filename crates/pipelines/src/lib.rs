@@ -4,7 +4,7 @@
 //!
 //! Deals sit above this crate and own every deal rule: deleting a stage or pipeline that holds
 //! deals, or changing a stage's type, moves or re-derives deals, so those use cases are
-//! `crm_deals::{delete_stage, delete_pipeline, update_stage}`, built on the stage halves here
+//! `crm_deals::{delete_holder, update_stage}`, built on the stage halves here
 //! ([`lock_stage_for_deletion`], [`remove_stage`], [`lock_pipeline_for_deletion`],
 //! [`remove_pipeline`], [`lock_move_target`], [`update_stage`]).
 //!

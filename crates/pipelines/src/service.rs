@@ -554,7 +554,7 @@ pub async fn update_pipeline(
 /// The first step of deleting a pipeline for good (`pipelines.manage`; never the default
 /// one), in the caller's transaction: locks it and its stages and checks `expected_version`.
 /// Returns its stage ids. Its deals must leave before [`remove_pipeline`]; together with that
-/// move this is `crm_deals::delete_pipeline`.
+/// move this is `crm_deals::delete_holder`.
 pub async fn lock_pipeline_for_deletion(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
@@ -718,7 +718,7 @@ pub async fn update_stage(
 /// one), in the caller's transaction: locks its pipeline (which serialises stage deletions, so
 /// two concurrent deletions of a pipeline's last two stages cannot both pass the last-stage
 /// check) and the stage, and checks `expected_version`. Its deals must leave before
-/// [`remove_stage`]; together with that move this is `crm_deals::delete_stage`.
+/// [`remove_stage`]; together with that move this is `crm_deals::delete_holder`.
 pub async fn lock_stage_for_deletion(
     conn: &mut AsyncPgConnection,
     actor: &Actor,

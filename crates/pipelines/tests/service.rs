@@ -4,7 +4,7 @@
 use crm_core::{Actor, PermissionSet, Role, UserId};
 use crm_db::AsyncPgConnection;
 use crm_db::schema::{activity, deals, pipelines};
-use crm_deals::DealError;
+use crm_deals::{DealError, DealHolder};
 use crm_pipelines::{
     CreatePipeline, CreateStage, ListPipelines, Pipeline, PipelineError, ReorderStages, StageInput,
     StageType, UpdatePipeline, UpdateStage,
@@ -311,10 +311,16 @@ async fn making_a_pipeline_default_unsets_the_previous_one_and_the_default_canno
         matches!(err, PipelineError::DefaultPipelineRequired),
         "{err:?}"
     );
-    let err = crm_deals::delete_pipeline(&mut conn, &admin(), sales.id, None, None)
-        .await
-        .map_err(stage_error)
-        .unwrap_err();
+    let err = crm_deals::delete_holder(
+        &mut conn,
+        &admin(),
+        DealHolder::Pipeline(sales.id),
+        None,
+        None,
+    )
+    .await
+    .map_err(stage_error)
+    .unwrap_err();
     assert!(
         matches!(err, PipelineError::DefaultPipelineRequired),
         "{err:?}"
@@ -368,30 +374,48 @@ async fn deleting_a_stage_with_deals_needs_a_target_and_moves_every_deal_in_orde
     let d1 = insert_deal(&mut conn, sales.id, from.id, 5, "open", None, "USD", false).await;
     let d2 = insert_deal(&mut conn, sales.id, from.id, 2, "open", None, "USD", true).await;
     let existing = insert_deal(&mut conn, other.id, to.id, 9, "won", None, "USD", false).await;
-    let err = crm_deals::delete_stage(&mut conn, &admin(), from.id, None, None)
+    let err = crm_deals::delete_holder(&mut conn, &admin(), DealHolder::Stage(from.id), None, None)
         .await
         .map_err(stage_error)
         .unwrap_err();
     assert!(matches!(err, PipelineError::StageInUse(2)), "{err:?}");
-    let err = crm_deals::delete_stage(&mut conn, &admin(), from.id, Some(from.id), None)
-        .await
-        .map_err(stage_error)
-        .unwrap_err();
+    let err = crm_deals::delete_holder(
+        &mut conn,
+        &admin(),
+        DealHolder::Stage(from.id),
+        Some(from.id),
+        None,
+    )
+    .await
+    .map_err(stage_error)
+    .unwrap_err();
     assert!(
         matches!(err, PipelineError::InvalidMoveTarget(_)),
         "{err:?}"
     );
-    let err = crm_deals::delete_stage(&mut conn, &admin(), from.id, Some(Uuid::now_v7()), None)
-        .await
-        .map_err(stage_error)
-        .unwrap_err();
+    let err = crm_deals::delete_holder(
+        &mut conn,
+        &admin(),
+        DealHolder::Stage(from.id),
+        Some(Uuid::now_v7()),
+        None,
+    )
+    .await
+    .map_err(stage_error)
+    .unwrap_err();
     assert!(
         matches!(err, PipelineError::InvalidMoveTarget(_)),
         "{err:?}"
     );
-    crm_deals::delete_stage(&mut conn, &admin(), from.id, Some(to.id), None)
-        .await
-        .unwrap();
+    crm_deals::delete_holder(
+        &mut conn,
+        &admin(),
+        DealHolder::Stage(from.id),
+        Some(to.id),
+        None,
+    )
+    .await
+    .unwrap();
     let (s2, p2, pos2, status2, closed2) = deal(&mut conn, d2).await;
     let (s1, p1, pos1, status1, closed1) = deal(&mut conn, d1).await;
     assert_eq!((s1, p1, s2, p2), (to.id, other.id, to.id, other.id));
@@ -429,9 +453,15 @@ async fn moving_deals_into_an_open_stage_clears_closed_at_and_an_empty_stage_del
     let sales = default_pipeline(&mut conn).await;
     let won = &sales.stages[4];
     let d = insert_deal(&mut conn, sales.id, won.id, 0, "won", None, "USD", false).await;
-    crm_deals::delete_stage(&mut conn, &admin(), won.id, Some(sales.stages[0].id), None)
-        .await
-        .unwrap();
+    crm_deals::delete_holder(
+        &mut conn,
+        &admin(),
+        DealHolder::Stage(won.id),
+        Some(sales.stages[0].id),
+        None,
+    )
+    .await
+    .unwrap();
     let (stage, _, pos, status, closed) = deal(&mut conn, d).await;
     assert_eq!(
         (stage, pos, status.as_str()),
@@ -439,9 +469,15 @@ async fn moving_deals_into_an_open_stage_clears_closed_at_and_an_empty_stage_del
     );
     assert!(closed.is_none());
     // An empty stage needs no target.
-    crm_deals::delete_stage(&mut conn, &admin(), sales.stages[1].id, None, None)
-        .await
-        .unwrap();
+    crm_deals::delete_holder(
+        &mut conn,
+        &admin(),
+        DealHolder::Stage(sales.stages[1].id),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
@@ -456,10 +492,16 @@ async fn the_last_stage_of_a_pipeline_cannot_be_deleted() {
         },
     )
     .await;
-    let err = crm_deals::delete_stage(&mut conn, &admin(), p.stages[0].id, None, None)
-        .await
-        .map_err(stage_error)
-        .unwrap_err();
+    let err = crm_deals::delete_holder(
+        &mut conn,
+        &admin(),
+        DealHolder::Stage(p.stages[0].id),
+        None,
+        None,
+    )
+    .await
+    .map_err(stage_error)
+    .unwrap_err();
     assert!(matches!(err, PipelineError::LastStage), "{err:?}");
 }
 
@@ -746,15 +788,21 @@ async fn deleting_a_pipeline_with_deals_moves_them_to_another_pipeline_only() {
         true,
     )
     .await;
-    let err = crm_deals::delete_pipeline(&mut conn, &admin(), doomed.id, None, None)
-        .await
-        .map_err(stage_error)
-        .unwrap_err();
-    assert!(matches!(err, PipelineError::PipelineInUse(2)), "{err:?}");
-    let err = crm_deals::delete_pipeline(
+    let err = crm_deals::delete_holder(
         &mut conn,
         &admin(),
-        doomed.id,
+        DealHolder::Pipeline(doomed.id),
+        None,
+        None,
+    )
+    .await
+    .map_err(stage_error)
+    .unwrap_err();
+    assert!(matches!(err, PipelineError::PipelineInUse(2)), "{err:?}");
+    let err = crm_deals::delete_holder(
+        &mut conn,
+        &admin(),
+        DealHolder::Pipeline(doomed.id),
         Some(doomed.stages[1].id),
         None,
     )
@@ -765,15 +813,21 @@ async fn deleting_a_pipeline_with_deals_moves_them_to_another_pipeline_only() {
         matches!(err, PipelineError::InvalidMoveTarget(_)),
         "{err:?}"
     );
-    let err = crm_deals::delete_pipeline(&mut conn, &admin(), doomed.id, None, Some(99))
-        .await
-        .map_err(stage_error)
-        .unwrap_err();
-    assert!(matches!(err, PipelineError::VersionMismatch(_)));
-    crm_deals::delete_pipeline(
+    let err = crm_deals::delete_holder(
         &mut conn,
         &admin(),
-        doomed.id,
+        DealHolder::Pipeline(doomed.id),
+        None,
+        Some(99),
+    )
+    .await
+    .map_err(stage_error)
+    .unwrap_err();
+    assert!(matches!(err, PipelineError::VersionMismatch(_)));
+    crm_deals::delete_holder(
+        &mut conn,
+        &admin(),
+        DealHolder::Pipeline(doomed.id),
         Some(sales.stages[5].id),
         None,
     )
@@ -794,9 +848,15 @@ async fn deleting_a_pipeline_with_deals_moves_them_to_another_pipeline_only() {
     assert!(matches!(err, PipelineError::PipelineNotFound(_)));
     // An empty pipeline deletes without a target.
     let empty = create(&mut conn, named("Empty")).await;
-    crm_deals::delete_pipeline(&mut conn, &admin(), empty.id, None, None)
-        .await
-        .unwrap();
+    crm_deals::delete_holder(
+        &mut conn,
+        &admin(),
+        DealHolder::Pipeline(empty.id),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
@@ -821,10 +881,16 @@ async fn viewers_and_managers_read_but_change_nothing() {
             )
             .await
             .unwrap_err(),
-            crm_deals::delete_stage(&mut conn, &actor, sales.stages[0].id, None, None)
-                .await
-                .map_err(stage_error)
-                .unwrap_err(),
+            crm_deals::delete_holder(
+                &mut conn,
+                &actor,
+                DealHolder::Stage(sales.stages[0].id),
+                None,
+                None,
+            )
+            .await
+            .map_err(stage_error)
+            .unwrap_err(),
             crm_deals::update_stage(
                 &mut conn,
                 &actor,
@@ -870,9 +936,15 @@ async fn thousands_of_deals_move_out_of_a_deleted_stage_with_every_entry_and_eve
     .execute(&mut conn)
     .await
     .unwrap();
-    crm_deals::delete_stage(&mut conn, &admin(), from.id, Some(to.id), None)
-        .await
-        .unwrap();
+    crm_deals::delete_holder(
+        &mut conn,
+        &admin(),
+        DealHolder::Stage(from.id),
+        Some(to.id),
+        None,
+    )
+    .await
+    .unwrap();
     let won: i64 = deals::table
         .filter(deals::stage_id.eq(to.id))
         .filter(deals::status.eq("won"))

@@ -3,6 +3,7 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use crm_core::PageRequest;
+use crm_deals::DealHolder;
 use crm_pipelines::{
     CreatePipeline, CreateStage, ListPipelines, Pipeline, ReorderStages, Stage, StageSummary,
     UpdatePipeline, UpdateStage,
@@ -151,7 +152,14 @@ async fn delete_pipeline(
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
-    crm_deals::delete_pipeline(&mut conn, &actor.0, *id, query.move_deals_to, if_match.0).await?;
+    crm_deals::delete_holder(
+        &mut conn,
+        &actor.0,
+        DealHolder::Pipeline(*id),
+        query.move_deals_to,
+        if_match.0,
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -280,6 +288,13 @@ async fn delete_stage(
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
-    crm_deals::delete_stage(&mut conn, &actor.0, *id, query.move_deals_to, if_match.0).await?;
+    crm_deals::delete_holder(
+        &mut conn,
+        &actor.0,
+        DealHolder::Stage(*id),
+        query.move_deals_to,
+        if_match.0,
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
