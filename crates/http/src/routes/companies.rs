@@ -1,11 +1,9 @@
 //! `/api/companies`: CRUD, trash, restore and batch of companies.
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use chrono::{DateTime, Utc};
 use crm_companies::{Company, CompanySort, CreateCompany, ListCompanies, UpdateCompany};
 use crm_core::Listing;
-use crm_core::{Cursor, FieldError, PageRequest, SortDirection};
-use crm_custom_fields::{CfQuery, CustomFieldEntity, FieldSet, parse_filters, parse_sort};
+use crm_custom_fields::CustomFieldEntity;
 use serde::{Deserialize, Serialize};
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
@@ -14,7 +12,7 @@ use crate::batch::{BatchItemResult, BatchRequest, parse, run_batch};
 use crate::body::Json;
 use crate::envelope::{Data, Paged, created, cursor_list, list, ok_versioned};
 use crate::extract::{AuthActor, IfMatch};
-use crate::list_query::ListQuery;
+use crate::list_query::{ListFilters, ListQuery, ListSpec};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 
@@ -26,29 +24,6 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(update_company)
         .service(delete_company)
         .service(restore_company);
-}
-
-/// `cursor` (even empty: the first page) switches a list to keyset paging, which is ordered
-/// by `createdAt` and so refuses `sort`.
-pub(crate) fn cursor_param(
-    cursor: Option<&str>,
-    sort: Option<&str>,
-) -> Result<Option<Option<Cursor>>, ApiError> {
-    let Some(raw) = cursor.map(str::trim) else {
-        return Ok(None);
-    };
-    if sort.is_some() {
-        return Err(ApiError::invalid(vec![FieldError::new(
-            "sort",
-            "cannot be combined with cursor: cursor pages are ordered by createdAt",
-        )]));
-    }
-    if raw.is_empty() {
-        return Ok(Some(None));
-    }
-    Cursor::decode(raw)
-        .map(|c| Some(Some(c)))
-        .map_err(|e| ApiError::invalid(vec![e]))
 }
 
 /// A list answer: offset-paged with `meta.total`, or keyset-paged with `meta.nextCursor`.
@@ -68,20 +43,11 @@ pub struct DeleteQuery {
     pub permanent: Option<bool>,
 }
 
-/// Query of `GET /api/companies`.
+/// The filters of `GET /api/companies`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct ListCompaniesQuery {
-    /// Page number, from 1 (offset paging).
-    #[param(minimum = 1)]
-    pub page: Option<i64>,
-    /// Page size, 1–100 (default 50).
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<i64>,
-    /// Comma list of `createdAt`, `updatedAt`, `name`, `employees`; `-` for descending.
-    /// Default `createdAt`. Not with `cursor`.
-    pub sort: Option<String>,
+pub struct CompanyFilters {
     /// Fragment of the name (case-insensitive).
     pub q: Option<String>,
     /// Only this industry (case-insensitive).
@@ -90,58 +56,14 @@ pub struct ListCompaniesQuery {
     pub owner_id: Option<Uuid>,
     /// Only companies with this tag.
     pub tag: Option<String>,
-    /// Only companies changed at or after this time (RFC 3339).
-    pub updated_since: Option<DateTime<Utc>>,
-    /// `true`: list the trash instead.
-    pub deleted: Option<bool>,
-    /// Keyset paging: empty for the first page, then `meta.nextCursor`.
-    pub cursor: Option<String>,
 }
 
-impl ListCompaniesQuery {
-    fn into_input(
-        self,
-        fields: Option<&FieldSet>,
-        cf: &[(String, String)],
-    ) -> Result<ListCompanies, ApiError> {
-        let page =
-            PageRequest::new(self.page, self.limit).map_err(|e| ApiError::invalid(vec![e]))?;
-        let cursor = cursor_param(self.cursor.as_deref(), self.sort.as_deref())?;
-        let mut custom_fields = custom_filters(fields, cf)?;
-        let sort = parse_sort(
-            self.sort.as_deref(),
-            CompanySort::ALLOWED,
-            vec![(CompanySort::CreatedAt, SortDirection::Asc)],
-            fields,
-            CompanySort::CustomField,
-            &mut custom_fields,
-        )
-        .map_err(|e| ApiError::invalid(vec![e]))?;
-        Ok(ListCompanies {
-            page,
-            sort,
-            cursor,
-            q: self.q,
-            industry: self.industry,
-            owner_id: self.owner_id,
-            tag: self.tag,
-            updated_since: self.updated_since,
-            deleted: self.deleted.unwrap_or(false),
-            custom_fields,
-        })
-    }
-}
-
-/// The `cf.` filters of a list request (`fields` is loaded whenever there are some).
-pub(crate) fn custom_filters(
-    fields: Option<&FieldSet>,
-    cf: &[(String, String)],
-) -> Result<CfQuery, ApiError> {
-    let mut query = CfQuery::default();
-    if let Some(fields) = fields {
-        query.filters = parse_filters(fields, cf).map_err(|e| ApiError::invalid(vec![e]))?;
-    }
-    Ok(query)
+impl ListFilters for CompanyFilters {
+    const SPEC: ListSpec = ListSpec::records(
+        CustomFieldEntity::Company,
+        "Comma list of `createdAt`, `updatedAt`, `name`, `employees`; `-` for descending. \
+         Default `createdAt`.",
+    );
 }
 
 /// Lists the companies the actor may see (`companies.read`; all of them with
@@ -151,24 +73,37 @@ pub(crate) fn custom_filters(
 /// Custom fields: `cf.<key>=value` (repeat for any of several; MULTI_SELECT: has the option),
 /// `cf.<key>.gte|gt|lte|lt=value` (NUMBER, DATE, DATETIME), `cf.<key>.exists=true|false`, and
 /// `sort=cf.<key>` / `-cf.<key>`. An unknown or inactive key is a 400 naming the parameter.
-#[utoipa::path(get, path = "/companies", tag = "companies", params(ListCompaniesQuery), security(("bearer" = [])), responses(
+#[utoipa::path(get, path = "/companies", tag = "companies", params(ListQuery<CompanyFilters>), security(("bearer" = [])), responses(
     (status = 200, body = Paged<Company>, description = "A page; with `cursor`, keyset-paged: `meta` is `{limit, nextCursor}`"),
 ))]
 #[get("/companies")]
 async fn list_companies(
     state: web::Data<AppState>,
     actor: AuthActor,
-    query: ListQuery<ListCompaniesQuery>,
+    query: ListQuery<CompanyFilters>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
-    let fields = query
-        .fields(
+    let (sort, custom_fields) = query
+        .sort_and_filters(
             &mut conn,
-            CustomFieldEntity::Company,
-            query.params.sort.as_deref(),
+            CompanySort::ALLOWED,
+            CompanySort::CreatedAt,
+            CompanySort::CustomField,
         )
         .await?;
-    let input = query.params.into_input(fields.as_ref(), &query.cf)?;
+    let (shared, f) = (query.list, query.filters);
+    let input = ListCompanies {
+        page: shared.page,
+        sort,
+        cursor: shared.cursor,
+        q: f.q,
+        industry: f.industry,
+        owner_id: f.owner_id,
+        tag: f.tag,
+        updated_since: shared.updated_since,
+        deleted: shared.deleted,
+        custom_fields,
+    };
     Ok(listing(
         crm_companies::list_companies(&mut conn, &actor.0, &input).await?,
     ))
