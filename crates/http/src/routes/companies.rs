@@ -2,19 +2,19 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use crm_companies::{Company, CompanySort, CreateCompany, ListCompanies, UpdateCompany};
-use crm_core::Listing;
 use crm_custom_fields::CustomFieldEntity;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use crate::batch::{BatchItemResult, BatchRequest, parse, run_batch};
+use crate::batch::{BatchItemResult, BatchRequest, create_or_update};
 use crate::body::Json;
-use crate::envelope::{Data, Paged, created, cursor_list, list, ok_versioned};
+use crate::envelope::{Data, Paged, created, listing, versioned};
 use crate::extract::{AuthActor, IfMatch};
 use crate::list_query::{ListFilters, ListQuery, ListSpec};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
+use crate::trash::{self, DeleteQuery};
 
 pub(crate) fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list_companies)
@@ -24,23 +24,6 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(update_company)
         .service(delete_company)
         .service(restore_company);
-}
-
-/// A list answer: offset-paged with `meta.total`, or keyset-paged with `meta.nextCursor`.
-pub(crate) fn listing<T: Serialize>(listing: Listing<T>) -> HttpResponse {
-    match listing {
-        Listing::Page(page) => list(page),
-        Listing::Cursor(page) => cursor_list(page),
-    }
-}
-
-/// Query of `DELETE /api/companies/{id}` and `DELETE /api/contacts/{id}`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct DeleteQuery {
-    /// `true`: delete for good instead of moving to the trash (admins only).
-    pub permanent: Option<bool>,
 }
 
 /// The filters of `GET /api/companies`.
@@ -138,34 +121,8 @@ async fn batch_companies(
     actor: AuthActor,
     body: Json<BatchRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    run_batch(body.into_inner(), |item| {
-        let state = state.clone();
-        let actor = actor.0.clone();
-        async move {
-            let mut conn = state.conn().await?;
-            let company = match item.id {
-                Some(id) => {
-                    let input: UpdateCompany = parse(item.body)?;
-                    let c =
-                        crm_companies::update_company(&mut conn, &actor, id, input, item.version)
-                            .await?;
-                    (200, c)
-                }
-                None => {
-                    let input: CreateCompany = parse(item.body)?;
-                    (
-                        201,
-                        crm_companies::create_company(&mut conn, &actor, input).await?,
-                    )
-                }
-            };
-            Ok((
-                company.0,
-                serde_json::to_value(company.1).unwrap_or_default(),
-            ))
-        }
-    })
-    .await
+    let (create, update) = (crm_companies::create_company, crm_companies::update_company);
+    create_or_update(&state, &actor.0, body.into_inner(), create, update).await
 }
 
 /// Reads a company (`companies.read`); trashed or not visible: 404.
@@ -180,8 +137,7 @@ async fn get_company(
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let company = crm_companies::get_company(&mut conn, &actor.0, *id).await?;
-    let version = company.version;
-    Ok(ok_versioned(company, version))
+    Ok(versioned(company))
 }
 
 /// Changes a company (`companies.write`). `null` clears a field. `If-Match` guards against
@@ -203,8 +159,7 @@ async fn update_company(
     let company =
         crm_companies::update_company(&mut conn, &actor.0, *id, body.into_inner(), if_match.0)
             .await?;
-    let version = company.version;
-    Ok(ok_versioned(company, version))
+    Ok(versioned(company))
 }
 
 /// Moves a company to the trash (`companies.delete`); `?permanent=true` deletes it for good
@@ -221,10 +176,15 @@ async fn delete_company(
     query: web::Query<DeleteQuery>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.conn().await?;
-    let permanent = query.permanent.unwrap_or(false);
-    crm_companies::delete_company(&mut conn, &actor.0, *id, permanent, if_match.0).await?;
-    Ok(HttpResponse::NoContent().finish())
+    trash::delete(
+        &state,
+        &actor.0,
+        *id,
+        query.into_inner(),
+        if_match,
+        crm_companies::delete_company,
+    )
+    .await
 }
 
 /// Takes a company out of the trash (`companies.delete`); 409 when another company took its
@@ -239,8 +199,5 @@ async fn restore_company(
     actor: AuthActor,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.conn().await?;
-    let company = crm_companies::restore_company(&mut conn, &actor.0, *id).await?;
-    let version = company.version;
-    Ok(ok_versioned(company, version))
+    trash::restore(&state, &actor.0, *id, crm_companies::restore_company).await
 }

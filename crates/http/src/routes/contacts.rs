@@ -8,14 +8,14 @@ use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use crate::batch::{BatchItemResult, BatchRequest, parse, run_batch};
+use crate::batch::{BatchItemResult, BatchRequest, create_or_update};
 use crate::body::Json;
-use crate::envelope::{Data, Paged, created, ok_versioned};
+use crate::envelope::{Data, Paged, created, listing, versioned};
 use crate::extract::{AuthActor, IfMatch};
 use crate::list_query::{ListFilters, ListQuery, ListSpec};
 use crate::problem::{ApiError, Problem};
-use crate::routes::companies::{DeleteQuery, listing};
 use crate::state::AppState;
+use crate::trash::{self, DeleteQuery};
 
 pub(crate) fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list_contacts)
@@ -162,31 +162,8 @@ async fn batch_contacts(
     actor: AuthActor,
     body: Json<BatchRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    run_batch(body.into_inner(), |item| {
-        let state = state.clone();
-        let actor = actor.0.clone();
-        async move {
-            let mut conn = state.conn().await?;
-            let (status, contact) = match item.id {
-                Some(id) => {
-                    let input: UpdateContact = parse(item.body)?;
-                    let c =
-                        crm_contacts::update_contact(&mut conn, &actor, id, input, item.version)
-                            .await?;
-                    (200, c)
-                }
-                None => {
-                    let input: CreateContact = parse(item.body)?;
-                    (
-                        201,
-                        crm_contacts::create_contact(&mut conn, &actor, input).await?,
-                    )
-                }
-            };
-            Ok((status, serde_json::to_value(contact).unwrap_or_default()))
-        }
-    })
-    .await
+    let (create, update) = (crm_contacts::create_contact, crm_contacts::update_contact);
+    create_or_update(&state, &actor.0, body.into_inner(), create, update).await
 }
 
 /// Reads a contact (`contacts.read`); trashed or not visible: 404.
@@ -201,8 +178,7 @@ async fn get_contact(
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let contact = crm_contacts::get_contact(&mut conn, &actor.0, *id).await?;
-    let version = contact.version;
-    Ok(ok_versioned(contact, version))
+    Ok(versioned(contact))
 }
 
 /// Changes a contact (`contacts.write`). `null` clears a field; `companyId: null` unlinks the
@@ -224,8 +200,7 @@ async fn update_contact(
     let contact =
         crm_contacts::update_contact(&mut conn, &actor.0, *id, body.into_inner(), if_match.0)
             .await?;
-    let version = contact.version;
-    Ok(ok_versioned(contact, version))
+    Ok(versioned(contact))
 }
 
 /// Moves a contact to the trash (`contacts.delete`); `?permanent=true` deletes it for good
@@ -241,10 +216,15 @@ async fn delete_contact(
     query: web::Query<DeleteQuery>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.conn().await?;
-    let permanent = query.permanent.unwrap_or(false);
-    crm_contacts::delete_contact(&mut conn, &actor.0, *id, permanent, if_match.0).await?;
-    Ok(HttpResponse::NoContent().finish())
+    trash::delete(
+        &state,
+        &actor.0,
+        *id,
+        query.into_inner(),
+        if_match,
+        crm_contacts::delete_contact,
+    )
+    .await
 }
 
 /// Takes a contact out of the trash (`contacts.delete`); 409 when another contact took its
@@ -259,8 +239,5 @@ async fn restore_contact(
     actor: AuthActor,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.conn().await?;
-    let contact = crm_contacts::restore_contact(&mut conn, &actor.0, *id).await?;
-    let version = contact.version;
-    Ok(ok_versioned(contact, version))
+    trash::restore(&state, &actor.0, *id, crm_contacts::restore_contact).await
 }

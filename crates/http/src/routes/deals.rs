@@ -8,13 +8,14 @@ use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use crate::batch::{BatchItemResult, BatchRequest, parse, run_batch};
+use crate::batch::{BatchItemResult, BatchRequest, create_or_update};
 use crate::body::Json;
-use crate::envelope::{Data, Paged, created, cursor_list, list, ok_versioned};
+use crate::envelope::{Data, Paged, created, cursor_list, list, versioned};
 use crate::extract::{AuthActor, IfMatch};
 use crate::list_query::{ListFilters, ListQuery, ListSpec};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
+use crate::trash::{self, DeleteQuery};
 
 pub(crate) fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list_deals)
@@ -69,15 +70,6 @@ impl ListFilters for DealFilters {
          `expectedCloseAt`, `position`; `-` for descending. Default `createdAt`, or `position` \
          (board order) with `stageId`.",
     );
-}
-
-/// Query of `DELETE /api/deals/{id}`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct DeleteDealQuery {
-    /// `true`: delete for good instead of moving to the trash (admins only).
-    pub permanent: Option<bool>,
 }
 
 /// Lists deals (`deals.read`; without `deals.read_all` only those one created or is assigned
@@ -169,30 +161,8 @@ async fn batch_deals(
     actor: AuthActor,
     body: Json<BatchRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = actor.0;
-    run_batch(body.into_inner(), |item| {
-        // Every item its own connection and transaction: one failing leaves the others intact.
-        let (state, actor) = (state.clone(), actor.clone());
-        async move {
-            let mut conn = state.conn().await?;
-            let conn = &mut conn;
-            let deal = match item.id {
-                Some(id) => {
-                    let input: UpdateDeal = parse(item.body)?;
-                    (
-                        200,
-                        crm_deals::update_deal(conn, &actor, id, input, item.version).await?,
-                    )
-                }
-                None => {
-                    let input: CreateDeal = parse(item.body)?;
-                    (201, crm_deals::create_deal(conn, &actor, input).await?)
-                }
-            };
-            Ok((deal.0, serde_json::to_value(deal.1).unwrap_or_default()))
-        }
-    })
-    .await
+    let (create, update) = (crm_deals::create_deal, crm_deals::update_deal);
+    create_or_update(&state, &actor.0, body.into_inner(), create, update).await
 }
 
 /// Reads a deal (`deals.read`; 404 for trashed or invisible deals).
@@ -207,8 +177,7 @@ async fn get_deal(
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let deal = crm_deals::get_deal(&mut conn, &actor.0, *id).await?;
-    let version = deal.version;
-    Ok(ok_versioned(deal, version))
+    Ok(versioned(deal))
 }
 
 /// Changes a deal (`deals.write`). A new `stageId` moves it to the end of that stage;
@@ -229,13 +198,12 @@ async fn update_deal(
     let mut conn = state.conn().await?;
     let deal =
         crm_deals::update_deal(&mut conn, &actor.0, *id, body.into_inner(), if_match.0).await?;
-    let version = deal.version;
-    Ok(ok_versioned(deal, version))
+    Ok(versioned(deal))
 }
 
 /// Moves a deal to the trash (`deals.delete`), or with `permanent=true` deletes it for good
 /// (admins only).
-#[utoipa::path(delete, path = "/deals/{id}", tag = "deals", params(("id" = Uuid, Path), DeleteDealQuery, ("If-Match" = Option<String>, Header)), security(("bearer" = [])), responses(
+#[utoipa::path(delete, path = "/deals/{id}", tag = "deals", params(("id" = Uuid, Path), DeleteQuery, ("If-Match" = Option<String>, Header)), security(("bearer" = [])), responses(
     (status = 204, description = "Trashed or deleted"),
 ))]
 #[delete("/deals/{id}")]
@@ -243,16 +211,24 @@ async fn delete_deal(
     state: web::Data<AppState>,
     actor: AuthActor,
     id: web::Path<Uuid>,
-    query: web::Query<DeleteDealQuery>,
+    query: web::Query<DeleteQuery>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.conn().await?;
-    if query.permanent.unwrap_or(false) {
-        crm_deals::purge_deal(&mut conn, &actor.0, *id, if_match.0).await?;
-    } else {
-        crm_deals::delete_deal(&mut conn, &actor.0, *id, if_match.0).await?;
-    }
-    Ok(HttpResponse::NoContent().finish())
+    trash::delete(
+        &state,
+        &actor.0,
+        *id,
+        query.into_inner(),
+        if_match,
+        async |conn, actor, id, permanent, version| {
+            if permanent {
+                crm_deals::purge_deal(conn, actor, id, version).await
+            } else {
+                crm_deals::delete_deal(conn, actor, id, version).await
+            }
+        },
+    )
+    .await
 }
 
 /// Takes a deal out of the trash (`deals.delete`), at the end of its stage.
@@ -265,10 +241,7 @@ async fn restore_deal(
     actor: AuthActor,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.conn().await?;
-    let deal = crm_deals::restore_deal(&mut conn, &actor.0, *id).await?;
-    let version = deal.version;
-    Ok(ok_versioned(deal, version))
+    trash::restore(&state, &actor.0, *id, crm_deals::restore_deal).await
 }
 
 /// Puts a deal at `position` (a 0-based place; default and beyond the end: the end) of a stage
@@ -289,6 +262,5 @@ async fn move_deal(
     let mut conn = state.conn().await?;
     let deal =
         crm_deals::move_deal(&mut conn, &actor.0, *id, body.into_inner(), if_match.0).await?;
-    let version = deal.version;
-    Ok(ok_versioned(deal, version))
+    Ok(versioned(deal))
 }

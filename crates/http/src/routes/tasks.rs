@@ -11,13 +11,14 @@ use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use crate::batch::{BatchItemResult, BatchRequest, parse, run_batch};
+use crate::batch::{BatchItemResult, BatchRequest, create_or_update};
 use crate::body::Json;
-use crate::envelope::{Data, Paged, created, cursor_list, list, ok_versioned};
+use crate::envelope::{Data, Paged, created, cursor_list, list, versioned};
 use crate::extract::{AuthActor, IfMatch};
 use crate::list_query::{ListFilters, ListQuery, ListSpec};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
+use crate::trash::{self, DeleteQuery};
 
 pub(crate) fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list_tasks)
@@ -83,15 +84,6 @@ fn statuses(raw: Option<&str>) -> Result<Vec<TaskStatus>, ApiError> {
         }
     }
     Ok(seen)
-}
-
-/// Query of `DELETE /api/tasks/{id}`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct DeleteTaskQuery {
-    /// `true`: remove for good, with its comments (admins only).
-    pub permanent: Option<bool>,
 }
 
 /// Lists the tasks the actor may see (`tasks.read`; all with `tasks.read_all`, otherwise those
@@ -174,30 +166,8 @@ async fn batch_tasks(
     actor: AuthActor,
     body: Json<BatchRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    run_batch(body.into_inner(), |item| {
-        let state = state.clone();
-        let actor = actor.0.clone();
-        async move {
-            let mut conn = state.conn().await?;
-            let (status, task) = match item.id {
-                Some(id) => {
-                    let input: UpdateTask = parse(item.body)?;
-                    let task =
-                        crm_tasks::update_task(&mut conn, &actor, id, input, item.version).await?;
-                    (200, task)
-                }
-                None => {
-                    let input: CreateTask = parse(item.body)?;
-                    (201, crm_tasks::create_task(&mut conn, &actor, input).await?)
-                }
-            };
-            let value = serde_json::to_value(task).map_err(|_| {
-                ApiError::from_status(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR)
-            })?;
-            Ok((status, value))
-        }
-    })
-    .await
+    let (create, update) = (crm_tasks::create_task, crm_tasks::update_task);
+    create_or_update(&state, &actor.0, body.into_inner(), create, update).await
 }
 
 /// Reads a task (`tasks.read` and the right to see it; trashed tasks are 404).
@@ -212,8 +182,7 @@ async fn get_task(
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let task = crm_tasks::get_task(&mut conn, &actor.0, *id).await?;
-    let version = task.version;
-    Ok(ok_versioned(task, version))
+    Ok(versioned(task))
 }
 
 /// Changes a task (`tasks.write`). Entering `DONE` sets `completedAt`, leaving it clears it.
@@ -232,12 +201,13 @@ async fn update_task(
     let mut conn = state.conn().await?;
     let task =
         crm_tasks::update_task(&mut conn, &actor.0, *id, body.into_inner(), if_match.0).await?;
-    let version = task.version;
-    Ok(ok_versioned(task, version))
+    Ok(versioned(task))
 }
 
 /// Moves a task to the trash (`tasks.delete`); `permanent=true` removes it for good (admins).
-#[utoipa::path(delete, path = "/tasks/{id}", tag = "tasks", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header), DeleteTaskQuery), security(("bearer" = [])), responses(
+///
+/// Deleting for good also removes the task's comments.
+#[utoipa::path(delete, path = "/tasks/{id}", tag = "tasks", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header), DeleteQuery), security(("bearer" = [])), responses(
     (status = 204, description = "Trashed or deleted"),
 ))]
 #[delete("/tasks/{id}")]
@@ -245,13 +215,18 @@ async fn delete_task(
     state: web::Data<AppState>,
     actor: AuthActor,
     id: web::Path<Uuid>,
+    query: web::Query<DeleteQuery>,
     if_match: IfMatch,
-    query: web::Query<DeleteTaskQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.conn().await?;
-    let permanent = query.permanent.unwrap_or(false);
-    crm_tasks::delete_task(&mut conn, &actor.0, *id, permanent, if_match.0).await?;
-    Ok(HttpResponse::NoContent().finish())
+    trash::delete(
+        &state,
+        &actor.0,
+        *id,
+        query.into_inner(),
+        if_match,
+        crm_tasks::delete_task,
+    )
+    .await
 }
 
 /// Takes a task out of the trash (`tasks.delete`).
@@ -265,8 +240,5 @@ async fn restore_task(
     actor: AuthActor,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.conn().await?;
-    let task = crm_tasks::restore_task(&mut conn, &actor.0, *id).await?;
-    let version = task.version;
-    Ok(ok_versioned(task, version))
+    trash::restore(&state, &actor.0, *id, crm_tasks::restore_task).await
 }
