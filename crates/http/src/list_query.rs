@@ -53,14 +53,29 @@ impl ListSpec {
         custom_fields: None,
     };
 
+    /// `page` and `limit`, defaulting to 100 for the reason given: a list a client wants whole.
+    pub const fn whole(why: &'static str) -> Self {
+        Self {
+            whole: Some(why),
+            ..Self::PAGED
+        }
+    }
+
+    /// `page`, `limit` and `sort`, described by `sort`.
+    pub const fn sorted(sort: &'static str) -> Self {
+        Self {
+            sort: Some(sort),
+            ..Self::PAGED
+        }
+    }
+
     /// A list of records with a trash and custom fields of `entity`: every shared parameter.
     pub const fn records(entity: CustomFieldEntity, sort: &'static str) -> Self {
         Self {
-            sort: Some(sort),
             cursor: true,
             trash: true,
             custom_fields: Some(entity),
-            ..Self::PAGED
+            ..Self::sorted(sort)
         }
     }
 
@@ -303,10 +318,7 @@ mod tests {
     }
 
     impl ListFilters for Paged {
-        const SPEC: ListSpec = ListSpec {
-            whole: Some("few enough"),
-            ..ListSpec::PAGED
-        };
+        const SPEC: ListSpec = ListSpec::whole("few enough");
     }
 
     #[test]

@@ -39,10 +39,7 @@ pub struct CustomFieldFilters {
 }
 
 impl ListFilters for CustomFieldFilters {
-    const SPEC: ListSpec = ListSpec {
-        whole: Some("a record type has at most 100 fields"),
-        ..ListSpec::PAGED
-    };
+    const SPEC: ListSpec = ListSpec::whole("a record type has at most 100 fields");
 }
 
 /// The custom field definitions (`custom_fields.read`, every role), by record type and

@@ -32,10 +32,7 @@ pub struct TagFilters {
 }
 
 impl ListFilters for TagFilters {
-    const SPEC: ListSpec = ListSpec {
-        whole: Some("the whole registry fits a page or two"),
-        ..ListSpec::PAGED
-    };
+    const SPEC: ListSpec = ListSpec::whole("the whole registry fits a page or two");
 }
 
 /// Every tag with its usage count (non-trashed contacts, companies, deals and tasks carrying

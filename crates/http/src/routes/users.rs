@@ -36,13 +36,10 @@ pub struct UserFilters {
 }
 
 impl ListFilters for UserFilters {
-    const SPEC: ListSpec = ListSpec {
-        sort: Some(
-            "Comma list of `createdAt`, `email`, `firstName`, `lastName`, `lastLoginAt`; `-` \
-             for descending. Default `createdAt`.",
-        ),
-        ..ListSpec::PAGED
-    };
+    const SPEC: ListSpec = ListSpec::sorted(
+        "Comma list of `createdAt`, `email`, `firstName`, `lastName`, `lastLoginAt`; `-` \
+         for descending. Default `createdAt`.",
+    );
 }
 
 /// Lists users (`users.read`).
