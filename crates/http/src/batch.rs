@@ -5,11 +5,16 @@
 use std::future::Future;
 
 use actix_web::HttpResponse;
-use crm_core::FieldError;
+use actix_web::http::StatusCode;
+use crm_core::{Actor, FieldError};
+use crm_db::AsyncPgConnection;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use uuid::Uuid;
 
 use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
 
 /// Most items in one batch.
 pub const MAX_BATCH: usize = 100;
@@ -67,7 +72,7 @@ pub struct BatchItemResult {
 /// One item split into its id (for updates), expected version and the remaining fields.
 pub struct BatchItem {
     /// Id of the record to update; `None` for a create.
-    pub id: Option<uuid::Uuid>,
+    pub id: Option<Uuid>,
     /// Expected version (`If-Match`) for an update.
     pub version: Option<i32>,
     /// The fields, as for a single create or update.
@@ -102,7 +107,7 @@ fn split(item: Value) -> Result<BatchItem, ApiError> {
 }
 
 /// Parses an item's fields into the create or update input of the resource.
-pub fn parse<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, ApiError> {
+pub fn parse<T: DeserializeOwned>(body: Value) -> Result<T, ApiError> {
     crate::body::parse_value(body)
 }
 
@@ -141,4 +146,40 @@ where
         });
     }
     Ok(HttpResponse::Ok().json(crate::envelope::Data { data: results }))
+}
+
+/// A batch of creates (`create(conn, actor, input)`) and updates (`update(conn, actor, id,
+/// input, expected_version)`) of one record type. Every item gets its own connection and
+/// transaction: one failing leaves the others intact.
+pub async fn create_or_update<C, U, T, E>(
+    state: &AppState,
+    actor: &Actor,
+    request: BatchRequest,
+    create: impl AsyncFn(&mut AsyncPgConnection, &Actor, C) -> Result<T, E>,
+    update: impl AsyncFn(&mut AsyncPgConnection, &Actor, Uuid, U, Option<i32>) -> Result<T, E>,
+) -> Result<HttpResponse, ApiError>
+where
+    C: DeserializeOwned,
+    U: DeserializeOwned,
+    T: Serialize,
+    ApiError: From<E>,
+{
+    let (create, update) = (&create, &update);
+    run_batch(request, |item| async move {
+        let mut conn = state.conn().await?;
+        let (status, record) = match item.id {
+            Some(id) => {
+                let input = parse(item.body)?;
+                (
+                    200,
+                    update(&mut conn, actor, id, input, item.version).await?,
+                )
+            }
+            None => (201, create(&mut conn, actor, parse(item.body)?).await?),
+        };
+        let value = serde_json::to_value(record)
+            .map_err(|_| ApiError::from_status(StatusCode::INTERNAL_SERVER_ERROR))?;
+        Ok((status, value))
+    })
+    .await
 }

@@ -3,7 +3,7 @@
 
 use actix_web::HttpResponse;
 use actix_web::http::header;
-use crm_core::Page;
+use crm_core::{Listing, Page};
 use serde::Serialize;
 
 /// `{"data": T}`.
@@ -48,6 +48,35 @@ pub fn ok_versioned<T: Serialize>(data: T, version: i32) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::ETAG, etag(version)))
         .json(Data { data })
+}
+
+/// A record whose answers carry its `version` as `ETag`.
+pub trait Versioned: Serialize {
+    /// The version `If-Match` is checked against.
+    fn version(&self) -> i32;
+}
+
+macro_rules! impl_versioned {
+    ($($record:ty),* $(,)?) => {
+        $(impl Versioned for $record {
+            fn version(&self) -> i32 {
+                self.version
+            }
+        })*
+    };
+}
+
+impl_versioned!(
+    crm_companies::Company,
+    crm_contacts::Contact,
+    crm_deals::Deal,
+    crm_tasks::Task,
+);
+
+/// 200 `{"data": record}` with the record's `ETag`.
+pub fn versioned<T: Versioned>(record: T) -> HttpResponse {
+    let version = record.version();
+    ok_versioned(record, version)
 }
 
 /// 201 `{"data": T}` with `Location` and, for versioned records, `ETag`.
@@ -122,4 +151,12 @@ pub fn cursor_list<T: Serialize>(page: crm_core::CursorPage<T>) -> HttpResponse 
             next_cursor: page.next_cursor,
         },
     })
+}
+
+/// A list answer: offset-paged with `meta.total`, or keyset-paged with `meta.nextCursor`.
+pub fn listing<T: Serialize>(listing: Listing<T>) -> HttpResponse {
+    match listing {
+        Listing::Page(page) => list(page),
+        Listing::Cursor(page) => cursor_list(page),
+    }
 }

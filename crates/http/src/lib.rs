@@ -19,6 +19,7 @@ pub mod problem;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod trash;
 pub mod visibility;
 pub mod websocket;
 

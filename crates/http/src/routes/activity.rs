@@ -2,13 +2,14 @@
 
 use actix_web::{HttpResponse, get, web};
 use crm_activity::Activity;
-use crm_core::{Cursor, EntityKind, EntityRef, FieldError, UserId};
+use crm_core::{EntityKind, EntityRef, FieldError, UserId};
 use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use crate::envelope::{CursorList, cursor_list};
 use crate::extract::AuthActor;
+use crate::list_query::{ListFilters, ListQuery, ListSpec};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 use crate::visibility::ensure_visible;
@@ -17,26 +18,30 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list_activity);
 }
 
-/// Query of `GET /api/activity`.
+/// The filters of `GET /api/activity`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct ActivityQuery {
+pub struct ActivityFilters {
     /// Kind of record (with `entityId`: that record's timeline; alone: a filter of the feed).
     pub entity_type: Option<EntityKind>,
     /// Id of the record.
     pub entity_id: Option<Uuid>,
     /// Only entries by this user (feed only).
     pub actor_id: Option<Uuid>,
-    /// `meta.nextCursor` of the previous page.
-    pub cursor: Option<String>,
-    /// Page size, 1–100 (default 50).
-    pub limit: Option<i64>,
+}
+
+impl ListFilters for ActivityFilters {
+    const SPEC: ListSpec = ListSpec {
+        page: false,
+        cursor: true,
+        ..ListSpec::PAGED
+    };
 }
 
 /// With `entityType` + `entityId`: that record's timeline, newest first (`activity.read` and
 /// the right to see the record). Without `entityId`: every entry (`logs.read`). Keyset-paged.
-#[utoipa::path(get, path = "/activity", tag = "activity", params(ActivityQuery), security(("bearer" = [])), responses(
+#[utoipa::path(get, path = "/activity", tag = "activity", params(ListQuery<ActivityFilters>), security(("bearer" = [])), responses(
     (status = 200, body = CursorList<Activity>),
     (status = 404, body = Problem, content_type = "application/problem+json", description = "`entityId` names no record the caller may read"),
 ))]
@@ -44,16 +49,10 @@ pub struct ActivityQuery {
 async fn list_activity(
     state: web::Data<AppState>,
     actor: AuthActor,
-    query: web::Query<ActivityQuery>,
+    query: ListQuery<ActivityFilters>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query.into_inner();
-    let limit = crm_core::PageRequest::new(None, q.limit)
-        .map_err(|e| ApiError::invalid(vec![e]))?
-        .limit;
-    let cursor = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
-        Some(raw) => Some(Cursor::decode(raw).map_err(|e| ApiError::invalid(vec![e]))?),
-        None => None,
-    };
+    let q = query.filters;
+    let (cursor, limit) = (query.list.cursor.flatten(), query.list.page.limit);
     let mut conn = state.conn().await?;
     let page = match (q.entity_type, q.entity_id) {
         (Some(kind), Some(id)) => {

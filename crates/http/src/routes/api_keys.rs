@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, delete, get, post, web};
 use crm_auth::{ApiKey, CreateApiKey, CreatedApiKey};
-use crm_core::{ApiKeyId, PageRequest};
+use crm_core::ApiKeyId;
 use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::body::Json;
 use crate::envelope::{Data, List, created, list};
 use crate::extract::AuthActor;
+use crate::list_query::{ListFilters, ListQuery, ListSpec};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -19,28 +20,27 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(revoke_api_key);
 }
 
-/// Query of `GET /api/api-keys`.
+/// `GET /api/api-keys` has no filters of its own.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct ListApiKeysQuery {
-    /// Page number, from 1.
-    pub page: Option<i64>,
-    /// Page size, 1–100.
-    pub limit: Option<i64>,
+pub struct ApiKeyFilters {}
+
+impl ListFilters for ApiKeyFilters {
+    const SPEC: ListSpec = ListSpec::PAGED;
 }
 
 /// Lists API keys, newest first (`users.manage`). Secrets are never shown again.
-#[utoipa::path(get, path = "/api-keys", tag = "api-keys", params(ListApiKeysQuery), security(("bearer" = [])), responses(
+#[utoipa::path(get, path = "/api-keys", tag = "api-keys", params(ListQuery<ApiKeyFilters>), security(("bearer" = [])), responses(
     (status = 200, body = List<ApiKey>),
 ))]
 #[get("/api-keys")]
 async fn list_api_keys(
     state: web::Data<AppState>,
     actor: AuthActor,
-    query: web::Query<ListApiKeysQuery>,
+    query: ListQuery<ApiKeyFilters>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = PageRequest::new(query.page, query.limit).map_err(|e| ApiError::invalid(vec![e]))?;
+    let page = query.list.page;
     let mut conn = state.conn().await?;
     Ok(list(
         crm_auth::list_api_keys(&mut conn, &actor.0, page).await?,

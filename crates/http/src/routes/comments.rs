@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use crm_comments::{Comment, CommentTarget, CreateComment, UpdateComment};
-use crm_core::{Cursor, EntityRef, PageRequest};
+use crm_core::EntityRef;
 use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::body::Json;
 use crate::envelope::{Data, Paged, created, cursor_list, list, ok_versioned};
 use crate::extract::{AuthActor, IfMatch};
+use crate::list_query::{ListFilters, ListQuery, ListSpec};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 use crate::visibility::ensure_visible;
@@ -23,23 +24,22 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(delete_comment);
 }
 
-/// Query of `GET /api/comments`.
+/// The record of `GET /api/comments`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct ListCommentsQuery {
+pub struct CommentFilters {
     /// Kind of the record.
     pub entity_type: CommentTarget,
     /// Id of the record.
     pub entity_id: Uuid,
-    /// Page number, from 1.
-    #[param(minimum = 1)]
-    pub page: Option<i64>,
-    /// Page size, 1–100 (default 50).
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<i64>,
-    /// Keyset paging: empty for the first page, then `meta.nextCursor`.
-    pub cursor: Option<String>,
+}
+
+impl ListFilters for CommentFilters {
+    const SPEC: ListSpec = ListSpec {
+        cursor: true,
+        ..ListSpec::PAGED
+    };
 }
 
 fn parent(comment: &Comment) -> EntityRef {
@@ -48,7 +48,7 @@ fn parent(comment: &Comment) -> EntityRef {
 
 /// The comments on a record, oldest first (`comments.read` and the right to see the record).
 /// With `cursor` the answer is keyset-paged (`meta.nextCursor`).
-#[utoipa::path(get, path = "/comments", tag = "comments", params(ListCommentsQuery), security(("bearer" = [])), responses(
+#[utoipa::path(get, path = "/comments", tag = "comments", params(ListQuery<CommentFilters>), security(("bearer" = [])), responses(
     (status = 200, body = Paged<Comment>, description = "A page; with `cursor`, keyset-paged: `meta` is `{limit, nextCursor}`"),
     (status = 404, body = Problem, content_type = "application/problem+json", description = "No such record, or not visible"),
 ))]
@@ -56,39 +56,19 @@ fn parent(comment: &Comment) -> EntityRef {
 async fn list_comments(
     state: web::Data<AppState>,
     actor: AuthActor,
-    query: web::Query<ListCommentsQuery>,
+    query: ListQuery<CommentFilters>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query.into_inner();
-    let page = PageRequest::new(q.page, q.limit).map_err(|e| ApiError::invalid(vec![e]))?;
+    let (target, id) = (query.filters.entity_type, query.filters.entity_id);
+    let page = query.list.page;
     let mut conn = state.conn().await?;
-    ensure_visible(
-        &mut conn,
-        &actor.0,
-        EntityRef::new(q.entity_type.kind(), q.entity_id),
-    )
-    .await?;
-    match q.cursor {
-        Some(raw) => {
-            let cursor = match raw.trim() {
-                "" => None,
-                raw => Some(Cursor::decode(raw).map_err(|e| ApiError::invalid(vec![e]))?),
-            };
-            let page = crm_comments::list_comments_cursor(
-                &mut conn,
-                &actor.0,
-                q.entity_type,
-                q.entity_id,
-                cursor,
-                page.limit,
-            )
-            .await?;
-            Ok(cursor_list(page))
-        }
-        None => Ok(list(
-            crm_comments::list_comments(&mut conn, &actor.0, q.entity_type, q.entity_id, page)
+    ensure_visible(&mut conn, &actor.0, EntityRef::new(target.kind(), id)).await?;
+    Ok(match query.list.cursor {
+        Some(cursor) => cursor_list(
+            crm_comments::list_comments_cursor(&mut conn, &actor.0, target, id, cursor, page.limit)
                 .await?,
-        )),
-    }
+        ),
+        None => list(crm_comments::list_comments(&mut conn, &actor.0, target, id, page).await?),
+    })
 }
 
 /// Comments on a record (`comments.write`); the record must exist, not be in the trash and be

@@ -1,22 +1,20 @@
 //! `/api/companies`: CRUD, trash, restore and batch of companies.
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use chrono::{DateTime, Utc};
 use crm_companies::{Company, CompanySort, CreateCompany, ListCompanies, UpdateCompany};
-use crm_core::Listing;
-use crm_core::{Cursor, FieldError, PageRequest, SortDirection};
-use crm_custom_fields::{CfQuery, CustomFieldEntity, FieldSet, parse_filters, parse_sort};
-use serde::{Deserialize, Serialize};
+use crm_custom_fields::CustomFieldEntity;
+use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use crate::batch::{BatchItemResult, BatchRequest, parse, run_batch};
+use crate::batch::{BatchItemResult, BatchRequest, create_or_update};
 use crate::body::Json;
-use crate::envelope::{Data, Paged, created, cursor_list, list, ok_versioned};
+use crate::envelope::{Data, Paged, created, listing, versioned};
 use crate::extract::{AuthActor, IfMatch};
-use crate::list_query::ListQuery;
+use crate::list_query::{ListFilters, ListQuery, ListSpec};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
+use crate::trash::{self, DeleteQuery};
 
 pub(crate) fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list_companies)
@@ -28,60 +26,11 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(restore_company);
 }
 
-/// `cursor` (even empty: the first page) switches a list to keyset paging, which is ordered
-/// by `createdAt` and so refuses `sort`.
-pub(crate) fn cursor_param(
-    cursor: Option<&str>,
-    sort: Option<&str>,
-) -> Result<Option<Option<Cursor>>, ApiError> {
-    let Some(raw) = cursor.map(str::trim) else {
-        return Ok(None);
-    };
-    if sort.is_some() {
-        return Err(ApiError::invalid(vec![FieldError::new(
-            "sort",
-            "cannot be combined with cursor: cursor pages are ordered by createdAt",
-        )]));
-    }
-    if raw.is_empty() {
-        return Ok(Some(None));
-    }
-    Cursor::decode(raw)
-        .map(|c| Some(Some(c)))
-        .map_err(|e| ApiError::invalid(vec![e]))
-}
-
-/// A list answer: offset-paged with `meta.total`, or keyset-paged with `meta.nextCursor`.
-pub(crate) fn listing<T: Serialize>(listing: Listing<T>) -> HttpResponse {
-    match listing {
-        Listing::Page(page) => list(page),
-        Listing::Cursor(page) => cursor_list(page),
-    }
-}
-
-/// Query of `DELETE /api/companies/{id}` and `DELETE /api/contacts/{id}`.
+/// The filters of `GET /api/companies`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct DeleteQuery {
-    /// `true`: delete for good instead of moving to the trash (admins only).
-    pub permanent: Option<bool>,
-}
-
-/// Query of `GET /api/companies`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ListCompaniesQuery {
-    /// Page number, from 1 (offset paging).
-    #[param(minimum = 1)]
-    pub page: Option<i64>,
-    /// Page size, 1–100 (default 50).
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<i64>,
-    /// Comma list of `createdAt`, `updatedAt`, `name`, `employees`; `-` for descending.
-    /// Default `createdAt`. Not with `cursor`.
-    pub sort: Option<String>,
+pub struct CompanyFilters {
     /// Fragment of the name (case-insensitive).
     pub q: Option<String>,
     /// Only this industry (case-insensitive).
@@ -90,58 +39,14 @@ pub struct ListCompaniesQuery {
     pub owner_id: Option<Uuid>,
     /// Only companies with this tag.
     pub tag: Option<String>,
-    /// Only companies changed at or after this time (RFC 3339).
-    pub updated_since: Option<DateTime<Utc>>,
-    /// `true`: list the trash instead.
-    pub deleted: Option<bool>,
-    /// Keyset paging: empty for the first page, then `meta.nextCursor`.
-    pub cursor: Option<String>,
 }
 
-impl ListCompaniesQuery {
-    fn into_input(
-        self,
-        fields: Option<&FieldSet>,
-        cf: &[(String, String)],
-    ) -> Result<ListCompanies, ApiError> {
-        let page =
-            PageRequest::new(self.page, self.limit).map_err(|e| ApiError::invalid(vec![e]))?;
-        let cursor = cursor_param(self.cursor.as_deref(), self.sort.as_deref())?;
-        let mut custom_fields = custom_filters(fields, cf)?;
-        let sort = parse_sort(
-            self.sort.as_deref(),
-            CompanySort::ALLOWED,
-            vec![(CompanySort::CreatedAt, SortDirection::Asc)],
-            fields,
-            CompanySort::CustomField,
-            &mut custom_fields,
-        )
-        .map_err(|e| ApiError::invalid(vec![e]))?;
-        Ok(ListCompanies {
-            page,
-            sort,
-            cursor,
-            q: self.q,
-            industry: self.industry,
-            owner_id: self.owner_id,
-            tag: self.tag,
-            updated_since: self.updated_since,
-            deleted: self.deleted.unwrap_or(false),
-            custom_fields,
-        })
-    }
-}
-
-/// The `cf.` filters of a list request (`fields` is loaded whenever there are some).
-pub(crate) fn custom_filters(
-    fields: Option<&FieldSet>,
-    cf: &[(String, String)],
-) -> Result<CfQuery, ApiError> {
-    let mut query = CfQuery::default();
-    if let Some(fields) = fields {
-        query.filters = parse_filters(fields, cf).map_err(|e| ApiError::invalid(vec![e]))?;
-    }
-    Ok(query)
+impl ListFilters for CompanyFilters {
+    const SPEC: ListSpec = ListSpec::records(
+        CustomFieldEntity::Company,
+        "Comma list of `createdAt`, `updatedAt`, `name`, `employees`; `-` for descending. \
+         Default `createdAt`.",
+    );
 }
 
 /// Lists the companies the actor may see (`companies.read`; all of them with
@@ -151,24 +56,37 @@ pub(crate) fn custom_filters(
 /// Custom fields: `cf.<key>=value` (repeat for any of several; MULTI_SELECT: has the option),
 /// `cf.<key>.gte|gt|lte|lt=value` (NUMBER, DATE, DATETIME), `cf.<key>.exists=true|false`, and
 /// `sort=cf.<key>` / `-cf.<key>`. An unknown or inactive key is a 400 naming the parameter.
-#[utoipa::path(get, path = "/companies", tag = "companies", params(ListCompaniesQuery), security(("bearer" = [])), responses(
+#[utoipa::path(get, path = "/companies", tag = "companies", params(ListQuery<CompanyFilters>), security(("bearer" = [])), responses(
     (status = 200, body = Paged<Company>, description = "A page; with `cursor`, keyset-paged: `meta` is `{limit, nextCursor}`"),
 ))]
 #[get("/companies")]
 async fn list_companies(
     state: web::Data<AppState>,
     actor: AuthActor,
-    query: ListQuery<ListCompaniesQuery>,
+    query: ListQuery<CompanyFilters>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
-    let fields = query
-        .fields(
+    let (sort, custom_fields) = query
+        .sort_and_filters(
             &mut conn,
-            CustomFieldEntity::Company,
-            query.params.sort.as_deref(),
+            CompanySort::ALLOWED,
+            CompanySort::CreatedAt,
+            CompanySort::CustomField,
         )
         .await?;
-    let input = query.params.into_input(fields.as_ref(), &query.cf)?;
+    let (shared, f) = (query.list, query.filters);
+    let input = ListCompanies {
+        page: shared.page,
+        sort,
+        cursor: shared.cursor,
+        q: f.q,
+        industry: f.industry,
+        owner_id: f.owner_id,
+        tag: f.tag,
+        updated_since: shared.updated_since,
+        deleted: shared.deleted,
+        custom_fields,
+    };
     Ok(listing(
         crm_companies::list_companies(&mut conn, &actor.0, &input).await?,
     ))
@@ -203,34 +121,8 @@ async fn batch_companies(
     actor: AuthActor,
     body: Json<BatchRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    run_batch(body.into_inner(), |item| {
-        let state = state.clone();
-        let actor = actor.0.clone();
-        async move {
-            let mut conn = state.conn().await?;
-            let company = match item.id {
-                Some(id) => {
-                    let input: UpdateCompany = parse(item.body)?;
-                    let c =
-                        crm_companies::update_company(&mut conn, &actor, id, input, item.version)
-                            .await?;
-                    (200, c)
-                }
-                None => {
-                    let input: CreateCompany = parse(item.body)?;
-                    (
-                        201,
-                        crm_companies::create_company(&mut conn, &actor, input).await?,
-                    )
-                }
-            };
-            Ok((
-                company.0,
-                serde_json::to_value(company.1).unwrap_or_default(),
-            ))
-        }
-    })
-    .await
+    let (create, update) = (crm_companies::create_company, crm_companies::update_company);
+    create_or_update(&state, &actor.0, body.into_inner(), create, update).await
 }
 
 /// Reads a company (`companies.read`); trashed or not visible: 404.
@@ -245,8 +137,7 @@ async fn get_company(
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let company = crm_companies::get_company(&mut conn, &actor.0, *id).await?;
-    let version = company.version;
-    Ok(ok_versioned(company, version))
+    Ok(versioned(company))
 }
 
 /// Changes a company (`companies.write`). `null` clears a field. `If-Match` guards against
@@ -268,8 +159,7 @@ async fn update_company(
     let company =
         crm_companies::update_company(&mut conn, &actor.0, *id, body.into_inner(), if_match.0)
             .await?;
-    let version = company.version;
-    Ok(ok_versioned(company, version))
+    Ok(versioned(company))
 }
 
 /// Moves a company to the trash (`companies.delete`); `?permanent=true` deletes it for good
@@ -286,10 +176,15 @@ async fn delete_company(
     query: web::Query<DeleteQuery>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.conn().await?;
-    let permanent = query.permanent.unwrap_or(false);
-    crm_companies::delete_company(&mut conn, &actor.0, *id, permanent, if_match.0).await?;
-    Ok(HttpResponse::NoContent().finish())
+    trash::delete(
+        &state,
+        &actor.0,
+        *id,
+        query.into_inner(),
+        if_match,
+        crm_companies::delete_company,
+    )
+    .await
 }
 
 /// Takes a company out of the trash (`companies.delete`); 409 when another company took its
@@ -304,8 +199,5 @@ async fn restore_company(
     actor: AuthActor,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.conn().await?;
-    let company = crm_companies::restore_company(&mut conn, &actor.0, *id).await?;
-    let version = company.version;
-    Ok(ok_versioned(company, version))
+    trash::restore(&state, &actor.0, *id, crm_companies::restore_company).await
 }

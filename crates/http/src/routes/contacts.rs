@@ -1,22 +1,21 @@
 //! `/api/contacts`: CRUD, trash, restore and batch of contacts, and a company's contacts.
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use chrono::{DateTime, Utc};
 use crm_contacts::{Contact, ContactSort, CreateContact, ListContacts, UpdateContact};
-use crm_core::{PageRequest, SortDirection};
-use crm_custom_fields::{CustomFieldEntity, FieldSet, parse_sort};
+use crm_custom_fields::CustomFieldEntity;
+use crm_db::AsyncPgConnection;
 use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use crate::batch::{BatchItemResult, BatchRequest, parse, run_batch};
+use crate::batch::{BatchItemResult, BatchRequest, create_or_update};
 use crate::body::Json;
-use crate::envelope::{Data, Paged, created, ok_versioned};
+use crate::envelope::{Data, Paged, created, listing, versioned};
 use crate::extract::{AuthActor, IfMatch};
-use crate::list_query::ListQuery;
+use crate::list_query::{ListFilters, ListQuery, ListSpec};
 use crate::problem::{ApiError, Problem};
-use crate::routes::companies::{DeleteQuery, cursor_param, custom_filters, listing};
 use crate::state::AppState;
+use crate::trash::{self, DeleteQuery};
 
 pub(crate) fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list_contacts)
@@ -29,20 +28,11 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(list_company_contacts);
 }
 
-/// Query of `GET /api/contacts` and `GET /api/companies/{id}/contacts`.
+/// The filters of `GET /api/contacts` and `GET /api/companies/{id}/contacts`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct ListContactsQuery {
-    /// Page number, from 1 (offset paging).
-    #[param(minimum = 1)]
-    pub page: Option<i64>,
-    /// Page size, 1–100 (default 50).
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<i64>,
-    /// Comma list of `createdAt`, `updatedAt`, `fullName`, `email`; `-` for descending.
-    /// Default `createdAt`. Not with `cursor`.
-    pub sort: Option<String>,
+pub struct ContactFilters {
     /// Fragment of the full name, e-mail or phone (case-insensitive).
     pub q: Option<String>,
     /// Only contacts of this company.
@@ -53,12 +43,6 @@ pub struct ListContactsQuery {
     pub tag: Option<String>,
     /// Only the contact with this e-mail (case-insensitive).
     pub email: Option<String>,
-    /// Only contacts changed at or after this time (RFC 3339).
-    pub updated_since: Option<DateTime<Utc>>,
-    /// `true`: list the trash instead.
-    pub deleted: Option<bool>,
-    /// Keyset paging: empty for the first page, then `meta.nextCursor`.
-    pub cursor: Option<String>,
     /// Only contacts whose company is of this industry (case-insensitive).
     #[serde(rename = "company.industry")]
     #[param(rename = "company.industry")]
@@ -69,41 +53,43 @@ pub struct ListContactsQuery {
     pub company_name: Option<String>,
 }
 
-impl ListContactsQuery {
-    fn into_input(
-        self,
-        fields: Option<&FieldSet>,
-        cf: &[(String, String)],
-    ) -> Result<ListContacts, ApiError> {
-        let page =
-            PageRequest::new(self.page, self.limit).map_err(|e| ApiError::invalid(vec![e]))?;
-        let cursor = cursor_param(self.cursor.as_deref(), self.sort.as_deref())?;
-        let mut custom_fields = custom_filters(fields, cf)?;
-        let sort = parse_sort(
-            self.sort.as_deref(),
+impl ListFilters for ContactFilters {
+    const SPEC: ListSpec = ListSpec::records(
+        CustomFieldEntity::Contact,
+        "Comma list of `createdAt`, `updatedAt`, `fullName`, `email`; `-` for descending. \
+         Default `createdAt`.",
+    );
+}
+
+/// The service's list input: both contact lists take the same parameters.
+async fn list_input(
+    conn: &mut AsyncPgConnection,
+    query: ListQuery<ContactFilters>,
+) -> Result<ListContacts, ApiError> {
+    let (sort, custom_fields) = query
+        .sort_and_filters(
+            conn,
             ContactSort::ALLOWED,
-            vec![(ContactSort::CreatedAt, SortDirection::Asc)],
-            fields,
+            ContactSort::CreatedAt,
             ContactSort::CustomField,
-            &mut custom_fields,
         )
-        .map_err(|e| ApiError::invalid(vec![e]))?;
-        Ok(ListContacts {
-            page,
-            sort,
-            cursor,
-            q: self.q,
-            company_id: self.company_id,
-            owner_id: self.owner_id,
-            tag: self.tag,
-            email: self.email,
-            updated_since: self.updated_since,
-            deleted: self.deleted.unwrap_or(false),
-            company_industry: self.company_industry,
-            company_name: self.company_name,
-            custom_fields,
-        })
-    }
+        .await?;
+    let (shared, f) = (query.list, query.filters);
+    Ok(ListContacts {
+        page: shared.page,
+        sort,
+        cursor: shared.cursor,
+        q: f.q,
+        company_id: f.company_id,
+        owner_id: f.owner_id,
+        tag: f.tag,
+        email: f.email,
+        updated_since: shared.updated_since,
+        deleted: shared.deleted,
+        company_industry: f.company_industry,
+        company_name: f.company_name,
+        custom_fields,
+    })
 }
 
 /// Lists the contacts the actor may see (`contacts.read`; all of them with
@@ -113,31 +99,24 @@ impl ListContactsQuery {
 /// Custom fields: `cf.<key>=value` (repeat for any of several; MULTI_SELECT: has the option),
 /// `cf.<key>.gte|gt|lte|lt=value` (NUMBER, DATE, DATETIME), `cf.<key>.exists=true|false`, and
 /// `sort=cf.<key>` / `-cf.<key>`. An unknown or inactive key is a 400 naming the parameter.
-#[utoipa::path(get, path = "/contacts", tag = "contacts", params(ListContactsQuery), security(("bearer" = [])), responses(
+#[utoipa::path(get, path = "/contacts", tag = "contacts", params(ListQuery<ContactFilters>), security(("bearer" = [])), responses(
     (status = 200, body = Paged<Contact>, description = "A page; with `cursor`, keyset-paged: `meta` is `{limit, nextCursor}`"),
 ))]
 #[get("/contacts")]
 async fn list_contacts(
     state: web::Data<AppState>,
     actor: AuthActor,
-    query: ListQuery<ListContactsQuery>,
+    query: ListQuery<ContactFilters>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
-    let fields = query
-        .fields(
-            &mut conn,
-            CustomFieldEntity::Contact,
-            query.params.sort.as_deref(),
-        )
-        .await?;
-    let input = query.params.into_input(fields.as_ref(), &query.cf)?;
+    let input = list_input(&mut conn, query).await?;
     Ok(listing(
         crm_contacts::list_contacts(&mut conn, &actor.0, &input).await?,
     ))
 }
 
 /// Lists the visible contacts of a visible company (`contacts.read`, `companies.read`).
-#[utoipa::path(get, path = "/companies/{id}/contacts", tag = "contacts", params(("id" = Uuid, Path), ListContactsQuery), security(("bearer" = [])), responses(
+#[utoipa::path(get, path = "/companies/{id}/contacts", tag = "contacts", params(("id" = Uuid, Path), ListQuery<ContactFilters>), security(("bearer" = [])), responses(
     (status = 200, body = Paged<Contact>, description = "A page; with `cursor`, keyset-paged: `meta` is `{limit, nextCursor}`"),
 ))]
 #[get("/companies/{id}/contacts")]
@@ -145,17 +124,10 @@ async fn list_company_contacts(
     state: web::Data<AppState>,
     actor: AuthActor,
     id: web::Path<Uuid>,
-    query: ListQuery<ListContactsQuery>,
+    query: ListQuery<ContactFilters>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
-    let fields = query
-        .fields(
-            &mut conn,
-            CustomFieldEntity::Contact,
-            query.params.sort.as_deref(),
-        )
-        .await?;
-    let input = query.params.into_input(fields.as_ref(), &query.cf)?;
+    let input = list_input(&mut conn, query).await?;
     Ok(listing(
         crm_contacts::list_company_contacts(&mut conn, &actor.0, *id, &input).await?,
     ))
@@ -190,31 +162,8 @@ async fn batch_contacts(
     actor: AuthActor,
     body: Json<BatchRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    run_batch(body.into_inner(), |item| {
-        let state = state.clone();
-        let actor = actor.0.clone();
-        async move {
-            let mut conn = state.conn().await?;
-            let (status, contact) = match item.id {
-                Some(id) => {
-                    let input: UpdateContact = parse(item.body)?;
-                    let c =
-                        crm_contacts::update_contact(&mut conn, &actor, id, input, item.version)
-                            .await?;
-                    (200, c)
-                }
-                None => {
-                    let input: CreateContact = parse(item.body)?;
-                    (
-                        201,
-                        crm_contacts::create_contact(&mut conn, &actor, input).await?,
-                    )
-                }
-            };
-            Ok((status, serde_json::to_value(contact).unwrap_or_default()))
-        }
-    })
-    .await
+    let (create, update) = (crm_contacts::create_contact, crm_contacts::update_contact);
+    create_or_update(&state, &actor.0, body.into_inner(), create, update).await
 }
 
 /// Reads a contact (`contacts.read`); trashed or not visible: 404.
@@ -229,8 +178,7 @@ async fn get_contact(
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let contact = crm_contacts::get_contact(&mut conn, &actor.0, *id).await?;
-    let version = contact.version;
-    Ok(ok_versioned(contact, version))
+    Ok(versioned(contact))
 }
 
 /// Changes a contact (`contacts.write`). `null` clears a field; `companyId: null` unlinks the
@@ -252,8 +200,7 @@ async fn update_contact(
     let contact =
         crm_contacts::update_contact(&mut conn, &actor.0, *id, body.into_inner(), if_match.0)
             .await?;
-    let version = contact.version;
-    Ok(ok_versioned(contact, version))
+    Ok(versioned(contact))
 }
 
 /// Moves a contact to the trash (`contacts.delete`); `?permanent=true` deletes it for good
@@ -269,10 +216,15 @@ async fn delete_contact(
     query: web::Query<DeleteQuery>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.conn().await?;
-    let permanent = query.permanent.unwrap_or(false);
-    crm_contacts::delete_contact(&mut conn, &actor.0, *id, permanent, if_match.0).await?;
-    Ok(HttpResponse::NoContent().finish())
+    trash::delete(
+        &state,
+        &actor.0,
+        *id,
+        query.into_inner(),
+        if_match,
+        crm_contacts::delete_contact,
+    )
+    .await
 }
 
 /// Takes a contact out of the trash (`contacts.delete`); 409 when another contact took its
@@ -287,8 +239,5 @@ async fn restore_contact(
     actor: AuthActor,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.conn().await?;
-    let contact = crm_contacts::restore_contact(&mut conn, &actor.0, *id).await?;
-    let version = contact.version;
-    Ok(ok_versioned(contact, version))
+    trash::restore(&state, &actor.0, *id, crm_contacts::restore_contact).await
 }

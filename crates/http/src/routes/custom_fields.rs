@@ -14,10 +14,9 @@ use uuid::Uuid;
 use crate::body::Json;
 use crate::envelope::{Data, List, created, list, ok, ok_versioned};
 use crate::extract::{AuthActor, IfMatch};
+use crate::list_query::{ListFilters, ListQuery, ListSpec};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
-use crm_core::PageRequest;
-use crm_core::paging::MAX_LIMIT;
 
 pub(crate) fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list_custom_fields)
@@ -28,45 +27,40 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(delete_custom_field);
 }
 
-/// Query of `GET /api/custom-fields`.
+/// The filters of `GET /api/custom-fields`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct ListCustomFieldsQuery {
-    /// Page number, from 1.
-    #[param(minimum = 1)]
-    pub page: Option<i64>,
-    /// Page size, 1–100 (default 100: a record type has at most 100 fields).
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<i64>,
+pub struct CustomFieldFilters {
     /// Only the fields of `contact`, `company`, `deal` or `task`.
     pub entity_type: Option<CustomFieldEntity>,
     /// Only active (`true`) or inactive (`false`) fields.
     pub is_active: Option<bool>,
 }
 
+impl ListFilters for CustomFieldFilters {
+    const SPEC: ListSpec = ListSpec::whole("a record type has at most 100 fields");
+}
+
 /// The custom field definitions (`custom_fields.read`, every role), by record type and
 /// position: all a client needs to render and check forms (type, options, required, default,
 /// position, active).
-#[utoipa::path(get, path = "/custom-fields", tag = "custom-fields", params(ListCustomFieldsQuery), security(("bearer" = [])), responses(
+#[utoipa::path(get, path = "/custom-fields", tag = "custom-fields", params(ListQuery<CustomFieldFilters>), security(("bearer" = [])), responses(
     (status = 200, body = List<CustomField>),
 ))]
 #[get("/custom-fields")]
 async fn list_custom_fields(
     state: web::Data<AppState>,
     actor: AuthActor,
-    query: web::Query<ListCustomFieldsQuery>,
+    query: ListQuery<CustomFieldFilters>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query.into_inner();
-    let page = PageRequest::new(q.page, Some(q.limit.unwrap_or(MAX_LIMIT)))
-        .map_err(|e| ApiError::invalid(vec![e]))?;
     let input = ListCustomFields {
-        entity_type: q.entity_type,
-        is_active: q.is_active,
+        entity_type: query.filters.entity_type,
+        is_active: query.filters.is_active,
     };
     let mut conn = state.conn().await?;
     let fields = crm_custom_fields::list_custom_fields(&mut conn, &actor.0, &input).await?;
-    Ok(list(page.slice(fields)))
+    Ok(list(query.list.page.slice(fields)))
 }
 
 /// Creates a custom field (`custom_fields.manage`) at the end of its record type's fields

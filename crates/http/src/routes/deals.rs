@@ -1,22 +1,21 @@
 //! `/api/deals`: deals on pipeline stages, their order inside a stage, trash and batch.
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use chrono::{DateTime, Utc};
-use crm_core::{Cursor, FieldError, PageRequest, SortDirection};
-use crm_custom_fields::{CfQuery, CustomFieldEntity, FieldSet, parse_filters, parse_sort};
+use crm_custom_fields::CustomFieldEntity;
 use crm_deals::amount::parse_decimal;
 use crm_deals::{CreateDeal, Deal, DealSort, DealStatus, ListDeals, MoveDeal, UpdateDeal};
 use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use crate::batch::{BatchItemResult, BatchRequest, parse, run_batch};
+use crate::batch::{BatchItemResult, BatchRequest, create_or_update};
 use crate::body::Json;
-use crate::envelope::{Data, Paged, created, cursor_list, list, ok_versioned};
+use crate::envelope::{Data, Paged, created, cursor_list, list, versioned};
 use crate::extract::{AuthActor, IfMatch};
-use crate::list_query::ListQuery;
+use crate::list_query::{ListFilters, ListQuery, ListSpec};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
+use crate::trash::{self, DeleteQuery};
 
 pub(crate) fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list_deals)
@@ -29,21 +28,11 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(move_deal);
 }
 
-/// Query of `GET /api/deals`.
+/// The filters of `GET /api/deals`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct ListDealsQuery {
-    /// Page number, from 1.
-    #[param(minimum = 1)]
-    pub page: Option<i64>,
-    /// Page size, 1–100 (default 50).
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<i64>,
-    /// Comma list of `createdAt`, `updatedAt`, `amount`, `title`, `number`,
-    /// `expectedCloseAt`, `position`; `-` for descending. Default `createdAt`, or `position`
-    /// (board order) with `stageId`. Not with `cursor`.
-    pub sort: Option<String>,
+pub struct DealFilters {
     /// Fragment of the title (case-insensitive).
     pub q: Option<String>,
     /// Only deals of this pipeline.
@@ -64,12 +53,6 @@ pub struct ListDealsQuery {
     pub amount_max: Option<String>,
     /// Only deals carrying this tag.
     pub tag: Option<String>,
-    /// Only deals changed at or after this time (RFC 3339).
-    pub updated_since: Option<DateTime<Utc>>,
-    /// `true`: the trash only.
-    pub deleted: Option<bool>,
-    /// Keyset paging on `(createdAt, id)`: empty for the first page, then `meta.nextCursor`.
-    pub cursor: Option<String>,
     /// Only deals whose contact has exactly this e-mail (case-insensitive).
     #[serde(rename = "contact.email")]
     #[param(rename = "contact.email")]
@@ -80,78 +63,13 @@ pub struct ListDealsQuery {
     pub company_name: Option<String>,
 }
 
-impl ListDealsQuery {
-    fn into_input(
-        self,
-        fields: Option<&FieldSet>,
-        cf: &[(String, String)],
-    ) -> Result<(ListDeals, Option<Option<Cursor>>), ApiError> {
-        let invalid = |e: FieldError| ApiError::invalid(vec![e]);
-        let page = PageRequest::new(self.page, self.limit).map_err(invalid)?;
-        if self.cursor.is_some() && self.sort.is_some() {
-            return Err(invalid(FieldError::new(
-                "sort",
-                "cannot be combined with cursor (cursor pages are ordered by createdAt)",
-            )));
-        }
-        let default_sort = if self.stage_id.is_some() {
-            DealSort::Position
-        } else {
-            DealSort::CreatedAt
-        };
-        let mut custom_fields = CfQuery::default();
-        if let Some(fields) = fields {
-            custom_fields.filters = parse_filters(fields, cf).map_err(invalid)?;
-        }
-        let sort = parse_sort(
-            self.sort.as_deref(),
-            DealSort::ALLOWED,
-            vec![(default_sort, SortDirection::Asc)],
-            fields,
-            DealSort::CustomField,
-            &mut custom_fields,
-        )
-        .map_err(invalid)?;
-        let cursor = match self.cursor.as_deref().map(str::trim) {
-            None => None,
-            Some("") => Some(None),
-            Some(raw) => Some(Some(Cursor::decode(raw).map_err(invalid)?)),
-        };
-        let decimal = |raw: Option<String>, field: &str| {
-            raw.map(|r| parse_decimal(r.trim(), field, true))
-                .transpose()
-                .map_err(invalid)
-        };
-        let input = ListDeals {
-            page,
-            sort,
-            q: self.q,
-            pipeline_id: self.pipeline_id,
-            stage_id: self.stage_id,
-            assigned_to_id: self.assigned_to_id,
-            contact_id: self.contact_id,
-            company_id: self.company_id,
-            status: self.status,
-            amount_min: decimal(self.amount_min, "amountMin")?,
-            amount_max: decimal(self.amount_max, "amountMax")?,
-            tag: self.tag,
-            updated_since: self.updated_since,
-            deleted: self.deleted.unwrap_or(false),
-            contact_email: self.contact_email,
-            company_name: self.company_name,
-            custom_fields,
-        };
-        Ok((input, cursor))
-    }
-}
-
-/// Query of `DELETE /api/deals/{id}`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct DeleteDealQuery {
-    /// `true`: delete for good instead of moving to the trash (admins only).
-    pub permanent: Option<bool>,
+impl ListFilters for DealFilters {
+    const SPEC: ListSpec = ListSpec::records(
+        CustomFieldEntity::Deal,
+        "Comma list of `createdAt`, `updatedAt`, `amount`, `title`, `number`, \
+         `expectedCloseAt`, `position`; `-` for descending. Default `createdAt`, or `position` \
+         (board order) with `stageId`.",
+    );
 }
 
 /// Lists deals (`deals.read`; without `deals.read_all` only those one created or is assigned
@@ -160,25 +78,54 @@ pub struct DeleteDealQuery {
 /// Custom fields: `cf.<key>=value` (repeat for any of several; MULTI_SELECT: has the option),
 /// `cf.<key>.gte|gt|lte|lt=value` (NUMBER, DATE, DATETIME), `cf.<key>.exists=true|false`, and
 /// `sort=cf.<key>` / `-cf.<key>`. An unknown or inactive key is a 400 naming the parameter.
-#[utoipa::path(get, path = "/deals", tag = "deals", params(ListDealsQuery), security(("bearer" = [])), responses(
+#[utoipa::path(get, path = "/deals", tag = "deals", params(ListQuery<DealFilters>), security(("bearer" = [])), responses(
     (status = 200, body = Paged<Deal>, description = "A page; with `cursor`, keyset-paged: `meta` is `{limit, nextCursor}`"),
 ))]
 #[get("/deals")]
 async fn list_deals(
     state: web::Data<AppState>,
     actor: AuthActor,
-    query: ListQuery<ListDealsQuery>,
+    query: ListQuery<DealFilters>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
-    let fields = query
-        .fields(
+    let default_sort = match query.filters.stage_id {
+        Some(_) => DealSort::Position,
+        None => DealSort::CreatedAt,
+    };
+    let (sort, custom_fields) = query
+        .sort_and_filters(
             &mut conn,
-            CustomFieldEntity::Deal,
-            query.params.sort.as_deref(),
+            DealSort::ALLOWED,
+            default_sort,
+            DealSort::CustomField,
         )
         .await?;
-    let (input, cursor) = query.params.into_input(fields.as_ref(), &query.cf)?;
-    Ok(match cursor {
+    let (shared, f) = (query.list, query.filters);
+    let decimal = |raw: Option<String>, field: &str| {
+        raw.map(|r| parse_decimal(r.trim(), field, true))
+            .transpose()
+            .map_err(|e| ApiError::invalid(vec![e]))
+    };
+    let input = ListDeals {
+        page: shared.page,
+        sort,
+        q: f.q,
+        pipeline_id: f.pipeline_id,
+        stage_id: f.stage_id,
+        assigned_to_id: f.assigned_to_id,
+        contact_id: f.contact_id,
+        company_id: f.company_id,
+        status: f.status,
+        amount_min: decimal(f.amount_min, "amountMin")?,
+        amount_max: decimal(f.amount_max, "amountMax")?,
+        tag: f.tag,
+        updated_since: shared.updated_since,
+        deleted: shared.deleted,
+        contact_email: f.contact_email,
+        company_name: f.company_name,
+        custom_fields,
+    };
+    Ok(match shared.cursor {
         Some(cursor) => {
             cursor_list(crm_deals::list_deals_after(&mut conn, &actor.0, &input, cursor).await?)
         }
@@ -214,30 +161,8 @@ async fn batch_deals(
     actor: AuthActor,
     body: Json<BatchRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = actor.0;
-    run_batch(body.into_inner(), |item| {
-        // Every item its own connection and transaction: one failing leaves the others intact.
-        let (state, actor) = (state.clone(), actor.clone());
-        async move {
-            let mut conn = state.conn().await?;
-            let conn = &mut conn;
-            let deal = match item.id {
-                Some(id) => {
-                    let input: UpdateDeal = parse(item.body)?;
-                    (
-                        200,
-                        crm_deals::update_deal(conn, &actor, id, input, item.version).await?,
-                    )
-                }
-                None => {
-                    let input: CreateDeal = parse(item.body)?;
-                    (201, crm_deals::create_deal(conn, &actor, input).await?)
-                }
-            };
-            Ok((deal.0, serde_json::to_value(deal.1).unwrap_or_default()))
-        }
-    })
-    .await
+    let (create, update) = (crm_deals::create_deal, crm_deals::update_deal);
+    create_or_update(&state, &actor.0, body.into_inner(), create, update).await
 }
 
 /// Reads a deal (`deals.read`; 404 for trashed or invisible deals).
@@ -252,8 +177,7 @@ async fn get_deal(
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let deal = crm_deals::get_deal(&mut conn, &actor.0, *id).await?;
-    let version = deal.version;
-    Ok(ok_versioned(deal, version))
+    Ok(versioned(deal))
 }
 
 /// Changes a deal (`deals.write`). A new `stageId` moves it to the end of that stage;
@@ -274,13 +198,12 @@ async fn update_deal(
     let mut conn = state.conn().await?;
     let deal =
         crm_deals::update_deal(&mut conn, &actor.0, *id, body.into_inner(), if_match.0).await?;
-    let version = deal.version;
-    Ok(ok_versioned(deal, version))
+    Ok(versioned(deal))
 }
 
 /// Moves a deal to the trash (`deals.delete`), or with `permanent=true` deletes it for good
 /// (admins only).
-#[utoipa::path(delete, path = "/deals/{id}", tag = "deals", params(("id" = Uuid, Path), DeleteDealQuery, ("If-Match" = Option<String>, Header)), security(("bearer" = [])), responses(
+#[utoipa::path(delete, path = "/deals/{id}", tag = "deals", params(("id" = Uuid, Path), DeleteQuery, ("If-Match" = Option<String>, Header)), security(("bearer" = [])), responses(
     (status = 204, description = "Trashed or deleted"),
 ))]
 #[delete("/deals/{id}")]
@@ -288,13 +211,18 @@ async fn delete_deal(
     state: web::Data<AppState>,
     actor: AuthActor,
     id: web::Path<Uuid>,
-    query: web::Query<DeleteDealQuery>,
+    query: web::Query<DeleteQuery>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.conn().await?;
-    let permanent = query.permanent.unwrap_or(false);
-    crm_deals::delete_deal(&mut conn, &actor.0, *id, permanent, if_match.0).await?;
-    Ok(HttpResponse::NoContent().finish())
+    trash::delete(
+        &state,
+        &actor.0,
+        *id,
+        query.into_inner(),
+        if_match,
+        crm_deals::delete_deal,
+    )
+    .await
 }
 
 /// Takes a deal out of the trash (`deals.delete`), at the end of its stage.
@@ -307,10 +235,7 @@ async fn restore_deal(
     actor: AuthActor,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.conn().await?;
-    let deal = crm_deals::restore_deal(&mut conn, &actor.0, *id).await?;
-    let version = deal.version;
-    Ok(ok_versioned(deal, version))
+    trash::restore(&state, &actor.0, *id, crm_deals::restore_deal).await
 }
 
 /// Puts a deal at `position` (a 0-based place; default and beyond the end: the end) of a stage
@@ -331,6 +256,5 @@ async fn move_deal(
     let mut conn = state.conn().await?;
     let deal =
         crm_deals::move_deal(&mut conn, &actor.0, *id, body.into_inner(), if_match.0).await?;
-    let version = deal.version;
-    Ok(ok_versioned(deal, version))
+    Ok(versioned(deal))
 }

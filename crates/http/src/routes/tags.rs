@@ -9,10 +9,9 @@ use uuid::Uuid;
 use crate::body::Json;
 use crate::envelope::{Data, List, created, list, ok_versioned};
 use crate::extract::{AuthActor, IfMatch};
+use crate::list_query::{ListFilters, ListQuery, ListSpec};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
-use crm_core::PageRequest;
-use crm_core::paging::MAX_LIMIT;
 
 pub(crate) fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list_tags)
@@ -23,37 +22,33 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(merge_tag);
 }
 
-/// Query of `GET /api/tags`.
+/// The filters of `GET /api/tags`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct ListTagsQuery {
-    /// Page number, from 1.
-    #[param(minimum = 1)]
-    pub page: Option<i64>,
-    /// Page size, 1–100 (default 100: the whole registry fits a page or two).
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<i64>,
+pub struct TagFilters {
     /// Fragment of the name (case-insensitive).
     pub q: Option<String>,
 }
 
+impl ListFilters for TagFilters {
+    const SPEC: ListSpec = ListSpec::whole("the whole registry fits a page or two");
+}
+
 /// Every tag with its usage count (non-trashed contacts, companies, deals and tasks carrying
 /// it), by name. Any signed-in user.
-#[utoipa::path(get, path = "/tags", tag = "tags", params(ListTagsQuery), security(("bearer" = [])), responses(
+#[utoipa::path(get, path = "/tags", tag = "tags", params(ListQuery<TagFilters>), security(("bearer" = [])), responses(
     (status = 200, body = List<Tag>),
 ))]
 #[get("/tags")]
 async fn list_tags(
     state: web::Data<AppState>,
     actor: AuthActor,
-    query: web::Query<ListTagsQuery>,
+    query: ListQuery<TagFilters>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = PageRequest::new(query.page, Some(query.limit.unwrap_or(MAX_LIMIT)))
-        .map_err(|e| ApiError::invalid(vec![e]))?;
     let mut conn = state.conn().await?;
-    let tags = crm_tags::list_tags(&mut conn, &actor.0, query.q.as_deref()).await?;
-    Ok(list(page.slice(tags)))
+    let tags = crm_tags::list_tags(&mut conn, &actor.0, query.filters.q.as_deref()).await?;
+    Ok(list(query.list.page.slice(tags)))
 }
 
 /// Registers a tag (`tags.manage`); a name taken case-insensitively is 409 `duplicate_tag`.

@@ -2,8 +2,8 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
-use crm_core::{Cursor, FieldError, PageRequest, SortDirection};
-use crm_custom_fields::{CustomFieldEntity, FieldSet, parse_sort};
+use crm_core::FieldError;
+use crm_custom_fields::CustomFieldEntity;
 use crm_tasks::{
     CreateTask, ListTasks, Task, TaskPriority, TaskSort, TaskStatus, TaskType, UpdateTask,
 };
@@ -11,14 +11,14 @@ use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use crate::batch::{BatchItemResult, BatchRequest, parse, run_batch};
+use crate::batch::{BatchItemResult, BatchRequest, create_or_update};
 use crate::body::Json;
-use crate::envelope::{Data, Paged, created, cursor_list, list, ok_versioned};
+use crate::envelope::{Data, Paged, created, cursor_list, list, versioned};
 use crate::extract::{AuthActor, IfMatch};
-use crate::list_query::ListQuery;
+use crate::list_query::{ListFilters, ListQuery, ListSpec};
 use crate::problem::{ApiError, Problem};
-use crate::routes::companies::custom_filters;
 use crate::state::AppState;
+use crate::trash::{self, DeleteQuery};
 
 pub(crate) fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list_tasks)
@@ -30,20 +30,11 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(restore_task);
 }
 
-/// Query of `GET /api/tasks`.
+/// The filters of `GET /api/tasks`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct ListTasksQuery {
-    /// Page number, from 1.
-    #[param(minimum = 1)]
-    pub page: Option<i64>,
-    /// Page size, 1–100 (default 50).
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<i64>,
-    /// Comma list of `createdAt`, `updatedAt`, `dueAt`, `priority` (`-priority`: `URGENT`
-    /// first), `title`; `-` for descending. Default `createdAt`. Not with `cursor`.
-    pub sort: Option<String>,
+pub struct TaskFilters {
     /// Fragment of the title (case-insensitive).
     pub q: Option<String>,
     /// One status or a comma list (`TODO,IN_PROGRESS`).
@@ -68,91 +59,31 @@ pub struct ListTasksQuery {
     pub due_to: Option<DateTime<Utc>>,
     /// Only tasks carrying this tag (case-insensitive).
     pub tag: Option<String>,
-    /// Only tasks changed at or after (RFC 3339).
-    pub updated_since: Option<DateTime<Utc>>,
-    /// `true`: the trash only.
-    pub deleted: Option<bool>,
-    /// Keyset paging on `(createdAt, id)`: empty for the first page, then `meta.nextCursor`.
-    pub cursor: Option<String>,
 }
 
-impl ListTasksQuery {
-    fn into_input(
-        self,
-        fields: Option<&FieldSet>,
-        cf: &[(String, String)],
-    ) -> Result<ListTasks, ApiError> {
-        let invalid = |e: FieldError| ApiError::invalid(vec![e]);
-        let page = PageRequest::new(self.page, self.limit).map_err(invalid)?;
-        if self.cursor.is_some() && self.sort.is_some() {
-            return Err(invalid(FieldError::new(
-                "sort",
-                "cannot be combined with cursor",
-            )));
+impl ListFilters for TaskFilters {
+    const SPEC: ListSpec = ListSpec::records(
+        CustomFieldEntity::Task,
+        "Comma list of `createdAt`, `updatedAt`, `dueAt`, `priority` (`-priority`: `URGENT` \
+         first), `title`; `-` for descending. Default `createdAt`.",
+    );
+}
+
+/// `status`: one or a comma list, each named once.
+fn statuses(raw: Option<&str>) -> Result<Vec<TaskStatus>, ApiError> {
+    let mut seen = Vec::new();
+    for s in raw.into_iter().flat_map(|raw| raw.split(',')) {
+        let status = s.trim().parse::<TaskStatus>().map_err(|_| {
+            ApiError::invalid(vec![FieldError::new(
+                "status",
+                "must be TODO, IN_PROGRESS, DONE or CANCELLED (comma-separated)",
+            )])
+        })?;
+        if !seen.contains(&status) {
+            seen.push(status);
         }
-        let mut custom_fields = custom_filters(fields, cf)?;
-        let sort = parse_sort(
-            self.sort.as_deref(),
-            TaskSort::ALLOWED,
-            vec![(TaskSort::CreatedAt, SortDirection::Asc)],
-            fields,
-            TaskSort::CustomField,
-            &mut custom_fields,
-        )
-        .map_err(invalid)?;
-        let cursor = match self.cursor.as_deref().filter(|c| !c.is_empty()) {
-            Some(raw) => Some(Cursor::decode(raw).map_err(invalid)?),
-            None => None,
-        };
-        let status = match self.status.as_deref() {
-            None => Vec::new(),
-            Some(raw) => raw
-                .split(',')
-                .map(|s| {
-                    s.trim().parse::<TaskStatus>().map_err(|_| {
-                        invalid(FieldError::new(
-                            "status",
-                            "must be TODO, IN_PROGRESS, DONE or CANCELLED (comma-separated)",
-                        ))
-                    })
-                })
-                .try_fold(Vec::new(), |mut seen: Vec<TaskStatus>, s| {
-                    let s = s?;
-                    if !seen.contains(&s) {
-                        seen.push(s);
-                    }
-                    Ok::<_, ApiError>(seen)
-                })?,
-        };
-        Ok(ListTasks {
-            page,
-            sort,
-            cursor,
-            q: self.q,
-            status,
-            priority: self.priority,
-            kind: self.kind,
-            assigned_to_id: self.assigned_to_id,
-            deal_id: self.deal_id,
-            contact_id: self.contact_id,
-            overdue: self.overdue,
-            due_from: self.due_from,
-            due_to: self.due_to,
-            tag: self.tag,
-            updated_since: self.updated_since,
-            deleted: self.deleted.unwrap_or(false),
-            custom_fields,
-        })
     }
-}
-
-/// Query of `DELETE /api/tasks/{id}`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct DeleteTaskQuery {
-    /// `true`: remove for good, with its comments (admins only).
-    pub permanent: Option<bool>,
+    Ok(seen)
 }
 
 /// Lists the tasks the actor may see (`tasks.read`; all with `tasks.read_all`, otherwise those
@@ -161,33 +92,50 @@ pub struct DeleteTaskQuery {
 /// Custom fields: `cf.<key>=value` (repeat for any of several; MULTI_SELECT: has the option),
 /// `cf.<key>.gte|gt|lte|lt=value` (NUMBER, DATE, DATETIME), `cf.<key>.exists=true|false`, and
 /// `sort=cf.<key>` / `-cf.<key>`. An unknown or inactive key is a 400 naming the parameter.
-#[utoipa::path(get, path = "/tasks", tag = "tasks", params(ListTasksQuery), security(("bearer" = [])), responses(
+#[utoipa::path(get, path = "/tasks", tag = "tasks", params(ListQuery<TaskFilters>), security(("bearer" = [])), responses(
     (status = 200, body = Paged<Task>, description = "A page; with `cursor`, keyset-paged: `meta` is `{limit, nextCursor}`"),
 ))]
 #[get("/tasks")]
 async fn list_tasks(
     state: web::Data<AppState>,
     actor: AuthActor,
-    query: ListQuery<ListTasksQuery>,
+    query: ListQuery<TaskFilters>,
 ) -> Result<HttpResponse, ApiError> {
-    let cursor_mode = query.params.cursor.is_some();
     let mut conn = state.conn().await?;
-    let fields = query
-        .fields(
+    let (sort, custom_fields) = query
+        .sort_and_filters(
             &mut conn,
-            CustomFieldEntity::Task,
-            query.params.sort.as_deref(),
+            TaskSort::ALLOWED,
+            TaskSort::CreatedAt,
+            TaskSort::CustomField,
         )
         .await?;
-    let input = query.params.into_input(fields.as_ref(), &query.cf)?;
-    if cursor_mode {
-        let page: crm_core::CursorPage<Task> =
-            crm_tasks::list_tasks_cursor(&mut conn, &actor.0, &input).await?;
-        return Ok(cursor_list(page));
-    }
-    Ok(list(
-        crm_tasks::list_tasks(&mut conn, &actor.0, &input).await?,
-    ))
+    let (shared, f) = (query.list, query.filters);
+    let keyset = shared.cursor.is_some();
+    let input = ListTasks {
+        page: shared.page,
+        sort,
+        cursor: shared.cursor.flatten(),
+        q: f.q,
+        status: statuses(f.status.as_deref())?,
+        priority: f.priority,
+        kind: f.kind,
+        assigned_to_id: f.assigned_to_id,
+        deal_id: f.deal_id,
+        contact_id: f.contact_id,
+        overdue: f.overdue,
+        due_from: f.due_from,
+        due_to: f.due_to,
+        tag: f.tag,
+        updated_since: shared.updated_since,
+        deleted: shared.deleted,
+        custom_fields,
+    };
+    Ok(if keyset {
+        cursor_list(crm_tasks::list_tasks_cursor(&mut conn, &actor.0, &input).await?)
+    } else {
+        list(crm_tasks::list_tasks(&mut conn, &actor.0, &input).await?)
+    })
 }
 
 /// Creates a task (`tasks.write`). The assignee defaults to the acting user.
@@ -218,30 +166,8 @@ async fn batch_tasks(
     actor: AuthActor,
     body: Json<BatchRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    run_batch(body.into_inner(), |item| {
-        let state = state.clone();
-        let actor = actor.0.clone();
-        async move {
-            let mut conn = state.conn().await?;
-            let (status, task) = match item.id {
-                Some(id) => {
-                    let input: UpdateTask = parse(item.body)?;
-                    let task =
-                        crm_tasks::update_task(&mut conn, &actor, id, input, item.version).await?;
-                    (200, task)
-                }
-                None => {
-                    let input: CreateTask = parse(item.body)?;
-                    (201, crm_tasks::create_task(&mut conn, &actor, input).await?)
-                }
-            };
-            let value = serde_json::to_value(task).map_err(|_| {
-                ApiError::from_status(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR)
-            })?;
-            Ok((status, value))
-        }
-    })
-    .await
+    let (create, update) = (crm_tasks::create_task, crm_tasks::update_task);
+    create_or_update(&state, &actor.0, body.into_inner(), create, update).await
 }
 
 /// Reads a task (`tasks.read` and the right to see it; trashed tasks are 404).
@@ -256,8 +182,7 @@ async fn get_task(
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let task = crm_tasks::get_task(&mut conn, &actor.0, *id).await?;
-    let version = task.version;
-    Ok(ok_versioned(task, version))
+    Ok(versioned(task))
 }
 
 /// Changes a task (`tasks.write`). Entering `DONE` sets `completedAt`, leaving it clears it.
@@ -276,12 +201,13 @@ async fn update_task(
     let mut conn = state.conn().await?;
     let task =
         crm_tasks::update_task(&mut conn, &actor.0, *id, body.into_inner(), if_match.0).await?;
-    let version = task.version;
-    Ok(ok_versioned(task, version))
+    Ok(versioned(task))
 }
 
 /// Moves a task to the trash (`tasks.delete`); `permanent=true` removes it for good (admins).
-#[utoipa::path(delete, path = "/tasks/{id}", tag = "tasks", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header), DeleteTaskQuery), security(("bearer" = [])), responses(
+///
+/// Deleting for good also removes the task's comments.
+#[utoipa::path(delete, path = "/tasks/{id}", tag = "tasks", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header), DeleteQuery), security(("bearer" = [])), responses(
     (status = 204, description = "Trashed or deleted"),
 ))]
 #[delete("/tasks/{id}")]
@@ -289,13 +215,18 @@ async fn delete_task(
     state: web::Data<AppState>,
     actor: AuthActor,
     id: web::Path<Uuid>,
+    query: web::Query<DeleteQuery>,
     if_match: IfMatch,
-    query: web::Query<DeleteTaskQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.conn().await?;
-    let permanent = query.permanent.unwrap_or(false);
-    crm_tasks::delete_task(&mut conn, &actor.0, *id, permanent, if_match.0).await?;
-    Ok(HttpResponse::NoContent().finish())
+    trash::delete(
+        &state,
+        &actor.0,
+        *id,
+        query.into_inner(),
+        if_match,
+        crm_tasks::delete_task,
+    )
+    .await
 }
 
 /// Takes a task out of the trash (`tasks.delete`).
@@ -309,8 +240,5 @@ async fn restore_task(
     actor: AuthActor,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.conn().await?;
-    let task = crm_tasks::restore_task(&mut conn, &actor.0, *id).await?;
-    let version = task.version;
-    Ok(ok_versioned(task, version))
+    trash::restore(&state, &actor.0, *id, crm_tasks::restore_task).await
 }

@@ -1,7 +1,7 @@
 //! `/api/users`: admin CRUD of users.
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use crm_core::{PageRequest, Role, SortDirection, SortSpec, UserId};
+use crm_core::{Role, UserId};
 use crm_users::{CreateUser, ListUsers, UpdateUser, User, UserSort};
 use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::body::Json;
 use crate::envelope::{Data, List, created, list, ok_versioned};
 use crate::extract::{AuthActor, IfMatch};
+use crate::list_query::{ListFilters, ListQuery, ListSpec};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 
@@ -21,20 +22,11 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(delete_user);
 }
 
-/// Query of `GET /api/users`.
+/// The filters of `GET /api/users`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct ListUsersQuery {
-    /// Page number, from 1.
-    #[param(minimum = 1)]
-    pub page: Option<i64>,
-    /// Page size, 1–100 (default 50).
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<i64>,
-    /// Comma list of `createdAt`, `email`, `firstName`, `lastName`, `lastLoginAt`; `-` for
-    /// descending. Default `createdAt`.
-    pub sort: Option<String>,
+pub struct UserFilters {
     /// Fragment of e-mail, first or last name (case-insensitive).
     pub q: Option<String>,
     /// Only users of this role.
@@ -43,37 +35,30 @@ pub struct ListUsersQuery {
     pub is_active: Option<bool>,
 }
 
-impl ListUsersQuery {
-    fn into_input(self) -> Result<ListUsers, ApiError> {
-        let page =
-            PageRequest::new(self.page, self.limit).map_err(|e| ApiError::invalid(vec![e]))?;
-        let sort = SortSpec::parse(
-            self.sort.as_deref(),
-            UserSort::ALLOWED,
-            vec![(UserSort::CreatedAt, SortDirection::Asc)],
-        )
-        .map_err(|e| ApiError::invalid(vec![e]))?;
-        Ok(ListUsers {
-            page,
-            sort,
-            q: self.q,
-            role: self.role,
-            is_active: self.is_active,
-        })
-    }
+impl ListFilters for UserFilters {
+    const SPEC: ListSpec = ListSpec::sorted(
+        "Comma list of `createdAt`, `email`, `firstName`, `lastName`, `lastLoginAt`; `-` \
+         for descending. Default `createdAt`.",
+    );
 }
 
 /// Lists users (`users.read`).
-#[utoipa::path(get, path = "/users", tag = "users", params(ListUsersQuery), security(("bearer" = [])), responses(
+#[utoipa::path(get, path = "/users", tag = "users", params(ListQuery<UserFilters>), security(("bearer" = [])), responses(
     (status = 200, body = List<User>),
 ))]
 #[get("/users")]
 async fn list_users(
     state: web::Data<AppState>,
     actor: AuthActor,
-    query: web::Query<ListUsersQuery>,
+    query: ListQuery<UserFilters>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = query.into_inner().into_input()?;
+    let input = ListUsers {
+        sort: query.sort(UserSort::ALLOWED, UserSort::CreatedAt)?,
+        page: query.list.page,
+        q: query.filters.q,
+        role: query.filters.role,
+        is_active: query.filters.is_active,
+    };
     let mut conn = state.conn().await?;
     Ok(list(
         crm_users::list_users(&mut conn, &actor.0, &input).await?,
