@@ -2,9 +2,7 @@
 //! write is one transaction that also appends its activity entry.
 
 use chrono::{DateTime, Utc};
-use crm_core::{
-    Actor, EntityKind, EntityRef, FieldError, Page, Permission, Role, SortDirection, change,
-};
+use crm_core::{Actor, EntityKind, EntityRef, FieldError, Permission, Role, SortDirection, change};
 use crm_custom_fields::{CustomFieldEntity, FieldSet, gather};
 use crm_db::AsyncPgConnection;
 use crm_db::schema::{companies, users};
@@ -16,7 +14,7 @@ use crate::error::CompanyError;
 use crate::fields;
 use crate::input::{CompanySort, CreateCompany, ListCompanies, UpdateCompany};
 use crate::model::Company;
-use crm_core::{CursorPage, Listing};
+use crm_core::Listing;
 
 use crm_db::sql::lower;
 
@@ -258,31 +256,23 @@ pub async fn list_companies(
     input: &ListCompanies,
 ) -> Result<Listing<Company>, CompanyError> {
     actor.require(Permission::CompaniesRead)?;
-    let limit = input.page.limit;
-    if let Some(cursor) = input.cursor {
-        let mut query = filtered(actor, input);
-        if let Some(c) = cursor {
-            query = query.filter(
-                companies::created_at
-                    .gt(c.t)
-                    .or(companies::created_at.eq(c.t).and(companies::id.gt(c.id))),
-            );
-        }
-        let rows: Vec<Company> = query
-            .order((companies::created_at.asc(), companies::id.asc()))
-            .limit(limit + 1)
-            .select(Company::as_select())
-            .load(conn)
-            .await?;
-        return Ok(Listing::Cursor(CursorPage::from_rows(rows, limit, |c| {
-            crm_core::Cursor {
-                t: c.created_at,
-                id: c.id,
-            }
-        })));
-    }
-    let total: i64 = filtered(actor, input).count().get_result(conn).await?;
-    let mut query = filtered(actor, input);
+    let listing: Listing<Company> = crm_db::load_listing!(
+        conn,
+        companies,
+        Company,
+        &input.page,
+        input.cursor,
+        filtered(actor, input),
+        |query| sorted(query, input),
+    );
+    Ok(listing)
+}
+
+/// `query` in the order of `input.sort` (ties: see [`crm_db::load_listing`]).
+fn sorted(
+    mut query: companies::BoxedQuery<'static, diesel::pg::Pg>,
+    input: &ListCompanies,
+) -> companies::BoxedQuery<'static, diesel::pg::Pg> {
     for &(field, dir) in &input.sort.keys {
         let desc = dir == SortDirection::Desc;
         query = match (field, desc) {
@@ -303,19 +293,7 @@ pub async fn list_companies(
             }
         };
     }
-    let rows: Vec<Company> = query
-        .then_order_by(companies::id.asc())
-        .select(Company::as_select())
-        .limit(limit)
-        .offset(input.page.offset())
-        .load(conn)
-        .await?;
-    Ok(Listing::Page(Page {
-        items: rows,
-        page: input.page.page,
-        limit,
-        total,
-    }))
+    query
 }
 
 /// Changes a company (`companies.write`, and the company must be visible).

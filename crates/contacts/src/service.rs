@@ -4,10 +4,10 @@
 
 use chrono::{DateTime, Utc};
 use crm_companies::fields;
+use crm_core::Listing;
 use crm_core::{
-    Actor, Change, EntityKind, EntityRef, FieldError, Page, Permission, Role, SortDirection, change,
+    Actor, Change, EntityKind, EntityRef, FieldError, Permission, Role, SortDirection, change,
 };
-use crm_core::{CursorPage, Listing};
 use crm_custom_fields::{CustomFieldEntity, FieldSet, gather};
 use crm_db::AsyncPgConnection;
 use crm_db::schema::{companies, contacts};
@@ -342,30 +342,23 @@ pub async fn list_contacts(
     input: &ListContacts,
 ) -> Result<Listing<Contact>, ContactError> {
     actor.require(Permission::ContactsRead)?;
-    let limit = input.page.limit;
-    if let Some(cursor) = input.cursor {
-        let mut query = filtered(actor, input);
-        if let Some(c) = cursor {
-            query = query.filter(
-                contacts::created_at
-                    .gt(c.t)
-                    .or(contacts::created_at.eq(c.t).and(contacts::id.gt(c.id))),
-            );
-        }
-        let rows: Vec<ContactRow> = query
-            .order((contacts::created_at.asc(), contacts::id.asc()))
-            .limit(limit + 1)
-            .select(ContactRow::as_select())
-            .load(conn)
-            .await?;
-        let page = CursorPage::from_rows(rows, limit, |c| crm_core::Cursor {
-            t: c.created_at,
-            id: c.id,
-        });
-        return Ok(Listing::Cursor(page).map(Contact::from));
-    }
-    let total: i64 = filtered(actor, input).count().get_result(conn).await?;
-    let mut query = filtered(actor, input);
+    let listing: Listing<ContactRow> = crm_db::load_listing!(
+        conn,
+        contacts,
+        ContactRow,
+        &input.page,
+        input.cursor,
+        filtered(actor, input),
+        |query| sorted(query, input),
+    );
+    Ok(listing.map(Contact::from))
+}
+
+/// `query` in the order of `input.sort` (ties: see [`crm_db::load_listing`]).
+fn sorted(
+    mut query: contacts::BoxedQuery<'static, diesel::pg::Pg>,
+    input: &ListContacts,
+) -> contacts::BoxedQuery<'static, diesel::pg::Pg> {
     for &(field, dir) in &input.sort.keys {
         let desc = dir == SortDirection::Desc;
         query = match (field, desc) {
@@ -382,19 +375,7 @@ pub async fn list_contacts(
             }
         };
     }
-    let rows: Vec<ContactRow> = query
-        .then_order_by(contacts::id.asc())
-        .select(ContactRow::as_select())
-        .limit(limit)
-        .offset(input.page.offset())
-        .load(conn)
-        .await?;
-    Ok(Listing::Page(Page {
-        items: rows.into_iter().map(Contact::from).collect(),
-        page: input.page.page,
-        limit,
-        total,
-    }))
+    query
 }
 
 /// The visible contacts of a company the actor may see (`contacts.read` and

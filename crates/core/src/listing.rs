@@ -20,6 +20,22 @@ impl<T> Listing<T> {
         }
     }
 
+    /// The rows, whichever the paging.
+    pub fn into_items(self) -> Vec<T> {
+        match self {
+            Listing::Page(p) => p.items,
+            Listing::Cursor(p) => p.items,
+        }
+    }
+
+    /// The number of matches of an offset page; cursor pages never count.
+    pub fn total(&self) -> Option<i64> {
+        match self {
+            Listing::Page(p) => Some(p.total),
+            Listing::Cursor(_) => None,
+        }
+    }
+
     /// Converts every row, keeping the paging figures.
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Listing<U> {
         match self {

@@ -3,7 +3,7 @@
 
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
-use crm_core::{PageRequest, SortSpec};
+use crm_core::{Cursor, PageRequest, SortSpec};
 use crm_custom_fields::CfQuery;
 use crm_pipelines::StageType;
 use serde::{Deserialize, Serialize};
@@ -213,6 +213,8 @@ impl DealSort {
 pub struct ListDeals {
     /// Which page (ignored by keyset paging except for `limit`).
     pub page: PageRequest,
+    /// `Some` for keyset paging: `Some(None)` is the first page.
+    pub cursor: Option<Option<Cursor>>,
     /// Order (offset paging only).
     pub sort: SortSpec<DealSort>,
     /// Fragment of the title, case-insensitive.
@@ -251,6 +253,7 @@ impl Default for ListDeals {
     fn default() -> Self {
         Self {
             page: PageRequest::default(),
+            cursor: None,
             sort: SortSpec {
                 keys: vec![(DealSort::CreatedAt, crm_core::SortDirection::Asc)],
             },

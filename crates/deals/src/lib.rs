@@ -26,7 +26,7 @@ pub use events::rewritten;
 pub use input::{CreateDeal, DealSort, DealStatus, ListDeals, MoveDeal, UpdateDeal};
 pub use model::Deal;
 pub use service::{
-    create_deal, delete_deal, get_deal, list_deals, list_deals_after, move_deal, purge_trash,
-    restore_deal, update_deal,
+    create_deal, delete_deal, get_deal, list_deals, move_deal, purge_trash, restore_deal,
+    update_deal,
 };
 pub use stage_moves::{DealHolder, delete_holder, update_stage};

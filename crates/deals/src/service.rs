@@ -11,8 +11,8 @@
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
 use crm_core::{
-    Actor, Change, Cursor, CursorPage, EntityKind, EntityRef, FieldError, Page, Permission, Role,
-    SortDirection, change,
+    Actor, Change, EntityKind, EntityRef, FieldError, Listing, Permission, Role, SortDirection,
+    change,
 };
 use crm_custom_fields::{CustomFieldEntity, FieldSet, gather};
 use crm_db::AsyncPgConnection;
@@ -552,10 +552,25 @@ pub async fn list_deals(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     input: &ListDeals,
-) -> Result<Page<Deal>, DealError> {
+) -> Result<Listing<Deal>, DealError> {
     actor.require(Permission::DealsRead)?;
-    let total: i64 = filtered(actor, input).count().get_result(conn).await?;
-    let mut query = filtered(actor, input);
+    let listing: Listing<DealRow> = crm_db::load_listing!(
+        conn,
+        deals,
+        DealRow,
+        &input.page,
+        input.cursor,
+        filtered(actor, input),
+        |query| sorted(query, input),
+    );
+    Ok(listing.map(Deal::from))
+}
+
+/// `query` in the order of `input.sort` (ties: see [`crm_db::load_listing`]).
+fn sorted(
+    mut query: deals::BoxedQuery<'static, diesel::pg::Pg>,
+    input: &ListDeals,
+) -> deals::BoxedQuery<'static, diesel::pg::Pg> {
     for &(field, dir) in &input.sort.keys {
         let desc = dir == SortDirection::Desc;
         query = match (field, desc) {
@@ -582,50 +597,7 @@ pub async fn list_deals(
             }
         };
     }
-    let rows: Vec<DealRow> = query
-        .then_order_by(deals::id.asc())
-        .select(DealRow::as_select())
-        .limit(input.page.limit)
-        .offset(input.page.offset())
-        .load(conn)
-        .await?;
-    Ok(Page {
-        items: rows.into_iter().map(Deal::from).collect(),
-        page: input.page.page,
-        limit: input.page.limit,
-        total,
-    })
-}
-
-/// Lists deals keyset-paged on `(createdAt, id)` ascending, starting after `cursor` (the
-/// first page without one). `input.sort` and `input.page.page` are ignored.
-pub async fn list_deals_after(
-    conn: &mut AsyncPgConnection,
-    actor: &Actor,
-    input: &ListDeals,
-    cursor: Option<Cursor>,
-) -> Result<CursorPage<Deal>, DealError> {
-    actor.require(Permission::DealsRead)?;
-    let mut query = filtered(actor, input);
-    if let Some(c) = cursor {
-        query = query.filter(
-            deals::created_at
-                .gt(c.t)
-                .or(deals::created_at.eq(c.t).and(deals::id.gt(c.id))),
-        );
-    }
-    let limit = input.page.limit;
-    let rows: Vec<DealRow> = query
-        .order((deals::created_at.asc(), deals::id.asc()))
-        .select(DealRow::as_select())
-        .limit(limit + 1)
-        .load(conn)
-        .await?;
-    let page = CursorPage::from_rows(rows, limit, |r| Cursor {
-        t: r.created_at,
-        id: r.id,
-    });
-    Ok(page.map(Deal::from))
+    query
 }
 
 // ---------------------------------------------------------------------------------------------

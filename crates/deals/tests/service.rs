@@ -555,12 +555,12 @@ async fn without_read_all_one_sees_only_deals_one_created_or_is_assigned_to() {
     let page = crm_deals::list_deals(&mut conn, &mine, &ListDeals::default())
         .await
         .unwrap();
-    let mut seen: Vec<Uuid> = page.items.iter().map(|d| d.id).collect();
+    let mut seen: Vec<Uuid> = page.items().iter().map(|d| d.id).collect();
     seen.sort();
     let mut expected = vec![own.id, assigned.id];
     expected.sort();
     assert_eq!(seen, expected);
-    assert_eq!(page.total, 2);
+    assert_eq!(page.total(), Some(2));
     for err in [
         crm_deals::get_deal(&mut conn, &mine, hidden.id)
             .await
@@ -578,7 +578,7 @@ async fn without_read_all_one_sees_only_deals_one_created_or_is_assigned_to() {
     let all = crm_deals::list_deals(&mut conn, &theirs, &ListDeals::default())
         .await
         .unwrap();
-    assert_eq!(all.total, 3);
+    assert_eq!(all.total(), Some(3));
 }
 
 #[tokio::test]
@@ -613,8 +613,8 @@ async fn trashing_takes_the_deal_off_its_stage_and_restoring_appends_it() {
     )
     .await
     .unwrap();
-    assert_eq!(trash.items.len(), 1);
-    assert!(trash.items[0].deleted_at.is_some());
+    assert_eq!(trash.items().len(), 1);
+    assert!(trash.items()[0].deleted_at.is_some());
     let restored = crm_deals::restore_deal(&mut conn, &admin, ids[0])
         .await
         .unwrap();

@@ -160,8 +160,8 @@ pub struct ListTasks {
     pub page: PageRequest,
     /// Order (offset paging only).
     pub sort: SortSpec<TaskSort>,
-    /// Where the keyset page starts (cursor paging only).
-    pub cursor: Option<Cursor>,
+    /// `Some` for keyset paging: `Some(None)` is the first page.
+    pub cursor: Option<Option<Cursor>>,
     /// Fragment of the title, case-insensitive.
     pub q: Option<String>,
     /// Any of these statuses (empty: all).

@@ -18,6 +18,5 @@ pub use events::rewritten;
 pub use input::{CreateTask, ListTasks, TaskSort, UpdateTask};
 pub use model::{Task, TaskPriority, TaskStatus, TaskType};
 pub use service::{
-    create_task, delete_task, get_task, list_tasks, list_tasks_cursor, purge_trash, restore_task,
-    update_task,
+    create_task, delete_task, get_task, list_tasks, purge_trash, restore_task, update_task,
 };

@@ -4,8 +4,7 @@
 use chrono::{DateTime, Utc};
 use crm_core::tags::normalize_tags;
 use crm_core::{
-    Actor, Cursor, CursorPage, EntityKind, EntityRef, FieldError, Page, Permission, Role,
-    SortDirection, change,
+    Actor, EntityKind, EntityRef, FieldError, Listing, Permission, Role, SortDirection, change,
 };
 use crm_custom_fields::{CustomFieldEntity, FieldSet};
 use crm_db::AsyncPgConnection;
@@ -507,10 +506,25 @@ pub async fn list_tasks(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     input: &ListTasks,
-) -> Result<Page<Task>, TaskError> {
+) -> Result<Listing<Task>, TaskError> {
     actor.require(Permission::TasksRead)?;
-    let total: i64 = filtered(actor, input).count().get_result(conn).await?;
-    let mut query = filtered(actor, input);
+    let listing: Listing<TaskRow> = crm_db::load_listing!(
+        conn,
+        tasks,
+        TaskRow,
+        &input.page,
+        input.cursor,
+        filtered(actor, input),
+        |query| sorted(query, input),
+    );
+    Ok(listing.map(Task::from))
+}
+
+/// `query` in the order of `input.sort` (ties: see [`crm_db::load_listing`]).
+fn sorted(
+    mut query: tasks::BoxedQuery<'static, diesel::pg::Pg>,
+    input: &ListTasks,
+) -> tasks::BoxedQuery<'static, diesel::pg::Pg> {
     for &(field, dir) in &input.sort.keys {
         let desc = dir == SortDirection::Desc;
         query = match (field, desc) {
@@ -529,47 +543,5 @@ pub async fn list_tasks(
             }
         };
     }
-    let rows: Vec<TaskRow> = query
-        .then_order_by(tasks::id.asc())
-        .select(TaskRow::as_select())
-        .limit(input.page.limit)
-        .offset(input.page.offset())
-        .load(conn)
-        .await?;
-    Ok(Page {
-        items: rows.into_iter().map(Task::from).collect(),
-        page: input.page.page,
-        limit: input.page.limit,
-        total,
-    })
-}
-
-/// Lists the tasks the actor may see (`tasks.read`) keyset-paged on `(createdAt, id)`,
-/// starting after `input.cursor`.
-pub async fn list_tasks_cursor(
-    conn: &mut AsyncPgConnection,
-    actor: &Actor,
-    input: &ListTasks,
-) -> Result<CursorPage<Task>, TaskError> {
-    actor.require(Permission::TasksRead)?;
-    let mut query = filtered(actor, input);
-    if let Some(c) = input.cursor {
-        query = query.filter(
-            tasks::created_at
-                .gt(c.t)
-                .or(tasks::created_at.eq(c.t).and(tasks::id.gt(c.id))),
-        );
-    }
-    let limit = input.page.limit;
-    let rows: Vec<TaskRow> = query
-        .order((tasks::created_at.asc(), tasks::id.asc()))
-        .limit(limit + 1)
-        .select(TaskRow::as_select())
-        .load(conn)
-        .await?;
-    let page = CursorPage::from_rows(rows, limit, |r| Cursor {
-        t: r.created_at,
-        id: r.id,
-    });
-    Ok(page.map(Task::from))
+    query
 }

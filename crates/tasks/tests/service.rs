@@ -62,7 +62,7 @@ async fn list(conn: &mut AsyncPgConnection, actor: &Actor, input: ListTasks) -> 
     crm_tasks::list_tasks(conn, actor, &input)
         .await
         .unwrap()
-        .items
+        .into_items()
 }
 
 #[tokio::test]
@@ -613,16 +613,20 @@ async fn cursor_pages_follow_creation_order_without_gaps() {
     }
     let mut input = ListTasks {
         page: crm_core::PageRequest::new(None, Some(2)).unwrap(),
+        cursor: Some(None),
         ..ListTasks::default()
     };
     let mut seen = Vec::new();
     loop {
-        let page = crm_tasks::list_tasks_cursor(&mut conn, &actor, &input)
+        let crm_core::Listing::Cursor(page) = crm_tasks::list_tasks(&mut conn, &actor, &input)
             .await
-            .unwrap();
+            .unwrap()
+        else {
+            panic!("a cursor list answers a cursor page");
+        };
         seen.extend(page.items.iter().map(|t| t.title.clone()));
         match page.next_cursor {
-            Some(next) => input.cursor = Some(crm_core::Cursor::decode(&next).unwrap()),
+            Some(next) => input.cursor = Some(Some(crm_core::Cursor::decode(&next).unwrap())),
             None => break,
         }
     }

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::batch::{BatchItemResult, BatchRequest, create_or_update};
 use crate::body::Json;
-use crate::envelope::{Data, Paged, created, cursor_list, list, versioned};
+use crate::envelope::{Data, Paged, created, listing, versioned};
 use crate::extract::{AuthActor, IfMatch};
 use crate::list_query::{ListFilters, ListQuery, ListSpec};
 use crate::problem::{ApiError, Problem};
@@ -108,6 +108,7 @@ async fn list_deals(
     };
     let input = ListDeals {
         page: shared.page,
+        cursor: shared.cursor,
         sort,
         q: f.q,
         pipeline_id: f.pipeline_id,
@@ -125,12 +126,9 @@ async fn list_deals(
         company_name: f.company_name,
         custom_fields,
     };
-    Ok(match shared.cursor {
-        Some(cursor) => {
-            cursor_list(crm_deals::list_deals_after(&mut conn, &actor.0, &input, cursor).await?)
-        }
-        None => list(crm_deals::list_deals(&mut conn, &actor.0, &input).await?),
-    })
+    Ok(listing(
+        crm_deals::list_deals(&mut conn, &actor.0, &input).await?,
+    ))
 }
 
 /// Creates a deal (`deals.write`) at the end of its stage.

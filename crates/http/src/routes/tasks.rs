@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::batch::{BatchItemResult, BatchRequest, create_or_update};
 use crate::body::Json;
-use crate::envelope::{Data, Paged, created, cursor_list, list, versioned};
+use crate::envelope::{Data, Paged, created, listing, versioned};
 use crate::extract::{AuthActor, IfMatch};
 use crate::list_query::{ListFilters, ListQuery, ListSpec};
 use crate::problem::{ApiError, Problem};
@@ -111,11 +111,10 @@ async fn list_tasks(
         )
         .await?;
     let (shared, f) = (query.list, query.filters);
-    let keyset = shared.cursor.is_some();
     let input = ListTasks {
         page: shared.page,
         sort,
-        cursor: shared.cursor.flatten(),
+        cursor: shared.cursor,
         q: f.q,
         status: statuses(f.status.as_deref())?,
         priority: f.priority,
@@ -131,11 +130,9 @@ async fn list_tasks(
         deleted: shared.deleted,
         custom_fields,
     };
-    Ok(if keyset {
-        cursor_list(crm_tasks::list_tasks_cursor(&mut conn, &actor.0, &input).await?)
-    } else {
-        list(crm_tasks::list_tasks(&mut conn, &actor.0, &input).await?)
-    })
+    Ok(listing(
+        crm_tasks::list_tasks(&mut conn, &actor.0, &input).await?,
+    ))
 }
 
 /// Creates a task (`tasks.write`). The assignee defaults to the acting user.
