@@ -52,14 +52,7 @@ async fn login_answers_the_contract_and_sets_a_strict_http_only_cookie() {
             .contains(&json!("deals.write"))
     );
     let token = data["accessToken"].as_str().unwrap();
-    let me: Value = app
-        .authed(Method::GET, "/api/auth/me", token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = app.get("/api/auth/me", token).await.json().await.unwrap();
     assert_eq!(me["data"]["id"], json!(user.user.id));
     assert!(
         !me["data"]["permissions"]
@@ -103,11 +96,7 @@ async fn missing_malformed_and_forged_tokens_are_401() {
         "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.",
         "crm_notakey",
     ] {
-        let res = app
-            .authed(Method::GET, "/api/auth/me", token)
-            .send()
-            .await
-            .unwrap();
+        let res = app.get("/api/auth/me", token).await;
         assert_problem(res, 401, "invalid_token").await;
     }
     let res = app
@@ -123,11 +112,7 @@ async fn missing_malformed_and_forged_tokens_are_401() {
     })
     .await;
     let (_, foreign) = other.signed_in(Role::Admin).await;
-    let res = app
-        .authed(Method::GET, "/api/auth/me", &foreign)
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/api/auth/me", &foreign).await;
     assert_problem(res, 401, "invalid_token").await;
     // Our own secret, a real user, but not valid before an hour from now.
     let (user, _) = app.signed_in(Role::Admin).await;
@@ -142,11 +127,7 @@ async fn missing_malformed_and_forged_tokens_are_401() {
         &jsonwebtoken::EncodingKey::from_secret(b"test secret of at least thirty-two bytes"),
     )
     .unwrap();
-    let res = app
-        .authed(Method::GET, "/api/auth/me", &early)
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/api/auth/me", &early).await;
     assert_problem(res, 401, "invalid_token").await;
 }
 
@@ -154,20 +135,9 @@ async fn missing_malformed_and_forged_tokens_are_401() {
 async fn an_expired_access_token_is_refused() {
     let app = TestApp::spawn_with(|auth, _| auth.access_ttl = Duration::from_secs(1)).await;
     let (_, token) = app.signed_in(Role::Viewer).await;
-    assert_eq!(
-        app.authed(Method::GET, "/api/auth/me", &token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.get("/api/auth/me", &token).await.status(), 200);
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    let res = app
-        .authed(Method::GET, "/api/auth/me", &token)
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/api/auth/me", &token).await;
     assert_problem(res, 401, "invalid_token").await;
 }
 
@@ -188,14 +158,7 @@ async fn refresh_rotates_the_token_from_the_cookie_or_the_body() {
     assert_ne!(first, second);
     let body: Value = res.json().await.unwrap();
     let token = body["data"]["accessToken"].as_str().unwrap();
-    assert_eq!(
-        app.authed(Method::GET, "/api/auth/me", token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.get("/api/auth/me", token).await.status(), 200);
     // Body flow.
     let res = refresh_with(&app, &second).await;
     assert_eq!(res.status(), StatusCode::OK);
@@ -305,25 +268,14 @@ async fn a_deactivated_user_is_refused_at_once_everywhere() {
     let body: Value = login.json().await.unwrap();
     let token = body["data"]["accessToken"].as_str().unwrap().to_owned();
     let res = app
-        .authed(
-            Method::PATCH,
+        .patch(
             &format!("/api/users/{}", user.user.id),
             &admin,
+            json!({"isActive": false}),
         )
-        .json(&json!({"isActive": false}))
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert_problem(
-        app.authed(Method::GET, "/api/auth/me", &token)
-            .send()
-            .await
-            .unwrap(),
-        401,
-        "invalid_token",
-    )
-    .await;
+    assert_problem(app.get("/api/auth/me", &token).await, 401, "invalid_token").await;
     assert_problem(
         refresh_with(&app, &refresh).await,
         401,
@@ -337,15 +289,12 @@ async fn a_deactivated_user_is_refused_at_once_everywhere() {
     )
     .await;
     // Reactivated, the user logs in again (the old refresh family stays revoked).
-    app.authed(
-        Method::PATCH,
+    app.patch(
         &format!("/api/users/{}", user.user.id),
         &admin,
+        json!({"isActive": true}),
     )
-    .json(&json!({"isActive": true}))
-    .send()
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
         app.login(&user.email, PASSWORD).await.status(),
         StatusCode::OK
@@ -370,25 +319,14 @@ async fn an_admin_password_reset_ends_the_users_sessions() {
         .unwrap()
         .to_owned();
     let res = app
-        .authed(
-            Method::PATCH,
+        .patch(
             &format!("/api/users/{}", user.user.id),
             &admin,
+            json!({"password": "a brand new password"}),
         )
-        .json(&json!({"password": "a brand new password"}))
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert_problem(
-        app.authed(Method::GET, "/api/auth/me", &token)
-            .send()
-            .await
-            .unwrap(),
-        401,
-        "invalid_token",
-    )
-    .await;
+    assert_problem(app.get("/api/auth/me", &token).await, 401, "invalid_token").await;
     assert_problem(
         refresh_with(&app, &refresh).await,
         401,
@@ -445,23 +383,8 @@ async fn changing_ones_own_password_needs_the_current_one_and_ends_other_session
         .as_str()
         .unwrap()
         .to_owned();
-    assert_eq!(
-        app.authed(Method::GET, "/api/auth/me", &fresh)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_problem(
-        app.authed(Method::GET, "/api/auth/me", &token)
-            .send()
-            .await
-            .unwrap(),
-        401,
-        "invalid_token",
-    )
-    .await;
+    assert_eq!(app.get("/api/auth/me", &fresh).await.status(), 200);
+    assert_problem(app.get("/api/auth/me", &token).await, 401, "invalid_token").await;
     assert_problem(
         refresh_with(&app, &other_refresh).await,
         401,

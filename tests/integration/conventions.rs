@@ -133,12 +133,7 @@ async fn every_malformed_body_is_a_4xx_problem_and_changes_nothing() {
 async fn validation_problems_name_each_field() {
     let app = TestApp::spawn().await;
     let (_, token) = app.signed_in(Role::Admin).await;
-    let res = app
-        .authed(Method::POST, "/api/users", &token)
-        .json(&json!({"email": "nope", "password": "short", "role": "VIEWER", "firstName": "x".repeat(101)}))
-        .send()
-        .await
-        .unwrap();
+    let res = app.post("/api/users", &token, json!({"email": "nope", "password": "short", "role": "VIEWER", "firstName": "x".repeat(101)})).await;
     let body = assert_problem(res, 400, "validation_failed").await;
     let mut fields: Vec<&str> = body["errors"]
         .as_array()
@@ -163,7 +158,7 @@ async fn bad_query_strings_paths_and_headers_are_400() {
         ("/api/users?sort=passwordHash", "validation_failed"),
         ("/api/users/not-a-uuid", "invalid_path"),
     ] {
-        let res = app.authed(Method::GET, path, &token).send().await.unwrap();
+        let res = app.get(path, &token).await;
         let body = assert_problem(res, 400, code).await;
         assert!(
             !body["detail"]
@@ -316,7 +311,7 @@ async fn nul_characters_are_refused_with_400_not_500() {
         "/api/deals?tag=%00",
         "/api/tags?q=%00",
     ] {
-        let res = app.authed(Method::GET, path, &token).send().await.unwrap();
+        let res = app.get(path, &token).await;
         assert_problem(res, 400, "invalid_query").await;
     }
     for (path, body) in [
@@ -393,12 +388,7 @@ async fn a_missing_or_mistyped_field_is_named_by_its_json_path() {
         ),
     ];
     for (path, body, field) in cases {
-        let res = app
-            .authed(Method::POST, path, &token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let res = app.post(path, &token, body).await;
         let problem = if path.ends_with("/batch") {
             let answer: Value = res.json().await.unwrap();
             assert_eq!(answer["data"][0]["status"], 201, "{answer}");
@@ -463,11 +453,7 @@ async fn a_method_a_literal_path_does_not_have_is_405_with_its_allow() {
         (Method::PATCH, "/api/tasks/batch", "POST"),
         (Method::GET, "/api/custom-fields/order", "PUT"),
     ] {
-        let res = app
-            .authed(method.clone(), path, &token)
-            .send()
-            .await
-            .unwrap();
+        let res = app.send(method.clone(), path, &token, None).await;
         assert_eq!(res.headers()["allow"], allow, "{method} {path}");
         assert_problem(res, 405, "method_not_allowed").await;
     }

@@ -168,12 +168,7 @@ async fn settled(app: &TestApp) {
 }
 
 async fn call(app: &TestApp, token: &str, method: Method, path: &str, body: Value) -> Value {
-    let res = app
-        .authed(method.clone(), path, token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let res = app.send(method.clone(), path, token, Some(body)).await;
     let status = res.status();
     let text = res.text().await.unwrap();
     assert!(status.is_success(), "{method} {path}: {status} {text}");
@@ -223,17 +218,9 @@ async fn the_upgrade_is_refused_with_401_problem_json_without_a_valid_token() {
         .unwrap();
     ws.close(None).await.unwrap();
     // A plain GET with a valid token is not an upgrade.
-    let res = app
-        .authed(Method::GET, "/websocket", &token)
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/websocket", &token).await;
     assert_problem(res, 400, "websocket_upgrade_required").await;
-    let res = app
-        .authed(Method::GET, "/websocket?tokn=x", &token)
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/websocket?tokn=x", &token).await;
     assert_problem(res, 400, "invalid_query").await;
 }
 
@@ -376,11 +363,7 @@ async fn deal_events_reach_the_deal_and_board_rooms_with_the_record_as_the_api_r
     assert_eq!(created["event"], "deal.created");
     assert_eq!(created["data"], other);
 
-    let res = app
-        .authed(Method::DELETE, &format!("/api/deals/{id}"), &token)
-        .send()
-        .await
-        .unwrap();
+    let res = app.delete(&format!("/api/deals/{id}"), &token).await;
     assert_eq!(res.status(), 204);
     for ws in [&mut card, &mut kanban] {
         let deleted = ws.event().await;
@@ -523,22 +506,14 @@ async fn contact_task_and_comment_events_reach_their_rooms() {
             (e["event"].clone(), e["data"].clone()),
             (json!("comment.updated"), edited)
         );
-        let res = app
-            .authed(Method::DELETE, &path, &token)
-            .send()
-            .await
-            .unwrap();
+        let res = app.delete(&path, &token).await;
         assert_eq!(res.status(), 204);
         let e = ws.event().await;
         assert_eq!(e["event"], "comment.deleted");
         assert_eq!(e["data"]["id"], comment["id"]);
     }
 
-    let res = app
-        .authed(Method::DELETE, &format!("/api/tasks/{tid}"), &token)
-        .send()
-        .await
-        .unwrap();
+    let res = app.delete(&format!("/api/tasks/{tid}"), &token).await;
     assert_eq!(res.status(), 204);
     let mut rooms = HashSet::new();
     for e in ws.events(2).await {
@@ -551,11 +526,7 @@ async fn contact_task_and_comment_events_reach_their_rooms() {
         HashSet::from([format!("task:{tid}"), format!("user:{me}")])
     );
 
-    let res = app
-        .authed(Method::DELETE, &format!("/api/contacts/{cid}"), &token)
-        .send()
-        .await
-        .unwrap();
+    let res = app.delete(&format!("/api/contacts/{cid}"), &token).await;
     assert_eq!(res.status(), 204);
     let e = ws.event().await;
     assert_eq!(e["event"], "contact.deleted");
@@ -580,14 +551,11 @@ async fn bulk_moves_emit_the_deal_as_the_api_returns_it() {
     let mut ws = Ws::connect(&app, &token).await;
     ws.subscribe(&format!("pipeline:{pipeline}"), None).await;
     let res = app
-        .authed(
-            Method::DELETE,
+        .delete(
             &format!("/api/stages/{}?moveDealsTo={}", stages[1], stages[5]),
             &token,
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(res.status(), 204);
     let mut seen = HashSet::new();
     while seen.len() < ids.len() {
@@ -956,12 +924,13 @@ async fn a_rolled_back_write_emits_nothing() {
     drop(conn);
     // A write refused by If-Match changes nothing and emits nothing.
     let res = app
-        .authed(Method::PATCH, &format!("/api/deals/{id}"), &token)
-        .header("If-Match", "\"42\"")
-        .json(&json!({"title": "Stale"}))
-        .send()
-        .await
-        .unwrap();
+        .patch_if(
+            &format!("/api/deals/{id}"),
+            &token,
+            42,
+            json!({"title": "Stale"}),
+        )
+        .await;
     assert_eq!(res.status(), 412);
     call(
         &app,
@@ -1701,11 +1670,12 @@ async fn live_events_resume_within_seconds_of_the_database_coming_back() {
     // The pool heals at the first checkout; retry the write until it lands.
     loop {
         let res = app
-            .authed(Method::PATCH, &format!("/api/deals/{id}"), &token)
-            .json(&json!({"title": "After"}))
-            .send()
-            .await
-            .unwrap();
+            .patch(
+                &format!("/api/deals/{id}"),
+                &token,
+                json!({"title": "After"}),
+            )
+            .await;
         if res.status().is_success() {
             break;
         }

@@ -44,14 +44,7 @@ async fn two_concurrent_updates_with_the_same_version_let_exactly_one_win() {
         let mut statuses = [a.status().as_u16(), b.status().as_u16()];
         statuses.sort_unstable();
         assert_eq!(statuses, [200, 412], "{path}");
-        let stored: Value = app
-            .authed(Method::GET, &record, &token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let stored: Value = app.get(&record, &token).await.json().await.unwrap();
         assert_eq!(
             stored["data"]["version"], 2,
             "{path}: one write, one version bump"

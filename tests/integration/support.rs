@@ -179,6 +179,108 @@ impl TestApp {
         self.request(method, path).bearer_auth(token)
     }
 
+    /// Sends `method path` with a bearer token and, when given, a JSON body.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = self.authed(method, path, token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// As [`TestApp::send`], guarded by `If-Match: "version"`.
+    pub async fn send_if(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        version: u32,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = self
+            .authed(method, path, token)
+            .header("If-Match", format!("\"{version}\""));
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.unwrap()
+    }
+
+    pub async fn patch_if(&self, path: &str, token: &str, version: u32, body: Value) -> Response {
+        self.send_if(Method::PATCH, path, token, version, Some(body))
+            .await
+    }
+
+    pub async fn delete_if(&self, path: &str, token: &str, version: u32) -> Response {
+        self.send_if(Method::DELETE, path, token, version, None)
+            .await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.send(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Response {
+        self.send(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Response {
+        self.send(Method::PATCH, path, token, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Response {
+        self.send(Method::DELETE, path, token, None).await
+    }
+
+    /// GETs `path`, which must answer 200; the whole body.
+    pub async fn get_json(&self, path: &str, token: &str) -> Value {
+        let res = self.get(path, token).await;
+        assert_eq!(res.status(), StatusCode::OK, "GET {path}");
+        res.json().await.unwrap()
+    }
+
+    /// `field` of every item `path` lists.
+    pub async fn strings(&self, path: &str, token: &str, field: &str) -> Vec<String> {
+        strings(&self.get_json(path, token).await, field)
+    }
+
+    /// POSTs `body` to `path`, which must answer 201; the created record.
+    pub async fn create(&self, path: &str, token: &str, body: Value) -> Value {
+        let res = self.post(path, token, body.clone()).await;
+        assert_eq!(res.status(), StatusCode::CREATED, "POST {path} {body}");
+        data(res).await
+    }
+
+    /// POSTs `body` to `path`, which must answer 201 with version 1 at `{path}/{id}`; that
+    /// location and the created record.
+    pub async fn create_located(&self, path: &str, token: &str, body: Value) -> (String, Value) {
+        let res = self.post(path, token, body).await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        assert_eq!(res.headers()["etag"], "\"1\"");
+        let location = res.headers()["location"].to_str().unwrap().to_owned();
+        let record = data(res).await;
+        assert_eq!(location, format!("{path}/{}", id(&record)));
+        (location, record)
+    }
+
+    /// The default pipeline as the API lists it.
+    pub async fn default_pipeline(&self, token: &str) -> Value {
+        let list = self.get_json("/api/pipelines", token).await;
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["isDefault"] == true)
+            .unwrap()
+            .clone()
+    }
+
     pub async fn create_user(&self, role: Role) -> TestUser {
         self.insert_user(UserBuilder::new(role)).await
     }
@@ -295,4 +397,24 @@ pub fn refresh_token(res: &Response) -> String {
         .next()
         .unwrap()
         .to_owned()
+}
+
+/// The `data` of a JSON answer.
+pub async fn data(res: Response) -> Value {
+    res.json::<Value>().await.unwrap()["data"].clone()
+}
+
+/// `field` of every item of a list answer, as strings.
+pub fn strings(list: &Value, field: &str) -> Vec<String> {
+    list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item[field].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A record's id.
+pub fn id(record: &Value) -> String {
+    record["id"].as_str().unwrap().to_owned()
 }
