@@ -8,9 +8,7 @@ use crate::support::{TestApp, assert_problem};
 
 #[tokio::test]
 async fn the_feed_is_for_log_readers_and_cursor_paged() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
-    let (_, manager) = app.signed_in(Role::Manager).await;
+    let (app, [admin, manager]) = TestApp::spawn_signed_in([Role::Admin, Role::Manager]).await;
     let res = app.get("/api/activity", &manager).await;
     assert_problem(res, 403, "forbidden").await;
     let body: Value = app

@@ -14,8 +14,7 @@ async fn create_key(app: &TestApp, admin: &str, body: Value) -> reqwest::Respons
 
 #[tokio::test]
 async fn a_key_acts_with_its_role_until_revoked() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let res = create_key(&app, &admin, json!({"name": "reporting", "role": "VIEWER"})).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let created: Value = res.json().await.unwrap();
@@ -48,8 +47,7 @@ async fn a_key_acts_with_its_role_until_revoked() {
 
 #[tokio::test]
 async fn keys_expire_and_past_expiries_are_refused() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let res = create_key(
         &app,
         &admin,
@@ -76,8 +74,7 @@ async fn keys_expire_and_past_expiries_are_refused() {
 
 #[tokio::test]
 async fn invalid_key_requests_are_400() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     for body in [
         json!({"name": "", "role": "VIEWER"}),
         json!({"name": "x", "role": "GOD"}),

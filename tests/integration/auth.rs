@@ -10,11 +10,12 @@ use serde_json::{Value, json};
 use crate::support::{PASSWORD, TestApp, assert_problem, refresh_cookie, refresh_token};
 
 async fn refresh_with(app: &TestApp, token: &str) -> reqwest::Response {
-    app.request(Method::POST, "/api/auth/refresh")
-        .json(&json!({"refreshToken": token}))
-        .send()
-        .await
-        .unwrap()
+    app.send_anonymous(
+        Method::POST,
+        "/api/auth/refresh",
+        Some(json!({"refreshToken": token})),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -84,11 +85,7 @@ async fn an_unknown_email_and_a_wrong_password_get_the_same_answer() {
 #[tokio::test]
 async fn missing_malformed_and_forged_tokens_are_401() {
     let app = TestApp::spawn().await;
-    let res = app
-        .request(Method::GET, "/api/auth/me")
-        .send()
-        .await
-        .unwrap();
+    let res = app.send_anonymous(Method::GET, "/api/auth/me", None).await;
     assert_eq!(res.headers()["www-authenticate"], "Bearer");
     assert_problem(res, 401, "missing_token").await;
     for token in [
@@ -149,10 +146,8 @@ async fn refresh_rotates_the_token_from_the_cookie_or_the_body() {
     let login = app.login(&user.email, PASSWORD).await;
     let first = refresh_token(&login);
     let res = app
-        .request(Method::POST, "/api/auth/refresh")
-        .send()
-        .await
-        .unwrap();
+        .send_anonymous(Method::POST, "/api/auth/refresh", None)
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let second = refresh_token(&res);
     assert_ne!(first, second);
@@ -171,11 +166,12 @@ async fn refresh_rotates_the_token_from_the_cookie_or_the_body() {
     )
     .await;
     let res = app
-        .request(Method::POST, "/api/auth/refresh")
-        .json(&json!({"refreshToken": "x", "extra": 1}))
-        .send()
-        .await
-        .unwrap();
+        .send_anonymous(
+            Method::POST,
+            "/api/auth/refresh",
+            Some(json!({"refreshToken": "x", "extra": 1})),
+        )
+        .await;
     assert_problem(res, 400, "invalid_body").await;
 }
 
@@ -233,10 +229,8 @@ async fn logout_ends_the_login_and_clears_the_cookie() {
     let login = app.login(&user.email, PASSWORD).await;
     let token = refresh_token(&login);
     let res = app
-        .request(Method::POST, "/api/auth/logout")
-        .send()
-        .await
-        .unwrap();
+        .send_anonymous(Method::POST, "/api/auth/logout", None)
+        .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     let cleared = refresh_cookie(&res).unwrap();
     assert!(
@@ -251,17 +245,14 @@ async fn logout_ends_the_login_and_clears_the_cookie() {
     .await;
     // Logging out again, or without a token, is harmless.
     let res = app
-        .request(Method::POST, "/api/auth/logout")
-        .send()
-        .await
-        .unwrap();
+        .send_anonymous(Method::POST, "/api/auth/logout", None)
+        .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
 }
 
 #[tokio::test]
 async fn a_deactivated_user_is_refused_at_once_everywhere() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let user = app.create_user(Role::Manager).await;
     let login = app.login(&user.email, PASSWORD).await;
     let refresh = refresh_token(&login);
@@ -309,8 +300,7 @@ async fn a_deactivated_user_is_refused_at_once_everywhere() {
 
 #[tokio::test]
 async fn an_admin_password_reset_ends_the_users_sessions() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let user = app.create_user(Role::Viewer).await;
     let login = app.login(&user.email, PASSWORD).await;
     let refresh = refresh_token(&login);

@@ -72,8 +72,7 @@ async fn only_the_author_edits_admins_delete_anyones_and_managers_only_their_own
 
 #[tokio::test]
 async fn comments_on_missing_or_trashed_records_are_422() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
     let t = task(&app, &token).await;
     app.delete(&format!("/api/tasks/{t}"), &token).await;
     for id in [t, uuid::Uuid::now_v7().to_string()] {
@@ -106,8 +105,7 @@ async fn comments_on_missing_or_trashed_records_are_422() {
 
 #[tokio::test]
 async fn comment_changes_are_on_the_task_timeline() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
     let t = task(&app, &token).await;
     let c = comment(&app, &token, &t, "hello").await;
     let path = format!("/api/comments/{}", c["id"].as_str().unwrap());
@@ -147,8 +145,7 @@ async fn comment_changes_are_on_the_task_timeline() {
 
 #[tokio::test]
 async fn lists_are_oldest_first_paged_and_only_for_visible_records() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let (me, token) = app.signed_in(Role::Manager).await;
     let (_, viewer) = app.signed_in(Role::Viewer).await;
     let t = task(&app, &admin).await;
@@ -233,8 +230,7 @@ async fn lists_are_oldest_first_paged_and_only_for_visible_records() {
 
 #[tokio::test]
 async fn deals_and_contacts_take_comments_with_their_visibility() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let (manager, manager_token) = app.signed_in(Role::Manager).await;
     let mut records = Vec::new();
     for (path, body) in [

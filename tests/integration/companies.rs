@@ -62,8 +62,7 @@ async fn a_company_is_created_normalised_read_changed_and_logged() {
 
 #[tokio::test]
 async fn invalid_fields_are_400_and_an_unknown_owner_is_422() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
     for (input, field) in [
         (json!({"name": ""}), "name"),
         (json!({"name": "x".repeat(201)}), "name"),
@@ -111,9 +110,7 @@ async fn invalid_fields_are_400_and_an_unknown_owner_is_422() {
 
 #[tokio::test]
 async fn names_are_unique_case_insensitively_and_restore_refuses_a_taken_name() {
-    let app = TestApp::spawn().await;
-    let (_, manager) = app.signed_in(Role::Manager).await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [manager, admin]) = TestApp::spawn_signed_in([Role::Manager, Role::Admin]).await;
     let acme = app
         .create("/api/companies", &manager, json!({"name": "Acme"}))
         .await;
@@ -177,8 +174,7 @@ async fn names_are_unique_case_insensitively_and_restore_refuses_a_taken_name() 
 
 #[tokio::test]
 async fn without_companies_read_all_only_own_companies_are_visible() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let (me, token) = app.signed_in(Role::Manager).await;
     app.patch(
         &format!("/api/users/{}", me.user.id),
@@ -317,9 +313,7 @@ async fn lists_filter_sort_search_and_page_by_cursor() {
 
 #[tokio::test]
 async fn a_company_lists_its_contacts_and_keeps_them_when_deleted() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [token, admin]) = TestApp::spawn_signed_in([Role::Manager, Role::Admin]).await;
     let acme = app
         .create("/api/companies", &token, json!({"name": "Acme"}))
         .await;
@@ -379,8 +373,7 @@ async fn a_company_lists_its_contacts_and_keeps_them_when_deleted() {
 
 #[tokio::test]
 async fn a_batch_answers_each_item_and_keeps_the_good_ones() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
     let acme = app
         .create("/api/companies", &token, json!({"name": "Acme"}))
         .await;
@@ -420,9 +413,7 @@ async fn a_batch_answers_each_item_and_keeps_the_good_ones() {
 
 #[tokio::test]
 async fn a_viewer_reads_companies_but_writes_nothing() {
-    let app = TestApp::spawn().await;
-    let (_, manager) = app.signed_in(Role::Manager).await;
-    let (_, viewer) = app.signed_in(Role::Viewer).await;
+    let (app, [manager, viewer]) = TestApp::spawn_signed_in([Role::Manager, Role::Viewer]).await;
     let acme = app
         .create("/api/companies", &manager, json!({"name": "Acme"}))
         .await;

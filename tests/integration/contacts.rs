@@ -85,8 +85,7 @@ async fn a_contact_is_created_normalised_read_and_changed_with_etags() {
 
 #[tokio::test]
 async fn invalid_input_is_400_naming_the_field_and_bad_references_are_422() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
     let res = app
         .post(
             "/api/contacts",
@@ -149,8 +148,7 @@ async fn invalid_input_is_400_naming_the_field_and_bad_references_are_422() {
 
 #[tokio::test]
 async fn emails_are_unique_case_insensitively_among_live_contacts() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
     let first = app
         .create(
             "/api/contacts",
@@ -187,9 +185,7 @@ async fn emails_are_unique_case_insensitively_among_live_contacts() {
 
 #[tokio::test]
 async fn trash_restore_and_permanent_deletion() {
-    let app = TestApp::spawn().await;
-    let (_, manager) = app.signed_in(Role::Manager).await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [manager, admin]) = TestApp::spawn_signed_in([Role::Manager, Role::Admin]).await;
     let c = app
         .create(
             "/api/contacts",
@@ -266,8 +262,7 @@ async fn trash_restore_and_permanent_deletion() {
 
 #[tokio::test]
 async fn without_contacts_read_all_only_own_contacts_are_listed_found_and_read() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let (me, token) = app.signed_in(Role::Manager).await;
     let res = app
         .patch(
@@ -349,8 +344,7 @@ async fn without_contacts_read_all_only_own_contacts_are_listed_found_and_read()
 
 #[tokio::test]
 async fn lists_filter_search_sort_and_follow_one_relation_level() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
     let acme = app
         .create(
             "/api/companies",
@@ -456,8 +450,7 @@ async fn lists_filter_search_sort_and_follow_one_relation_level() {
 
 #[tokio::test]
 async fn cursor_pages_cover_every_contact_once() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
     for i in 0..7 {
         app.create(
             "/api/contacts",
@@ -484,8 +477,7 @@ async fn cursor_pages_cover_every_contact_once() {
 
 #[tokio::test]
 async fn a_batch_answers_each_item_and_keeps_the_good_ones() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
     let existing = app
         .create(
             "/api/contacts",
@@ -528,9 +520,7 @@ async fn a_batch_answers_each_item_and_keeps_the_good_ones() {
 
 #[tokio::test]
 async fn linking_a_company_is_logged_on_both_sides_and_company_deletion_keeps_contacts() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [token, admin]) = TestApp::spawn_signed_in([Role::Manager, Role::Admin]).await;
     let acme = app
         .create("/api/companies", &token, json!({"name": "Acme"}))
         .await;
@@ -629,9 +619,7 @@ async fn linking_a_company_is_logged_on_both_sides_and_company_deletion_keeps_co
 
 #[tokio::test]
 async fn a_viewer_reads_contacts_but_writes_nothing() {
-    let app = TestApp::spawn().await;
-    let (_, manager) = app.signed_in(Role::Manager).await;
-    let (_, viewer) = app.signed_in(Role::Viewer).await;
+    let (app, [manager, viewer]) = TestApp::spawn_signed_in([Role::Manager, Role::Viewer]).await;
     let c = app
         .create("/api/contacts", &manager, json!({"fullName": "Ada"}))
         .await;

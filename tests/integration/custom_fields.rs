@@ -80,10 +80,8 @@ async fn every_type(app: &TestApp, admin: &str) {
 
 #[tokio::test]
 async fn definitions_are_changed_by_admins_and_read_by_every_role() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
-    let (_, manager) = app.signed_in(Role::Manager).await;
-    let (_, viewer) = app.signed_in(Role::Viewer).await;
+    let (app, [admin, manager, viewer]) =
+        TestApp::spawn_signed_in([Role::Admin, Role::Manager, Role::Viewer]).await;
     let body = json!({"entityType": "deal", "key": "tier", "name": "Tier", "type": "SELECT",
                       "options": ["Gold", "Silver"], "isRequired": true, "defaultValue": "silver"});
     let (location, tier) = app.create_located("/api/custom-fields", &admin, body).await;
@@ -284,9 +282,7 @@ async fn definitions_are_changed_by_admins_and_read_by_every_role() {
 
 #[tokio::test]
 async fn every_type_is_validated_and_stored_in_canonical_form() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
-    let (_, token) = app.signed_in(Role::Manager).await;
+    let (app, [admin, token]) = TestApp::spawn_signed_in([Role::Admin, Role::Manager]).await;
     every_type(&app, &admin).await;
     let deal = app
         .create(
@@ -380,9 +376,7 @@ async fn every_type_is_validated_and_stored_in_canonical_form() {
 
 #[tokio::test]
 async fn custom_fields_work_on_contacts_companies_and_tasks_too() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
-    let (_, token) = app.signed_in(Role::Manager).await;
+    let (app, [admin, token]) = TestApp::spawn_signed_in([Role::Admin, Role::Manager]).await;
     for (entity, path, body) in [
         ("contact", "/api/contacts", json!({"fullName": "Ada"})),
         ("company", "/api/companies", json!({"name": "Acme"})),
@@ -437,9 +431,7 @@ async fn custom_fields_work_on_contacts_companies_and_tasks_too() {
 
 #[tokio::test]
 async fn required_fields_get_defaults_on_create_and_are_never_cleared_by_a_patch() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
-    let (_, token) = app.signed_in(Role::Manager).await;
+    let (app, [admin, token]) = TestApp::spawn_signed_in([Role::Admin, Role::Manager]).await;
     define(
         &app,
         &admin,
@@ -524,9 +516,7 @@ async fn required_fields_get_defaults_on_create_and_are_never_cleared_by_a_patch
 
 #[tokio::test]
 async fn every_value_change_is_an_activity_entry() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
-    let (_, token) = app.signed_in(Role::Manager).await;
+    let (app, [admin, token]) = TestApp::spawn_signed_in([Role::Admin, Role::Manager]).await;
     define(
         &app,
         &admin,
@@ -588,9 +578,7 @@ async fn every_value_change_is_an_activity_entry() {
 
 #[tokio::test]
 async fn unique_values_hold_under_concurrent_writes_and_restores() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
-    let (_, token) = app.signed_in(Role::Admin).await;
+    let (app, [admin, token]) = TestApp::spawn_signed_in([Role::Admin, Role::Admin]).await;
     define(
         &app,
         &admin,
@@ -708,8 +696,7 @@ async fn unique_values_hold_under_concurrent_writes_and_restores() {
 
 #[tokio::test]
 async fn removing_an_option_in_use_or_changing_the_type_needs_the_values_to_convert() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let field = define(
         &app,
         &admin,
@@ -813,8 +800,7 @@ async fn removing_an_option_in_use_or_changing_the_type_needs_the_values_to_conv
 
 #[tokio::test]
 async fn deactivated_fields_are_hidden_refused_and_come_back_with_their_data() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let field = define(
         &app,
         &admin,
@@ -886,8 +872,7 @@ async fn deactivated_fields_are_hidden_refused_and_come_back_with_their_data() {
 
 #[tokio::test]
 async fn deleting_a_field_removes_its_values() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let field = define(
         &app,
         &admin,
@@ -948,8 +933,7 @@ async fn titles(app: &TestApp, token: &str, query: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn lists_filter_and_sort_by_every_type() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     every_type(&app, &admin).await;
     let items = json!([
         {"title": "d1", "customFields": {"note": "alpha", "score": 5, "renewal": "2027-01-10",

@@ -12,25 +12,6 @@ use uuid::Uuid;
 use crate::support::{TestApp, assert_problem};
 use crm_testkit::UserBuilder;
 
-/// Stage ids of the default pipeline in order: New, Qualified, Proposal, Negotiation, Won, Lost.
-async fn sales_stages(app: &TestApp) -> (Uuid, Vec<Uuid>) {
-    let mut conn = app.pool.get().await.unwrap();
-    let id: Uuid = pipelines::table
-        .filter(pipelines::is_default.eq(true))
-        .select(pipelines::id)
-        .first(&mut conn)
-        .await
-        .unwrap();
-    let stages = stages::table
-        .filter(stages::pipeline_id.eq(id))
-        .order(stages::position)
-        .select(stages::id)
-        .load(&mut conn)
-        .await
-        .unwrap();
-    (id, stages)
-}
-
 /// A second pipeline with one OPEN stage; returns (pipeline, stage).
 async fn other_pipeline(app: &TestApp) -> (Uuid, Uuid) {
     let mut conn = app.pool.get().await.unwrap();
@@ -131,8 +112,7 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 
 #[tokio::test]
 async fn amounts_are_exact_decimal_strings_and_numbers_are_refused() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
     let deal = app
         .create(
             "/api/deals",
@@ -205,7 +185,7 @@ async fn amounts_are_exact_decimal_strings_and_numbers_are_refused() {
 async fn deals_land_on_the_default_pipeline_and_refuse_unfitting_references() {
     let app = TestApp::spawn().await;
     let (me, token) = app.signed_in(Role::Manager).await;
-    let (sales, stages) = sales_stages(&app).await;
+    let (sales, stages) = app.sales_stages().await;
     let body = json!({"title": "First", "currency": "EUR", "tags": ["vip", "VIP"]});
     let (_, deal) = app.create_located("/api/deals", &token, body).await;
     assert_eq!(deal["pipelineId"], json!(sales));
@@ -298,9 +278,8 @@ async fn deals_land_on_the_default_pipeline_and_refuse_unfitting_references() {
 
 #[tokio::test]
 async fn moving_cards_reorders_stages_exactly_and_records_the_stage_change() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
-    let (_, stages) = sales_stages(&app).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
+    let (_, stages) = app.sales_stages().await;
     let mut deals = Vec::new();
     for t in ["A", "B", "C", "D"] {
         deals.push(app.create("/api/deals", &token, json!({"title": t})).await);
@@ -453,9 +432,8 @@ async fn moving_cards_reorders_stages_exactly_and_records_the_stage_change() {
 
 #[tokio::test]
 async fn concurrent_moves_over_http_leave_every_card_on_one_stage_with_its_own_key() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
-    let (_, stages) = sales_stages(&app).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
+    let (_, stages) = app.sales_stages().await;
     let mut deals = Vec::new();
     for i in 0..10 {
         deals.push(
@@ -482,10 +460,9 @@ async fn concurrent_moves_over_http_leave_every_card_on_one_stage_with_its_own_k
 
 #[tokio::test]
 async fn without_read_all_users_see_only_deals_they_created_or_are_assigned_to() {
-    let app = TestApp::spawn().await;
-    let (_, manager) = app.signed_in(Role::Manager).await;
+    let (app, [manager]) = TestApp::spawn_signed_in([Role::Manager]).await;
     let (me, limited) = limited_user(&app).await;
-    let (_, stages) = sales_stages(&app).await;
+    let (_, stages) = app.sales_stages().await;
     let own = app
         .create("/api/deals", &limited, json!({"title": "Own"}))
         .await;
@@ -549,7 +526,7 @@ async fn without_read_all_users_see_only_deals_they_created_or_are_assigned_to()
 async fn every_filter_sort_and_the_cursor_narrow_the_list() {
     let app = TestApp::spawn().await;
     let (user, token) = app.signed_in(Role::Manager).await;
-    let (sales, stages) = sales_stages(&app).await;
+    let (sales, stages) = app.sales_stages().await;
     let (other, _) = other_pipeline(&app).await;
     let acme = insert_company(&app, "Acme Widgets").await;
     let globex = insert_company(&app, "Globex").await;
@@ -678,8 +655,7 @@ async fn every_filter_sort_and_the_cursor_narrow_the_list() {
 
 #[tokio::test]
 async fn a_batch_applies_valid_items_and_reports_failed_ones() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
     let existing = app
         .create("/api/deals", &token, json!({"title": "Existing"}))
         .await;
@@ -716,10 +692,8 @@ async fn a_batch_applies_valid_items_and_reports_failed_ones() {
 
 #[tokio::test]
 async fn trash_restore_and_permanent_deletion() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
-    let (_, manager) = app.signed_in(Role::Manager).await;
-    let (_, stages) = sales_stages(&app).await;
+    let (app, [admin, manager]) = TestApp::spawn_signed_in([Role::Admin, Role::Manager]).await;
+    let (_, stages) = app.sales_stages().await;
     let a = app
         .create("/api/deals", &manager, json!({"title": "A"}))
         .await;
@@ -784,10 +758,8 @@ async fn trash_restore_and_permanent_deletion() {
 
 #[tokio::test]
 async fn viewers_read_deals_but_every_write_is_forbidden() {
-    let app = TestApp::spawn().await;
-    let (_, manager) = app.signed_in(Role::Manager).await;
-    let (_, viewer) = app.signed_in(Role::Viewer).await;
-    let (_, stages) = sales_stages(&app).await;
+    let (app, [manager, viewer]) = TestApp::spawn_signed_in([Role::Manager, Role::Viewer]).await;
+    let (_, stages) = app.sales_stages().await;
     let deal = app
         .create("/api/deals", &manager, json!({"title": "Visible"}))
         .await;
@@ -833,15 +805,14 @@ async fn viewers_read_deals_but_every_write_is_forbidden() {
         app.get_json("/api/deals", &manager).await["meta"]["total"],
         1
     );
-    let res = app.request(Method::GET, "/api/deals").send().await.unwrap();
+    let res = app.send_anonymous(Method::GET, "/api/deals", None).await;
     assert_problem(res, 401, "missing_token").await;
 }
 
 #[tokio::test]
 async fn patch_sets_and_clears_fields_honours_if_match_and_logs_both_kinds_of_change() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
-    let (_, stages) = sales_stages(&app).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
+    let (_, stages) = app.sales_stages().await;
     let company = insert_company(&app, "Initech").await;
     let contact = insert_contact(&app, "peter@initech.com").await;
     let deal = app

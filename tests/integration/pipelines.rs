@@ -89,8 +89,7 @@ async fn activity(app: &TestApp, token: &str, kind: &str, entity: &str) -> Vec<V
 
 #[tokio::test]
 async fn viewers_and_managers_read_pipelines_but_every_write_is_403() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let sales = app.default_pipeline(&admin).await;
     let p = format!("/api/pipelines/{}", id(&sales));
     let s = format!("/api/stages/{}", id(&sales["stages"][0]));
@@ -160,8 +159,7 @@ async fn viewers_and_managers_read_pipelines_but_every_write_is_403() {
 
 #[tokio::test]
 async fn a_created_pipeline_has_location_etag_and_the_standard_stages() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let (location, body) = app
         .create_located(
             "/api/pipelines",
@@ -226,8 +224,7 @@ async fn a_created_pipeline_has_location_etag_and_the_standard_stages() {
 
 #[tokio::test]
 async fn the_list_is_ordered_by_position_then_creation_with_stages_and_paging() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let late = app
         .create(
             "/api/pipelines",
@@ -300,8 +297,7 @@ async fn the_list_is_ordered_by_position_then_creation_with_stages_and_paging() 
 
 #[tokio::test]
 async fn invalid_bodies_are_400_naming_the_field() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let sales = app.default_pipeline(&admin).await;
     let p = format!("/api/pipelines/{}", id(&sales));
     let s = format!("/api/stages/{}", id(&sales["stages"][0]));
@@ -429,8 +425,7 @@ async fn invalid_bodies_are_400_naming_the_field() {
 
 #[tokio::test]
 async fn patches_honour_if_match_and_record_the_changed_fields() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let p = app
         .create(
             "/api/pipelines",
@@ -506,8 +501,7 @@ async fn patches_honour_if_match_and_record_the_changed_fields() {
 
 #[tokio::test]
 async fn there_is_always_exactly_one_default_pipeline() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let sales = app.default_pipeline(&admin).await;
     let sales_path = format!("/api/pipelines/{}", id(&sales));
     let other = app
@@ -572,8 +566,7 @@ async fn there_is_always_exactly_one_default_pipeline() {
 
 #[tokio::test]
 async fn deleting_a_stage_with_deals_needs_move_deals_to_and_loses_no_deal() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let sales = app.default_pipeline(&admin).await;
     let other = app
         .create("/api/pipelines", &admin, json!({"name": "Other"}))
@@ -691,8 +684,7 @@ async fn deleting_a_stage_with_deals_needs_move_deals_to_and_loses_no_deal() {
 
 #[tokio::test]
 async fn deleting_a_pipeline_with_deals_needs_a_stage_of_another_pipeline() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let sales = app.default_pipeline(&admin).await;
     let doomed = app
         .create("/api/pipelines", &admin, json!({"name": "Doomed"}))
@@ -751,8 +743,7 @@ async fn deleting_a_pipeline_with_deals_needs_a_stage_of_another_pipeline() {
 
 #[tokio::test]
 async fn changing_a_stage_type_re_derives_its_deals_status() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let sales = app.default_pipeline(&admin).await;
     let stage = &sales["stages"][3];
     let deal = insert_deal(&app, stage, 0, None, "USD", false).await;
@@ -774,8 +765,7 @@ async fn changing_a_stage_type_re_derives_its_deals_status() {
 
 #[tokio::test]
 async fn stages_are_added_and_reordered_as_a_permutation_only() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let sales = app.default_pipeline(&admin).await;
     let other = app
         .create("/api/pipelines", &admin, json!({"name": "Other"}))
@@ -854,9 +844,7 @@ async fn stages_are_added_and_reordered_as_a_permutation_only() {
 
 #[tokio::test]
 async fn the_summary_gives_counts_and_exact_totals_per_currency() {
-    let app = TestApp::spawn().await;
-    let (_, viewer) = app.signed_in(Role::Viewer).await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [viewer, admin]) = TestApp::spawn_signed_in([Role::Viewer, Role::Admin]).await;
     let sales = app.default_pipeline(&admin).await;
     let (new, won) = (&sales["stages"][0], &sales["stages"][4]);
     insert_deal(&app, new, 0, Some("1500.10"), "EUR", false).await;

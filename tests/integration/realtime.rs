@@ -6,8 +6,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use crm_core::{Actor, Permission, Role};
-use crm_db::schema::{pipelines, stages};
-use diesel::prelude::*;
+
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::Method;
@@ -139,26 +138,6 @@ fn seq(e: &Value) -> i64 {
     e["seq"].as_i64().unwrap()
 }
 
-/// The default pipeline and its stages in order (New, Qualified, Proposal, Negotiation, Won,
-/// Lost).
-async fn sales_stages(app: &TestApp) -> (Uuid, Vec<Uuid>) {
-    let mut conn = app.pool.get().await.unwrap();
-    let id: Uuid = pipelines::table
-        .filter(pipelines::is_default.eq(true))
-        .select(pipelines::id)
-        .first(&mut conn)
-        .await
-        .unwrap();
-    let stages = stages::table
-        .filter(stages::pipeline_id.eq(id))
-        .order(stages::position)
-        .select(stages::id)
-        .load(&mut conn)
-        .await
-        .unwrap();
-    (id, stages)
-}
-
 /// Waits until every committed event has its `seq` (the hub's stamper numbers them within
 /// milliseconds), so that pruning in the test sees them.
 async fn settled(app: &TestApp) {
@@ -194,8 +173,7 @@ async fn user_without(app: &TestApp, role: Role, revokes: Vec<Permission>) -> (U
 
 #[tokio::test]
 async fn the_upgrade_is_refused_with_401_problem_json_without_a_valid_token() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
     for url in [ws_url(&app), format!("{}?token=not-a-token", ws_url(&app))] {
         match tokio_tungstenite::connect_async(url).await {
             Err(WsError::Http(res)) => {
@@ -274,11 +252,7 @@ async fn bad_messages_get_errors_and_oversized_ones_close_the_socket() {
     let (frame, _) = ws.close().await;
     assert_eq!(frame.unwrap().0, 1009);
     // The server is fine.
-    let res = app
-        .request(Method::GET, "/api/health")
-        .send()
-        .await
-        .unwrap();
+    let res = app.send_anonymous(Method::GET, "/api/health", None).await;
     assert_eq!(res.status(), 200);
 }
 
@@ -287,9 +261,8 @@ async fn bad_messages_get_errors_and_oversized_ones_close_the_socket() {
 
 #[tokio::test]
 async fn deal_events_reach_the_deal_and_board_rooms_with_the_record_as_the_api_returns_it() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
-    let (pipeline, stages) = sales_stages(&app).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
+    let (pipeline, stages) = app.sales_stages().await;
     let deal = create_deal(&app, &token, json!({"title": "Alpha", "amount": "10.00"})).await;
     let id = deal["id"].as_str().unwrap().to_owned();
     let deal_room = format!("deal:{id}");
@@ -535,9 +508,8 @@ async fn contact_task_and_comment_events_reach_their_rooms() {
 
 #[tokio::test]
 async fn bulk_moves_emit_the_deal_as_the_api_returns_it() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Admin).await;
-    let (pipeline, stages) = sales_stages(&app).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Admin]).await;
+    let (pipeline, stages) = app.sales_stages().await;
     let mut ids = Vec::new();
     for i in 0..3 {
         let d = create_deal(
@@ -600,7 +572,7 @@ async fn tag_rewrites_reach_every_room_as_normal_updates() {
     let app = TestApp::spawn().await;
     let (me, token) = app.signed_in(Role::Admin).await;
     let me = me.user.id.0;
-    let (pipeline, _) = sales_stages(&app).await;
+    let (pipeline, _) = app.sales_stages().await;
     let contact = call(
         &app,
         &token,
@@ -710,7 +682,7 @@ async fn custom_field_changes_reach_subscribers_as_normal_updates() {
     let app = TestApp::spawn().await;
     let (me, token) = app.signed_in(Role::Admin).await;
     let me = me.user.id.0;
-    let (pipeline, stages) = sales_stages(&app).await;
+    let (pipeline, stages) = app.sales_stages().await;
     let field = call(
         &app,
         &token,
@@ -904,8 +876,7 @@ async fn custom_field_changes_reach_subscribers_as_normal_updates() {
 
 #[tokio::test]
 async fn a_rolled_back_write_emits_nothing() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
     let deal = create_deal(&app, &token, json!({"title": "Before"})).await;
     let id: Uuid = deal["id"].as_str().unwrap().parse().unwrap();
     let mut ws = Ws::connect(&app, &token).await;
@@ -950,8 +921,7 @@ async fn a_rolled_back_write_emits_nothing() {
 
 #[tokio::test]
 async fn resume_replays_exactly_the_missed_events_then_continues_live() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
     let deal = create_deal(&app, &token, json!({"title": "v1"})).await;
     let id = deal["id"].as_str().unwrap().to_owned();
     let room = format!("deal:{id}");
@@ -1017,8 +987,7 @@ async fn resume_replays_exactly_the_missed_events_then_continues_live() {
 
 #[tokio::test]
 async fn a_since_outside_the_kept_events_asks_the_client_to_reload() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
     let deal = create_deal(&app, &token, json!({"title": "Old"})).await;
     let id = deal["id"].as_str().unwrap();
     call(
@@ -1071,7 +1040,7 @@ async fn rooms_are_only_for_those_who_may_read_the_record() {
     let (alice, alice_token) = user_without(&app, Role::Manager, own_only.clone()).await;
     let (bob, bob_token) = user_without(&app, Role::Manager, own_only).await;
     let (_, blind_token) = user_without(&app, Role::Manager, vec![Permission::DealsRead]).await;
-    let (pipeline, _) = sales_stages(&app).await;
+    let (pipeline, _) = app.sales_stages().await;
     let alices = create_deal(&app, &alice_token, json!({"title": "Alice's"})).await;
     let alices_id = alices["id"].as_str().unwrap();
     let contact = call(
@@ -1139,7 +1108,7 @@ async fn rooms_are_only_for_those_who_may_read_the_record() {
 async fn a_connection_may_be_in_a_limited_number_of_rooms() {
     let app = TestApp::spawn_realtime(|s| s.max_rooms = 2).await;
     let (me, token) = app.signed_in(Role::Manager).await;
-    let (pipeline, _) = sales_stages(&app).await;
+    let (pipeline, _) = app.sales_stages().await;
     let deal = create_deal(&app, &token, json!({"title": "One"})).await;
     let mut ws = Ws::connect(&app, &token).await;
     ws.subscribe(&format!("pipeline:{pipeline}"), None).await;
@@ -1166,7 +1135,7 @@ async fn two_instances_on_one_database_deliver_every_event_once_in_order_both_wa
     let a = TestApp::spawn().await;
     let b = a.another_instance().await;
     let (_, token) = a.signed_in(Role::Manager).await;
-    let (pipeline, _) = sales_stages(&a).await;
+    let (pipeline, _) = a.sales_stages().await;
     let board = format!("pipeline:{pipeline}");
     let mut on_a = Ws::connect(&a, &token).await;
     on_a.subscribe(&board, None).await;
@@ -1245,7 +1214,7 @@ async fn events_arrive_by_the_catch_up_read_when_notifications_are_lost() {
     })
     .await;
     let (_, token) = app.signed_in(Role::Manager).await;
-    let (pipeline, _) = sales_stages(&app).await;
+    let (pipeline, _) = app.sales_stages().await;
     let mut ws = Ws::connect(&app, &token).await;
     ws.subscribe(&format!("pipeline:{pipeline}"), None).await;
     let deal = create_deal(&app, &token, json!({"title": "Polled"})).await;
@@ -1256,7 +1225,7 @@ async fn events_arrive_by_the_catch_up_read_when_notifications_are_lost() {
 async fn bursts_larger_than_the_send_queue_are_caught_up_from_the_outbox() {
     let app = TestApp::spawn_realtime(|s| s.send_queue = 8).await;
     let (_, token) = app.signed_in(Role::Admin).await;
-    let (pipeline, stages) = sales_stages(&app).await;
+    let (pipeline, stages) = app.sales_stages().await;
     let board = format!("pipeline:{pipeline}");
     let description = "lorem ipsum ".repeat(400);
     let items: Vec<Value> = (0..60)
@@ -1426,7 +1395,7 @@ async fn a_client_that_stops_reading_is_cut_off_while_the_others_keep_receiving(
     })
     .await;
     let (_, token) = app.signed_in(Role::Admin).await;
-    let (pipeline, stages) = sales_stages(&app).await;
+    let (pipeline, stages) = app.sales_stages().await;
     let board = format!("pipeline:{pipeline}");
     let stalled = stalled_client(&app, &token, &board).await;
     let mut healthy = Ws::connect(&app, &token).await;
@@ -1533,8 +1502,7 @@ async fn an_expired_access_token_closes_the_socket_with_4001() {
 
 #[tokio::test]
 async fn a_deactivated_user_is_disconnected_on_the_next_subscribe() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let (me, token) = app.signed_in(Role::Manager).await;
     let mut ws = Ws::connect(&app, &token).await;
     ws.subscribe(&format!("user:{}", me.user.id), None).await;
@@ -1613,8 +1581,7 @@ async fn shutdown_closes_sockets_with_1001_and_a_reason() {
 
 #[tokio::test]
 async fn subscribing_again_to_a_room_answers_subscribed_again_and_events_come_once() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
     let deal = create_deal(&app, &token, json!({"title": "Twice"})).await;
     let id = deal["id"].as_str().unwrap().to_owned();
     let room = format!("deal:{id}");
@@ -1655,8 +1622,7 @@ async fn subscribing_again_to_a_room_answers_subscribed_again_and_events_come_on
 
 #[tokio::test]
 async fn live_events_resume_within_seconds_of_the_database_coming_back() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
     let deal = create_deal(&app, &token, json!({"title": "Outage"})).await;
     let id = deal["id"].as_str().unwrap().to_owned();
     let mut ws = Ws::connect(&app, &token).await;

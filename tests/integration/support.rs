@@ -55,6 +55,16 @@ impl TestApp {
         Self::spawn_with(|_, _| {}).await
     }
 
+    /// Spawns and signs in a new user of each role; their access tokens, in that order.
+    pub async fn spawn_signed_in<const N: usize>(roles: [Role; N]) -> (Self, [String; N]) {
+        let app = Self::spawn().await;
+        let mut tokens = Vec::with_capacity(N);
+        for role in roles {
+            tokens.push(app.signed_in(role).await.1);
+        }
+        (app, tokens.try_into().unwrap())
+    }
+
     /// Spawns with adjusted auth or HTTP settings.
     pub async fn spawn_with(adjust: impl FnOnce(&mut AuthConfig, &mut HttpSettings)) -> Self {
         let db = TestDb::new().await;
@@ -188,6 +198,20 @@ impl TestApp {
         body: Option<Value>,
     ) -> Response {
         let mut req = self.authed(method, path, token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// Sends `method path` without credentials and, when given, a JSON body.
+    pub async fn send_anonymous(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = self.request(method, path);
         if let Some(body) = body {
             req = req.json(&body);
         }
@@ -339,6 +363,27 @@ impl TestApp {
         .await
         .unwrap();
         serde_json::to_value(field).unwrap()
+    }
+
+    /// The default pipeline and its stage ids in order (New, Qualified, Proposal, Negotiation,
+    /// Won, Lost).
+    pub async fn sales_stages(&self) -> (uuid::Uuid, Vec<uuid::Uuid>) {
+        use crm_db::schema::{pipelines, stages};
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        let mut conn = self.pool.get().await.unwrap();
+        let rows: Vec<(uuid::Uuid, uuid::Uuid)> = stages::table
+            .inner_join(pipelines::table)
+            .filter(pipelines::is_default.eq(true))
+            .order(stages::position)
+            .select((pipelines::id, stages::id))
+            .load(&mut conn)
+            .await
+            .unwrap();
+        (
+            rows[0].0,
+            rows.into_iter().map(|(_, stage)| stage).collect(),
+        )
     }
 
     pub async fn user_count(&self) -> i64 {

@@ -69,9 +69,7 @@ fn id_of(tags: &[Value], name: &str) -> String {
 
 #[tokio::test]
 async fn the_registry_lists_usage_counts_from_tasks_contacts_and_deals() {
-    let app = TestApp::spawn().await;
-    let (_, manager) = app.signed_in(Role::Manager).await;
-    let (_, viewer) = app.signed_in(Role::Viewer).await;
+    let (app, [manager, viewer]) = TestApp::spawn_signed_in([Role::Manager, Role::Viewer]).await;
     records(&app, &["VIP", "lead"]).await;
     app.post(
         "/api/tasks",
@@ -116,8 +114,7 @@ async fn the_registry_lists_usage_counts_from_tasks_contacts_and_deals() {
 
 #[tokio::test]
 async fn create_rename_merge_and_delete_rewrite_the_records() {
-    let app = TestApp::spawn().await;
-    let (_, manager) = app.signed_in(Role::Manager).await;
+    let (app, [manager]) = TestApp::spawn_signed_in([Role::Manager]).await;
     let (contact, deal) = records(&app, &["vip", "gold", "x"]).await;
     let res = app
         .post(
@@ -243,8 +240,7 @@ async fn create_rename_merge_and_delete_rewrite_the_records() {
 
 #[tokio::test]
 async fn viewers_read_the_registry_but_manage_nothing() {
-    let app = TestApp::spawn().await;
-    let (_, viewer) = app.signed_in(Role::Viewer).await;
+    let (app, [viewer]) = TestApp::spawn_signed_in([Role::Viewer]).await;
     records(&app, &["a"]).await;
     let id = id_of(&registry(&app, &viewer).await, "a");
     for (method, path, body) in [
@@ -268,14 +264,13 @@ async fn viewers_read_the_registry_but_manage_nothing() {
         let res = app.send(method.clone(), &path, &viewer, body).await;
         assert_problem(res, 403, "forbidden").await;
     }
-    let res = app.request(Method::GET, "/api/tags").send().await.unwrap();
+    let res = app.send_anonymous(Method::GET, "/api/tags", None).await;
     assert_problem(res, 401, "missing_token").await;
 }
 
 #[tokio::test]
 async fn every_list_filters_by_tag_case_insensitively() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Admin).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Admin]).await;
     for (path, body) in [
         (
             "/api/contacts",

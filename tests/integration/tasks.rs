@@ -57,8 +57,7 @@ async fn a_task_is_created_read_and_changed_with_etags_and_if_match() {
 
 #[tokio::test]
 async fn invalid_input_is_400_and_unknown_references_are_422() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
     let missing = uuid::Uuid::now_v7();
     for (body, field) in [
         (json!({"title": ""}), "title"),
@@ -97,8 +96,7 @@ async fn invalid_input_is_400_and_unknown_references_are_422() {
 
 #[tokio::test]
 async fn lists_filter_sort_search_and_page_by_cursor() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
     let now = Utc::now();
     for (title, priority, status, due) in [
         ("Alpha call", "LOW", "TODO", Some(now - Duration::days(2))),
@@ -207,8 +205,7 @@ async fn lists_filter_sort_search_and_page_by_cursor() {
 
 #[tokio::test]
 async fn without_tasks_read_all_a_user_sees_only_tasks_they_created_or_are_assigned_to() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let (me, token) = app.signed_in(Role::Manager).await;
     let res = app
         .patch(
@@ -252,9 +249,7 @@ async fn without_tasks_read_all_a_user_sees_only_tasks_they_created_or_are_assig
 
 #[tokio::test]
 async fn trash_restore_and_permanent_deletion() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
-    let (_, manager) = app.signed_in(Role::Manager).await;
+    let (app, [admin, manager]) = TestApp::spawn_signed_in([Role::Admin, Role::Manager]).await;
     let task = app
         .create("/api/tasks", &manager, json!({"title": "T"}))
         .await;
@@ -310,8 +305,7 @@ async fn trash_restore_and_permanent_deletion() {
 
 #[tokio::test]
 async fn a_batch_commits_valid_items_and_reports_each_failure() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
     let existing = app
         .create("/api/tasks", &token, json!({"title": "existing"}))
         .await;
@@ -346,8 +340,7 @@ async fn a_batch_commits_valid_items_and_reports_each_failure() {
 
 #[tokio::test]
 async fn changes_are_on_the_task_timeline() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
     let task = app
         .create("/api/tasks", &token, json!({"title": "T"}))
         .await;
@@ -376,9 +369,7 @@ async fn changes_are_on_the_task_timeline() {
 
 #[tokio::test]
 async fn a_viewer_reads_tasks_but_writes_nothing() {
-    let app = TestApp::spawn().await;
-    let (_, manager) = app.signed_in(Role::Manager).await;
-    let (_, viewer) = app.signed_in(Role::Viewer).await;
+    let (app, [manager, viewer]) = TestApp::spawn_signed_in([Role::Manager, Role::Viewer]).await;
     let task = app
         .create("/api/tasks", &manager, json!({"title": "T"}))
         .await;
@@ -406,6 +397,6 @@ async fn a_viewer_reads_tasks_but_writes_nothing() {
         .await;
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["data"][0]["status"], 403);
-    let res = app.request(Method::GET, "/api/tasks").send().await.unwrap();
+    let res = app.send_anonymous(Method::GET, "/api/tasks", None).await;
     assert_problem(res, 401, "missing_token").await;
 }

@@ -105,8 +105,7 @@ async fn a_bad_head_after_good_requests_on_one_connection_ends_with_its_problem(
 
 #[tokio::test]
 async fn a_query_string_over_the_limit_gets_414_problem_json() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Admin).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let path = format!("/api/contacts?q={}", "a".repeat(9 * 1024));
     let res = app.get(&path, &token).await;
     assert_problem(res, 414, "uri_too_long").await;
@@ -116,8 +115,7 @@ async fn a_query_string_over_the_limit_gets_414_problem_json() {
 
 #[tokio::test]
 async fn huge_lists_in_a_body_are_refused_by_count_and_change_nothing() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Admin).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Admin]).await;
     app.custom_field(json!({
         "entityType": "contact", "key": "level", "name": "Level", "type": "MULTI_SELECT",
         "options": ["bronze", "silver", "gold"]
@@ -158,8 +156,7 @@ async fn huge_lists_in_a_body_are_refused_by_count_and_change_nothing() {
 
 #[tokio::test]
 async fn many_bad_options_get_one_error_not_one_per_option() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Admin).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let options: Vec<&str> = (0..100_000).map(|_| "").collect();
     let res = app
         .post(

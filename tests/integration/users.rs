@@ -124,8 +124,7 @@ async fn users_read_own_record_and_change_only_their_names() {
 
 #[tokio::test]
 async fn create_answers_201_with_location_and_etag_and_refuses_duplicates() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Admin).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let res = app
         .post(
             "/api/users",
@@ -175,8 +174,7 @@ async fn create_answers_201_with_location_and_etag_and_refuses_duplicates() {
 
 #[tokio::test]
 async fn if_match_guards_updates_and_deletes() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Admin).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let target = app.create_user(Role::Viewer).await;
     let path = format!("/api/users/{}", target.user.id);
     let res = app
@@ -199,8 +197,7 @@ async fn if_match_guards_updates_and_deletes() {
 
 #[tokio::test]
 async fn concurrent_conflicting_updates_let_exactly_one_win() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Admin).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let target = app.create_user(Role::Viewer).await;
     let path = format!("/api/users/{}", target.user.id);
     let send = |name: &'static str| {
@@ -241,8 +238,7 @@ async fn the_last_active_admin_is_protected_over_http() {
 
 #[tokio::test]
 async fn lists_page_sort_search_and_filter() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Admin).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Admin]).await;
     for _ in 0..3 {
         app.create_user(Role::Viewer).await;
     }

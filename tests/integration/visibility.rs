@@ -26,8 +26,7 @@ async fn first_stage(app: &TestApp, token: &str, pipeline: &str) -> (i64, Value)
 
 #[tokio::test]
 async fn the_pipeline_summary_counts_and_sums_only_visible_deals() {
-    let app = TestApp::spawn().await;
-    let (_, manager) = app.signed_in(Role::Manager).await;
+    let (app, [manager]) = TestApp::spawn_signed_in([Role::Manager]).await;
     let (me, limited) = app
         .signed_in_as(UserBuilder::new(Role::Manager).revoke(READ_ALL))
         .await;
@@ -83,8 +82,7 @@ async fn the_pipeline_summary_counts_and_sums_only_visible_deals() {
 
 #[tokio::test]
 async fn the_feed_leaves_out_entries_of_records_the_reader_cannot_see() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let (me, viewer) = app
         .signed_in_as(UserBuilder::new(Role::Viewer).revoke(READ_ALL))
         .await;
@@ -174,8 +172,7 @@ async fn the_feed_leaves_out_entries_of_records_the_reader_cannot_see() {
 
 #[tokio::test]
 async fn linking_to_an_invisible_record_answers_as_for_a_missing_one() {
-    let app = TestApp::spawn().await;
-    let (_, manager) = app.signed_in(Role::Manager).await;
+    let (app, [manager]) = TestApp::spawn_signed_in([Role::Manager]).await;
     let (_, limited) = app
         .signed_in_as(UserBuilder::new(Role::Manager).revoke(READ_ALL))
         .await;
