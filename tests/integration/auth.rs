@@ -7,7 +7,9 @@ use crm_core::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{PASSWORD, TestApp, assert_problem, refresh_cookie, refresh_token};
+use crate::support::{
+    PASSWORD, TestApp, access_token, assert_problem, refresh_cookie, refresh_token,
+};
 
 async fn refresh_with(app: &TestApp, token: &str) -> reqwest::Response {
     app.send_anonymous(
@@ -16,6 +18,14 @@ async fn refresh_with(app: &TestApp, token: &str) -> reqwest::Response {
         Some(json!({"refreshToken": token})),
     )
     .await
+}
+
+/// Asserts that neither `access` nor `refresh` is taken any more.
+async fn assert_signed_out(app: &TestApp, access: &str, refresh: &str) {
+    let me = app.get("/api/auth/me", access).await;
+    assert_problem(me, 401, "invalid_token").await;
+    let refreshed = refresh_with(app, refresh).await;
+    assert_problem(refreshed, 401, "invalid_refresh_token").await;
 }
 
 #[tokio::test]
@@ -256,8 +266,7 @@ async fn a_deactivated_user_is_refused_at_once_everywhere() {
     let user = app.create_user(Role::Manager).await;
     let login = app.login(&user.email, PASSWORD).await;
     let refresh = refresh_token(&login);
-    let body: Value = login.json().await.unwrap();
-    let token = body["data"]["accessToken"].as_str().unwrap().to_owned();
+    let token = access_token(login).await;
     let res = app
         .patch(
             &format!("/api/users/{}", user.user.id),
@@ -266,13 +275,7 @@ async fn a_deactivated_user_is_refused_at_once_everywhere() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert_problem(app.get("/api/auth/me", &token).await, 401, "invalid_token").await;
-    assert_problem(
-        refresh_with(&app, &refresh).await,
-        401,
-        "invalid_refresh_token",
-    )
-    .await;
+    assert_signed_out(&app, &token, &refresh).await;
     assert_problem(
         app.login(&user.email, PASSWORD).await,
         401,
@@ -304,10 +307,7 @@ async fn an_admin_password_reset_ends_the_users_sessions() {
     let user = app.create_user(Role::Viewer).await;
     let login = app.login(&user.email, PASSWORD).await;
     let refresh = refresh_token(&login);
-    let token = login.json::<Value>().await.unwrap()["data"]["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = access_token(login).await;
     let res = app
         .patch(
             &format!("/api/users/{}", user.user.id),
@@ -316,13 +316,7 @@ async fn an_admin_password_reset_ends_the_users_sessions() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert_problem(app.get("/api/auth/me", &token).await, 401, "invalid_token").await;
-    assert_problem(
-        refresh_with(&app, &refresh).await,
-        401,
-        "invalid_refresh_token",
-    )
-    .await;
+    assert_signed_out(&app, &token, &refresh).await;
     assert_problem(
         app.login(&user.email, PASSWORD).await,
         401,
@@ -344,10 +338,7 @@ async fn changing_ones_own_password_needs_the_current_one_and_ends_other_session
     let other_session = app.login(&user.email, PASSWORD).await;
     let other_refresh = refresh_token(&other_session);
     let login = app.login(&user.email, PASSWORD).await;
-    let token = login.json::<Value>().await.unwrap()["data"]["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = access_token(login).await;
     let change = |current: &str, new: &str| {
         app.authed(Method::POST, "/api/auth/password", &token)
             .json(&json!({"currentPassword": current, "newPassword": new}))
@@ -369,18 +360,9 @@ async fn changing_ones_own_password_needs_the_current_one_and_ends_other_session
     let res = change(PASSWORD, "another good one").await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert!(refresh_cookie(&res).is_some());
-    let fresh = res.json::<Value>().await.unwrap()["data"]["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let fresh = access_token(res).await;
     assert_eq!(app.get("/api/auth/me", &fresh).await.status(), 200);
-    assert_problem(app.get("/api/auth/me", &token).await, 401, "invalid_token").await;
-    assert_problem(
-        refresh_with(&app, &other_refresh).await,
-        401,
-        "invalid_refresh_token",
-    )
-    .await;
+    assert_signed_out(&app, &token, &other_refresh).await;
     assert_eq!(
         app.login(&user.email, "another good one").await.status(),
         StatusCode::OK

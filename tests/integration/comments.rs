@@ -205,12 +205,7 @@ async fn lists_are_oldest_first_paged_and_only_for_visible_records() {
         assert_eq!(res.status(), 400, "{query}");
     }
     // A user restricted to their own tasks cannot see or comment on the admin's task.
-    app.patch(
-        &format!("/api/users/{}", me.user.id),
-        &admin,
-        json!({"permissionRevokes": ["tasks.read_all"]}),
-    )
-    .await;
+    app.revoke(&admin, me.user.id, &["tasks.read_all"]).await;
     let res = app
         .get(
             &format!("/api/comments?entityType=task&entityId={t}"),
@@ -286,10 +281,10 @@ async fn deals_and_contacts_take_comments_with_their_visibility() {
         );
     }
     // Without read_all the manager sees neither record, nor its comments.
-    app.patch(
-        &format!("/api/users/{}", manager.user.id),
+    app.revoke(
         &admin,
-        json!({"permissionRevokes": ["deals.read_all", "contacts.read_all"]}),
+        manager.user.id,
+        &["deals.read_all", "contacts.read_all"],
     )
     .await;
     for (kind, id) in &records {

@@ -2,10 +2,10 @@
 //! paging, batch, a company's contacts, permissions.
 
 use crm_core::Role;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, assert_problem, strings};
+use crate::support::{TestApp, assert_problem, id, strings};
 
 #[tokio::test]
 async fn a_company_is_created_normalised_read_changed_and_logged() {
@@ -40,15 +40,7 @@ async fn a_company_is_created_normalised_read_changed_and_logged() {
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["etag"], "\"2\"");
-    let activity = app
-        .get_json(
-            &format!(
-                "/api/activity?entityType=company&entityId={}",
-                c["id"].as_str().unwrap()
-            ),
-            &token,
-        )
-        .await;
+    let activity = app.activity("company", &id(&c), &token).await;
     assert_eq!(activity["data"][0]["type"], "company.updated");
     assert_eq!(
         activity["data"][0]["changes"],
@@ -130,9 +122,8 @@ async fn names_are_unique_case_insensitively_and_restore_refuses_a_taken_name() 
     let taker = app
         .create("/api/companies", &manager, json!({"name": "acme"}))
         .await;
-    let restore = format!("{path}/restore");
     assert_problem(
-        app.send(Method::POST, &restore, &manager, None).await,
+        app.restore(&path, &manager).await,
         409,
         "duplicate_company_name",
     )
@@ -140,7 +131,7 @@ async fn names_are_unique_case_insensitively_and_restore_refuses_a_taken_name() 
     let taker_path = format!("/api/companies/{}", taker["id"].as_str().unwrap());
     app.patch(&taker_path, &manager, json!({"name": "Acme 2"}))
         .await;
-    let res = app.send(Method::POST, &restore, &manager, None).await;
+    let res = app.restore(&path, &manager).await;
     assert_eq!(res.status(), 200);
     assert_eq!(
         res.json::<Value>().await.unwrap()["data"]["deletedAt"],
@@ -155,15 +146,7 @@ async fn names_are_unique_case_insensitively_and_restore_refuses_a_taken_name() 
     assert_problem(app.delete(&permanent, &manager).await, 403, "forbidden").await;
     assert_eq!(app.delete(&permanent, &admin).await.status(), 204);
     assert_problem(app.get(&path, &admin).await, 404, "not_found").await;
-    let kinds: Vec<String> = app
-        .get_json(
-            &format!(
-                "/api/activity?entityType=company&entityId={}",
-                taker["id"].as_str().unwrap()
-            ),
-            &admin,
-        )
-        .await["data"]
+    let kinds: Vec<String> = app.activity("company", &id(&taker), &admin).await["data"]
         .as_array()
         .unwrap()
         .iter()
@@ -176,12 +159,8 @@ async fn names_are_unique_case_insensitively_and_restore_refuses_a_taken_name() 
 async fn without_companies_read_all_only_own_companies_are_visible() {
     let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let (me, token) = app.signed_in(Role::Manager).await;
-    app.patch(
-        &format!("/api/users/{}", me.user.id),
-        &admin,
-        json!({"permissionRevokes": ["companies.read_all"]}),
-    )
-    .await;
+    app.revoke(&admin, me.user.id, &["companies.read_all"])
+        .await;
     app.create("/api/companies", &token, json!({"name": "Mine Inc"}))
         .await;
     let theirs = app
@@ -377,30 +356,22 @@ async fn a_batch_answers_each_item_and_keeps_the_good_ones() {
     let acme = app
         .create("/api/companies", &token, json!({"name": "Acme"}))
         .await;
-    let res = app
-        .post(
-            "/api/companies/batch",
+    let (statuses, results) = app
+        .batch(
+            "/api/companies",
             &token,
-            json!({"items": [
+            json!([
                 {"name": "Globex", "phone": "+44 20 7946 0958"},
                 {"name": "acme"},
                 {"id": acme["id"], "version": 1, "industry": "Retail"},
                 {"id": acme["id"], "version": 1, "industry": "Energy"},
                 {"name": "Bad", "website": "nope"},
                 42
-            ]}),
+            ]),
         )
         .await;
-    assert_eq!(res.status(), 200);
-    let body: Value = res.json().await.unwrap();
-    let statuses: Vec<u64> = body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["status"].as_u64().unwrap())
-        .collect();
     assert_eq!(statuses, [201, 409, 200, 412, 400, 400]);
-    assert_eq!(body["data"][0]["data"]["phone"], "+442079460958");
+    assert_eq!(results[0]["data"]["phone"], "+442079460958");
     assert_eq!(
         app.strings("/api/companies", &token, "name").await,
         ["Acme", "Globex"]
@@ -423,18 +394,8 @@ async fn a_viewer_reads_companies_but_writes_nothing() {
         ["Acme"]
     );
     app.get_json(&path, &viewer).await;
-    for (method, p, body) in [
-        (
-            Method::POST,
-            "/api/companies".to_owned(),
-            Some(json!({"name": "X"})),
-        ),
-        (Method::PATCH, path.clone(), Some(json!({"name": "X"}))),
-        (Method::DELETE, path.clone(), None),
-        (Method::POST, format!("{path}/restore"), None),
-    ] {
-        assert_problem(app.send(method, &p, &viewer, body).await, 403, "forbidden").await;
-    }
+    app.assert_writes_forbidden(&viewer, "/api/companies", &path, json!({"name": "X"}))
+        .await;
     assert_eq!(app.get_json(&path, &manager).await["data"]["version"], 1);
     assert_eq!(app.get(&path, "").await.status(), 401);
 }

@@ -2,10 +2,10 @@
 //! paging, batch, company links and their activity, permissions.
 
 use crm_core::Role;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, assert_problem, strings};
+use crate::support::{TestApp, assert_problem, id, strings};
 
 #[tokio::test]
 async fn a_contact_is_created_normalised_read_and_changed_with_etags() {
@@ -58,15 +58,7 @@ async fn a_contact_is_created_normalised_read_and_changed_with_etags() {
     assert_eq!(updated["data"]["position"], Value::Null);
     assert_eq!(updated["data"]["phone"], "+442079460958");
     assert_eq!(updated["data"]["email"], "ada@example.com");
-    let activity = app
-        .get_json(
-            &format!(
-                "/api/activity?entityType=contact&entityId={}",
-                c["id"].as_str().unwrap()
-            ),
-            &token,
-        )
-        .await;
+    let activity = app.activity("contact", &id(&c), &token).await;
     assert_eq!(activity["data"][0]["type"], "contact.updated");
     assert_eq!(
         activity["data"][0]["changes"],
@@ -213,8 +205,7 @@ async fn trash_restore_and_permanent_deletion() {
             json!({"fullName": "Ada 2", "email": "ADA@example.com"}),
         )
         .await;
-    let restore = format!("{path}/restore");
-    let res = app.send(Method::POST, &restore, &manager, None).await;
+    let res = app.restore(&path, &manager).await;
     assert_problem(res, 409, "duplicate_email").await;
     app.patch(
         &format!("/api/contacts/{}", taker["id"].as_str().unwrap()),
@@ -222,7 +213,7 @@ async fn trash_restore_and_permanent_deletion() {
         json!({"email": null}),
     )
     .await;
-    let res = app.send(Method::POST, &restore, &manager, None).await;
+    let res = app.restore(&path, &manager).await;
     assert_eq!(res.status(), StatusCode::OK);
     let restored: Value = res.json().await.unwrap();
     assert_eq!(restored["data"]["deletedAt"], Value::Null);
@@ -234,12 +225,7 @@ async fn trash_restore_and_permanent_deletion() {
     let res = app.delete(&permanent, &admin).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_problem(app.get(&path, &admin).await, 404, "not_found").await;
-    assert_problem(
-        app.send(Method::POST, &restore, &admin, None).await,
-        404,
-        "not_found",
-    )
-    .await;
+    assert_problem(app.restore(&path, &admin).await, 404, "not_found").await;
     assert_eq!(
         app.strings("/api/contacts?deleted=true", &admin, "fullName")
             .await,
@@ -264,14 +250,7 @@ async fn trash_restore_and_permanent_deletion() {
 async fn without_contacts_read_all_only_own_contacts_are_listed_found_and_read() {
     let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let (me, token) = app.signed_in(Role::Manager).await;
-    let res = app
-        .patch(
-            &format!("/api/users/{}", me.user.id),
-            &admin,
-            json!({"permissionRevokes": ["contacts.read_all"]}),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
+    app.revoke(&admin, me.user.id, &["contacts.read_all"]).await;
     let acme = app
         .create(
             "/api/companies",
@@ -485,11 +464,11 @@ async fn a_batch_answers_each_item_and_keeps_the_good_ones() {
             json!({"fullName": "Ada", "email": "ada@example.com"}),
         )
         .await;
-    let res = app
-        .post(
-            "/api/contacts/batch",
+    let (statuses, results) = app
+        .batch(
+            "/api/contacts",
             &token,
-            json!({"items": [
+            json!([
                 {"fullName": "New One", "phone": "+1 (415) 555-2671"},
                 {"fullName": "Bad Phone", "phone": "12345"},
                 {"id": existing["id"], "version": 1, "position": "CEO"},
@@ -497,23 +476,15 @@ async fn a_batch_answers_each_item_and_keeps_the_good_ones() {
                 {"fullName": "Dup", "email": "ADA@example.com"},
                 {"id": uuid::Uuid::now_v7(), "position": "x"},
                 {"fullName": "Unknown field", "shoeSize": 44}
-            ]}),
+            ]),
         )
         .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    let body: Value = res.json().await.unwrap();
-    let statuses: Vec<u64> = body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["status"].as_u64().unwrap())
-        .collect();
     assert_eq!(statuses, [201, 400, 200, 412, 409, 404, 400]);
-    assert_eq!(body["data"][0]["data"]["phone"], "+14155552671");
-    assert_eq!(body["data"][1]["problem"]["errors"][0]["field"], "phone");
-    assert_eq!(body["data"][2]["data"]["position"], "CEO");
-    assert_eq!(body["data"][3]["problem"]["code"], "version_mismatch");
-    assert_eq!(body["data"][4]["problem"]["code"], "duplicate_email");
+    assert_eq!(results[0]["data"]["phone"], "+14155552671");
+    assert_eq!(results[1]["problem"]["errors"][0]["field"], "phone");
+    assert_eq!(results[2]["data"]["position"], "CEO");
+    assert_eq!(results[3]["problem"]["code"], "version_mismatch");
+    assert_eq!(results[4]["problem"]["code"], "duplicate_email");
     let list = app.get_json("/api/contacts", &token).await;
     assert_eq!(strings(&list, "fullName"), ["Ada", "New One"]);
 }
@@ -539,12 +510,7 @@ async fn linking_a_company_is_logged_on_both_sides_and_company_deletion_keeps_co
         res.json::<Value>().await.unwrap()["data"]["companyId"],
         Value::Null
     );
-    let contact_log = app
-        .get_json(
-            &format!("/api/activity?entityType=contact&entityId={contact_id}"),
-            &token,
-        )
-        .await;
+    let contact_log = app.activity("contact", &contact_id, &token).await;
     assert_eq!(
         contact_log["data"][0]["changes"],
         json!([{"field": "companyId", "from": acme_id, "to": null}])
@@ -553,18 +519,8 @@ async fn linking_a_company_is_logged_on_both_sides_and_company_deletion_keeps_co
         contact_log["data"][1]["changes"],
         json!([{"field": "companyId", "from": null, "to": acme_id}])
     );
-    let company_log = app
-        .get_json(
-            &format!("/api/activity?entityType=company&entityId={acme_id}"),
-            &token,
-        )
-        .await;
-    let kinds: Vec<&str> = company_log["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["type"].as_str().unwrap())
-        .collect();
+    let company_log = app.activity("company", &acme_id, &token).await;
+    let kinds = strings(&company_log, "type");
     assert_eq!(
         kinds,
         [
@@ -629,29 +585,8 @@ async fn a_viewer_reads_contacts_but_writes_nothing() {
         ["Ada"]
     );
     assert_eq!(app.get(&path, &viewer).await.status(), 200);
-    let writes = [
-        (
-            Method::POST,
-            "/api/contacts".to_owned(),
-            Some(json!({"fullName": "X"})),
-        ),
-        (Method::PATCH, path.clone(), Some(json!({"fullName": "X"}))),
-        (Method::DELETE, path.clone(), None),
-        (Method::POST, format!("{path}/restore"), None),
-    ];
-    for (method, p, body) in writes {
-        let res = app.send(method.clone(), &p, &viewer, body).await;
-        assert_problem(res, 403, "forbidden").await;
-    }
-    let res = app
-        .post(
-            "/api/contacts/batch",
-            &viewer,
-            json!({"items": [{"fullName": "X"}]}),
-        )
+    app.assert_writes_forbidden(&viewer, "/api/contacts", &path, json!({"fullName": "X"}))
         .await;
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(body["data"][0]["status"], 403);
     assert_eq!(
         app.strings("/api/contacts", &manager, "fullName").await,
         ["Ada"]

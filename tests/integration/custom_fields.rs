@@ -7,7 +7,7 @@ use futures_util::future::join_all;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, assert_problem};
+use crate::support::{TestApp, assert_problem, strings};
 use crm_core::Role;
 
 async fn call(
@@ -17,11 +17,7 @@ async fn call(
     path: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let mut req = app.authed(method, path, token);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    let res = req.send().await.unwrap();
+    let res = app.send(method, path, token, body).await;
     let status = res.status();
     let body = if status == StatusCode::NO_CONTENT {
         Value::Null
@@ -88,18 +84,12 @@ async fn definitions_are_changed_by_admins_and_read_by_every_role() {
     assert_eq!(tier["defaultValue"], "Silver");
     assert_eq!(tier["position"], 0);
     assert_eq!(tier["isActive"], true);
-    define(
-        &app,
-        &admin,
+    for definition in [
         json!({"entityType": "deal", "key": "seats", "type": "NUMBER"}),
-    )
-    .await;
-    define(
-        &app,
-        &admin,
         json!({"entityType": "contact", "key": "tier", "type": "TEXT"}),
-    )
-    .await;
+    ] {
+        define(&app, &admin, definition).await;
+    }
 
     // Every role reads what a form needs.
     for token in [&viewer, &manager] {
@@ -219,12 +209,7 @@ async fn definitions_are_changed_by_admins_and_read_by_every_role() {
         None,
     )
     .await;
-    let keys: Vec<&str> = list["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["key"].as_str().unwrap())
-        .collect();
+    let keys = strings(&list, "key");
     assert_eq!(keys, ["seats", "tier"]);
 
     // Reorder in one call.
@@ -268,14 +253,10 @@ async fn definitions_are_changed_by_admins_and_read_by_every_role() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let kinds: Vec<&str> = body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["type"].as_str().unwrap())
-        .collect();
+    let kinds = strings(&body, "type");
     assert!(
-        kinds.contains(&"custom_field.created") && kinds.contains(&"custom_field.updated"),
+        kinds.iter().any(|k| k == "custom_field.created")
+            && kinds.iter().any(|k| k == "custom_field.updated"),
         "{kinds:?}"
     );
 }
@@ -432,25 +413,14 @@ async fn custom_fields_work_on_contacts_companies_and_tasks_too() {
 #[tokio::test]
 async fn required_fields_get_defaults_on_create_and_are_never_cleared_by_a_patch() {
     let (app, [admin, token]) = TestApp::spawn_signed_in([Role::Admin, Role::Manager]).await;
-    define(
-        &app,
-        &admin,
+    for definition in [
         json!({"entityType": "deal", "key": "budget", "type": "NUMBER", "isRequired": true}),
-    )
-    .await;
-    define(
-        &app,
-        &admin,
         json!({"entityType": "deal", "key": "tier", "type": "SELECT", "options": ["A", "B"],
                "isRequired": true, "defaultValue": "A"}),
-    )
-    .await;
-    define(
-        &app,
-        &admin,
         json!({"entityType": "deal", "key": "note", "type": "TEXT"}),
-    )
-    .await;
+    ] {
+        define(&app, &admin, definition).await;
+    }
 
     for cf in [json!({}), json!({"budget": null}), json!({"budget": "  "})] {
         let res = app
@@ -517,18 +487,12 @@ async fn required_fields_get_defaults_on_create_and_are_never_cleared_by_a_patch
 #[tokio::test]
 async fn every_value_change_is_an_activity_entry() {
     let (app, [admin, token]) = TestApp::spawn_signed_in([Role::Admin, Role::Manager]).await;
-    define(
-        &app,
-        &admin,
+    for definition in [
         json!({"entityType": "deal", "key": "seats", "type": "NUMBER"}),
-    )
-    .await;
-    define(
-        &app,
-        &admin,
         json!({"entityType": "deal", "key": "tier", "type": "SELECT", "options": ["A", "B"]}),
-    )
-    .await;
+    ] {
+        define(&app, &admin, definition).await;
+    }
     let deal = app
         .create(
             "/api/deals",
@@ -668,28 +632,15 @@ async fn unique_values_hold_under_concurrent_writes_and_restores() {
     sorted.sort();
     assert_eq!(sorted, [200, 409], "{statuses:?}");
     // Batch items are checked one by one.
-    let (status, body) = call(
-        &app,
-        &token,
-        Method::POST,
-        "/api/contacts/batch",
-        Some(json!({"items": [
-            {"fullName": "B1", "customFields": {"passport": "Z-3"}},
-            {"fullName": "B2", "customFields": {"passport": "Z-3"}},
-            {"fullName": "B3", "customFields": {"passport": 5}}
-        ]})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
-    let statuses: Vec<u64> = body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["status"].as_u64().unwrap())
-        .collect();
+    let items = json!([
+        {"fullName": "B1", "customFields": {"passport": "Z-3"}},
+        {"fullName": "B2", "customFields": {"passport": "Z-3"}},
+        {"fullName": "B3", "customFields": {"passport": 5}}
+    ]);
+    let (statuses, results) = app.batch("/api/contacts", &token, items).await;
     assert_eq!(statuses, [201, 409, 400]);
     assert_eq!(
-        body["data"][2]["problem"]["errors"][0]["field"],
+        results[2]["problem"]["errors"][0]["field"],
         "customFields.passport"
     );
 }

@@ -9,7 +9,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::support::{TestApp, assert_problem};
+use crate::support::{TestApp, assert_problem, id, strings};
 use crm_testkit::UserBuilder;
 
 /// A second pipeline with one OPEN stage; returns (pipeline, stage).
@@ -302,12 +302,7 @@ async fn moving_cards_reorders_stages_exactly_and_records_the_stage_change() {
     let board = app
         .get_json(&format!("/api/deals?stageId={}", stages[0]), &token)
         .await;
-    let titles: Vec<&str> = board["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["title"].as_str().unwrap())
-        .collect();
+    let titles = strings(&board, "title");
     assert_eq!(titles, ["D", "A", "B", "C"]);
     let res = move_to(
         &app,
@@ -344,26 +339,20 @@ async fn moving_cards_reorders_stages_exactly_and_records_the_stage_change() {
     assert_eq!(stage_titles(&app, &token, stages[0]).await, ["A", "D"]);
     assert_eq!(stage_titles(&app, &token, stages[1]).await, ["C", "B"]);
     // If-Match is honoured.
-    let res = app
-        .send_if(
+    let won_path = format!("/api/deals/{}/move", id(&deals[0]));
+    let into_won = json!({"stageId": stages[4]});
+    let to_won = |version| {
+        app.send_if(
             Method::POST,
-            &format!("/api/deals/{}/move", deals[0]["id"].as_str().unwrap()),
+            &won_path,
             &token,
-            7,
-            Some(json!({"stageId": stages[4]})),
+            version,
+            Some(into_won.clone()),
         )
-        .await;
-    assert_problem(res, 412, "version_mismatch").await;
+    };
+    assert_problem(to_won(7).await, 412, "version_mismatch").await;
     assert_eq!(stage_titles(&app, &token, stages[0]).await, ["A", "D"]);
-    let res = app
-        .send_if(
-            Method::POST,
-            &format!("/api/deals/{}/move", deals[0]["id"].as_str().unwrap()),
-            &token,
-            2,
-            Some(json!({"stageId": stages[4]})),
-        )
-        .await;
+    let res = to_won(2).await;
     assert_eq!(res.status(), StatusCode::OK);
     let won: Value = res.json().await.unwrap();
     assert_eq!(won["data"]["status"], "won");
@@ -392,22 +381,10 @@ async fn moving_cards_reorders_stages_exactly_and_records_the_stage_change() {
     .await;
     assert_problem(res, 422, "unknown_stage").await;
     // The timeline.
-    let timeline = app
-        .get_json(
-            &format!(
-                "/api/activity?entityType=deal&entityId={}",
-                deals[0]["id"].as_str().unwrap()
-            ),
-            &token,
-        )
-        .await;
-    let entries = timeline["data"].as_array().unwrap();
-    let kinds: Vec<&str> = entries
-        .iter()
-        .map(|e| e["type"].as_str().unwrap())
-        .collect();
+    let timeline = app.activity("deal", &id(&deals[0]), &token).await;
+    let entries = &timeline["data"];
     assert_eq!(
-        kinds,
+        strings(&timeline, "type"),
         [
             "deal.stage.changed",
             "deal.stage.changed",
@@ -508,11 +485,8 @@ async fn without_read_all_users_see_only_deals_they_created_or_are_assigned_to()
             None,
         ),
     ] {
-        let mut req = app.authed(method.clone(), &path, &limited);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        assert_problem(req.send().await.unwrap(), 404, "not_found").await;
+        let res = app.send(method, &path, &limited, body).await;
+        assert_problem(res, 404, "not_found").await;
     }
     let assigned_path = format!("/api/deals/{}", assigned["id"].as_str().unwrap());
     app.get_json(&assigned_path, &limited).await;
@@ -659,33 +633,25 @@ async fn a_batch_applies_valid_items_and_reports_failed_ones() {
     let existing = app
         .create("/api/deals", &token, json!({"title": "Existing"}))
         .await;
-    let res = app
-        .post(
-            "/api/deals/batch",
+    let (statuses, results) = app
+        .batch(
+            "/api/deals",
             &token,
-            json!({"items": [
+            json!([
                 {"title": "New one", "amount": "10.00"},
                 {"title": "Bad amount", "amount": 10.0},
                 {"id": existing["id"], "version": 1, "title": "Renamed"},
                 {"id": existing["id"], "version": 1, "title": "Stale"},
                 {"id": Uuid::now_v7(), "title": "Missing"},
                 {"title": "Unknown stage", "stageId": Uuid::now_v7()},
-            ]}),
+            ]),
         )
         .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    let body: Value = res.json().await.unwrap();
-    let statuses: Vec<u64> = body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["status"].as_u64().unwrap())
-        .collect();
     assert_eq!(statuses, [201, 400, 200, 412, 404, 422]);
-    assert_eq!(body["data"][0]["data"]["amount"], "10.00");
-    assert_eq!(body["data"][1]["problem"]["errors"][0]["field"], "amount");
-    assert_eq!(body["data"][2]["data"]["title"], "Renamed");
-    assert_eq!(body["data"][5]["problem"]["code"], "unknown_stage");
+    assert_eq!(results[0]["data"]["amount"], "10.00");
+    assert_eq!(results[1]["problem"]["errors"][0]["field"], "amount");
+    assert_eq!(results[2]["data"]["title"], "Renamed");
+    assert_eq!(results[5]["problem"]["code"], "unknown_stage");
     let list = app.get_json("/api/deals", &token).await;
     assert_eq!(list["meta"]["total"], 2);
 }
@@ -709,45 +675,22 @@ async fn trash_restore_and_permanent_deletion() {
     let trash = app.get_json("/api/deals?deleted=true", &manager).await;
     assert_eq!(trash["data"][0]["id"], a["id"]);
     assert!(trash["data"][0]["deletedAt"].is_string());
-    let res = app
-        .send(Method::POST, &format!("{path}/restore"), &manager, None)
-        .await;
+    let res = app.restore(&path, &manager).await;
     assert_eq!(res.status(), StatusCode::OK);
     let restored: Value = res.json().await.unwrap();
     assert_eq!(restored["data"]["deletedAt"], Value::Null);
     assert_eq!(stage_titles(&app, &manager, stages[0]).await, ["B", "A"]);
-    let res = app
-        .send(Method::POST, &format!("{path}/restore"), &manager, None)
-        .await;
+    let res = app.restore(&path, &manager).await;
     assert_problem(res, 404, "not_found").await;
-    let timeline = app
-        .get_json(
-            &format!(
-                "/api/activity?entityType=deal&entityId={}",
-                a["id"].as_str().unwrap()
-            ),
-            &manager,
-        )
-        .await;
-    let kinds: Vec<&str> = timeline["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["type"].as_str().unwrap())
-        .collect();
+    let timeline = app.activity("deal", &id(&a), &manager).await;
+    let kinds = strings(&timeline, "type");
     assert_eq!(kinds, ["deal.restored", "deal.deleted", "deal.created"]);
     let permanent = format!("{path}?permanent=true");
     let res = app.delete(&permanent, &manager).await;
     assert_problem(res, 403, "forbidden").await;
     let res = app.delete(&permanent, &admin).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    assert_problem(
-        app.send(Method::POST, &format!("{path}/restore"), &admin, None)
-            .await,
-        404,
-        "not_found",
-    )
-    .await;
+    assert_problem(app.restore(&path, &admin).await, 404, "not_found").await;
     assert_eq!(
         app.get_json("/api/deals?deleted=true", &admin).await["meta"]["total"],
         0
@@ -769,36 +712,16 @@ async fn viewers_read_deals_but_every_write_is_forbidden() {
         app.get_json("/api/deals", &viewer).await["meta"]["total"],
         1
     );
-    for (method, path, body) in [
-        (
-            Method::POST,
-            "/api/deals".to_owned(),
-            Some(json!({"title": "X"})),
-        ),
-        (Method::PATCH, path.clone(), Some(json!({"title": "X"}))),
-        (Method::DELETE, path.clone(), None),
-        (Method::POST, format!("{path}/restore"), None),
-        (
-            Method::POST,
-            format!("{path}/move"),
-            Some(json!({"stageId": stages[1]})),
-        ),
-    ] {
-        let mut req = app.authed(method.clone(), &path, &viewer);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        assert_problem(req.send().await.unwrap(), 403, "forbidden").await;
-    }
-    let res = app
+    app.assert_writes_forbidden(&viewer, "/api/deals", &path, json!({"title": "X"}))
+        .await;
+    let moved = app
         .post(
-            "/api/deals/batch",
+            &format!("{path}/move"),
             &viewer,
-            json!({"items": [{"title": "X"}]}),
+            json!({"stageId": stages[1]}),
         )
         .await;
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(body["data"][0]["status"], 403);
+    assert_problem(moved, 403, "forbidden").await;
     let unchanged = app.get_json(&path, &manager).await;
     assert_eq!(unchanged["data"]["version"], 1);
     assert_eq!(
@@ -894,15 +817,7 @@ async fn patch_sets_and_clears_fields_honours_if_match_and_logs_both_kinds_of_ch
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["data"]["status"], "lost");
     assert!(body["data"]["closedAt"].is_string());
-    let timeline = app
-        .get_json(
-            &format!(
-                "/api/activity?entityType=deal&entityId={}",
-                deal["id"].as_str().unwrap()
-            ),
-            &token,
-        )
-        .await;
+    let timeline = app.activity("deal", &id(&deal), &token).await;
     let entries = timeline["data"].as_array().unwrap();
     let mut latest: Vec<(&str, Vec<&str>)> = entries[..2]
         .iter()

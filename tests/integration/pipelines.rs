@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::support::{TestApp, assert_problem, data, id};
+use crate::support::{TestApp, assert_problem, data, id, strings};
 
 async fn json_of(res: reqwest::Response) -> Value {
     res.json().await.unwrap()
@@ -75,18 +75,6 @@ async fn deal_state(app: &TestApp, deal: Uuid) -> DealState {
     .unwrap()
 }
 
-async fn activity(app: &TestApp, token: &str, kind: &str, entity: &str) -> Vec<Value> {
-    get(
-        app,
-        &format!("/api/activity?entityType={kind}&entityId={entity}"),
-        token,
-    )
-    .await
-    .as_array()
-    .unwrap()
-    .clone()
-}
-
 #[tokio::test]
 async fn viewers_and_managers_read_pipelines_but_every_write_is_403() {
     let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
@@ -134,12 +122,10 @@ async fn viewers_and_managers_read_pipelines_but_every_write_is_403() {
         for (method, path, body) in writes {
             let res = app.send(method.clone(), &path, &token, body.clone()).await;
             assert_problem(res, 403, "forbidden").await;
-            let mut anonymous = app.request(method.clone(), &path);
-            if let Some(body) = &body {
-                anonymous = anonymous.json(body);
-            }
             assert_eq!(
-                anonymous.send().await.unwrap().status(),
+                app.send_anonymous(method.clone(), &path, body.clone())
+                    .await
+                    .status(),
                 401,
                 "{method} {path}"
             );
@@ -209,7 +195,7 @@ async fn a_created_pipeline_has_location_etag_and_the_standard_stages() {
     assert_eq!(res.headers()["etag"], "\"1\"");
     assert_eq!(&data(res).await, first);
     // Creating and the stages are in the activity log.
-    let entries = activity(&app, &admin, "pipeline", &id(&body)).await;
+    let entries = app.activity("pipeline", &id(&body), &admin).await["data"].clone();
     assert_eq!(entries[0]["type"], "pipeline.created");
     let fields: Vec<&str> = entries[0]["changes"]
         .as_array()
@@ -218,7 +204,7 @@ async fn a_created_pipeline_has_location_etag_and_the_standard_stages() {
         .map(|c| c["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, ["description", "isDefault", "name", "position"]);
-    let entries = activity(&app, &admin, "stage", &id(first)).await;
+    let entries = app.activity("stage", &id(first), &admin).await["data"].clone();
     assert_eq!(entries[0]["type"], "stage.created");
 }
 
@@ -248,24 +234,14 @@ async fn the_list_is_ordered_by_position_then_creation_with_stages_and_paging() 
         .await;
     let res = app.get("/api/pipelines", &admin).await;
     let body = json_of(res).await;
-    let names: Vec<&str> = body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
+    let names = strings(&body, "name");
     assert_eq!(names, ["Sales", "Tie one", "Tie two", "Late"]);
     assert_eq!(body["meta"], json!({"page": 1, "limit": 50, "total": 4}));
     assert_eq!(body["data"][1], first);
     assert_eq!(body["data"][2], second);
     assert_eq!(body["data"][3], late);
     let page = json_of(app.get("/api/pipelines?page=2&limit=2", &admin).await).await;
-    let names: Vec<&str> = page["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
+    let names = strings(&page, "name");
     assert_eq!(names, ["Tie two", "Late"]);
     assert_eq!(page["data"][0]["stages"].as_array().unwrap().len(), 6);
     let found = get(&app, "/api/pipelines?q=TIE%20o", &admin).await;
@@ -389,36 +365,22 @@ async fn invalid_bodies_are_400_naming_the_field() {
     )
     .await;
     let missing = Uuid::now_v7();
-    for path in [
+    let (pipeline, stage) = (
         format!("/api/pipelines/{missing}"),
-        format!("/api/pipelines/{missing}/stages"),
-        format!("/api/pipelines/{missing}/summary"),
         format!("/api/stages/{missing}"),
+    );
+    let x = || Some(json!({"name": "x"}));
+    for (method, path, body) in [
+        (Method::GET, pipeline.clone(), None),
+        (Method::GET, format!("{pipeline}/stages"), None),
+        (Method::GET, format!("{pipeline}/summary"), None),
+        (Method::GET, stage.clone(), None),
+        (Method::PATCH, stage.clone(), x()),
+        (Method::POST, format!("{pipeline}/stages"), x()),
     ] {
-        assert_problem(app.get(&path, &admin).await, 404, "not_found").await;
+        let res = app.send(method, &path, &admin, body).await;
+        assert_problem(res, 404, "not_found").await;
     }
-    assert_problem(
-        app.patch(
-            &format!("/api/stages/{missing}"),
-            &admin,
-            json!({"name": "x"}),
-        )
-        .await,
-        404,
-        "not_found",
-    )
-    .await;
-    assert_problem(
-        app.post(
-            &format!("/api/pipelines/{missing}/stages"),
-            &admin,
-            json!({"name": "x"}),
-        )
-        .await,
-        404,
-        "not_found",
-    )
-    .await;
     // Nothing changed.
     assert_eq!(app.default_pipeline(&admin).await, sales);
 }
@@ -455,7 +417,7 @@ async fn patches_honour_if_match_and_record_the_changed_fields() {
         ),
         (Some("New"), true, Some(2))
     );
-    let entries = activity(&app, &admin, "pipeline", &id(&p)).await;
+    let entries = app.activity("pipeline", &id(&p), &admin).await["data"].clone();
     assert_eq!(entries[0]["type"], "pipeline.updated");
     assert_eq!(
         entries[0]["changes"],
@@ -483,7 +445,7 @@ async fn patches_honour_if_match_and_record_the_changed_fields() {
         (updated["name"].as_str(), updated["color"].as_str()),
         (Some("Discovery"), Some("#abcdef"))
     );
-    let entries = activity(&app, &admin, "stage", &id(stage)).await;
+    let entries = app.activity("stage", &id(stage), &admin).await["data"].clone();
     assert_eq!(entries[0]["type"], "stage.updated");
     assert_eq!(
         entries[0]["changes"],
@@ -514,7 +476,7 @@ async fn there_is_always_exactly_one_default_pipeline() {
     assert_eq!(other["isDefault"], true);
     let sales_now = get(&app, &sales_path, &admin).await;
     assert_eq!(sales_now["isDefault"], false);
-    let entries = activity(&app, &admin, "pipeline", &id(&sales)).await;
+    let entries = app.activity("pipeline", &id(&sales), &admin).await["data"].clone();
     assert_eq!(entries[0]["type"], "pipeline.updated");
     assert_eq!(
         entries[0]["changes"],
@@ -756,7 +718,7 @@ async fn changing_a_stage_type_re_derives_its_deals_status() {
     app.patch(&path, &admin, json!({"type": "OPEN"})).await;
     let s = deal_state(&app, deal).await;
     assert_eq!((s.status.as_str(), s.closed_at), ("open", None));
-    let entries = activity(&app, &admin, "stage", &id(stage)).await;
+    let entries = app.activity("stage", &id(stage), &admin).await["data"].clone();
     assert_eq!(
         entries[0]["changes"],
         json!([{"field": "type", "from": "WON", "to": "OPEN"}])
@@ -837,7 +799,7 @@ async fn stages_are_added_and_reordered_as_a_permutation_only() {
     let want: Vec<(Value, i64)> = rotated.iter().cloned().zip(0..).collect();
     assert_eq!(got, want);
     assert_eq!(get(&app, &p, &admin).await["stages"], stages);
-    let entries = activity(&app, &admin, "pipeline", &id(&sales)).await;
+    let entries = app.activity("pipeline", &id(&sales), &admin).await["data"].clone();
     assert_eq!(entries[0]["type"], "stage.reordered");
     assert_eq!(entries[0]["changes"][0]["to"], json!(rotated));
 }

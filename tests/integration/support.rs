@@ -262,6 +262,12 @@ impl TestApp {
         self.send(Method::DELETE, path, token, None).await
     }
 
+    /// Takes the record at `record` out of the trash.
+    pub async fn restore(&self, record: &str, token: &str) -> Response {
+        let path = format!("{record}/restore");
+        self.send(Method::POST, &path, token, None).await
+    }
+
     /// GETs `path`, which must answer 200; the whole body.
     pub async fn get_json(&self, path: &str, token: &str) -> Value {
         let res = self.get(path, token).await;
@@ -291,6 +297,54 @@ impl TestApp {
         let record = data(res).await;
         assert_eq!(location, format!("{path}/{}", id(&record)));
         (location, record)
+    }
+
+    /// POSTs `items` to `{collection}/batch`, which must answer 200; the status of each item and
+    /// the results in order.
+    pub async fn batch(&self, collection: &str, token: &str, items: Value) -> (Vec<u64>, Value) {
+        let path = format!("{collection}/batch");
+        let res = self.post(&path, token, json!({ "items": items })).await;
+        assert_eq!(res.status(), StatusCode::OK, "POST {path}");
+        let results = data(res).await;
+        let statuses = results
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["status"].as_u64().unwrap())
+            .collect();
+        (statuses, results)
+    }
+
+    /// The activity log of one record, which must answer 200.
+    pub async fn activity(&self, kind: &str, record: &str, token: &str) -> Value {
+        let path = format!("/api/activity?entityType={kind}&entityId={record}");
+        self.get_json(&path, token).await
+    }
+
+    /// Asserts that `token` may create, change, delete, restore and batch nothing at
+    /// `collection`, `record` being one of its records: each is refused with 403 and `body`
+    /// serves as the input of every write.
+    pub async fn assert_writes_forbidden(
+        &self,
+        token: &str,
+        collection: &str,
+        record: &str,
+        body: Value,
+    ) {
+        for (method, path, body) in [
+            (Method::POST, collection.to_owned(), Some(body.clone())),
+            (Method::PATCH, record.to_owned(), Some(body.clone())),
+            (Method::DELETE, record.to_owned(), None),
+            (Method::POST, format!("{record}/restore"), None),
+        ] {
+            let res = self.send(method.clone(), &path, token, body).await;
+            assert_eq!(res.status(), StatusCode::FORBIDDEN, "{method} {path}");
+            assert_problem(res, 403, "forbidden").await;
+        }
+        let batch = format!("{collection}/batch");
+        let res = self.post(&batch, token, json!({"items": [body]})).await;
+        assert_eq!(res.status(), StatusCode::OK, "POST {batch}");
+        assert_eq!(data(res).await[0]["status"], 403, "POST {batch}");
     }
 
     /// The default pipeline as the API lists it.
@@ -325,8 +379,7 @@ impl TestApp {
         let user = self.insert_user(builder).await;
         let res = self.login(&user.email, &user.password).await;
         assert_eq!(res.status(), StatusCode::OK);
-        let body: Value = res.json().await.unwrap();
-        let token = body["data"]["accessToken"].as_str().unwrap().to_owned();
+        let token = access_token(res).await;
         (user.user.id.0, token)
     }
 
@@ -344,9 +397,17 @@ impl TestApp {
         let user = self.create_user(role).await;
         let res = self.login(&user.email, &user.password).await;
         assert_eq!(res.status(), StatusCode::OK);
-        let body: Value = res.json().await.unwrap();
-        let token = body["data"]["accessToken"].as_str().unwrap().to_owned();
+        let token = access_token(res).await;
         (user, token)
+    }
+
+    /// Takes `permissions` away from the user `id`, as `admin` through the API.
+    pub async fn revoke(&self, admin: &str, id: impl std::fmt::Display, permissions: &[&str]) {
+        let path = format!("/api/users/{id}");
+        let res = self
+            .patch(&path, admin, json!({ "permissionRevokes": permissions }))
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "PATCH {path}");
     }
 
     /// Defines a custom field through the service (as the system), e.g.
@@ -462,4 +523,9 @@ pub fn strings(list: &Value, field: &str) -> Vec<String> {
 /// A record's id.
 pub fn id(record: &Value) -> String {
     record["id"].as_str().unwrap().to_owned()
+}
+
+/// The access token a login or refresh answer carries.
+pub async fn access_token(res: Response) -> String {
+    data(res).await["accessToken"].as_str().unwrap().to_owned()
 }

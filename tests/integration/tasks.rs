@@ -5,7 +5,7 @@ use crm_core::Role;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, assert_problem, strings};
+use crate::support::{TestApp, assert_problem, id, strings};
 
 #[tokio::test]
 async fn a_task_is_created_read_and_changed_with_etags_and_if_match() {
@@ -207,14 +207,7 @@ async fn lists_filter_sort_search_and_page_by_cursor() {
 async fn without_tasks_read_all_a_user_sees_only_tasks_they_created_or_are_assigned_to() {
     let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let (me, token) = app.signed_in(Role::Manager).await;
-    let res = app
-        .patch(
-            &format!("/api/users/{}", me.user.id),
-            &admin,
-            json!({"permissionRevokes": ["tasks.read_all"]}),
-        )
-        .await;
-    assert_eq!(res.status(), 200);
+    app.revoke(&admin, me.user.id, &["tasks.read_all"]).await;
     let hidden = app
         .create("/api/tasks", &admin, json!({"title": "hidden"}))
         .await;
@@ -266,27 +259,12 @@ async fn trash_restore_and_permanent_deletion() {
     let trash = app.get_json("/api/tasks?deleted=true", &manager).await;
     assert_eq!(strings(&trash, "title"), ["T"]);
     assert!(trash["data"][0]["deletedAt"].is_string());
-    let res = app
-        .send(Method::POST, &format!("{path}/restore"), &manager, None)
-        .await;
+    let res = app.restore(&path, &manager).await;
     assert_eq!(res.status(), 200);
     let restored: Value = res.json().await.unwrap();
     assert_eq!(restored["data"]["deletedAt"], Value::Null);
-    let activity = app
-        .get_json(
-            &format!(
-                "/api/activity?entityType=task&entityId={}",
-                task["id"].as_str().unwrap()
-            ),
-            &admin,
-        )
-        .await;
-    let kinds: Vec<&str> = activity["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["type"].as_str().unwrap())
-        .collect();
+    let activity = app.activity("task", &id(&task), &admin).await;
+    let kinds = strings(&activity, "type");
     assert_eq!(kinds, ["task.restored", "task.deleted", "task.created"]);
     let res = app
         .delete(&format!("{path}?permanent=true"), &manager)
@@ -294,13 +272,7 @@ async fn trash_restore_and_permanent_deletion() {
     assert_problem(res, 403, "forbidden").await;
     let res = app.delete(&format!("{path}?permanent=true"), &admin).await;
     assert_eq!(res.status(), 204);
-    assert_problem(
-        app.send(Method::POST, &format!("{path}/restore"), &admin, None)
-            .await,
-        404,
-        "not_found",
-    )
-    .await;
+    assert_problem(app.restore(&path, &admin).await, 404, "not_found").await;
 }
 
 #[tokio::test]
@@ -310,30 +282,22 @@ async fn a_batch_commits_valid_items_and_reports_each_failure() {
         .create("/api/tasks", &token, json!({"title": "existing"}))
         .await;
     let id = existing["id"].clone();
-    let res = app
-        .post(
-            "/api/tasks/batch",
+    let (statuses, results) = app
+        .batch(
+            "/api/tasks",
             &token,
-            json!({"items": [
+            json!([
                 {"title": "new"},
                 {"title": ""},
                 {"id": id, "version": 9, "title": "stale"},
                 {"id": id, "version": 1, "priority": "URGENT"},
                 {"title": "t", "dealId": uuid::Uuid::now_v7()},
-            ]}),
+            ]),
         )
         .await;
-    assert_eq!(res.status(), 200);
-    let body: Value = res.json().await.unwrap();
-    let statuses: Vec<u64> = body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["status"].as_u64().unwrap())
-        .collect();
     assert_eq!(statuses, [201, 400, 412, 200, 422]);
-    assert_eq!(body["data"][3]["data"]["priority"], "URGENT");
-    assert_eq!(body["data"][4]["problem"]["code"], "unknown_deal");
+    assert_eq!(results[3]["data"]["priority"], "URGENT");
+    assert_eq!(results[4]["problem"]["code"], "unknown_deal");
     let list = app.get_json("/api/tasks", &token).await;
     assert_eq!(strings(&list, "title"), ["existing", "new"]);
 }
@@ -351,12 +315,7 @@ async fn changes_are_on_the_task_timeline() {
         json!({"title": "U", "type": "EMAIL"}),
     )
     .await;
-    let body = app
-        .get_json(
-            &format!("/api/activity?entityType=task&entityId={id}"),
-            &token,
-        )
-        .await;
+    let body = app.activity("task", id, &token).await;
     let entries = body["data"].as_array().unwrap();
     assert_eq!(entries[0]["type"], "task.updated");
     assert_eq!(
@@ -375,28 +334,8 @@ async fn a_viewer_reads_tasks_but_writes_nothing() {
         .await;
     let path = format!("/api/tasks/{}", task["id"].as_str().unwrap());
     assert_eq!(app.get_json(&path, &viewer).await["data"]["title"], "T");
-    for (method, path, body) in [
-        (
-            Method::POST,
-            "/api/tasks".to_owned(),
-            Some(json!({"title": "x"})),
-        ),
-        (Method::PATCH, path.clone(), Some(json!({"title": "x"}))),
-        (Method::DELETE, path.clone(), None),
-        (Method::POST, format!("{path}/restore"), None),
-    ] {
-        let res = app.send(method.clone(), &path, &viewer, body).await;
-        assert_problem(res, 403, "forbidden").await;
-    }
-    let res = app
-        .post(
-            "/api/tasks/batch",
-            &viewer,
-            json!({"items": [{"title": "x"}]}),
-        )
+    app.assert_writes_forbidden(&viewer, "/api/tasks", &path, json!({"title": "x"}))
         .await;
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(body["data"][0]["status"], 403);
     let res = app.send_anonymous(Method::GET, "/api/tasks", None).await;
     assert_problem(res, 401, "missing_token").await;
 }

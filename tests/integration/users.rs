@@ -4,7 +4,7 @@ use crm_core::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, assert_problem};
+use crate::support::{TestApp, assert_problem, strings};
 
 #[tokio::test]
 async fn every_user_endpoint_enforces_the_permission_matrix() {
@@ -67,22 +67,16 @@ async fn every_user_endpoint_enforces_the_permission_matrix() {
             ),
         ];
         for (method, path, body, status) in cases {
-            let mut req = app.authed(method.clone(), &path, &token);
-            if let Some(body) = &body {
-                req = req.json(body);
-            }
-            let res = req.send().await.unwrap();
+            let res = app.send(method.clone(), &path, &token, body.clone()).await;
             assert_eq!(res.status().as_u16(), status, "{role:?} {method} {path}");
             if status == 403 {
                 assert_problem(res, 403, "forbidden").await;
             }
             // Without a token every one of them is 401.
-            let mut anonymous = app.request(method.clone(), &path);
-            if let Some(body) = &body {
-                anonymous = anonymous.json(body);
-            }
             assert_eq!(
-                anonymous.send().await.unwrap().status(),
+                app.send_anonymous(method.clone(), &path, body.clone())
+                    .await
+                    .status(),
                 StatusCode::UNAUTHORIZED,
                 "{method} {path}"
             );
@@ -96,12 +90,7 @@ async fn users_read_own_record_and_change_only_their_names() {
     let (me, token) = app.signed_in(Role::Viewer).await;
     // A revoked users.read still leaves one's own record readable.
     let (_, admin) = app.signed_in(Role::Admin).await;
-    app.patch(
-        &format!("/api/users/{}", me.user.id),
-        &admin,
-        json!({"permissionRevokes": ["users.read"]}),
-    )
-    .await;
+    app.revoke(&admin, me.user.id, &["users.read"]).await;
     let path = format!("/api/users/{}", me.user.id);
     assert_eq!(app.get(&path, &token).await.status(), 200);
     assert_problem(app.get("/api/users", &token).await, 403, "forbidden").await;
@@ -249,12 +238,7 @@ async fn lists_page_sort_search_and_filter() {
         .await
         .unwrap();
     assert_eq!(page["meta"], json!({"page": 1, "limit": 2, "total": 4}));
-    let emails: Vec<&str> = page["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["email"].as_str().unwrap())
-        .collect();
+    let emails = strings(&page, "email");
     assert_eq!(emails.len(), 2);
     assert!(emails[0] > emails[1]);
     let viewers: Value = app
