@@ -1,27 +1,19 @@
 //! `/api/activity`: parameters, permissions and the feed's envelope.
 
 use crm_core::Role;
-use reqwest::Method;
+
 use serde_json::{Value, json};
 
 use crate::support::{TestApp, assert_problem};
 
 #[tokio::test]
 async fn the_feed_is_for_log_readers_and_cursor_paged() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
-    let (_, manager) = app.signed_in(Role::Manager).await;
-    let res = app
-        .authed(Method::GET, "/api/activity", &manager)
-        .send()
-        .await
-        .unwrap();
+    let (app, [admin, manager]) = TestApp::spawn_signed_in([Role::Admin, Role::Manager]).await;
+    let res = app.get("/api/activity", &manager).await;
     assert_problem(res, 403, "forbidden").await;
     let body: Value = app
-        .authed(Method::GET, "/api/activity?limit=10&cursor=", &admin)
-        .send()
+        .get("/api/activity?limit=10&cursor=", &admin)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -32,7 +24,7 @@ async fn the_feed_is_for_log_readers_and_cursor_paged() {
         "/api/activity?entityType=planet",
         "/api/activity?limit=0",
     ] {
-        let res = app.authed(Method::GET, path, &admin).send().await.unwrap();
+        let res = app.get(path, &admin).await;
         assert_eq!(res.status(), 400, "{path}");
     }
 }

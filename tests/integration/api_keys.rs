@@ -3,23 +3,18 @@
 use std::time::Duration;
 
 use crm_core::Role;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::support::{TestApp, assert_problem};
 
 async fn create_key(app: &TestApp, admin: &str, body: Value) -> reqwest::Response {
-    app.authed(Method::POST, "/api/api-keys", admin)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
+    app.post("/api/api-keys", admin, body).await
 }
 
 #[tokio::test]
 async fn a_key_acts_with_its_role_until_revoked() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let res = create_key(&app, &admin, json!({"name": "reporting", "role": "VIEWER"})).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let created: Value = res.json().await.unwrap();
@@ -28,63 +23,31 @@ async fn a_key_acts_with_its_role_until_revoked() {
     assert_eq!(created["data"]["role"], "VIEWER");
     assert!(key.starts_with(created["data"]["prefix"].as_str().unwrap()));
     // Reads as a viewer, writes nothing.
-    assert_eq!(
-        app.authed(Method::GET, "/api/users", &key)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.get("/api/users", &key).await.status(), 200);
     let res = app
-        .authed(Method::POST, "/api/users", &key)
-        .json(&json!({"email": "k@example.com", "password": "long enough pw", "role": "ADMIN"}))
-        .send()
-        .await
-        .unwrap();
+        .post(
+            "/api/users",
+            &key,
+            json!({"email": "k@example.com", "password": "long enough pw", "role": "ADMIN"}),
+        )
+        .await;
     assert_problem(res, 403, "forbidden").await;
     // The list never shows the secret again.
-    let list = app
-        .authed(Method::GET, "/api/api-keys", &admin)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let list = app.get("/api/api-keys", &admin).await.text().await.unwrap();
     assert!(!list.contains(&key) && list.contains("reporting"), "{list}");
     let id = created["data"]["id"].as_str().unwrap();
-    let res = app
-        .authed(Method::DELETE, &format!("/api/api-keys/{id}"), &admin)
-        .send()
-        .await
-        .unwrap();
+    let res = app.delete(&format!("/api/api-keys/{id}"), &admin).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    assert_problem(
-        app.authed(Method::GET, "/api/users", &key)
-            .send()
-            .await
-            .unwrap(),
-        401,
-        "invalid_token",
-    )
-    .await;
+    assert_problem(app.get("/api/users", &key).await, 401, "invalid_token").await;
     let res = app
-        .authed(
-            Method::DELETE,
-            &format!("/api/api-keys/{}", uuid::Uuid::now_v7()),
-            &admin,
-        )
-        .send()
-        .await
-        .unwrap();
+        .delete(&format!("/api/api-keys/{}", uuid::Uuid::now_v7()), &admin)
+        .await;
     assert_problem(res, 404, "not_found").await;
 }
 
 #[tokio::test]
 async fn keys_expire_and_past_expiries_are_refused() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let res = create_key(
         &app,
         &admin,
@@ -104,30 +67,14 @@ async fn keys_expire_and_past_expiries_are_refused() {
     .await
     .unwrap();
     let key = created["data"]["key"].as_str().unwrap();
-    assert_eq!(
-        app.authed(Method::GET, "/api/users", key)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.get("/api/users", key).await.status(), 200);
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_problem(
-        app.authed(Method::GET, "/api/users", key)
-            .send()
-            .await
-            .unwrap(),
-        401,
-        "invalid_token",
-    )
-    .await;
+    assert_problem(app.get("/api/users", key).await, 401, "invalid_token").await;
 }
 
 #[tokio::test]
 async fn invalid_key_requests_are_400() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     for body in [
         json!({"name": "", "role": "VIEWER"}),
         json!({"name": "x", "role": "GOD"}),

@@ -7,14 +7,25 @@ use crm_core::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{PASSWORD, TestApp, assert_problem, refresh_cookie, refresh_token};
+use crate::support::{
+    PASSWORD, TestApp, access_token, assert_problem, refresh_cookie, refresh_token,
+};
 
 async fn refresh_with(app: &TestApp, token: &str) -> reqwest::Response {
-    app.request(Method::POST, "/api/auth/refresh")
-        .json(&json!({"refreshToken": token}))
-        .send()
-        .await
-        .unwrap()
+    app.send_anonymous(
+        Method::POST,
+        "/api/auth/refresh",
+        Some(json!({"refreshToken": token})),
+    )
+    .await
+}
+
+/// Asserts that neither `access` nor `refresh` is taken any more.
+async fn assert_signed_out(app: &TestApp, access: &str, refresh: &str) {
+    let me = app.get("/api/auth/me", access).await;
+    assert_problem(me, 401, "invalid_token").await;
+    let refreshed = refresh_with(app, refresh).await;
+    assert_problem(refreshed, 401, "invalid_refresh_token").await;
 }
 
 #[tokio::test]
@@ -52,14 +63,7 @@ async fn login_answers_the_contract_and_sets_a_strict_http_only_cookie() {
             .contains(&json!("deals.write"))
     );
     let token = data["accessToken"].as_str().unwrap();
-    let me: Value = app
-        .authed(Method::GET, "/api/auth/me", token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = app.get("/api/auth/me", token).await.json().await.unwrap();
     assert_eq!(me["data"]["id"], json!(user.user.id));
     assert!(
         !me["data"]["permissions"]
@@ -91,11 +95,7 @@ async fn an_unknown_email_and_a_wrong_password_get_the_same_answer() {
 #[tokio::test]
 async fn missing_malformed_and_forged_tokens_are_401() {
     let app = TestApp::spawn().await;
-    let res = app
-        .request(Method::GET, "/api/auth/me")
-        .send()
-        .await
-        .unwrap();
+    let res = app.send_anonymous(Method::GET, "/api/auth/me", None).await;
     assert_eq!(res.headers()["www-authenticate"], "Bearer");
     assert_problem(res, 401, "missing_token").await;
     for token in [
@@ -103,11 +103,7 @@ async fn missing_malformed_and_forged_tokens_are_401() {
         "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.",
         "crm_notakey",
     ] {
-        let res = app
-            .authed(Method::GET, "/api/auth/me", token)
-            .send()
-            .await
-            .unwrap();
+        let res = app.get("/api/auth/me", token).await;
         assert_problem(res, 401, "invalid_token").await;
     }
     let res = app
@@ -123,11 +119,7 @@ async fn missing_malformed_and_forged_tokens_are_401() {
     })
     .await;
     let (_, foreign) = other.signed_in(Role::Admin).await;
-    let res = app
-        .authed(Method::GET, "/api/auth/me", &foreign)
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/api/auth/me", &foreign).await;
     assert_problem(res, 401, "invalid_token").await;
     // Our own secret, a real user, but not valid before an hour from now.
     let (user, _) = app.signed_in(Role::Admin).await;
@@ -142,11 +134,7 @@ async fn missing_malformed_and_forged_tokens_are_401() {
         &jsonwebtoken::EncodingKey::from_secret(b"test secret of at least thirty-two bytes"),
     )
     .unwrap();
-    let res = app
-        .authed(Method::GET, "/api/auth/me", &early)
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/api/auth/me", &early).await;
     assert_problem(res, 401, "invalid_token").await;
 }
 
@@ -154,20 +142,9 @@ async fn missing_malformed_and_forged_tokens_are_401() {
 async fn an_expired_access_token_is_refused() {
     let app = TestApp::spawn_with(|auth, _| auth.access_ttl = Duration::from_secs(1)).await;
     let (_, token) = app.signed_in(Role::Viewer).await;
-    assert_eq!(
-        app.authed(Method::GET, "/api/auth/me", &token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.get("/api/auth/me", &token).await.status(), 200);
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    let res = app
-        .authed(Method::GET, "/api/auth/me", &token)
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/api/auth/me", &token).await;
     assert_problem(res, 401, "invalid_token").await;
 }
 
@@ -179,23 +156,14 @@ async fn refresh_rotates_the_token_from_the_cookie_or_the_body() {
     let login = app.login(&user.email, PASSWORD).await;
     let first = refresh_token(&login);
     let res = app
-        .request(Method::POST, "/api/auth/refresh")
-        .send()
-        .await
-        .unwrap();
+        .send_anonymous(Method::POST, "/api/auth/refresh", None)
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let second = refresh_token(&res);
     assert_ne!(first, second);
     let body: Value = res.json().await.unwrap();
     let token = body["data"]["accessToken"].as_str().unwrap();
-    assert_eq!(
-        app.authed(Method::GET, "/api/auth/me", token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.get("/api/auth/me", token).await.status(), 200);
     // Body flow.
     let res = refresh_with(&app, &second).await;
     assert_eq!(res.status(), StatusCode::OK);
@@ -208,11 +176,12 @@ async fn refresh_rotates_the_token_from_the_cookie_or_the_body() {
     )
     .await;
     let res = app
-        .request(Method::POST, "/api/auth/refresh")
-        .json(&json!({"refreshToken": "x", "extra": 1}))
-        .send()
-        .await
-        .unwrap();
+        .send_anonymous(
+            Method::POST,
+            "/api/auth/refresh",
+            Some(json!({"refreshToken": "x", "extra": 1})),
+        )
+        .await;
     assert_problem(res, 400, "invalid_body").await;
 }
 
@@ -270,10 +239,8 @@ async fn logout_ends_the_login_and_clears_the_cookie() {
     let login = app.login(&user.email, PASSWORD).await;
     let token = refresh_token(&login);
     let res = app
-        .request(Method::POST, "/api/auth/logout")
-        .send()
-        .await
-        .unwrap();
+        .send_anonymous(Method::POST, "/api/auth/logout", None)
+        .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     let cleared = refresh_cookie(&res).unwrap();
     assert!(
@@ -288,48 +255,27 @@ async fn logout_ends_the_login_and_clears_the_cookie() {
     .await;
     // Logging out again, or without a token, is harmless.
     let res = app
-        .request(Method::POST, "/api/auth/logout")
-        .send()
-        .await
-        .unwrap();
+        .send_anonymous(Method::POST, "/api/auth/logout", None)
+        .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
 }
 
 #[tokio::test]
 async fn a_deactivated_user_is_refused_at_once_everywhere() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let user = app.create_user(Role::Manager).await;
     let login = app.login(&user.email, PASSWORD).await;
     let refresh = refresh_token(&login);
-    let body: Value = login.json().await.unwrap();
-    let token = body["data"]["accessToken"].as_str().unwrap().to_owned();
+    let token = access_token(login).await;
     let res = app
-        .authed(
-            Method::PATCH,
+        .patch(
             &format!("/api/users/{}", user.user.id),
             &admin,
+            json!({"isActive": false}),
         )
-        .json(&json!({"isActive": false}))
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert_problem(
-        app.authed(Method::GET, "/api/auth/me", &token)
-            .send()
-            .await
-            .unwrap(),
-        401,
-        "invalid_token",
-    )
-    .await;
-    assert_problem(
-        refresh_with(&app, &refresh).await,
-        401,
-        "invalid_refresh_token",
-    )
-    .await;
+    assert_signed_out(&app, &token, &refresh).await;
     assert_problem(
         app.login(&user.email, PASSWORD).await,
         401,
@@ -337,15 +283,12 @@ async fn a_deactivated_user_is_refused_at_once_everywhere() {
     )
     .await;
     // Reactivated, the user logs in again (the old refresh family stays revoked).
-    app.authed(
-        Method::PATCH,
+    app.patch(
         &format!("/api/users/{}", user.user.id),
         &admin,
+        json!({"isActive": true}),
     )
-    .json(&json!({"isActive": true}))
-    .send()
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
         app.login(&user.email, PASSWORD).await.status(),
         StatusCode::OK
@@ -360,41 +303,20 @@ async fn a_deactivated_user_is_refused_at_once_everywhere() {
 
 #[tokio::test]
 async fn an_admin_password_reset_ends_the_users_sessions() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let user = app.create_user(Role::Viewer).await;
     let login = app.login(&user.email, PASSWORD).await;
     let refresh = refresh_token(&login);
-    let token = login.json::<Value>().await.unwrap()["data"]["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = access_token(login).await;
     let res = app
-        .authed(
-            Method::PATCH,
+        .patch(
             &format!("/api/users/{}", user.user.id),
             &admin,
+            json!({"password": "a brand new password"}),
         )
-        .json(&json!({"password": "a brand new password"}))
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert_problem(
-        app.authed(Method::GET, "/api/auth/me", &token)
-            .send()
-            .await
-            .unwrap(),
-        401,
-        "invalid_token",
-    )
-    .await;
-    assert_problem(
-        refresh_with(&app, &refresh).await,
-        401,
-        "invalid_refresh_token",
-    )
-    .await;
+    assert_signed_out(&app, &token, &refresh).await;
     assert_problem(
         app.login(&user.email, PASSWORD).await,
         401,
@@ -416,10 +338,7 @@ async fn changing_ones_own_password_needs_the_current_one_and_ends_other_session
     let other_session = app.login(&user.email, PASSWORD).await;
     let other_refresh = refresh_token(&other_session);
     let login = app.login(&user.email, PASSWORD).await;
-    let token = login.json::<Value>().await.unwrap()["data"]["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = access_token(login).await;
     let change = |current: &str, new: &str| {
         app.authed(Method::POST, "/api/auth/password", &token)
             .json(&json!({"currentPassword": current, "newPassword": new}))
@@ -441,33 +360,9 @@ async fn changing_ones_own_password_needs_the_current_one_and_ends_other_session
     let res = change(PASSWORD, "another good one").await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert!(refresh_cookie(&res).is_some());
-    let fresh = res.json::<Value>().await.unwrap()["data"]["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(
-        app.authed(Method::GET, "/api/auth/me", &fresh)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_problem(
-        app.authed(Method::GET, "/api/auth/me", &token)
-            .send()
-            .await
-            .unwrap(),
-        401,
-        "invalid_token",
-    )
-    .await;
-    assert_problem(
-        refresh_with(&app, &other_refresh).await,
-        401,
-        "invalid_refresh_token",
-    )
-    .await;
+    let fresh = access_token(res).await;
+    assert_eq!(app.get("/api/auth/me", &fresh).await.status(), 200);
+    assert_signed_out(&app, &token, &other_refresh).await;
     assert_eq!(
         app.login(&user.email, "another good one").await.status(),
         StatusCode::OK

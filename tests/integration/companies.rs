@@ -2,45 +2,10 @@
 //! paging, batch, a company's contacts, permissions.
 
 use crm_core::Role;
-use reqwest::{Method, Response, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, assert_problem};
-
-async fn send(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> Response {
-    let mut req = app.authed(method, path, token);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    req.send().await.unwrap()
-}
-
-async fn create(app: &TestApp, token: &str, body: Value) -> Value {
-    let res = send(app, Method::POST, "/api/companies", token, Some(body)).await;
-    assert_eq!(res.status(), StatusCode::CREATED);
-    res.json::<Value>().await.unwrap()["data"].clone()
-}
-
-async fn get_json(app: &TestApp, path: &str, token: &str) -> Value {
-    let res = send(app, Method::GET, path, token, None).await;
-    assert_eq!(res.status(), StatusCode::OK, "{path}");
-    res.json().await.unwrap()
-}
-
-fn names(list: &Value) -> Vec<String> {
-    list["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap().to_owned())
-        .collect()
-}
+use crate::support::{TestApp, assert_problem, id, strings};
 
 #[tokio::test]
 async fn a_company_is_created_normalised_read_changed_and_logged() {
@@ -48,59 +13,34 @@ async fn a_company_is_created_normalised_read_changed_and_logged() {
     let (me, token) = app.signed_in(Role::Manager).await;
     app.custom_field(json!({"entityType": "company", "key": "tier", "type": "NUMBER"}))
         .await;
-    let res = send(
-        &app,
-        Method::POST,
-        "/api/companies",
-        &token,
-        Some(json!({
-            "name": " Acme ", "website": "https://acme.example", "industry": "Retail",
-            "email": "Sales@Acme.Example", "phone": "+1 (415) 555-2671", "address": "1 Main St",
-            "employees": 10, "notes": "n", "tags": ["b2b"], "customFields": {"tier": 1}
-        })),
-    )
-    .await;
-    assert_eq!(res.status(), StatusCode::CREATED);
-    assert_eq!(res.headers()["etag"], "\"1\"");
-    let location = res.headers()["location"].to_str().unwrap().to_owned();
-    let c = res.json::<Value>().await.unwrap()["data"].clone();
-    assert_eq!(
-        location,
-        format!("/api/companies/{}", c["id"].as_str().unwrap())
-    );
+    let body = json!({
+        "name": " Acme ", "website": "https://acme.example", "industry": "Retail",
+        "email": "Sales@Acme.Example", "phone": "+1 (415) 555-2671", "address": "1 Main St",
+        "employees": 10, "notes": "n", "tags": ["b2b"], "customFields": {"tier": 1}
+    });
+    let (location, c) = app.create_located("/api/companies", &token, body).await;
     assert_eq!(c["name"], "Acme");
     assert_eq!(c["phone"], "+14155552671");
     assert_eq!(c["email"], "sales@acme.example");
     assert_eq!(c["ownerId"], json!(me.user.id));
     assert_eq!(c["customFields"], json!({"tier": 1}));
     assert_eq!(c["deletedAt"], Value::Null);
-    assert_eq!(get_json(&app, &location, &token).await["data"], c);
+    assert_eq!(app.get_json(&location, &token).await["data"], c);
     let res = app
-        .authed(Method::PATCH, &location, &token)
-        .header("If-Match", "\"2\"")
-        .json(&json!({"employees": 11}))
-        .send()
-        .await
-        .unwrap();
+        .patch_if(&location, &token, 2, json!({"employees": 11}))
+        .await;
     assert_problem(res, 412, "version_mismatch").await;
     let res = app
-        .authed(Method::PATCH, &location, &token)
-        .header("If-Match", "\"1\"")
-        .json(&json!({"employees": 11, "website": null, "customFields": {"tier": 2}}))
-        .send()
-        .await
-        .unwrap();
+        .patch_if(
+            &location,
+            &token,
+            1,
+            json!({"employees": 11, "website": null, "customFields": {"tier": 2}}),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["etag"], "\"2\"");
-    let activity = get_json(
-        &app,
-        &format!(
-            "/api/activity?entityType=company&entityId={}",
-            c["id"].as_str().unwrap()
-        ),
-        &token,
-    )
-    .await;
+    let activity = app.activity("company", &id(&c), &token).await;
     assert_eq!(activity["data"][0]["type"], "company.updated");
     assert_eq!(
         activity["data"][0]["changes"],
@@ -114,8 +54,7 @@ async fn a_company_is_created_normalised_read_changed_and_logged() {
 
 #[tokio::test]
 async fn invalid_fields_are_400_and_an_unknown_owner_is_422() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
     for (input, field) in [
         (json!({"name": ""}), "name"),
         (json!({"name": "x".repeat(201)}), "name"),
@@ -125,25 +64,17 @@ async fn invalid_fields_are_400_and_an_unknown_owner_is_422() {
         (json!({"name": "A", "employees": -5}), "employees"),
         (json!({"name": "A", "customFields": "x"}), "customFields"),
     ] {
-        let res = send(
-            &app,
-            Method::POST,
-            "/api/companies",
-            &token,
-            Some(input.clone()),
-        )
-        .await;
+        let res = app.post("/api/companies", &token, input.clone()).await;
         let body = assert_problem(res, 400, "validation_failed").await;
         assert_eq!(body["errors"][0]["field"], field, "{input}");
     }
-    let res = send(
-        &app,
-        Method::POST,
-        "/api/companies",
-        &token,
-        Some(json!({"name": "A", "phone": "12"})),
-    )
-    .await;
+    let res = app
+        .post(
+            "/api/companies",
+            &token,
+            json!({"name": "A", "phone": "12"}),
+        )
+        .await;
     let body = assert_problem(res, 400, "validation_failed").await;
     assert!(
         body["errors"][0]["message"]
@@ -151,124 +82,71 @@ async fn invalid_fields_are_400_and_an_unknown_owner_is_422() {
             .unwrap()
             .contains("international format")
     );
-    let res = send(
-        &app,
-        Method::POST,
-        "/api/companies",
-        &token,
-        Some(json!({"name": "A", "ownerId": uuid::Uuid::now_v7()})),
-    )
-    .await;
+    let res = app
+        .post(
+            "/api/companies",
+            &token,
+            json!({"name": "A", "ownerId": uuid::Uuid::now_v7()}),
+        )
+        .await;
     assert_problem(res, 422, "unknown_user").await;
-    let res = send(
-        &app,
-        Method::POST,
-        "/api/companies",
-        &token,
-        Some(json!({"name": "A", "size": 3})),
-    )
-    .await;
+    let res = app
+        .post("/api/companies", &token, json!({"name": "A", "size": 3}))
+        .await;
     assert_eq!(res.status(), 400);
     assert_eq!(
-        get_json(&app, "/api/companies", &token).await["meta"]["total"],
+        app.get_json("/api/companies", &token).await["meta"]["total"],
         0
     );
 }
 
 #[tokio::test]
 async fn names_are_unique_case_insensitively_and_restore_refuses_a_taken_name() {
-    let app = TestApp::spawn().await;
-    let (_, manager) = app.signed_in(Role::Manager).await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
-    let acme = create(&app, &manager, json!({"name": "Acme"})).await;
-    let res = send(
-        &app,
-        Method::POST,
-        "/api/companies",
-        &manager,
-        Some(json!({"name": "ACME"})),
-    )
-    .await;
+    let (app, [manager, admin]) = TestApp::spawn_signed_in([Role::Manager, Role::Admin]).await;
+    let acme = app
+        .create("/api/companies", &manager, json!({"name": "Acme"}))
+        .await;
+    let res = app
+        .post("/api/companies", &manager, json!({"name": "ACME"}))
+        .await;
     let body = assert_problem(res, 409, "duplicate_company_name").await;
     assert_eq!(body["errors"][0]["field"], "name");
     let path = format!("/api/companies/{}", acme["id"].as_str().unwrap());
+    assert_eq!(app.delete(&path, &manager).await.status(), 204);
+    assert_problem(app.get(&path, &manager).await, 404, "not_found").await;
     assert_eq!(
-        send(&app, Method::DELETE, &path, &manager, None)
-            .await
-            .status(),
-        204
-    );
-    assert_problem(
-        send(&app, Method::GET, &path, &manager, None).await,
-        404,
-        "not_found",
-    )
-    .await;
-    assert_eq!(
-        names(&get_json(&app, "/api/companies?deleted=true", &manager).await),
+        app.strings("/api/companies?deleted=true", &manager, "name")
+            .await,
         ["Acme"]
     );
-    let taker = create(&app, &manager, json!({"name": "acme"})).await;
-    let restore = format!("{path}/restore");
+    let taker = app
+        .create("/api/companies", &manager, json!({"name": "acme"}))
+        .await;
     assert_problem(
-        send(&app, Method::POST, &restore, &manager, None).await,
+        app.restore(&path, &manager).await,
         409,
         "duplicate_company_name",
     )
     .await;
     let taker_path = format!("/api/companies/{}", taker["id"].as_str().unwrap());
-    send(
-        &app,
-        Method::PATCH,
-        &taker_path,
-        &manager,
-        Some(json!({"name": "Acme 2"})),
-    )
-    .await;
-    let res = send(&app, Method::POST, &restore, &manager, None).await;
+    app.patch(&taker_path, &manager, json!({"name": "Acme 2"}))
+        .await;
+    let res = app.restore(&path, &manager).await;
     assert_eq!(res.status(), 200);
     assert_eq!(
         res.json::<Value>().await.unwrap()["data"]["deletedAt"],
         Value::Null
     );
-    let res = send(
-        &app,
-        Method::PATCH,
-        &taker_path,
-        &manager,
-        Some(json!({"name": "ACME"})),
-    )
-    .await;
+    let res = app
+        .patch(&taker_path, &manager, json!({"name": "ACME"}))
+        .await;
     assert_problem(res, 409, "duplicate_company_name").await;
 
     let permanent = format!("{path}?permanent=true");
-    assert_problem(
-        send(&app, Method::DELETE, &permanent, &manager, None).await,
-        403,
-        "forbidden",
-    )
-    .await;
-    assert_eq!(
-        send(&app, Method::DELETE, &permanent, &admin, None)
-            .await
-            .status(),
-        204
-    );
-    assert_problem(
-        send(&app, Method::GET, &path, &admin, None).await,
-        404,
-        "not_found",
-    )
-    .await;
-    let kinds: Vec<String> = get_json(
-        &app,
-        &format!(
-            "/api/activity?entityType=company&entityId={}",
-            taker["id"].as_str().unwrap()
-        ),
-        &admin,
-    )
-    .await["data"]
+    assert_problem(app.delete(&permanent, &manager).await, 403, "forbidden").await;
+    assert_eq!(app.delete(&permanent, &admin).await.status(), 204);
+    assert_problem(app.get(&path, &admin).await, 404, "not_found").await;
+    let kinds: Vec<String> = app.activity("company", &id(&taker), &admin).await["data"]
         .as_array()
         .unwrap()
         .iter()
@@ -279,69 +157,52 @@ async fn names_are_unique_case_insensitively_and_restore_refuses_a_taken_name() 
 
 #[tokio::test]
 async fn without_companies_read_all_only_own_companies_are_visible() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let (me, token) = app.signed_in(Role::Manager).await;
-    send(
-        &app,
-        Method::PATCH,
-        &format!("/api/users/{}", me.user.id),
-        &admin,
-        Some(json!({"permissionRevokes": ["companies.read_all"]})),
-    )
-    .await;
-    create(&app, &token, json!({"name": "Mine Inc"})).await;
-    let theirs = create(&app, &admin, json!({"name": "Their Inc"})).await;
+    app.revoke(&admin, me.user.id, &["companies.read_all"])
+        .await;
+    app.create("/api/companies", &token, json!({"name": "Mine Inc"}))
+        .await;
+    let theirs = app
+        .create("/api/companies", &admin, json!({"name": "Their Inc"}))
+        .await;
     assert_eq!(
-        names(&get_json(&app, "/api/companies", &token).await),
+        app.strings("/api/companies", &token, "name").await,
         ["Mine Inc"]
     );
     assert_eq!(
-        names(&get_json(&app, "/api/companies?q=inc", &token).await),
+        app.strings("/api/companies?q=inc", &token, "name").await,
         ["Mine Inc"]
     );
     assert_eq!(
-        names(&get_json(&app, "/api/companies", &admin).await),
+        app.strings("/api/companies", &admin, "name").await,
         ["Mine Inc", "Their Inc"]
     );
     let path = format!("/api/companies/{}", theirs["id"].as_str().unwrap());
+    assert_problem(app.get(&path, &token).await, 404, "not_found").await;
     assert_problem(
-        send(&app, Method::GET, &path, &token, None).await,
+        app.get(&format!("{path}/contacts"), &token).await,
         404,
         "not_found",
     )
     .await;
     assert_problem(
-        send(&app, Method::GET, &format!("{path}/contacts"), &token, None).await,
-        404,
-        "not_found",
-    )
-    .await;
-    assert_problem(
-        send(
-            &app,
-            Method::PATCH,
-            &path,
-            &token,
-            Some(json!({"notes": "x"})),
-        )
-        .await,
+        app.patch(&path, &token, json!({"notes": "x"})).await,
         404,
         "not_found",
     )
     .await;
     // Handing a company to someone else takes it out of sight.
-    let res = send(
-        &app,
-        Method::POST,
-        "/api/companies",
-        &token,
-        Some(json!({"name": "Given Away", "ownerId": theirs["ownerId"]})),
-    )
-    .await;
+    let res = app
+        .post(
+            "/api/companies",
+            &token,
+            json!({"name": "Given Away", "ownerId": theirs["ownerId"]}),
+        )
+        .await;
     assert_eq!(res.status(), 201);
     assert_eq!(
-        names(&get_json(&app, "/api/companies", &token).await),
+        app.strings("/api/companies", &token, "name").await,
         ["Mine Inc"]
     );
 }
@@ -351,26 +212,32 @@ async fn lists_filter_sort_search_and_page_by_cursor() {
     let app = TestApp::spawn().await;
     let (me, token) = app.signed_in(Role::Manager).await;
     let (other, other_token) = app.signed_in(Role::Manager).await;
-    create(
-        &app,
+    app.create(
+        "/api/companies",
         &token,
         json!({"name": "Acme", "industry": "Retail", "employees": 50, "tags": ["b2b"]}),
     )
     .await;
-    create(
-        &app,
+    app.create(
+        "/api/companies",
         &token,
         json!({"name": "globex", "industry": "Energy", "employees": 5}),
     )
     .await;
-    create(
-        &app,
+    app.create(
+        "/api/companies",
         &other_token,
         json!({"name": "Initech", "industry": "retail", "tags": ["b2b"]}),
     )
     .await;
-    create(&app, &token, json!({"name": "100% Foods"})).await;
-    create(&app, &token, json!({"name": "Umbrella", "employees": 500})).await;
+    app.create("/api/companies", &token, json!({"name": "100% Foods"}))
+        .await;
+    app.create(
+        "/api/companies",
+        &token,
+        json!({"name": "Umbrella", "employees": 500}),
+    )
+    .await;
     let cases = [
         ("/api/companies?industry=RETAIL", vec!["Acme", "Initech"]),
         ("/api/companies?tag=b2b", vec!["Acme", "Initech"]),
@@ -392,20 +259,16 @@ async fn lists_filter_sort_search_and_page_by_cursor() {
         ("/api/companies?updatedSince=2999-01-01T00:00:00Z", vec![]),
     ];
     for (path, expected) in cases {
-        assert_eq!(
-            names(&get_json(&app, path, &token).await),
-            expected,
-            "{path}"
-        );
+        assert_eq!(app.strings(path, &token, "name").await, expected, "{path}");
     }
     let mine = format!("/api/companies?ownerId={}", other.user.id);
-    assert_eq!(names(&get_json(&app, &mine, &token).await), ["Initech"]);
+    assert_eq!(app.strings(&mine, &token, "name").await, ["Initech"]);
     let _ = me;
     let mut seen = Vec::new();
     let mut path = "/api/companies?limit=2&cursor=".to_owned();
     loop {
-        let page = get_json(&app, &path, &token).await;
-        seen.extend(names(&page));
+        let page = app.get_json(&path, &token).await;
+        seen.extend(strings(&page, "name"));
         match page["meta"]["nextCursor"].as_str() {
             Some(next) => path = format!("/api/companies?limit=2&cursor={next}"),
             None => break,
@@ -423,80 +286,57 @@ async fn lists_filter_sort_search_and_page_by_cursor() {
         "/api/companies?kind=x",
         "/api/companies?deleted=maybe",
     ] {
-        assert_eq!(
-            send(&app, Method::GET, path, &token, None).await.status(),
-            400,
-            "{path}"
-        );
+        assert_eq!(app.get(path, &token).await.status(), 400, "{path}");
     }
 }
 
 #[tokio::test]
 async fn a_company_lists_its_contacts_and_keeps_them_when_deleted() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
-    let acme = create(&app, &token, json!({"name": "Acme"})).await;
+    let (app, [token, admin]) = TestApp::spawn_signed_in([Role::Manager, Role::Admin]).await;
+    let acme = app
+        .create("/api/companies", &token, json!({"name": "Acme"}))
+        .await;
     let id = acme["id"].as_str().unwrap();
     let mut contact_ids = Vec::new();
     for i in 0..3 {
-        let res = send(
-            &app,
-            Method::POST,
-            "/api/contacts",
-            &token,
-            Some(json!({"fullName": format!("P{i}"), "companyId": id})),
-        )
-        .await;
+        let res = app
+            .post(
+                "/api/contacts",
+                &token,
+                json!({"fullName": format!("P{i}"), "companyId": id}),
+            )
+            .await;
         contact_ids.push(res.json::<Value>().await.unwrap()["data"]["id"].clone());
     }
-    send(
-        &app,
-        Method::POST,
-        "/api/contacts",
-        &token,
-        Some(json!({"fullName": "Loner"})),
-    )
-    .await;
-    let list = get_json(
-        &app,
-        &format!("/api/companies/{id}/contacts?limit=2"),
-        &token,
-    )
-    .await;
+    app.post("/api/contacts", &token, json!({"fullName": "Loner"}))
+        .await;
+    let list = app
+        .get_json(&format!("/api/companies/{id}/contacts?limit=2"), &token)
+        .await;
     assert_eq!(list["meta"]["total"], 3);
     assert_eq!(list["data"].as_array().unwrap().len(), 2);
     let path = format!("/api/companies/{id}");
-    assert_eq!(
-        send(&app, Method::DELETE, &path, &token, None)
-            .await
-            .status(),
-        204
-    );
+    assert_eq!(app.delete(&path, &token).await.status(), 204);
     assert_problem(
-        send(&app, Method::GET, &format!("{path}/contacts"), &token, None).await,
+        app.get(&format!("{path}/contacts"), &token).await,
         404,
         "not_found",
     )
     .await;
-    let linked = get_json(&app, &format!("/api/contacts?companyId={id}"), &token).await;
+    let linked = app
+        .get_json(&format!("/api/contacts?companyId={id}"), &token)
+        .await;
     assert_eq!(
         linked["meta"]["total"], 3,
         "soft delete leaves contacts linked"
     );
     assert_eq!(
-        send(
-            &app,
-            Method::DELETE,
-            &format!("{path}?permanent=true"),
-            &admin,
-            None
-        )
-        .await
-        .status(),
+        app.delete(&format!("{path}?permanent=true"), &admin)
+            .await
+            .status(),
         204
     );
-    let all = get_json(&app, "/api/contacts", &token).await;
+    let all = app.get_json("/api/contacts", &token).await;
     assert_eq!(
         all["meta"]["total"], 4,
         "contacts are never deleted with their company"
@@ -512,78 +352,50 @@ async fn a_company_lists_its_contacts_and_keeps_them_when_deleted() {
 
 #[tokio::test]
 async fn a_batch_answers_each_item_and_keeps_the_good_ones() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
-    let acme = create(&app, &token, json!({"name": "Acme"})).await;
-    let res = send(
-        &app,
-        Method::POST,
-        "/api/companies/batch",
-        &token,
-        Some(json!({"items": [
-            {"name": "Globex", "phone": "+44 20 7946 0958"},
-            {"name": "acme"},
-            {"id": acme["id"], "version": 1, "industry": "Retail"},
-            {"id": acme["id"], "version": 1, "industry": "Energy"},
-            {"name": "Bad", "website": "nope"},
-            42
-        ]})),
-    )
-    .await;
-    assert_eq!(res.status(), 200);
-    let body: Value = res.json().await.unwrap();
-    let statuses: Vec<u64> = body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["status"].as_u64().unwrap())
-        .collect();
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
+    let acme = app
+        .create("/api/companies", &token, json!({"name": "Acme"}))
+        .await;
+    let (statuses, results) = app
+        .batch(
+            "/api/companies",
+            &token,
+            json!([
+                {"name": "Globex", "phone": "+44 20 7946 0958"},
+                {"name": "acme"},
+                {"id": acme["id"], "version": 1, "industry": "Retail"},
+                {"id": acme["id"], "version": 1, "industry": "Energy"},
+                {"name": "Bad", "website": "nope"},
+                42
+            ]),
+        )
+        .await;
     assert_eq!(statuses, [201, 409, 200, 412, 400, 400]);
-    assert_eq!(body["data"][0]["data"]["phone"], "+442079460958");
+    assert_eq!(results[0]["data"]["phone"], "+442079460958");
     assert_eq!(
-        names(&get_json(&app, "/api/companies", &token).await),
+        app.strings("/api/companies", &token, "name").await,
         ["Acme", "Globex"]
     );
-    let res = send(
-        &app,
-        Method::POST,
-        "/api/companies/batch",
-        &token,
-        Some(json!({"items": []})),
-    )
-    .await;
+    let res = app
+        .post("/api/companies/batch", &token, json!({"items": []}))
+        .await;
     assert_problem(res, 400, "validation_failed").await;
 }
 
 #[tokio::test]
 async fn a_viewer_reads_companies_but_writes_nothing() {
-    let app = TestApp::spawn().await;
-    let (_, manager) = app.signed_in(Role::Manager).await;
-    let (_, viewer) = app.signed_in(Role::Viewer).await;
-    let acme = create(&app, &manager, json!({"name": "Acme"})).await;
+    let (app, [manager, viewer]) = TestApp::spawn_signed_in([Role::Manager, Role::Viewer]).await;
+    let acme = app
+        .create("/api/companies", &manager, json!({"name": "Acme"}))
+        .await;
     let path = format!("/api/companies/{}", acme["id"].as_str().unwrap());
     assert_eq!(
-        names(&get_json(&app, "/api/companies", &viewer).await),
+        app.strings("/api/companies", &viewer, "name").await,
         ["Acme"]
     );
-    get_json(&app, &path, &viewer).await;
-    for (method, p, body) in [
-        (
-            Method::POST,
-            "/api/companies".to_owned(),
-            Some(json!({"name": "X"})),
-        ),
-        (Method::PATCH, path.clone(), Some(json!({"name": "X"}))),
-        (Method::DELETE, path.clone(), None),
-        (Method::POST, format!("{path}/restore"), None),
-    ] {
-        assert_problem(
-            send(&app, method, &p, &viewer, body).await,
-            403,
-            "forbidden",
-        )
+    app.get_json(&path, &viewer).await;
+    app.assert_writes_forbidden(&viewer, "/api/companies", &path, json!({"name": "X"}))
         .await;
-    }
-    assert_eq!(get_json(&app, &path, &manager).await["data"]["version"], 1);
-    assert_eq!(send(&app, Method::GET, &path, "", None).await.status(), 401);
+    assert_eq!(app.get_json(&path, &manager).await["data"]["version"], 1);
+    assert_eq!(app.get(&path, "").await.status(), 401);
 }

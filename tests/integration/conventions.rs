@@ -11,19 +11,13 @@ use crate::support::{TestApp, assert_problem};
 #[tokio::test]
 async fn health_answers_in_the_data_envelope() {
     let app = TestApp::spawn().await;
-    let res = app
-        .request(Method::GET, "/api/health")
-        .send()
-        .await
-        .unwrap();
+    let res = app.send_anonymous(Method::GET, "/api/health", None).await;
     assert_eq!(res.status(), StatusCode::OK);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["data"]["status"], "ok");
     let ready: Value = app
-        .request(Method::GET, "/api/health/ready")
-        .send()
+        .send_anonymous(Method::GET, "/api/health/ready", None)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -35,25 +29,20 @@ async fn readiness_is_503_while_the_database_is_unreachable_and_recovers_by_itse
     // A server whose database does not exist yet cannot reach it, exactly as when it is down.
     let app = TestApp::spawn_on(TestDb::not_yet_created(), |_, _| {}).await;
     let res = app
-        .request(Method::GET, "/api/health/ready")
-        .send()
-        .await
-        .unwrap();
+        .send_anonymous(Method::GET, "/api/health/ready", None)
+        .await;
     assert_problem(res, 503, "database_unavailable").await;
     // Liveness does not depend on the database.
-    let res = app
-        .request(Method::GET, "/api/health")
-        .send()
-        .await
-        .unwrap();
+    let res = app.send_anonymous(Method::GET, "/api/health", None).await;
     assert_eq!(res.status(), StatusCode::OK);
     // A request that needs the database is 503 too, never 500.
     let res = app
-        .request(Method::POST, "/api/auth/login")
-        .json(&json!({"email": "a@example.com", "password": "whatever1"}))
-        .send()
-        .await
-        .unwrap();
+        .send_anonymous(
+            Method::POST,
+            "/api/auth/login",
+            Some(json!({"email": "a@example.com", "password": "whatever1"})),
+        )
+        .await;
     let body = assert_problem(res, 503, "database_unavailable").await;
     assert!(
         !body["detail"].as_str().unwrap().contains("does not exist"),
@@ -62,10 +51,8 @@ async fn readiness_is_503_while_the_database_is_unreachable_and_recovers_by_itse
     // The database appears: the same server becomes ready without a restart.
     app.db.create().await;
     let res = app
-        .request(Method::GET, "/api/health/ready")
-        .send()
-        .await
-        .unwrap();
+        .send_anonymous(Method::GET, "/api/health/ready", None)
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
 }
 
@@ -73,25 +60,23 @@ async fn readiness_is_503_while_the_database_is_unreachable_and_recovers_by_itse
 async fn unknown_routes_are_404_and_wrong_methods_405_with_allow() {
     let app = TestApp::spawn().await;
     let res = app
-        .request(Method::GET, "/api/no-such-thing")
-        .send()
-        .await
-        .unwrap();
+        .send_anonymous(Method::GET, "/api/no-such-thing", None)
+        .await;
     assert_problem(res, 404, "not_found").await;
-    let res = app.request(Method::GET, "/nowhere").send().await.unwrap();
+    let res = app.send_anonymous(Method::GET, "/nowhere", None).await;
     assert_problem(res, 404, "not_found").await;
     let res = app
-        .request(Method::DELETE, "/api/health")
-        .send()
-        .await
-        .unwrap();
+        .send_anonymous(Method::DELETE, "/api/health", None)
+        .await;
     assert_eq!(res.headers()["allow"], "GET");
     assert_problem(res, 405, "method_not_allowed").await;
     let res = app
-        .request(Method::PUT, &format!("/api/users/{}", uuid::Uuid::now_v7()))
-        .send()
-        .await
-        .unwrap();
+        .send_anonymous(
+            Method::PUT,
+            &format!("/api/users/{}", uuid::Uuid::now_v7()),
+            None,
+        )
+        .await;
     assert_eq!(res.headers()["allow"], "DELETE, GET, PATCH");
     assert_problem(res, 405, "method_not_allowed").await;
 }
@@ -131,14 +116,8 @@ async fn every_malformed_body_is_a_4xx_problem_and_changes_nothing() {
 
 #[tokio::test]
 async fn validation_problems_name_each_field() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Admin).await;
-    let res = app
-        .authed(Method::POST, "/api/users", &token)
-        .json(&json!({"email": "nope", "password": "short", "role": "VIEWER", "firstName": "x".repeat(101)}))
-        .send()
-        .await
-        .unwrap();
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Admin]).await;
+    let res = app.post("/api/users", &token, json!({"email": "nope", "password": "short", "role": "VIEWER", "firstName": "x".repeat(101)})).await;
     let body = assert_problem(res, 400, "validation_failed").await;
     let mut fields: Vec<&str> = body["errors"]
         .as_array()
@@ -152,8 +131,7 @@ async fn validation_problems_name_each_field() {
 
 #[tokio::test]
 async fn bad_query_strings_paths_and_headers_are_400() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Admin).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Admin]).await;
     for (path, code) in [
         ("/api/users?colour=blue", "invalid_query"),
         ("/api/users?limit=abc", "invalid_query"),
@@ -163,7 +141,7 @@ async fn bad_query_strings_paths_and_headers_are_400() {
         ("/api/users?sort=passwordHash", "validation_failed"),
         ("/api/users/not-a-uuid", "invalid_path"),
     ] {
-        let res = app.authed(Method::GET, path, &token).send().await.unwrap();
+        let res = app.get(path, &token).await;
         let body = assert_problem(res, 400, code).await;
         assert!(
             !body["detail"]
@@ -199,11 +177,7 @@ async fn request_ids_are_echoed_or_generated() {
         .await
         .unwrap();
     assert_eq!(res.headers()["x-request-id"], "abc-123");
-    let res = app
-        .request(Method::GET, "/api/health")
-        .send()
-        .await
-        .unwrap();
+    let res = app.send_anonymous(Method::GET, "/api/health", None).await;
     let generated = res.headers()["x-request-id"].to_str().unwrap().to_owned();
     assert!(uuid::Uuid::parse_str(&generated).is_ok());
     // Ids that would pollute logs are replaced.
@@ -215,11 +189,7 @@ async fn request_ids_are_echoed_or_generated() {
         .unwrap();
     assert_ne!(res.headers()["x-request-id"].len(), 500);
     // Errors carry one as well.
-    let res = app
-        .request(Method::GET, "/api/missing")
-        .send()
-        .await
-        .unwrap();
+    let res = app.send_anonymous(Method::GET, "/api/missing", None).await;
     assert!(res.headers().contains_key("x-request-id"));
 }
 
@@ -227,7 +197,7 @@ async fn request_ids_are_echoed_or_generated() {
 async fn responses_carry_security_headers() {
     let app = TestApp::spawn().await;
     for path in ["/api/health", "/api/missing"] {
-        let res = app.request(Method::GET, path).send().await.unwrap();
+        let res = app.send_anonymous(Method::GET, path, None).await;
         let h = res.headers();
         assert_eq!(h["x-content-type-options"], "nosniff");
         assert_eq!(h["x-frame-options"], "DENY");
@@ -286,19 +256,15 @@ async fn swagger_ui_is_served_offline() {
     assert!(res.status().is_redirection());
     assert_eq!(res.headers()["location"], "/api/docs/");
     let html = app
-        .request(Method::GET, "/api/docs/")
-        .send()
+        .send_anonymous(Method::GET, "/api/docs/", None)
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
     assert!(html.contains("swagger-ui"), "{html}");
     let res = app
-        .request(Method::GET, "/api/docs/swagger-ui-bundle.js")
-        .send()
-        .await
-        .unwrap();
+        .send_anonymous(Method::GET, "/api/docs/swagger-ui-bundle.js", None)
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(
         res.bytes().await.unwrap().len() > 100_000,
@@ -308,15 +274,14 @@ async fn swagger_ui_is_served_offline() {
 
 #[tokio::test]
 async fn nul_characters_are_refused_with_400_not_500() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Admin).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Admin]).await;
     for path in [
         "/api/contacts?q=%00",
         "/api/users?q=a%00b",
         "/api/deals?tag=%00",
         "/api/tags?q=%00",
     ] {
-        let res = app.authed(Method::GET, path, &token).send().await.unwrap();
+        let res = app.get(path, &token).await;
         assert_problem(res, 400, "invalid_query").await;
     }
     for (path, body) in [
@@ -349,8 +314,7 @@ async fn nul_characters_are_refused_with_400_not_500() {
 
 #[tokio::test]
 async fn a_missing_or_mistyped_field_is_named_by_its_json_path() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Admin).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let cases = [
         (
             "/api/contacts",
@@ -393,12 +357,7 @@ async fn a_missing_or_mistyped_field_is_named_by_its_json_path() {
         ),
     ];
     for (path, body, field) in cases {
-        let res = app
-            .authed(Method::POST, path, &token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let res = app.post(path, &token, body).await;
         let problem = if path.ends_with("/batch") {
             let answer: Value = res.json().await.unwrap();
             assert_eq!(answer["data"][0]["status"], 201, "{answer}");
@@ -455,19 +414,14 @@ async fn a_protected_route_answers_401_before_looking_at_anything_else() {
 
 #[tokio::test]
 async fn a_method_a_literal_path_does_not_have_is_405_with_its_allow() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Admin).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Admin]).await;
     for (method, path, allow) in [
         (Method::GET, "/api/contacts/batch", "POST"),
         (Method::DELETE, "/api/deals/batch", "POST"),
         (Method::PATCH, "/api/tasks/batch", "POST"),
         (Method::GET, "/api/custom-fields/order", "PUT"),
     ] {
-        let res = app
-            .authed(method.clone(), path, &token)
-            .send()
-            .await
-            .unwrap();
+        let res = app.send(method.clone(), path, &token, None).await;
         assert_eq!(res.headers()["allow"], allow, "{method} {path}");
         assert_problem(res, 405, "method_not_allowed").await;
     }

@@ -7,7 +7,7 @@ use futures_util::future::join_all;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, assert_problem};
+use crate::support::{TestApp, assert_problem, strings};
 use crm_core::Role;
 
 async fn call(
@@ -17,11 +17,7 @@ async fn call(
     path: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let mut req = app.authed(method, path, token);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    let res = req.send().await.unwrap();
+    let res = app.send(method, path, token, body).await;
     let status = res.status();
     let body = if status == StatusCode::NO_CONTENT {
         Value::Null
@@ -34,12 +30,6 @@ async fn call(
 /// Creates a definition as an admin; returns it.
 async fn define(app: &TestApp, admin: &str, body: Value) -> Value {
     let (status, body) = call(app, admin, Method::POST, "/api/custom-fields", Some(body)).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    body["data"].clone()
-}
-
-async fn create(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
-    let (status, body) = call(app, token, Method::POST, path, Some(body)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     body["data"].clone()
 }
@@ -86,43 +76,20 @@ async fn every_type(app: &TestApp, admin: &str) {
 
 #[tokio::test]
 async fn definitions_are_changed_by_admins_and_read_by_every_role() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
-    let (_, manager) = app.signed_in(Role::Manager).await;
-    let (_, viewer) = app.signed_in(Role::Viewer).await;
-    let res = app
-        .authed(Method::POST, "/api/custom-fields", &admin)
-        .json(
-            &json!({"entityType": "deal", "key": "tier", "name": "Tier", "type": "SELECT",
-                      "options": ["Gold", "Silver"], "isRequired": true, "defaultValue": "silver"}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
-    assert_eq!(res.headers()["etag"], "\"1\"");
-    let location = res.headers()["location"].to_str().unwrap().to_owned();
-    let tier: Value = res.json().await.unwrap();
-    let tier = &tier["data"];
-    assert_eq!(
-        location,
-        format!("/api/custom-fields/{}", tier["id"].as_str().unwrap())
-    );
+    let (app, [admin, manager, viewer]) =
+        TestApp::spawn_signed_in([Role::Admin, Role::Manager, Role::Viewer]).await;
+    let body = json!({"entityType": "deal", "key": "tier", "name": "Tier", "type": "SELECT",
+                      "options": ["Gold", "Silver"], "isRequired": true, "defaultValue": "silver"});
+    let (location, tier) = app.create_located("/api/custom-fields", &admin, body).await;
     assert_eq!(tier["defaultValue"], "Silver");
     assert_eq!(tier["position"], 0);
     assert_eq!(tier["isActive"], true);
-    define(
-        &app,
-        &admin,
+    for definition in [
         json!({"entityType": "deal", "key": "seats", "type": "NUMBER"}),
-    )
-    .await;
-    define(
-        &app,
-        &admin,
         json!({"entityType": "contact", "key": "tier", "type": "TEXT"}),
-    )
-    .await;
+    ] {
+        define(&app, &admin, definition).await;
+    }
 
     // Every role reads what a form needs.
     for token in [&viewer, &manager] {
@@ -156,51 +123,40 @@ async fn definitions_are_changed_by_admins_and_read_by_every_role() {
     // ... but only admins change definitions.
     for token in [&viewer, &manager] {
         let res = app
-            .authed(Method::POST, "/api/custom-fields", token)
-            .json(&json!({"entityType": "deal", "key": "x", "type": "TEXT"}))
-            .send()
-            .await
-            .unwrap();
+            .post(
+                "/api/custom-fields",
+                token,
+                json!({"entityType": "deal", "key": "x", "type": "TEXT"}),
+            )
+            .await;
         assert_problem(res, 403, "forbidden").await;
-        let res = app
-            .authed(Method::PATCH, &location, token)
-            .json(&json!({"name": "X"}))
-            .send()
-            .await
-            .unwrap();
+        let res = app.patch(&location, token, json!({"name": "X"})).await;
         assert_problem(res, 403, "forbidden").await;
-        let res = app
-            .authed(Method::DELETE, &location, token)
-            .send()
-            .await
-            .unwrap();
+        let res = app.delete(&location, token).await;
         assert_problem(res, 403, "forbidden").await;
     }
 
     // Keys: snake_case, unique per record type, immutable.
     for bad in ["Tier", "1st", "a-b", ""] {
         let res = app
-            .authed(Method::POST, "/api/custom-fields", &admin)
-            .json(&json!({"entityType": "deal", "key": bad, "type": "TEXT"}))
-            .send()
-            .await
-            .unwrap();
+            .post(
+                "/api/custom-fields",
+                &admin,
+                json!({"entityType": "deal", "key": bad, "type": "TEXT"}),
+            )
+            .await;
         let body = assert_problem(res, 400, "validation_failed").await;
         assert_eq!(named(&body), ["key"], "{bad}");
     }
     let res = app
-        .authed(Method::POST, "/api/custom-fields", &admin)
-        .json(&json!({"entityType": "deal", "key": "tier", "type": "TEXT"}))
-        .send()
-        .await
-        .unwrap();
+        .post(
+            "/api/custom-fields",
+            &admin,
+            json!({"entityType": "deal", "key": "tier", "type": "TEXT"}),
+        )
+        .await;
     assert_problem(res, 409, "duplicate_custom_field_key").await;
-    let res = app
-        .authed(Method::PATCH, &location, &admin)
-        .json(&json!({"key": "level"}))
-        .send()
-        .await
-        .unwrap();
+    let res = app.patch(&location, &admin, json!({"key": "level"})).await;
     let body = assert_problem(res, 400, "validation_failed").await;
     assert_eq!(named(&body), ["key"]);
     for (body, field) in [
@@ -225,32 +181,24 @@ async fn definitions_are_changed_by_admins_and_read_by_every_role() {
             "defaultValue",
         ),
     ] {
-        let res = app
-            .authed(Method::POST, "/api/custom-fields", &admin)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let res = app.post("/api/custom-fields", &admin, body.clone()).await;
         let problem = assert_problem(res, 400, "validation_failed").await;
         assert_eq!(named(&problem), [field], "{body}");
     }
 
     // If-Match and ETag like every record.
     let res = app
-        .authed(Method::PATCH, &location, &admin)
-        .header("If-Match", "\"7\"")
-        .json(&json!({"name": "Level"}))
-        .send()
-        .await
-        .unwrap();
+        .patch_if(&location, &admin, 7, json!({"name": "Level"}))
+        .await;
     assert_problem(res, 412, "version_mismatch").await;
     let res = app
-        .authed(Method::PATCH, &location, &admin)
-        .header("If-Match", "\"1\"")
-        .json(&json!({"name": "Level", "position": 1}))
-        .send()
-        .await
-        .unwrap();
+        .patch_if(
+            &location,
+            &admin,
+            1,
+            json!({"name": "Level", "position": 1}),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["etag"], "\"2\"");
     let (_, list) = call(
@@ -261,12 +209,7 @@ async fn definitions_are_changed_by_admins_and_read_by_every_role() {
         None,
     )
     .await;
-    let keys: Vec<&str> = list["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["key"].as_str().unwrap())
-        .collect();
+    let keys = strings(&list, "key");
     assert_eq!(keys, ["seats", "tier"]);
 
     // Reorder in one call.
@@ -310,36 +253,30 @@ async fn definitions_are_changed_by_admins_and_read_by_every_role() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let kinds: Vec<&str> = body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["type"].as_str().unwrap())
-        .collect();
+    let kinds = strings(&body, "type");
     assert!(
-        kinds.contains(&"custom_field.created") && kinds.contains(&"custom_field.updated"),
+        kinds.iter().any(|k| k == "custom_field.created")
+            && kinds.iter().any(|k| k == "custom_field.updated"),
         "{kinds:?}"
     );
 }
 
 #[tokio::test]
 async fn every_type_is_validated_and_stored_in_canonical_form() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
-    let (_, token) = app.signed_in(Role::Manager).await;
+    let (app, [admin, token]) = TestApp::spawn_signed_in([Role::Admin, Role::Manager]).await;
     every_type(&app, &admin).await;
-    let deal = create(
-        &app,
-        &token,
-        "/api/deals",
-        json!({"title": "All types", "customFields": {
-            "note": "  hello  ", "score": "12.50", "renewal": "2027-01-31",
-            "signed_at": "2026-05-01T11:30:00+02:00", "strategic": true, "tier": "gold",
-            "products": ["support", "CRM", "CRM"], "site": "HTTPS://Acme.Example",
-            "champion": " Ann.Lee@Example.COM ", "hotline": "+1 (415) 555-2671"
-        }}),
-    )
-    .await;
+    let deal = app
+        .create(
+            "/api/deals",
+            &token,
+            json!({"title": "All types", "customFields": {
+                "note": "  hello  ", "score": "12.50", "renewal": "2027-01-31",
+                "signed_at": "2026-05-01T11:30:00+02:00", "strategic": true, "tier": "gold",
+                "products": ["support", "CRM", "CRM"], "site": "HTTPS://Acme.Example",
+                "champion": " Ann.Lee@Example.COM ", "hotline": "+1 (415) 555-2671"
+            }}),
+        )
+        .await;
     assert_eq!(
         deal["customFields"],
         json!({
@@ -380,11 +317,12 @@ async fn every_type_is_validated_and_stored_in_canonical_form() {
         ("nope", json!(1)),
     ] {
         let res = app
-            .authed(Method::POST, "/api/deals", &token)
-            .json(&json!({"title": "Bad", "customFields": {key: bad}}))
-            .send()
-            .await
-            .unwrap();
+            .post(
+                "/api/deals",
+                &token,
+                json!({"title": "Bad", "customFields": {key: bad}}),
+            )
+            .await;
         let problem = assert_problem(res, 400, "validation_failed").await;
         assert_eq!(
             named(&problem),
@@ -394,11 +332,12 @@ async fn every_type_is_validated_and_stored_in_canonical_form() {
     }
     // Several problems at once, with the record's own fields.
     let res = app
-        .authed(Method::POST, "/api/deals", &token)
-        .json(&json!({"title": " ", "customFields": {"score": "x", "tier": "y"}}))
-        .send()
-        .await
-        .unwrap();
+        .post(
+            "/api/deals",
+            &token,
+            json!({"title": " ", "customFields": {"score": "x", "tier": "y"}}),
+        )
+        .await;
     let problem = assert_problem(res, 400, "validation_failed").await;
     let mut fields = named(&problem);
     fields.sort();
@@ -407,12 +346,7 @@ async fn every_type_is_validated_and_stored_in_canonical_form() {
         json!({"title": "x", "customFields": [1]}),
         json!({"title": "x", "customFields": "x"}),
     ] {
-        let res = app
-            .authed(Method::POST, "/api/deals", &token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let res = app.post("/api/deals", &token, body).await;
         let problem = assert_problem(res, 400, "validation_failed").await;
         assert_eq!(named(&problem), ["customFields"]);
     }
@@ -423,9 +357,7 @@ async fn every_type_is_validated_and_stored_in_canonical_form() {
 
 #[tokio::test]
 async fn custom_fields_work_on_contacts_companies_and_tasks_too() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
-    let (_, token) = app.signed_in(Role::Manager).await;
+    let (app, [admin, token]) = TestApp::spawn_signed_in([Role::Admin, Role::Manager]).await;
     for (entity, path, body) in [
         ("contact", "/api/contacts", json!({"fullName": "Ada"})),
         ("company", "/api/companies", json!({"name": "Acme"})),
@@ -439,20 +371,10 @@ async fn custom_fields_work_on_contacts_companies_and_tasks_too() {
         .await;
         let mut bad = body.clone();
         bad["customFields"] = json!({"level": "high"});
-        let res = app
-            .authed(Method::POST, path, &token)
-            .json(&bad)
-            .send()
-            .await
-            .unwrap();
+        let res = app.post(path, &token, bad).await;
         let problem = assert_problem(res, 400, "validation_failed").await;
         assert_eq!(named(&problem), ["customFields.level"], "{entity}");
-        let res = app
-            .authed(Method::POST, path, &token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let res = app.post(path, &token, body.clone()).await;
         let problem = assert_problem(res, 400, "validation_failed").await;
         assert_eq!(
             named(&problem),
@@ -461,7 +383,7 @@ async fn custom_fields_work_on_contacts_companies_and_tasks_too() {
         );
         let mut good = body.clone();
         good["customFields"] = json!({"level": "3"});
-        let record = create(&app, &token, path, good).await;
+        let record = app.create(path, &token, good).await;
         assert_eq!(record["customFields"], json!({"level": 3}), "{entity}");
         let (status, list) = call(
             &app,
@@ -482,11 +404,7 @@ async fn custom_fields_work_on_contacts_companies_and_tasks_too() {
         )
         .await;
         assert_eq!(list["data"].as_array().unwrap().len(), 0, "{entity}");
-        let res = app
-            .authed(Method::GET, &format!("{path}?cf.nope=1"), &token)
-            .send()
-            .await
-            .unwrap();
+        let res = app.get(&format!("{path}?cf.nope=1"), &token).await;
         let problem = assert_problem(res, 400, "validation_failed").await;
         assert_eq!(named(&problem), ["cf.nope"], "{entity}");
     }
@@ -494,46 +412,34 @@ async fn custom_fields_work_on_contacts_companies_and_tasks_too() {
 
 #[tokio::test]
 async fn required_fields_get_defaults_on_create_and_are_never_cleared_by_a_patch() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
-    let (_, token) = app.signed_in(Role::Manager).await;
-    define(
-        &app,
-        &admin,
+    let (app, [admin, token]) = TestApp::spawn_signed_in([Role::Admin, Role::Manager]).await;
+    for definition in [
         json!({"entityType": "deal", "key": "budget", "type": "NUMBER", "isRequired": true}),
-    )
-    .await;
-    define(
-        &app,
-        &admin,
         json!({"entityType": "deal", "key": "tier", "type": "SELECT", "options": ["A", "B"],
                "isRequired": true, "defaultValue": "A"}),
-    )
-    .await;
-    define(
-        &app,
-        &admin,
         json!({"entityType": "deal", "key": "note", "type": "TEXT"}),
-    )
-    .await;
+    ] {
+        define(&app, &admin, definition).await;
+    }
 
     for cf in [json!({}), json!({"budget": null}), json!({"budget": "  "})] {
         let res = app
-            .authed(Method::POST, "/api/deals", &token)
-            .json(&json!({"title": "T", "customFields": cf}))
-            .send()
-            .await
-            .unwrap();
+            .post(
+                "/api/deals",
+                &token,
+                json!({"title": "T", "customFields": cf}),
+            )
+            .await;
         let problem = assert_problem(res, 400, "validation_failed").await;
         assert_eq!(named(&problem), ["customFields.budget"], "{cf}");
     }
-    let deal = create(
-        &app,
-        &token,
-        "/api/deals",
-        json!({"title": "T", "customFields": {"budget": 10, "note": "n"}}),
-    )
-    .await;
+    let deal = app
+        .create(
+            "/api/deals",
+            &token,
+            json!({"title": "T", "customFields": {"budget": 10, "note": "n"}}),
+        )
+        .await;
     assert_eq!(
         deal["customFields"],
         json!({"budget": 10, "tier": "A", "note": "n"})
@@ -545,11 +451,8 @@ async fn required_fields_get_defaults_on_create_and_are_never_cleared_by_a_patch
         json!({"budget": ""}),
     ] {
         let res = app
-            .authed(Method::PATCH, &path, &token)
-            .json(&json!({"customFields": clear}))
-            .send()
-            .await
-            .unwrap();
+            .patch(&path, &token, json!({"customFields": clear}))
+            .await;
         let problem = assert_problem(res, 400, "validation_failed").await;
         assert_eq!(named(&problem).len(), 1, "{clear}");
     }
@@ -583,28 +486,20 @@ async fn required_fields_get_defaults_on_create_and_are_never_cleared_by_a_patch
 
 #[tokio::test]
 async fn every_value_change_is_an_activity_entry() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
-    let (_, token) = app.signed_in(Role::Manager).await;
-    define(
-        &app,
-        &admin,
+    let (app, [admin, token]) = TestApp::spawn_signed_in([Role::Admin, Role::Manager]).await;
+    for definition in [
         json!({"entityType": "deal", "key": "seats", "type": "NUMBER"}),
-    )
-    .await;
-    define(
-        &app,
-        &admin,
         json!({"entityType": "deal", "key": "tier", "type": "SELECT", "options": ["A", "B"]}),
-    )
-    .await;
-    let deal = create(
-        &app,
-        &token,
-        "/api/deals",
-        json!({"title": "T", "customFields": {"seats": 3}}),
-    )
-    .await;
+    ] {
+        define(&app, &admin, definition).await;
+    }
+    let deal = app
+        .create(
+            "/api/deals",
+            &token,
+            json!({"title": "T", "customFields": {"seats": 3}}),
+        )
+        .await;
     let id = deal["id"].as_str().unwrap().to_owned();
     let (status, _) = call(
         &app,
@@ -647,9 +542,7 @@ async fn every_value_change_is_an_activity_entry() {
 
 #[tokio::test]
 async fn unique_values_hold_under_concurrent_writes_and_restores() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
-    let (_, token) = app.signed_in(Role::Admin).await;
+    let (app, [admin, token]) = TestApp::spawn_signed_in([Role::Admin, Role::Admin]).await;
     define(
         &app,
         &admin,
@@ -693,35 +586,33 @@ async fn unique_values_hold_under_concurrent_writes_and_restores() {
     )
     .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let other = create(
-        &app,
-        &token,
-        "/api/contacts",
-        json!({"fullName": "Next", "customFields": {"passport": "X-1"}}),
-    )
-    .await;
+    let other = app
+        .create(
+            "/api/contacts",
+            &token,
+            json!({"fullName": "Next", "customFields": {"passport": "X-1"}}),
+        )
+        .await;
     let res = app
-        .authed(
+        .send(
             Method::POST,
             &format!("/api/contacts/{first}/restore"),
             &token,
+            None,
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_problem(res, 409, "duplicate_custom_field_value").await;
     // A PATCH to a taken value, and concurrent PATCHes to the same free value.
-    let third = create(&app, &token, "/api/contacts", json!({"fullName": "Third"})).await;
+    let third = app
+        .create("/api/contacts", &token, json!({"fullName": "Third"}))
+        .await;
     let res = app
-        .authed(
-            Method::PATCH,
+        .patch(
             &format!("/api/contacts/{}", third["id"].as_str().unwrap()),
             &token,
+            json!({"customFields": {"passport": "X-1"}}),
         )
-        .json(&json!({"customFields": {"passport": "X-1"}}))
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_problem(res, 409, "duplicate_custom_field_value").await;
     let patches = [&other, &third].map(|c| {
         app.authed(
@@ -741,36 +632,22 @@ async fn unique_values_hold_under_concurrent_writes_and_restores() {
     sorted.sort();
     assert_eq!(sorted, [200, 409], "{statuses:?}");
     // Batch items are checked one by one.
-    let (status, body) = call(
-        &app,
-        &token,
-        Method::POST,
-        "/api/contacts/batch",
-        Some(json!({"items": [
-            {"fullName": "B1", "customFields": {"passport": "Z-3"}},
-            {"fullName": "B2", "customFields": {"passport": "Z-3"}},
-            {"fullName": "B3", "customFields": {"passport": 5}}
-        ]})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
-    let statuses: Vec<u64> = body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["status"].as_u64().unwrap())
-        .collect();
+    let items = json!([
+        {"fullName": "B1", "customFields": {"passport": "Z-3"}},
+        {"fullName": "B2", "customFields": {"passport": "Z-3"}},
+        {"fullName": "B3", "customFields": {"passport": 5}}
+    ]);
+    let (statuses, results) = app.batch("/api/contacts", &token, items).await;
     assert_eq!(statuses, [201, 409, 400]);
     assert_eq!(
-        body["data"][2]["problem"]["errors"][0]["field"],
+        results[2]["problem"]["errors"][0]["field"],
         "customFields.passport"
     );
 }
 
 #[tokio::test]
 async fn removing_an_option_in_use_or_changing_the_type_needs_the_values_to_convert() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let field = define(
         &app,
         &admin,
@@ -780,21 +657,18 @@ async fn removing_an_option_in_use_or_changing_the_type_needs_the_values_to_conv
     let path = format!("/api/custom-fields/{}", field["id"].as_str().unwrap());
     let mut ids = Vec::new();
     for tier in ["A", "B", "B", "10"] {
-        let deal = create(
-            &app,
-            &admin,
-            "/api/deals",
-            json!({"title": "T", "customFields": {"tier": tier}}),
-        )
-        .await;
+        let deal = app
+            .create(
+                "/api/deals",
+                &admin,
+                json!({"title": "T", "customFields": {"tier": tier}}),
+            )
+            .await;
         ids.push(deal["id"].as_str().unwrap().to_owned());
     }
     let res = app
-        .authed(Method::PATCH, &path, &admin)
-        .json(&json!({"options": ["A", "C", "10"]}))
-        .send()
-        .await
-        .unwrap();
+        .patch(&path, &admin, json!({"options": ["A", "C", "10"]}))
+        .await;
     let problem = assert_problem(res, 409, "option_in_use").await;
     assert!(
         problem["detail"].as_str().unwrap().starts_with("2 record"),
@@ -813,12 +687,7 @@ async fn removing_an_option_in_use_or_changing_the_type_needs_the_values_to_conv
     assert_eq!(status, StatusCode::OK, "{body}");
 
     // To NUMBER: "A" and "B" do not convert.
-    let res = app
-        .authed(Method::PATCH, &path, &admin)
-        .json(&json!({"type": "NUMBER"}))
-        .send()
-        .await
-        .unwrap();
+    let res = app.patch(&path, &admin, json!({"type": "NUMBER"})).await;
     let problem = assert_problem(res, 409, "values_do_not_convert").await;
     assert!(
         problem["detail"].as_str().unwrap().starts_with("3 record"),
@@ -882,8 +751,7 @@ async fn removing_an_option_in_use_or_changing_the_type_needs_the_values_to_conv
 
 #[tokio::test]
 async fn deactivated_fields_are_hidden_refused_and_come_back_with_their_data() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let field = define(
         &app,
         &admin,
@@ -891,13 +759,13 @@ async fn deactivated_fields_are_hidden_refused_and_come_back_with_their_data() {
     )
     .await;
     let path = format!("/api/custom-fields/{}", field["id"].as_str().unwrap());
-    let deal = create(
-        &app,
-        &admin,
-        "/api/deals",
-        json!({"title": "T", "customFields": {"seats": 4}}),
-    )
-    .await;
+    let deal = app
+        .create(
+            "/api/deals",
+            &admin,
+            json!({"title": "T", "customFields": {"seats": 4}}),
+        )
+        .await;
     let deal_path = format!("/api/deals/{}", deal["id"].as_str().unwrap());
     let (status, body) = call(
         &app,
@@ -919,18 +787,11 @@ async fn deactivated_fields_are_hidden_refused_and_come_back_with_their_data() {
         deal["version"].as_i64().unwrap() + 1
     );
     let res = app
-        .authed(Method::PATCH, &deal_path, &admin)
-        .json(&json!({"customFields": {"seats": 5}}))
-        .send()
-        .await
-        .unwrap();
+        .patch(&deal_path, &admin, json!({"customFields": {"seats": 5}}))
+        .await;
     let problem = assert_problem(res, 400, "validation_failed").await;
     assert_eq!(named(&problem), ["customFields.seats"]);
-    let res = app
-        .authed(Method::GET, "/api/deals?cf.seats=4", &admin)
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/api/deals?cf.seats=4", &admin).await;
     let problem = assert_problem(res, 400, "validation_failed").await;
     assert_eq!(named(&problem), ["cf.seats"]);
     let (_, active) = call(
@@ -962,28 +823,22 @@ async fn deactivated_fields_are_hidden_refused_and_come_back_with_their_data() {
 
 #[tokio::test]
 async fn deleting_a_field_removes_its_values() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let field = define(
         &app,
         &admin,
         json!({"entityType": "task", "key": "effort", "type": "NUMBER"}),
     )
     .await;
-    let task = create(
-        &app,
-        &admin,
-        "/api/tasks",
-        json!({"title": "T", "customFields": {"effort": 2}}),
-    )
-    .await;
+    let task = app
+        .create(
+            "/api/tasks",
+            &admin,
+            json!({"title": "T", "customFields": {"effort": 2}}),
+        )
+        .await;
     let path = format!("/api/custom-fields/{}", field["id"].as_str().unwrap());
-    let res = app
-        .authed(Method::DELETE, &path, &admin)
-        .header("If-Match", "\"9\"")
-        .send()
-        .await
-        .unwrap();
+    let res = app.delete_if(&path, &admin, 9).await;
     assert_problem(res, 412, "version_mismatch").await;
     let (status, _) = call(&app, &admin, Method::DELETE, &path, None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
@@ -999,11 +854,12 @@ async fn deleting_a_field_removes_its_values() {
     .await;
     assert_eq!(read["data"]["customFields"], json!({}));
     let res = app
-        .authed(Method::POST, "/api/tasks", &admin)
-        .json(&json!({"title": "T", "customFields": {"effort": 2}}))
-        .send()
-        .await
-        .unwrap();
+        .post(
+            "/api/tasks",
+            &admin,
+            json!({"title": "T", "customFields": {"effort": 2}}),
+        )
+        .await;
     assert_problem(res, 400, "validation_failed").await;
 }
 
@@ -1028,8 +884,7 @@ async fn titles(app: &TestApp, token: &str, query: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn lists_filter_and_sort_by_every_type() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     every_type(&app, &admin).await;
     let items = json!([
         {"title": "d1", "customFields": {"note": "alpha", "score": 5, "renewal": "2027-01-10",
@@ -1125,19 +980,11 @@ async fn lists_filter_and_sort_by_every_type() {
         ("sort=cf.nope", "sort"),
         ("sort=cf.products", "sort"),
     ] {
-        let res = app
-            .authed(Method::GET, &format!("/api/deals?{query}"), &admin)
-            .send()
-            .await
-            .unwrap();
+        let res = app.get(&format!("/api/deals?{query}"), &admin).await;
         let problem = assert_problem(res, 400, "validation_failed").await;
         assert_eq!(named(&problem), [param], "{query}");
     }
     // Other unknown parameters are still refused.
-    let res = app
-        .authed(Method::GET, "/api/deals?cfx=1", &admin)
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/api/deals?cfx=1", &admin).await;
     assert_problem(res, 400, "invalid_query").await;
 }

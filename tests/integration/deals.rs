@@ -9,27 +9,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::support::{TestApp, assert_problem};
+use crate::support::{TestApp, assert_problem, id, strings};
 use crm_testkit::UserBuilder;
-
-/// Stage ids of the default pipeline in order: New, Qualified, Proposal, Negotiation, Won, Lost.
-async fn sales_stages(app: &TestApp) -> (Uuid, Vec<Uuid>) {
-    let mut conn = app.pool.get().await.unwrap();
-    let id: Uuid = pipelines::table
-        .filter(pipelines::is_default.eq(true))
-        .select(pipelines::id)
-        .first(&mut conn)
-        .await
-        .unwrap();
-    let stages = stages::table
-        .filter(stages::pipeline_id.eq(id))
-        .order(stages::position)
-        .select(stages::id)
-        .load(&mut conn)
-        .await
-        .unwrap();
-    (id, stages)
-}
 
 /// A second pipeline with one OPEN stage; returns (pipeline, stage).
 async fn other_pipeline(app: &TestApp) -> (Uuid, Uuid) {
@@ -85,43 +66,23 @@ async fn limited_user(app: &TestApp) -> (Uuid, String) {
         .await
 }
 
-async fn create(app: &TestApp, token: &str, body: Value) -> Value {
-    let res = app
-        .authed(Method::POST, "/api/deals", token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED, "{body}");
-    res.json::<Value>().await.unwrap()["data"].clone()
-}
-
-async fn get_json(app: &TestApp, token: &str, path: &str) -> Value {
-    let res = app.authed(Method::GET, path, token).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::OK, "{path}");
-    res.json().await.unwrap()
-}
-
 async fn move_to(app: &TestApp, token: &str, id: &Value, body: Value) -> reqwest::Response {
-    app.authed(
-        Method::POST,
+    app.post(
         &format!("/api/deals/{}/move", id.as_str().unwrap()),
         token,
+        body,
     )
-    .json(&body)
-    .send()
     .await
-    .unwrap()
 }
 
 /// Titles of a stage's deals in board order, checking every deal has a key of its own.
 async fn stage_titles(app: &TestApp, token: &str, stage: Uuid) -> Vec<String> {
-    let body = get_json(
-        app,
-        token,
-        &format!("/api/deals?stageId={stage}&sort=position&limit=100"),
-    )
-    .await;
+    let body = app
+        .get_json(
+            &format!("/api/deals?stageId={stage}&sort=position&limit=100"),
+            token,
+        )
+        .await;
     let data = body["data"].as_array().unwrap();
     let keys: Vec<i64> = data
         .iter()
@@ -151,29 +112,34 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 
 #[tokio::test]
 async fn amounts_are_exact_decimal_strings_and_numbers_are_refused() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
-    let deal = create(&app, &token, json!({"title": "Dime", "amount": "0.10"})).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
+    let deal = app
+        .create(
+            "/api/deals",
+            &token,
+            json!({"title": "Dime", "amount": "0.10"}),
+        )
+        .await;
     assert_eq!(deal["amount"], "0.10");
     let path = format!("/api/deals/{}", deal["id"].as_str().unwrap());
-    assert_eq!(
-        get_json(&app, &token, &path).await["data"]["amount"],
-        "0.10"
-    );
+    assert_eq!(app.get_json(&path, &token).await["data"]["amount"], "0.10");
     let res = app
-        .authed(Method::PATCH, &path, &token)
-        .json(&json!({"amount": "12345678901234567.89"}))
-        .send()
-        .await
-        .unwrap();
+        .patch(&path, &token, json!({"amount": "12345678901234567.89"}))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["data"]["amount"], "12345678901234567.89");
     assert_eq!(
-        get_json(&app, &token, &path).await["data"]["amount"],
+        app.get_json(&path, &token).await["data"]["amount"],
         "12345678901234567.89"
     );
-    let whole = create(&app, &token, json!({"title": "Whole", "amount": "1500"})).await;
+    let whole = app
+        .create(
+            "/api/deals",
+            &token,
+            json!({"title": "Whole", "amount": "1500"}),
+        )
+        .await;
     assert_eq!(whole["amount"], "1500.00");
     for bad in [
         json!(1500.5),
@@ -183,19 +149,11 @@ async fn amounts_are_exact_decimal_strings_and_numbers_are_refused() {
         json!("1.999"),
     ] {
         let res = app
-            .authed(Method::POST, "/api/deals", &token)
-            .json(&json!({"title": "Bad", "amount": bad}))
-            .send()
-            .await
-            .unwrap();
+            .post("/api/deals", &token, json!({"title": "Bad", "amount": bad}))
+            .await;
         let problem = assert_problem(res, 400, "validation_failed").await;
         assert_eq!(problem["errors"][0]["field"], "amount", "{bad}");
-        let res = app
-            .authed(Method::PATCH, &path, &token)
-            .json(&json!({"amount": bad}))
-            .send()
-            .await
-            .unwrap();
+        let res = app.patch(&path, &token, json!({"amount": bad})).await;
         assert_problem(res, 400, "validation_failed").await;
     }
     for (body, field) in [
@@ -213,21 +171,13 @@ async fn amounts_are_exact_decimal_strings_and_numbers_are_refused() {
             "description",
         ),
     ] {
-        let res = app
-            .authed(Method::POST, "/api/deals", &token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let res = app.post("/api/deals", &token, body.clone()).await;
         let problem = assert_problem(res, 400, "validation_failed").await;
         assert_eq!(problem["errors"][0]["field"], field, "{body}");
     }
     let res = app
-        .authed(Method::POST, "/api/deals", &token)
-        .json(&json!({"title": "T", "status": "won"}))
-        .send()
-        .await
-        .unwrap();
+        .post("/api/deals", &token, json!({"title": "T", "status": "won"}))
+        .await;
     assert_problem(res, 400, "invalid_body").await;
 }
 
@@ -235,21 +185,9 @@ async fn amounts_are_exact_decimal_strings_and_numbers_are_refused() {
 async fn deals_land_on_the_default_pipeline_and_refuse_unfitting_references() {
     let app = TestApp::spawn().await;
     let (me, token) = app.signed_in(Role::Manager).await;
-    let (sales, stages) = sales_stages(&app).await;
-    let res = app
-        .authed(Method::POST, "/api/deals", &token)
-        .json(&json!({"title": "First", "currency": "EUR", "tags": ["vip", "VIP"]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let location = res.headers()["location"].to_str().unwrap().to_owned();
-    assert_eq!(res.headers()["etag"], "\"1\"");
-    let deal = res.json::<Value>().await.unwrap()["data"].clone();
-    assert_eq!(
-        location,
-        format!("/api/deals/{}", deal["id"].as_str().unwrap())
-    );
+    let (sales, stages) = app.sales_stages().await;
+    let body = json!({"title": "First", "currency": "EUR", "tags": ["vip", "VIP"]});
+    let (_, deal) = app.create_located("/api/deals", &token, body).await;
     assert_eq!(deal["pipelineId"], json!(sales));
     assert_eq!(deal["stageId"], json!(stages[0]));
     assert!(deal["position"].is_i64());
@@ -260,14 +198,28 @@ async fn deals_land_on_the_default_pipeline_and_refuse_unfitting_references() {
     assert_eq!(deal["tags"], json!(["vip"]));
     assert_eq!(deal["createdById"], json!(me.user.id));
     assert!(deal["number"].is_i64());
-    let second = create(&app, &token, json!({"title": "Second"})).await;
+    let second = app
+        .create("/api/deals", &token, json!({"title": "Second"}))
+        .await;
     assert!(second["position"].as_i64() > deal["position"].as_i64());
     assert_eq!(second["number"], deal["number"].as_i64().unwrap() + 1);
-    let won = create(&app, &token, json!({"title": "Won", "stageId": stages[4]})).await;
+    let won = app
+        .create(
+            "/api/deals",
+            &token,
+            json!({"title": "Won", "stageId": stages[4]}),
+        )
+        .await;
     assert_eq!(won["status"], "won");
     assert!(won["closedAt"].is_string());
     let (other, other_stage) = other_pipeline(&app).await;
-    let in_other = create(&app, &token, json!({"title": "P", "pipelineId": other})).await;
+    let in_other = app
+        .create(
+            "/api/deals",
+            &token,
+            json!({"title": "P", "pipelineId": other}),
+        )
+        .await;
     assert_eq!(in_other["stageId"], json!(other_stage));
     for (body, code) in [
         (
@@ -295,12 +247,7 @@ async fn deals_land_on_the_default_pipeline_and_refuse_unfitting_references() {
             "unknown_user",
         ),
     ] {
-        let res = app
-            .authed(Method::POST, "/api/deals", &token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let res = app.post("/api/deals", &token, body).await;
         assert_problem(res, 422, code).await;
     }
     // A stage of another pipeline is refused by move and by PATCH without pipelineId.
@@ -308,18 +255,16 @@ async fn deals_land_on_the_default_pipeline_and_refuse_unfitting_references() {
     assert_problem(res, 422, "stage_not_in_pipeline").await;
     let path = format!("/api/deals/{}", deal["id"].as_str().unwrap());
     let res = app
-        .authed(Method::PATCH, &path, &token)
-        .json(&json!({"stageId": other_stage}))
-        .send()
-        .await
-        .unwrap();
+        .patch(&path, &token, json!({"stageId": other_stage}))
+        .await;
     assert_problem(res, 422, "stage_not_in_pipeline").await;
     let res = app
-        .authed(Method::PATCH, &path, &token)
-        .json(&json!({"pipelineId": other, "stageId": other_stage}))
-        .send()
-        .await
-        .unwrap();
+        .patch(
+            &path,
+            &token,
+            json!({"pipelineId": other, "stageId": other_stage}),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let moved: Value = res.json().await.unwrap();
     assert_eq!(moved["data"]["pipelineId"], json!(other));
@@ -333,12 +278,11 @@ async fn deals_land_on_the_default_pipeline_and_refuse_unfitting_references() {
 
 #[tokio::test]
 async fn moving_cards_reorders_stages_exactly_and_records_the_stage_change() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
-    let (_, stages) = sales_stages(&app).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
+    let (_, stages) = app.sales_stages().await;
     let mut deals = Vec::new();
     for t in ["A", "B", "C", "D"] {
-        deals.push(create(&app, &token, json!({"title": t})).await);
+        deals.push(app.create("/api/deals", &token, json!({"title": t})).await);
     }
     // To the top, to the middle, to the end.
     let res = move_to(
@@ -355,13 +299,10 @@ async fn moving_cards_reorders_stages_exactly_and_records_the_stage_change() {
         ["D", "A", "B", "C"]
     );
     // Without `sort`, a stage lists in board order.
-    let board = get_json(&app, &token, &format!("/api/deals?stageId={}", stages[0])).await;
-    let titles: Vec<&str> = board["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["title"].as_str().unwrap())
-        .collect();
+    let board = app
+        .get_json(&format!("/api/deals?stageId={}", stages[0]), &token)
+        .await;
+    let titles = strings(&board, "title");
     assert_eq!(titles, ["D", "A", "B", "C"]);
     let res = move_to(
         &app,
@@ -398,30 +339,20 @@ async fn moving_cards_reorders_stages_exactly_and_records_the_stage_change() {
     assert_eq!(stage_titles(&app, &token, stages[0]).await, ["A", "D"]);
     assert_eq!(stage_titles(&app, &token, stages[1]).await, ["C", "B"]);
     // If-Match is honoured.
-    let res = app
-        .authed(
+    let won_path = format!("/api/deals/{}/move", id(&deals[0]));
+    let into_won = json!({"stageId": stages[4]});
+    let to_won = |version| {
+        app.send_if(
             Method::POST,
-            &format!("/api/deals/{}/move", deals[0]["id"].as_str().unwrap()),
+            &won_path,
             &token,
+            version,
+            Some(into_won.clone()),
         )
-        .header("If-Match", "\"7\"")
-        .json(&json!({"stageId": stages[4]}))
-        .send()
-        .await
-        .unwrap();
-    assert_problem(res, 412, "version_mismatch").await;
+    };
+    assert_problem(to_won(7).await, 412, "version_mismatch").await;
     assert_eq!(stage_titles(&app, &token, stages[0]).await, ["A", "D"]);
-    let res = app
-        .authed(
-            Method::POST,
-            &format!("/api/deals/{}/move", deals[0]["id"].as_str().unwrap()),
-            &token,
-        )
-        .header("If-Match", "\"2\"")
-        .json(&json!({"stageId": stages[4]}))
-        .send()
-        .await
-        .unwrap();
+    let res = to_won(2).await;
     assert_eq!(res.status(), StatusCode::OK);
     let won: Value = res.json().await.unwrap();
     assert_eq!(won["data"]["status"], "won");
@@ -450,22 +381,10 @@ async fn moving_cards_reorders_stages_exactly_and_records_the_stage_change() {
     .await;
     assert_problem(res, 422, "unknown_stage").await;
     // The timeline.
-    let timeline = get_json(
-        &app,
-        &token,
-        &format!(
-            "/api/activity?entityType=deal&entityId={}",
-            deals[0]["id"].as_str().unwrap()
-        ),
-    )
-    .await;
-    let entries = timeline["data"].as_array().unwrap();
-    let kinds: Vec<&str> = entries
-        .iter()
-        .map(|e| e["type"].as_str().unwrap())
-        .collect();
+    let timeline = app.activity("deal", &id(&deals[0]), &token).await;
+    let entries = &timeline["data"];
     assert_eq!(
-        kinds,
+        strings(&timeline, "type"),
         [
             "deal.stage.changed",
             "deal.stage.changed",
@@ -490,12 +409,14 @@ async fn moving_cards_reorders_stages_exactly_and_records_the_stage_change() {
 
 #[tokio::test]
 async fn concurrent_moves_over_http_leave_every_card_on_one_stage_with_its_own_key() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
-    let (_, stages) = sales_stages(&app).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
+    let (_, stages) = app.sales_stages().await;
     let mut deals = Vec::new();
     for i in 0..10 {
-        deals.push(create(&app, &token, json!({"title": format!("D{i}")})).await);
+        deals.push(
+            app.create("/api/deals", &token, json!({"title": format!("D{i}")}))
+                .await,
+        );
     }
     let moves = deals.iter().enumerate().map(|(i, d)| {
         let stage = if i % 3 == 0 { stages[1] } else { stages[0] };
@@ -516,19 +437,23 @@ async fn concurrent_moves_over_http_leave_every_card_on_one_stage_with_its_own_k
 
 #[tokio::test]
 async fn without_read_all_users_see_only_deals_they_created_or_are_assigned_to() {
-    let app = TestApp::spawn().await;
-    let (_, manager) = app.signed_in(Role::Manager).await;
+    let (app, [manager]) = TestApp::spawn_signed_in([Role::Manager]).await;
     let (me, limited) = limited_user(&app).await;
-    let (_, stages) = sales_stages(&app).await;
-    let own = create(&app, &limited, json!({"title": "Own"})).await;
-    let assigned = create(
-        &app,
-        &manager,
-        json!({"title": "Assigned", "assignedToId": me}),
-    )
-    .await;
-    let hidden = create(&app, &manager, json!({"title": "Hidden"})).await;
-    let list = get_json(&app, &limited, "/api/deals").await;
+    let (_, stages) = app.sales_stages().await;
+    let own = app
+        .create("/api/deals", &limited, json!({"title": "Own"}))
+        .await;
+    let assigned = app
+        .create(
+            "/api/deals",
+            &manager,
+            json!({"title": "Assigned", "assignedToId": me}),
+        )
+        .await;
+    let hidden = app
+        .create("/api/deals", &manager, json!({"title": "Hidden"}))
+        .await;
+    let list = app.get_json("/api/deals", &limited).await;
     assert_eq!(list["meta"]["total"], 2);
     assert_eq!(
         ids(&list),
@@ -560,16 +485,13 @@ async fn without_read_all_users_see_only_deals_they_created_or_are_assigned_to()
             None,
         ),
     ] {
-        let mut req = app.authed(method.clone(), &path, &limited);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        assert_problem(req.send().await.unwrap(), 404, "not_found").await;
+        let res = app.send(method, &path, &limited, body).await;
+        assert_problem(res, 404, "not_found").await;
     }
     let assigned_path = format!("/api/deals/{}", assigned["id"].as_str().unwrap());
-    get_json(&app, &limited, &assigned_path).await;
+    app.get_json(&assigned_path, &limited).await;
     assert_eq!(
-        get_json(&app, &manager, "/api/deals").await["meta"]["total"],
+        app.get_json("/api/deals", &manager).await["meta"]["total"],
         3
     );
 }
@@ -578,33 +500,42 @@ async fn without_read_all_users_see_only_deals_they_created_or_are_assigned_to()
 async fn every_filter_sort_and_the_cursor_narrow_the_list() {
     let app = TestApp::spawn().await;
     let (user, token) = app.signed_in(Role::Manager).await;
-    let (sales, stages) = sales_stages(&app).await;
+    let (sales, stages) = app.sales_stages().await;
     let (other, _) = other_pipeline(&app).await;
     let acme = insert_company(&app, "Acme Widgets").await;
     let globex = insert_company(&app, "Globex").await;
     let grace = insert_contact(&app, "grace@navy.mil").await;
     let alan = insert_contact(&app, "alan@bletchley.uk").await;
-    let a = create(
-        &app,
-        &token,
-        json!({"title": "Alpha 100% deal", "amount": "100.00", "companyId": acme,
+    let a = app
+        .create(
+            "/api/deals",
+            &token,
+            json!({"title": "Alpha 100% deal", "amount": "100.00", "companyId": acme,
                "contactId": grace, "tags": ["hot"], "assignedToId": user.user.id}),
-    )
-    .await;
-    let b = create(
-        &app,
-        &token,
-        json!({"title": "Beta", "amount": "250.50", "companyId": globex, "contactId": alan,
+        )
+        .await;
+    let b = app
+        .create(
+            "/api/deals",
+            &token,
+            json!({"title": "Beta", "amount": "250.50", "companyId": globex, "contactId": alan,
                "stageId": stages[4], "expectedCloseAt": "2027-01-01T00:00:00Z"}),
-    )
-    .await;
-    let c = create(&app, &token, json!({"title": "Gamma", "pipelineId": other})).await;
-    let d = create(
-        &app,
-        &token,
-        json!({"title": "Delta", "amount": "99.99", "stageId": stages[5]}),
-    )
-    .await;
+        )
+        .await;
+    let c = app
+        .create(
+            "/api/deals",
+            &token,
+            json!({"title": "Gamma", "pipelineId": other}),
+        )
+        .await;
+    let d = app
+        .create(
+            "/api/deals",
+            &token,
+            json!({"title": "Delta", "amount": "99.99", "stageId": stages[5]}),
+        )
+        .await;
     let id = |v: &Value| v["id"].as_str().unwrap().to_owned();
     let cases: Vec<(String, Vec<String>)> = vec![
         (format!("pipelineId={sales}"), vec![id(&a), id(&b), id(&d)]),
@@ -636,7 +567,7 @@ async fn every_filter_sort_and_the_cursor_narrow_the_list() {
         ("deleted=true".into(), vec![]),
     ];
     for (query, expected) in cases {
-        let body = get_json(&app, &token, &format!("/api/deals?{query}")).await;
+        let body = app.get_json(&format!("/api/deals?{query}"), &token).await;
         assert_eq!(ids(&body), sorted(expected), "{query}");
     }
     let titles = |body: &Value| -> Vec<String> {
@@ -647,32 +578,37 @@ async fn every_filter_sort_and_the_cursor_narrow_the_list() {
             .map(|d| d["title"].as_str().unwrap().to_owned())
             .collect()
     };
-    let by_amount = get_json(&app, &token, "/api/deals?sort=-amount").await;
+    let by_amount = app.get_json("/api/deals?sort=-amount", &token).await;
     assert_eq!(
         titles(&by_amount),
         ["Beta", "Alpha 100% deal", "Delta", "Gamma"]
     );
-    let by_title = get_json(&app, &token, "/api/deals?sort=title").await;
+    let by_title = app.get_json("/api/deals?sort=title", &token).await;
     assert_eq!(
         titles(&by_title),
         ["Alpha 100% deal", "Beta", "Delta", "Gamma"]
     );
-    let by_number = get_json(&app, &token, "/api/deals?sort=-number").await;
+    let by_number = app.get_json("/api/deals?sort=-number", &token).await;
     assert_eq!(
         titles(&by_number),
         ["Delta", "Gamma", "Beta", "Alpha 100% deal"]
     );
-    let by_close = get_json(&app, &token, "/api/deals?sort=expectedCloseAt,createdAt").await;
+    let by_close = app
+        .get_json("/api/deals?sort=expectedCloseAt,createdAt", &token)
+        .await;
     assert_eq!(titles(&by_close)[0], "Beta");
-    get_json(&app, &token, "/api/deals?sort=-updatedAt,position").await;
+    app.get_json("/api/deals?sort=-updatedAt,position", &token)
+        .await;
     // Keyset paging.
-    let first = get_json(&app, &token, "/api/deals?cursor=&limit=3").await;
+    let first = app.get_json("/api/deals?cursor=&limit=3", &token).await;
     assert_eq!(first["data"].as_array().unwrap().len(), 3);
     let next = first["meta"]["nextCursor"].as_str().unwrap().to_owned();
-    let second = get_json(&app, &token, &format!("/api/deals?cursor={next}&limit=3")).await;
+    let second = app
+        .get_json(&format!("/api/deals?cursor={next}&limit=3"), &token)
+        .await;
     assert_eq!(titles(&second), ["Delta"]);
     assert_eq!(second["meta"]["nextCursor"], Value::Null);
-    let page2 = get_json(&app, &token, "/api/deals?page=2&limit=3").await;
+    let page2 = app.get_json("/api/deals?page=2&limit=3", &token).await;
     assert_eq!(page2["meta"], json!({"page": 2, "limit": 3, "total": 4}));
     for (query, code) in [
         ("sort=amount&cursor=", "validation_failed"),
@@ -686,223 +622,137 @@ async fn every_filter_sort_and_the_cursor_narrow_the_list() {
         ("colour=red", "invalid_query"),
         ("contact.phone=1", "invalid_query"),
     ] {
-        let res = app
-            .authed(Method::GET, &format!("/api/deals?{query}"), &token)
-            .send()
-            .await
-            .unwrap();
+        let res = app.get(&format!("/api/deals?{query}"), &token).await;
         assert_problem(res, 400, code).await;
     }
 }
 
 #[tokio::test]
 async fn a_batch_applies_valid_items_and_reports_failed_ones() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
-    let existing = create(&app, &token, json!({"title": "Existing"})).await;
-    let res = app
-        .authed(Method::POST, "/api/deals/batch", &token)
-        .json(&json!({"items": [
-            {"title": "New one", "amount": "10.00"},
-            {"title": "Bad amount", "amount": 10.0},
-            {"id": existing["id"], "version": 1, "title": "Renamed"},
-            {"id": existing["id"], "version": 1, "title": "Stale"},
-            {"id": Uuid::now_v7(), "title": "Missing"},
-            {"title": "Unknown stage", "stageId": Uuid::now_v7()},
-        ]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let body: Value = res.json().await.unwrap();
-    let statuses: Vec<u64> = body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["status"].as_u64().unwrap())
-        .collect();
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
+    let existing = app
+        .create("/api/deals", &token, json!({"title": "Existing"}))
+        .await;
+    let (statuses, results) = app
+        .batch(
+            "/api/deals",
+            &token,
+            json!([
+                {"title": "New one", "amount": "10.00"},
+                {"title": "Bad amount", "amount": 10.0},
+                {"id": existing["id"], "version": 1, "title": "Renamed"},
+                {"id": existing["id"], "version": 1, "title": "Stale"},
+                {"id": Uuid::now_v7(), "title": "Missing"},
+                {"title": "Unknown stage", "stageId": Uuid::now_v7()},
+            ]),
+        )
+        .await;
     assert_eq!(statuses, [201, 400, 200, 412, 404, 422]);
-    assert_eq!(body["data"][0]["data"]["amount"], "10.00");
-    assert_eq!(body["data"][1]["problem"]["errors"][0]["field"], "amount");
-    assert_eq!(body["data"][2]["data"]["title"], "Renamed");
-    assert_eq!(body["data"][5]["problem"]["code"], "unknown_stage");
-    let list = get_json(&app, &token, "/api/deals").await;
+    assert_eq!(results[0]["data"]["amount"], "10.00");
+    assert_eq!(results[1]["problem"]["errors"][0]["field"], "amount");
+    assert_eq!(results[2]["data"]["title"], "Renamed");
+    assert_eq!(results[5]["problem"]["code"], "unknown_stage");
+    let list = app.get_json("/api/deals", &token).await;
     assert_eq!(list["meta"]["total"], 2);
 }
 
 #[tokio::test]
 async fn trash_restore_and_permanent_deletion() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
-    let (_, manager) = app.signed_in(Role::Manager).await;
-    let (_, stages) = sales_stages(&app).await;
-    let a = create(&app, &manager, json!({"title": "A"})).await;
-    create(&app, &manager, json!({"title": "B"})).await;
+    let (app, [admin, manager]) = TestApp::spawn_signed_in([Role::Admin, Role::Manager]).await;
+    let (_, stages) = app.sales_stages().await;
+    let a = app
+        .create("/api/deals", &manager, json!({"title": "A"}))
+        .await;
+    app.create("/api/deals", &manager, json!({"title": "B"}))
+        .await;
     let path = format!("/api/deals/{}", a["id"].as_str().unwrap());
-    let res = app
-        .authed(Method::DELETE, &path, &manager)
-        .header("If-Match", "\"5\"")
-        .send()
-        .await
-        .unwrap();
+    let res = app.delete_if(&path, &manager, 5).await;
     assert_problem(res, 412, "version_mismatch").await;
-    let res = app
-        .authed(Method::DELETE, &path, &manager)
-        .send()
-        .await
-        .unwrap();
+    let res = app.delete(&path, &manager).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    assert_problem(
-        app.authed(Method::GET, &path, &manager)
-            .send()
-            .await
-            .unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
+    assert_problem(app.get(&path, &manager).await, 404, "not_found").await;
     assert_eq!(stage_titles(&app, &manager, stages[0]).await, ["B"]);
-    let trash = get_json(&app, &manager, "/api/deals?deleted=true").await;
+    let trash = app.get_json("/api/deals?deleted=true", &manager).await;
     assert_eq!(trash["data"][0]["id"], a["id"]);
     assert!(trash["data"][0]["deletedAt"].is_string());
-    let res = app
-        .authed(Method::POST, &format!("{path}/restore"), &manager)
-        .send()
-        .await
-        .unwrap();
+    let res = app.restore(&path, &manager).await;
     assert_eq!(res.status(), StatusCode::OK);
     let restored: Value = res.json().await.unwrap();
     assert_eq!(restored["data"]["deletedAt"], Value::Null);
     assert_eq!(stage_titles(&app, &manager, stages[0]).await, ["B", "A"]);
-    let res = app
-        .authed(Method::POST, &format!("{path}/restore"), &manager)
-        .send()
-        .await
-        .unwrap();
+    let res = app.restore(&path, &manager).await;
     assert_problem(res, 404, "not_found").await;
-    let timeline = get_json(
-        &app,
-        &manager,
-        &format!(
-            "/api/activity?entityType=deal&entityId={}",
-            a["id"].as_str().unwrap()
-        ),
-    )
-    .await;
-    let kinds: Vec<&str> = timeline["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["type"].as_str().unwrap())
-        .collect();
+    let timeline = app.activity("deal", &id(&a), &manager).await;
+    let kinds = strings(&timeline, "type");
     assert_eq!(kinds, ["deal.restored", "deal.deleted", "deal.created"]);
     let permanent = format!("{path}?permanent=true");
-    let res = app
-        .authed(Method::DELETE, &permanent, &manager)
-        .send()
-        .await
-        .unwrap();
+    let res = app.delete(&permanent, &manager).await;
     assert_problem(res, 403, "forbidden").await;
-    let res = app
-        .authed(Method::DELETE, &permanent, &admin)
-        .send()
-        .await
-        .unwrap();
+    let res = app.delete(&permanent, &admin).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    assert_problem(
-        app.authed(Method::POST, &format!("{path}/restore"), &admin)
-            .send()
-            .await
-            .unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
+    assert_problem(app.restore(&path, &admin).await, 404, "not_found").await;
     assert_eq!(
-        get_json(&app, &admin, "/api/deals?deleted=true").await["meta"]["total"],
+        app.get_json("/api/deals?deleted=true", &admin).await["meta"]["total"],
         0
     );
-    let res = app
-        .authed(Method::DELETE, &format!("{path}?forever=true"), &admin)
-        .send()
-        .await
-        .unwrap();
+    let res = app.delete(&format!("{path}?forever=true"), &admin).await;
     assert_problem(res, 400, "invalid_query").await;
 }
 
 #[tokio::test]
 async fn viewers_read_deals_but_every_write_is_forbidden() {
-    let app = TestApp::spawn().await;
-    let (_, manager) = app.signed_in(Role::Manager).await;
-    let (_, viewer) = app.signed_in(Role::Viewer).await;
-    let (_, stages) = sales_stages(&app).await;
-    let deal = create(&app, &manager, json!({"title": "Visible"})).await;
+    let (app, [manager, viewer]) = TestApp::spawn_signed_in([Role::Manager, Role::Viewer]).await;
+    let (_, stages) = app.sales_stages().await;
+    let deal = app
+        .create("/api/deals", &manager, json!({"title": "Visible"}))
+        .await;
     let path = format!("/api/deals/{}", deal["id"].as_str().unwrap());
-    get_json(&app, &viewer, &path).await;
+    app.get_json(&path, &viewer).await;
     assert_eq!(
-        get_json(&app, &viewer, "/api/deals").await["meta"]["total"],
+        app.get_json("/api/deals", &viewer).await["meta"]["total"],
         1
     );
-    for (method, path, body) in [
-        (
-            Method::POST,
-            "/api/deals".to_owned(),
-            Some(json!({"title": "X"})),
-        ),
-        (Method::PATCH, path.clone(), Some(json!({"title": "X"}))),
-        (Method::DELETE, path.clone(), None),
-        (Method::POST, format!("{path}/restore"), None),
-        (
-            Method::POST,
-            format!("{path}/move"),
-            Some(json!({"stageId": stages[1]})),
-        ),
-    ] {
-        let mut req = app.authed(method.clone(), &path, &viewer);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        assert_problem(req.send().await.unwrap(), 403, "forbidden").await;
-    }
-    let res = app
-        .authed(Method::POST, "/api/deals/batch", &viewer)
-        .json(&json!({"items": [{"title": "X"}]}))
-        .send()
-        .await
-        .unwrap();
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(body["data"][0]["status"], 403);
-    let unchanged = get_json(&app, &manager, &path).await;
+    app.assert_writes_forbidden(&viewer, "/api/deals", &path, json!({"title": "X"}))
+        .await;
+    let moved = app
+        .post(
+            &format!("{path}/move"),
+            &viewer,
+            json!({"stageId": stages[1]}),
+        )
+        .await;
+    assert_problem(moved, 403, "forbidden").await;
+    let unchanged = app.get_json(&path, &manager).await;
     assert_eq!(unchanged["data"]["version"], 1);
     assert_eq!(
-        get_json(&app, &manager, "/api/deals").await["meta"]["total"],
+        app.get_json("/api/deals", &manager).await["meta"]["total"],
         1
     );
-    let res = app.request(Method::GET, "/api/deals").send().await.unwrap();
+    let res = app.send_anonymous(Method::GET, "/api/deals", None).await;
     assert_problem(res, 401, "missing_token").await;
 }
 
 #[tokio::test]
 async fn patch_sets_and_clears_fields_honours_if_match_and_logs_both_kinds_of_change() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
-    let (_, stages) = sales_stages(&app).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
+    let (_, stages) = app.sales_stages().await;
     let company = insert_company(&app, "Initech").await;
     let contact = insert_contact(&app, "peter@initech.com").await;
-    let deal = create(&app, &token, json!({"title": "Printer"})).await;
+    let deal = app
+        .create("/api/deals", &token, json!({"title": "Printer"}))
+        .await;
     app.custom_field(json!({"entityType": "deal", "key": "seats", "type": "NUMBER"}))
         .await;
     let path = format!("/api/deals/{}", deal["id"].as_str().unwrap());
     let res = app
-        .authed(Method::PATCH, &path, &token)
-        .header("If-Match", "\"1\"")
-        .json(
-            &json!({"contactId": contact, "companyId": company, "description": "TPS",
+        .patch_if(
+            &path,
+            &token,
+            1,
+            json!({"contactId": contact, "companyId": company, "description": "TPS",
                       "expectedCloseAt": "2027-03-01T12:00:00Z", "customFields": {"seats": 3}}),
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["etag"], "\"2\"");
     let body: Value = res.json().await.unwrap();
@@ -910,23 +760,20 @@ async fn patch_sets_and_clears_fields_honours_if_match_and_logs_both_kinds_of_ch
     assert_eq!(body["data"]["companyId"], json!(company));
     assert_eq!(body["data"]["customFields"], json!({"seats": 3}));
     let res = app
-        .authed(Method::PATCH, &path, &token)
-        .header("If-Match", "\"1\"")
-        .json(&json!({"title": "Lost update"}))
-        .send()
-        .await
-        .unwrap();
+        .patch_if(&path, &token, 1, json!({"title": "Lost update"}))
+        .await;
     assert_problem(res, 412, "version_mismatch").await;
     assert_eq!(
-        get_json(&app, &token, &path).await["data"]["title"],
+        app.get_json(&path, &token).await["data"]["title"],
         "Printer"
     );
     let res = app
-        .authed(Method::PATCH, &path, &token)
-        .json(&json!({"contactId": null, "description": null}))
-        .send()
-        .await
-        .unwrap();
+        .patch(
+            &path,
+            &token,
+            json!({"contactId": null, "description": null}),
+        )
+        .await;
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["data"]["contactId"], Value::Null);
     assert_eq!(body["data"]["description"], Value::Null);
@@ -944,12 +791,7 @@ async fn patch_sets_and_clears_fields_honours_if_match_and_logs_both_kinds_of_ch
         ),
         (json!({"status": "won"}), 400, "invalid_body"),
     ] {
-        let res = app
-            .authed(Method::PATCH, &path, &token)
-            .json(&patch)
-            .send()
-            .await
-            .unwrap();
+        let res = app.patch(&path, &token, patch).await;
         assert_problem(res, status, code).await;
     }
     // A deactivated user cannot be assigned.
@@ -961,31 +803,21 @@ async fn patch_sets_and_clears_fields_honours_if_match_and_logs_both_kinds_of_ch
         .await
         .unwrap();
     let res = app
-        .authed(Method::PATCH, &path, &token)
-        .json(&json!({"assignedToId": gone.user.id}))
-        .send()
-        .await
-        .unwrap();
+        .patch(&path, &token, json!({"assignedToId": gone.user.id}))
+        .await;
     assert_problem(res, 422, "unknown_user").await;
     // Stage and title in one PATCH: one entry of each kind.
     let res = app
-        .authed(Method::PATCH, &path, &token)
-        .json(&json!({"stageId": stages[5], "title": "Printer (lost)", "lostReason": "Budget"}))
-        .send()
-        .await
-        .unwrap();
+        .patch(
+            &path,
+            &token,
+            json!({"stageId": stages[5], "title": "Printer (lost)", "lostReason": "Budget"}),
+        )
+        .await;
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["data"]["status"], "lost");
     assert!(body["data"]["closedAt"].is_string());
-    let timeline = get_json(
-        &app,
-        &token,
-        &format!(
-            "/api/activity?entityType=deal&entityId={}",
-            deal["id"].as_str().unwrap()
-        ),
-    )
-    .await;
+    let timeline = app.activity("deal", &id(&deal), &token).await;
     let entries = timeline["data"].as_array().unwrap();
     let mut latest: Vec<(&str, Vec<&str>)> = entries[..2]
         .iter()

@@ -8,8 +8,7 @@ use crate::support::{TestApp, assert_problem};
 
 #[tokio::test]
 async fn a_repeated_post_with_the_same_key_and_body_is_replayed_not_repeated() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Admin).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let before = app.user_count().await;
     let body = json!({"email": "once@example.com", "password": "long enough pw", "role": "VIEWER"});
     let send = |body: Value, key: &str| {
@@ -52,9 +51,7 @@ async fn a_repeated_post_with_the_same_key_and_body_is_replayed_not_repeated() {
 
 #[tokio::test]
 async fn keys_are_scoped_to_the_caller_and_must_be_sane() {
-    let app = TestApp::spawn().await;
-    let (_, alice) = app.signed_in(Role::Admin).await;
-    let (_, bob) = app.signed_in(Role::Admin).await;
+    let (app, [alice, bob]) = TestApp::spawn_signed_in([Role::Admin, Role::Admin]).await;
     let create = |token: &str, email: &str| {
         app.authed(Method::POST, "/api/users", token)
             .header("idempotency-key", "shared")

@@ -132,11 +132,7 @@ async fn logins_waiting_for_a_hashing_thread_hold_no_database_connection() {
     }
     assert_eq!(passwords.in_use(), 13);
     // The rest of the API works meanwhile.
-    let me = app
-        .authed(Method::GET, "/api/auth/me", &token)
-        .send()
-        .await
-        .unwrap();
+    let me = app.get("/api/auth/me", &token).await;
     assert_eq!(me.status(), StatusCode::OK);
     assert!(!blocker.await.unwrap());
     for res in waiting {

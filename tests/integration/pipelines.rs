@@ -7,50 +7,14 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::support::{TestApp, assert_problem};
-
-async fn send(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut req = app.authed(method, path, token);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    req.send().await.unwrap()
-}
+use crate::support::{TestApp, assert_problem, data, id, strings};
 
 async fn json_of(res: reqwest::Response) -> Value {
     res.json().await.unwrap()
 }
 
 async fn get(app: &TestApp, path: &str, token: &str) -> Value {
-    let res = send(app, Method::GET, path, token, None).await;
-    assert_eq!(res.status(), StatusCode::OK, "GET {path}");
-    json_of(res).await["data"].clone()
-}
-
-async fn default_pipeline(app: &TestApp, token: &str) -> Value {
-    let list = get(app, "/api/pipelines", token).await;
-    list.as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["isDefault"] == true)
-        .unwrap()
-        .clone()
-}
-
-async fn create_pipeline(app: &TestApp, token: &str, body: Value) -> Value {
-    let res = send(app, Method::POST, "/api/pipelines", token, Some(body)).await;
-    assert_eq!(res.status(), StatusCode::CREATED);
-    json_of(res).await["data"].clone()
-}
-
-fn id(v: &Value) -> String {
-    v["id"].as_str().unwrap().to_owned()
+    app.get_json(path, token).await["data"].clone()
 }
 
 fn uuid(v: &Value) -> Uuid {
@@ -111,23 +75,10 @@ async fn deal_state(app: &TestApp, deal: Uuid) -> DealState {
     .unwrap()
 }
 
-async fn activity(app: &TestApp, token: &str, kind: &str, entity: &str) -> Vec<Value> {
-    get(
-        app,
-        &format!("/api/activity?entityType={kind}&entityId={entity}"),
-        token,
-    )
-    .await
-    .as_array()
-    .unwrap()
-    .clone()
-}
-
 #[tokio::test]
 async fn viewers_and_managers_read_pipelines_but_every_write_is_403() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
-    let sales = default_pipeline(&app, &admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
+    let sales = app.default_pipeline(&admin).await;
     let p = format!("/api/pipelines/{}", id(&sales));
     let s = format!("/api/stages/{}", id(&sales["stages"][0]));
     let order: Vec<Value> = sales["stages"]
@@ -169,21 +120,19 @@ async fn viewers_and_managers_read_pipelines_but_every_write_is_403() {
             (Method::DELETE, s.clone(), None),
         ];
         for (method, path, body) in writes {
-            let res = send(&app, method.clone(), &path, &token, body.clone()).await;
+            let res = app.send(method.clone(), &path, &token, body.clone()).await;
             assert_problem(res, 403, "forbidden").await;
-            let mut anonymous = app.request(method.clone(), &path);
-            if let Some(body) = &body {
-                anonymous = anonymous.json(body);
-            }
             assert_eq!(
-                anonymous.send().await.unwrap().status(),
+                app.send_anonymous(method.clone(), &path, body.clone())
+                    .await
+                    .status(),
                 401,
                 "{method} {path}"
             );
         }
     }
     // Nothing changed.
-    assert_eq!(default_pipeline(&app, &admin).await, sales);
+    assert_eq!(app.default_pipeline(&admin).await, sales);
     assert_eq!(
         get(&app, "/api/pipelines", &admin)
             .await
@@ -196,21 +145,14 @@ async fn viewers_and_managers_read_pipelines_but_every_write_is_403() {
 
 #[tokio::test]
 async fn a_created_pipeline_has_location_etag_and_the_standard_stages() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
-    let res = send(
-        &app,
-        Method::POST,
-        "/api/pipelines",
-        &admin,
-        Some(json!({"name": "Partners", "description": "Channel"})),
-    )
-    .await;
-    assert_eq!(res.status(), StatusCode::CREATED);
-    assert_eq!(res.headers()["etag"], "\"1\"");
-    let location = res.headers()["location"].to_str().unwrap().to_owned();
-    let body = json_of(res).await["data"].clone();
-    assert_eq!(location, format!("/api/pipelines/{}", id(&body)));
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
+    let (location, body) = app
+        .create_located(
+            "/api/pipelines",
+            &admin,
+            json!({"name": "Partners", "description": "Channel"}),
+        )
+        .await;
     assert_eq!(body["name"], "Partners");
     assert_eq!(body["description"], "Channel");
     assert_eq!(body["isDefault"], false);
@@ -242,25 +184,18 @@ async fn a_created_pipeline_has_location_etag_and_the_standard_stages() {
     .map(|(n, p, t)| ((*n).to_owned(), *p, (*t).to_owned()))
     .collect();
     assert_eq!(stages, want);
-    let res = send(&app, Method::GET, &location, &admin, None).await;
+    let res = app.get(&location, &admin).await;
     assert_eq!(res.headers()["etag"], "\"1\"");
-    assert_eq!(json_of(res).await["data"], body);
+    assert_eq!(data(res).await, body);
     let stages = get(&app, &format!("{location}/stages"), &admin).await;
     assert_eq!(stages, body["stages"]);
     // A stage has its own record.
     let first = &body["stages"][0];
-    let res = send(
-        &app,
-        Method::GET,
-        &format!("/api/stages/{}", id(first)),
-        &admin,
-        None,
-    )
-    .await;
+    let res = app.get(&format!("/api/stages/{}", id(first)), &admin).await;
     assert_eq!(res.headers()["etag"], "\"1\"");
-    assert_eq!(&json_of(res).await["data"], first);
+    assert_eq!(&data(res).await, first);
     // Creating and the stages are in the activity log.
-    let entries = activity(&app, &admin, "pipeline", &id(&body)).await;
+    let entries = app.activity("pipeline", &id(&body), &admin).await["data"].clone();
     assert_eq!(entries[0]["type"], "pipeline.created");
     let fields: Vec<&str> = entries[0]["changes"]
         .as_array()
@@ -269,52 +204,44 @@ async fn a_created_pipeline_has_location_etag_and_the_standard_stages() {
         .map(|c| c["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, ["description", "isDefault", "name", "position"]);
-    let entries = activity(&app, &admin, "stage", &id(first)).await;
+    let entries = app.activity("stage", &id(first), &admin).await["data"].clone();
     assert_eq!(entries[0]["type"], "stage.created");
 }
 
 #[tokio::test]
 async fn the_list_is_ordered_by_position_then_creation_with_stages_and_paging() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
-    let late = create_pipeline(&app, &admin, json!({"name": "Late", "position": 5})).await;
-    let first = create_pipeline(
-        &app,
-        &admin,
-        json!({"name": "Tie one", "position": 2, "stages": [{"name": "Only"}]}),
-    )
-    .await;
-    let second = create_pipeline(&app, &admin, json!({"name": "Tie two", "position": 2})).await;
-    let res = send(&app, Method::GET, "/api/pipelines", &admin, None).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
+    let late = app
+        .create(
+            "/api/pipelines",
+            &admin,
+            json!({"name": "Late", "position": 5}),
+        )
+        .await;
+    let first = app
+        .create(
+            "/api/pipelines",
+            &admin,
+            json!({"name": "Tie one", "position": 2, "stages": [{"name": "Only"}]}),
+        )
+        .await;
+    let second = app
+        .create(
+            "/api/pipelines",
+            &admin,
+            json!({"name": "Tie two", "position": 2}),
+        )
+        .await;
+    let res = app.get("/api/pipelines", &admin).await;
     let body = json_of(res).await;
-    let names: Vec<&str> = body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
+    let names = strings(&body, "name");
     assert_eq!(names, ["Sales", "Tie one", "Tie two", "Late"]);
     assert_eq!(body["meta"], json!({"page": 1, "limit": 50, "total": 4}));
     assert_eq!(body["data"][1], first);
     assert_eq!(body["data"][2], second);
     assert_eq!(body["data"][3], late);
-    let page = json_of(
-        send(
-            &app,
-            Method::GET,
-            "/api/pipelines?page=2&limit=2",
-            &admin,
-            None,
-        )
-        .await,
-    )
-    .await;
-    let names: Vec<&str> = page["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
+    let page = json_of(app.get("/api/pipelines?page=2&limit=2", &admin).await).await;
+    let names = strings(&page, "name");
     assert_eq!(names, ["Tie two", "Late"]);
     assert_eq!(page["data"][0]["stages"].as_array().unwrap().len(), 6);
     let found = get(&app, "/api/pipelines?q=TIE%20o", &admin).await;
@@ -340,19 +267,14 @@ async fn the_list_is_ordered_by_position_then_creation_with_stages_and_paging() 
         "/api/pipelines?nope=1",
         "/api/pipelines?page=x",
     ] {
-        assert_eq!(
-            send(&app, Method::GET, bad, &admin, None).await.status(),
-            400,
-            "{bad}"
-        );
+        assert_eq!(app.get(bad, &admin).await.status(), 400, "{bad}");
     }
 }
 
 #[tokio::test]
 async fn invalid_bodies_are_400_naming_the_field() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
-    let sales = default_pipeline(&app, &admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
+    let sales = app.default_pipeline(&admin).await;
     let p = format!("/api/pipelines/{}", id(&sales));
     let s = format!("/api/stages/{}", id(&sales["stages"][0]));
     for (method, path, body, field) in [
@@ -414,7 +336,9 @@ async fn invalid_bodies_are_400_naming_the_field() {
             "stageIds",
         ),
     ] {
-        let res = send(&app, method.clone(), &path, &admin, Some(body.clone())).await;
+        let res = app
+            .send(method.clone(), &path, &admin, Some(body.clone()))
+            .await;
         let problem = assert_problem(res, 400, "validation_failed").await;
         assert_eq!(
             problem["errors"][0]["field"], field,
@@ -425,96 +349,66 @@ async fn invalid_bodies_are_400_naming_the_field() {
         json!({"name": "A", "extra": 1}),
         json!({"name": "A", "stages": [{"name": "B", "type": "MAYBE"}]}),
     ] {
-        let res = send(&app, Method::POST, "/api/pipelines", &admin, Some(body)).await;
+        let res = app.post("/api/pipelines", &admin, body).await;
         assert_problem(res, 400, "invalid_body").await;
     }
     assert_problem(
-        send(&app, Method::GET, "/api/pipelines/abc", &admin, None).await,
+        app.get("/api/pipelines/abc", &admin).await,
         400,
         "invalid_path",
     )
     .await;
     assert_problem(
-        send(
-            &app,
-            Method::DELETE,
-            &format!("{s}?moveDealsTo=abc"),
-            &admin,
-            None,
-        )
-        .await,
+        app.delete(&format!("{s}?moveDealsTo=abc"), &admin).await,
         400,
         "invalid_query",
     )
     .await;
     let missing = Uuid::now_v7();
-    for path in [
+    let (pipeline, stage) = (
         format!("/api/pipelines/{missing}"),
-        format!("/api/pipelines/{missing}/stages"),
-        format!("/api/pipelines/{missing}/summary"),
         format!("/api/stages/{missing}"),
+    );
+    let x = || Some(json!({"name": "x"}));
+    for (method, path, body) in [
+        (Method::GET, pipeline.clone(), None),
+        (Method::GET, format!("{pipeline}/stages"), None),
+        (Method::GET, format!("{pipeline}/summary"), None),
+        (Method::GET, stage.clone(), None),
+        (Method::PATCH, stage.clone(), x()),
+        (Method::POST, format!("{pipeline}/stages"), x()),
     ] {
-        assert_problem(
-            send(&app, Method::GET, &path, &admin, None).await,
-            404,
-            "not_found",
-        )
-        .await;
+        let res = app.send(method, &path, &admin, body).await;
+        assert_problem(res, 404, "not_found").await;
     }
-    assert_problem(
-        send(
-            &app,
-            Method::PATCH,
-            &format!("/api/stages/{missing}"),
-            &admin,
-            Some(json!({"name": "x"})),
-        )
-        .await,
-        404,
-        "not_found",
-    )
-    .await;
-    assert_problem(
-        send(
-            &app,
-            Method::POST,
-            &format!("/api/pipelines/{missing}/stages"),
-            &admin,
-            Some(json!({"name": "x"})),
-        )
-        .await,
-        404,
-        "not_found",
-    )
-    .await;
     // Nothing changed.
-    assert_eq!(default_pipeline(&app, &admin).await, sales);
+    assert_eq!(app.default_pipeline(&admin).await, sales);
 }
 
 #[tokio::test]
 async fn patches_honour_if_match_and_record_the_changed_fields() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
-    let p = create_pipeline(&app, &admin, json!({"name": "Old", "description": "d"})).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
+    let p = app
+        .create(
+            "/api/pipelines",
+            &admin,
+            json!({"name": "Old", "description": "d"}),
+        )
+        .await;
     let path = format!("/api/pipelines/{}", id(&p));
-    let res = app
-        .authed(Method::PATCH, &path, &admin)
-        .header("If-Match", "\"7\"")
-        .json(&json!({"name": "New"}))
-        .send()
-        .await
-        .unwrap();
+    let res = app.patch_if(&path, &admin, 7, json!({"name": "New"})).await;
     assert_problem(res, 412, "version_mismatch").await;
     let res = app
-        .authed(Method::PATCH, &path, &admin)
-        .header("If-Match", "\"1\"")
-        .json(&json!({"name": "New", "description": null}))
-        .send()
-        .await
-        .unwrap();
+        .patch_if(
+            &path,
+            &admin,
+            1,
+            json!({"name": "New", "description": null}),
+        )
+        .await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["etag"], "\"2\"");
-    let body = json_of(res).await["data"].clone();
+    let body = data(res).await;
     assert_eq!(
         (
             body["name"].as_str(),
@@ -523,7 +417,7 @@ async fn patches_honour_if_match_and_record_the_changed_fields() {
         ),
         (Some("New"), true, Some(2))
     );
-    let entries = activity(&app, &admin, "pipeline", &id(&p)).await;
+    let entries = app.activity("pipeline", &id(&p), &admin).await["data"].clone();
     assert_eq!(entries[0]["type"], "pipeline.updated");
     assert_eq!(
         entries[0]["changes"],
@@ -535,28 +429,23 @@ async fn patches_honour_if_match_and_record_the_changed_fields() {
     // Stages too.
     let stage = &p["stages"][1];
     let spath = format!("/api/stages/{}", id(stage));
-    let res = app
-        .authed(Method::PATCH, &spath, &admin)
-        .header("If-Match", "\"9\"")
-        .json(&json!({"name": "X"}))
-        .send()
-        .await
-        .unwrap();
+    let res = app.patch_if(&spath, &admin, 9, json!({"name": "X"})).await;
     assert_problem(res, 412, "version_mismatch").await;
     let res = app
-        .authed(Method::PATCH, &spath, &admin)
-        .header("If-Match", "\"1\"")
-        .json(&json!({"name": "Discovery", "color": "#ABCDEF"}))
-        .send()
-        .await
-        .unwrap();
+        .patch_if(
+            &spath,
+            &admin,
+            1,
+            json!({"name": "Discovery", "color": "#ABCDEF"}),
+        )
+        .await;
     assert_eq!(res.headers()["etag"], "\"2\"");
-    let updated = json_of(res).await["data"].clone();
+    let updated = data(res).await;
     assert_eq!(
         (updated["name"].as_str(), updated["color"].as_str()),
         (Some("Discovery"), Some("#abcdef"))
     );
-    let entries = activity(&app, &admin, "stage", &id(stage)).await;
+    let entries = app.activity("stage", &id(stage), &admin).await["data"].clone();
     assert_eq!(entries[0]["type"], "stage.updated");
     assert_eq!(
         entries[0]["changes"],
@@ -565,75 +454,65 @@ async fn patches_honour_if_match_and_record_the_changed_fields() {
             {"field": "name", "from": "Qualified", "to": "Discovery"},
         ])
     );
-    let res = app
-        .authed(Method::DELETE, &spath, &admin)
-        .header("If-Match", "\"1\"")
-        .send()
-        .await
-        .unwrap();
+    let res = app.delete_if(&spath, &admin, 1).await;
     assert_problem(res, 412, "version_mismatch").await;
-    let res = app
-        .authed(Method::DELETE, &path, &admin)
-        .header("If-Match", "\"1\"")
-        .send()
-        .await
-        .unwrap();
+    let res = app.delete_if(&path, &admin, 1).await;
     assert_problem(res, 412, "version_mismatch").await;
     assert_eq!(get(&app, &spath, &admin).await["version"], 2);
 }
 
 #[tokio::test]
 async fn there_is_always_exactly_one_default_pipeline() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
-    let sales = default_pipeline(&app, &admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
+    let sales = app.default_pipeline(&admin).await;
     let sales_path = format!("/api/pipelines/{}", id(&sales));
-    let other = create_pipeline(&app, &admin, json!({"name": "Other", "isDefault": true})).await;
+    let other = app
+        .create(
+            "/api/pipelines",
+            &admin,
+            json!({"name": "Other", "isDefault": true}),
+        )
+        .await;
     assert_eq!(other["isDefault"], true);
     let sales_now = get(&app, &sales_path, &admin).await;
     assert_eq!(sales_now["isDefault"], false);
-    let entries = activity(&app, &admin, "pipeline", &id(&sales)).await;
+    let entries = app.activity("pipeline", &id(&sales), &admin).await["data"].clone();
     assert_eq!(entries[0]["type"], "pipeline.updated");
     assert_eq!(
         entries[0]["changes"],
         json!([{"field": "isDefault", "from": true, "to": false}])
     );
     let other_path = format!("/api/pipelines/{}", id(&other));
-    let res = send(
-        &app,
-        Method::PATCH,
-        &other_path,
-        &admin,
-        Some(json!({"isDefault": false})),
-    )
-    .await;
+    let res = app
+        .patch(&other_path, &admin, json!({"isDefault": false}))
+        .await;
     assert_problem(res, 409, "default_pipeline_required").await;
-    let res = send(&app, Method::DELETE, &other_path, &admin, None).await;
+    let res = app.delete(&other_path, &admin).await;
     assert_problem(res, 409, "default_pipeline_required").await;
     assert_eq!(get(&app, &other_path, &admin).await["isDefault"], true);
     // Concurrent "make default" calls: afterwards exactly one default.
     for round in 0..3 {
-        let a = create_pipeline(&app, &admin, json!({"name": format!("A{round}")})).await;
-        let b = create_pipeline(&app, &admin, json!({"name": format!("B{round}")})).await;
+        let a = app
+            .create(
+                "/api/pipelines",
+                &admin,
+                json!({"name": format!("A{round}")}),
+            )
+            .await;
+        let b = app
+            .create(
+                "/api/pipelines",
+                &admin,
+                json!({"name": format!("B{round}")}),
+            )
+            .await;
         let (pa, pb) = (
             format!("/api/pipelines/{}", id(&a)),
             format!("/api/pipelines/{}", id(&b)),
         );
         let (ra, rb) = tokio::join!(
-            send(
-                &app,
-                Method::PATCH,
-                &pa,
-                &admin,
-                Some(json!({"isDefault": true}))
-            ),
-            send(
-                &app,
-                Method::PATCH,
-                &pb,
-                &admin,
-                Some(json!({"isDefault": true}))
-            ),
+            app.patch(&pa, &admin, json!({"isDefault": true})),
+            app.patch(&pb, &admin, json!({"isDefault": true})),
         );
         assert_eq!((ra.status().as_u16(), rb.status().as_u16()), (200, 200));
         let list = get(&app, "/api/pipelines", &admin).await;
@@ -649,69 +528,43 @@ async fn there_is_always_exactly_one_default_pipeline() {
 
 #[tokio::test]
 async fn deleting_a_stage_with_deals_needs_move_deals_to_and_loses_no_deal() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
-    let sales = default_pipeline(&app, &admin).await;
-    let other = create_pipeline(&app, &admin, json!({"name": "Other"})).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
+    let sales = app.default_pipeline(&admin).await;
+    let other = app
+        .create("/api/pipelines", &admin, json!({"name": "Other"}))
+        .await;
     let doomed = &sales["stages"][2];
     let target = &other["stages"][5]; // Lost of another pipeline
     let a = insert_deal(&app, doomed, 3, None, "USD", false).await;
     let b = insert_deal(&app, doomed, 1, None, "USD", true).await;
     insert_deal(&app, target, 4, None, "USD", false).await;
     let path = format!("/api/stages/{}", id(doomed));
-    let problem = assert_problem(
-        send(&app, Method::DELETE, &path, &admin, None).await,
-        409,
-        "stage_in_use",
-    )
-    .await;
+    let problem = assert_problem(app.delete(&path, &admin).await, 409, "stage_in_use").await;
     assert!(
         problem["detail"].as_str().unwrap().contains('2'),
         "{problem}"
     );
     let problem = assert_problem(
-        send(
-            &app,
-            Method::DELETE,
-            &format!("{path}?moveDealsTo={}", id(doomed)),
-            &admin,
-            None,
-        )
-        .await,
+        app.delete(&format!("{path}?moveDealsTo={}", id(doomed)), &admin)
+            .await,
         422,
         "invalid_move_target",
     )
     .await;
     assert_eq!(problem["errors"][0]["field"], "moveDealsTo");
     assert_problem(
-        send(
-            &app,
-            Method::DELETE,
-            &format!("{path}?moveDealsTo={}", Uuid::now_v7()),
-            &admin,
-            None,
-        )
-        .await,
+        app.delete(&format!("{path}?moveDealsTo={}", Uuid::now_v7()), &admin)
+            .await,
         422,
         "invalid_move_target",
     )
     .await;
     assert_eq!(get(&app, &path, &admin).await["id"], doomed["id"]);
-    let res = send(
-        &app,
-        Method::DELETE,
-        &format!("{path}?moveDealsTo={}", id(target)),
-        &admin,
-        None,
-    )
-    .await;
+    let res = app
+        .delete(&format!("{path}?moveDealsTo={}", id(target)), &admin)
+        .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    assert_problem(
-        send(&app, Method::GET, &path, &admin, None).await,
-        404,
-        "not_found",
-    )
-    .await;
+    assert_problem(app.get(&path, &admin).await, 404, "not_found").await;
     let (sa, sb) = (deal_state(&app, a).await, deal_state(&app, b).await);
     for s in [&sa, &sb] {
         assert_eq!(
@@ -757,24 +610,14 @@ async fn deleting_a_stage_with_deals_needs_move_deals_to_and_loses_no_deal() {
         .collect();
     assert_eq!(fields, ["closedAt", "pipelineId", "stageId", "status"]);
     // An empty stage needs no target; the last one cannot go.
-    let tiny = create_pipeline(&app, &admin, json!({"name": "Tiny", "stages": [{"name": "One"}, {"name": "Two", "type": "WON", "color": "#00ff00"}]})).await;
-    let res = send(
-        &app,
-        Method::DELETE,
-        &format!("/api/stages/{}", id(&tiny["stages"][0])),
-        &admin,
-        None,
-    )
-    .await;
+    let tiny = app.create("/api/pipelines", &admin, json!({"name": "Tiny", "stages": [{"name": "One"}, {"name": "Two", "type": "WON", "color": "#00ff00"}]})).await;
+    let res = app
+        .delete(&format!("/api/stages/{}", id(&tiny["stages"][0])), &admin)
+        .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    let res = send(
-        &app,
-        Method::DELETE,
-        &format!("/api/stages/{}", id(&tiny["stages"][1])),
-        &admin,
-        None,
-    )
-    .await;
+    let res = app
+        .delete(&format!("/api/stages/{}", id(&tiny["stages"][1])), &admin)
+        .await;
     assert_problem(res, 409, "last_stage").await;
     let left = get(&app, &format!("/api/pipelines/{}", id(&tiny)), &admin).await;
     assert_eq!(left["stages"][0]["position"], 0);
@@ -800,47 +643,33 @@ async fn deleting_a_stage_with_deals_needs_move_deals_to_and_loses_no_deal() {
 
 #[tokio::test]
 async fn deleting_a_pipeline_with_deals_needs_a_stage_of_another_pipeline() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
-    let sales = default_pipeline(&app, &admin).await;
-    let doomed = create_pipeline(&app, &admin, json!({"name": "Doomed"})).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
+    let sales = app.default_pipeline(&admin).await;
+    let doomed = app
+        .create("/api/pipelines", &admin, json!({"name": "Doomed"}))
+        .await;
     let deal = insert_deal(&app, &doomed["stages"][4], 0, Some("5"), "USD", false).await;
     let path = format!("/api/pipelines/{}", id(&doomed));
-    let problem = assert_problem(
-        send(&app, Method::DELETE, &path, &admin, None).await,
-        409,
-        "pipeline_in_use",
-    )
-    .await;
+    let problem = assert_problem(app.delete(&path, &admin).await, 409, "pipeline_in_use").await;
     assert!(problem["detail"].as_str().unwrap().contains('1'));
     assert_problem(
-        send(
-            &app,
-            Method::DELETE,
+        app.delete(
             &format!("{path}?moveDealsTo={}", id(&doomed["stages"][0])),
             &admin,
-            None,
         )
         .await,
         422,
         "invalid_move_target",
     )
     .await;
-    let res = send(
-        &app,
-        Method::DELETE,
-        &format!("{path}?moveDealsTo={}", id(&sales["stages"][0])),
-        &admin,
-        None,
-    )
-    .await;
+    let res = app
+        .delete(
+            &format!("{path}?moveDealsTo={}", id(&sales["stages"][0])),
+            &admin,
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    assert_problem(
-        send(&app, Method::GET, &path, &admin, None).await,
-        404,
-        "not_found",
-    )
-    .await;
+    assert_problem(app.get(&path, &admin).await, 404, "not_found").await;
     let s = deal_state(&app, deal).await;
     assert_eq!(
         (s.stage_id, s.pipeline_id, s.status.as_str(), s.closed_at),
@@ -862,49 +691,31 @@ async fn deleting_a_pipeline_with_deals_needs_a_stage_of_another_pipeline() {
         .unwrap();
     assert_eq!(deleted["entityId"], doomed["id"]);
     assert_eq!(deleted["changes"][0]["to"]["count"], 1);
-    let empty = create_pipeline(&app, &admin, json!({"name": "Empty"})).await;
-    let res = send(
-        &app,
-        Method::DELETE,
-        &format!("/api/pipelines/{}", id(&empty)),
-        &admin,
-        None,
-    )
-    .await;
+    let empty = app
+        .create("/api/pipelines", &admin, json!({"name": "Empty"}))
+        .await;
+    let res = app
+        .delete(&format!("/api/pipelines/{}", id(&empty)), &admin)
+        .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
 }
 
 #[tokio::test]
 async fn changing_a_stage_type_re_derives_its_deals_status() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
-    let sales = default_pipeline(&app, &admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
+    let sales = app.default_pipeline(&admin).await;
     let stage = &sales["stages"][3];
     let deal = insert_deal(&app, stage, 0, None, "USD", false).await;
     let path = format!("/api/stages/{}", id(stage));
-    let res = send(
-        &app,
-        Method::PATCH,
-        &path,
-        &admin,
-        Some(json!({"type": "WON"})),
-    )
-    .await;
-    assert_eq!(json_of(res).await["data"]["type"], "WON");
+    let res = app.patch(&path, &admin, json!({"type": "WON"})).await;
+    assert_eq!(data(res).await["type"], "WON");
     let s = deal_state(&app, deal).await;
     assert_eq!(s.status, "won");
     assert!(s.closed_at.is_some());
-    send(
-        &app,
-        Method::PATCH,
-        &path,
-        &admin,
-        Some(json!({"type": "OPEN"})),
-    )
-    .await;
+    app.patch(&path, &admin, json!({"type": "OPEN"})).await;
     let s = deal_state(&app, deal).await;
     assert_eq!((s.status.as_str(), s.closed_at), ("open", None));
-    let entries = activity(&app, &admin, "stage", &id(stage)).await;
+    let entries = app.activity("stage", &id(stage), &admin).await["data"].clone();
     assert_eq!(
         entries[0]["changes"],
         json!([{"field": "type", "from": "WON", "to": "OPEN"}])
@@ -913,22 +724,22 @@ async fn changing_a_stage_type_re_derives_its_deals_status() {
 
 #[tokio::test]
 async fn stages_are_added_and_reordered_as_a_permutation_only() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
-    let sales = default_pipeline(&app, &admin).await;
-    let other = create_pipeline(&app, &admin, json!({"name": "Other"})).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
+    let sales = app.default_pipeline(&admin).await;
+    let other = app
+        .create("/api/pipelines", &admin, json!({"name": "Other"}))
+        .await;
     let p = format!("/api/pipelines/{}", id(&sales));
-    let res = send(
-        &app,
-        Method::POST,
-        &format!("{p}/stages"),
-        &admin,
-        Some(json!({"name": "Demo", "type": "OPEN", "position": 0})),
-    )
-    .await;
+    let res = app
+        .post(
+            &format!("{p}/stages"),
+            &admin,
+            json!({"name": "Demo", "type": "OPEN", "position": 0}),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let location = res.headers()["location"].to_str().unwrap().to_owned();
-    let demo = json_of(res).await["data"].clone();
+    let demo = data(res).await;
     assert_eq!(location, format!("/api/stages/{}", id(&demo)));
     assert_eq!(
         (demo["position"].as_i64(), demo["color"].as_str()),
@@ -953,29 +764,29 @@ async fn stages_are_added_and_reordered_as_a_permutation_only() {
         foreign,
         [ids.clone(), vec![ids[0].clone()]].concat(),
     ] {
-        let res = send(
-            &app,
-            Method::PUT,
-            &format!("{p}/stages/order"),
-            &admin,
-            Some(json!({"stageIds": bad})),
-        )
-        .await;
+        let res = app
+            .send(
+                Method::PUT,
+                &format!("{p}/stages/order"),
+                &admin,
+                Some(json!({"stageIds": bad})),
+            )
+            .await;
         let problem = assert_problem(res, 400, "validation_failed").await;
         assert_eq!(problem["errors"][0]["field"], "stageIds");
     }
     let mut rotated = ids.clone();
     rotated.rotate_left(1);
-    let res = send(
-        &app,
-        Method::PUT,
-        &format!("{p}/stages/order"),
-        &admin,
-        Some(json!({"stageIds": rotated})),
-    )
-    .await;
+    let res = app
+        .send(
+            Method::PUT,
+            &format!("{p}/stages/order"),
+            &admin,
+            Some(json!({"stageIds": rotated})),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
-    let stages = json_of(res).await["data"].clone();
+    let stages = data(res).await;
     let got: Vec<(Value, i64)> = stages
         .as_array()
         .unwrap()
@@ -985,17 +796,15 @@ async fn stages_are_added_and_reordered_as_a_permutation_only() {
     let want: Vec<(Value, i64)> = rotated.iter().cloned().zip(0..).collect();
     assert_eq!(got, want);
     assert_eq!(get(&app, &p, &admin).await["stages"], stages);
-    let entries = activity(&app, &admin, "pipeline", &id(&sales)).await;
+    let entries = app.activity("pipeline", &id(&sales), &admin).await["data"].clone();
     assert_eq!(entries[0]["type"], "stage.reordered");
     assert_eq!(entries[0]["changes"][0]["to"], json!(rotated));
 }
 
 #[tokio::test]
 async fn the_summary_gives_counts_and_exact_totals_per_currency() {
-    let app = TestApp::spawn().await;
-    let (_, viewer) = app.signed_in(Role::Viewer).await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
-    let sales = default_pipeline(&app, &admin).await;
+    let (app, [viewer, admin]) = TestApp::spawn_signed_in([Role::Viewer, Role::Admin]).await;
+    let sales = app.default_pipeline(&admin).await;
     let (new, won) = (&sales["stages"][0], &sales["stages"][4]);
     insert_deal(&app, new, 0, Some("1500.10"), "EUR", false).await;
     insert_deal(&app, new, 1, Some("0.20"), "EUR", false).await;

@@ -4,14 +4,14 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crm_core::Role;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::support::TestApp;
 
 async fn queries_for(app: &TestApp, token: &str, path: &str) -> (u64, usize) {
     let before = app.queries.load(Ordering::SeqCst);
-    let res = app.authed(Method::GET, path, token).send().await.unwrap();
+    let res = app.get(path, token).await;
     assert_eq!(res.status(), StatusCode::OK, "{path}");
     let body: Value = res.json().await.unwrap();
     let rows = body["data"].as_array().unwrap().len();
@@ -31,12 +31,7 @@ async fn quiesce(app: &TestApp) {
 }
 
 async fn batch(app: &TestApp, token: &str, path: &str, items: Vec<Value>) {
-    let res = app
-        .authed(Method::POST, path, token)
-        .json(&json!({"items": items}))
-        .send()
-        .await
-        .unwrap();
+    let res = app.post(path, token, json!({"items": items})).await;
     assert_eq!(res.status(), StatusCode::OK, "{path}");
     let body: Value = res.json().await.unwrap();
     for item in body["data"].as_array().unwrap() {
@@ -103,11 +98,12 @@ async fn every_list_costs_the_same_number_of_queries_for_one_row_or_fifty() {
     .await;
     for i in 0..3 {
         let res = app
-            .authed(Method::POST, "/api/pipelines", &token)
-            .json(&json!({"name": format!("Pipeline {i}")}))
-            .send()
-            .await
-            .unwrap();
+            .post(
+                "/api/pipelines",
+                &token,
+                json!({"name": format!("Pipeline {i}")}),
+            )
+            .await;
         assert_eq!(res.status(), StatusCode::CREATED);
     }
     for _ in 0..3 {

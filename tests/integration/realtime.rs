@@ -6,8 +6,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use crm_core::{Actor, Permission, Role};
-use crm_db::schema::{pipelines, stages};
-use diesel::prelude::*;
+
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::Method;
@@ -139,26 +138,6 @@ fn seq(e: &Value) -> i64 {
     e["seq"].as_i64().unwrap()
 }
 
-/// The default pipeline and its stages in order (New, Qualified, Proposal, Negotiation, Won,
-/// Lost).
-async fn sales_stages(app: &TestApp) -> (Uuid, Vec<Uuid>) {
-    let mut conn = app.pool.get().await.unwrap();
-    let id: Uuid = pipelines::table
-        .filter(pipelines::is_default.eq(true))
-        .select(pipelines::id)
-        .first(&mut conn)
-        .await
-        .unwrap();
-    let stages = stages::table
-        .filter(stages::pipeline_id.eq(id))
-        .order(stages::position)
-        .select(stages::id)
-        .load(&mut conn)
-        .await
-        .unwrap();
-    (id, stages)
-}
-
 /// Waits until every committed event has its `seq` (the hub's stamper numbers them within
 /// milliseconds), so that pruning in the test sees them.
 async fn settled(app: &TestApp) {
@@ -167,25 +146,57 @@ async fn settled(app: &TestApp) {
     assert!(!crm_events::unstamped(&mut conn).await.unwrap());
 }
 
-async fn call(app: &TestApp, token: &str, method: Method, path: &str, body: Value) -> Value {
-    let res = app
-        .authed(method.clone(), path, token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status();
-    let text = res.text().await.unwrap();
-    assert!(status.is_success(), "{method} {path}: {status} {text}");
-    if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str::<Value>(&text).unwrap()["data"].clone()
+/// Requests of one signed-in user, each of which must succeed; they answer the `data` (null
+/// when there is no body).
+#[derive(Clone, Copy)]
+struct Caller<'a> {
+    app: &'a TestApp,
+    token: &'a str,
+}
+
+impl<'a> Caller<'a> {
+    fn new(app: &'a TestApp, token: &'a str) -> Self {
+        Self { app, token }
+    }
+
+    async fn call(self, method: Method, path: &str, body: Value) -> Value {
+        let res = self
+            .app
+            .send(method.clone(), path, self.token, Some(body))
+            .await;
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        assert!(status.is_success(), "{method} {path}: {status} {text}");
+        if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str::<Value>(&text).unwrap()["data"].clone()
+        }
+    }
+
+    async fn get(self, path: &str) -> Value {
+        self.call(Method::GET, path, json!(null)).await
+    }
+
+    async fn post(self, path: &str, body: Value) -> Value {
+        self.call(Method::POST, path, body).await
+    }
+
+    async fn patch(self, path: &str, body: Value) -> Value {
+        self.call(Method::PATCH, path, body).await
+    }
+
+    async fn delete(self, path: &str) -> Value {
+        self.call(Method::DELETE, path, json!(null)).await
     }
 }
 
+async fn call(app: &TestApp, token: &str, method: Method, path: &str, body: Value) -> Value {
+    Caller::new(app, token).call(method, path, body).await
+}
+
 async fn create_deal(app: &TestApp, token: &str, body: Value) -> Value {
-    call(app, token, Method::POST, "/api/deals", body).await
+    Caller::new(app, token).post("/api/deals", body).await
 }
 
 /// A signed-in user of `role` without the given permissions.
@@ -199,8 +210,7 @@ async fn user_without(app: &TestApp, role: Role, revokes: Vec<Permission>) -> (U
 
 #[tokio::test]
 async fn the_upgrade_is_refused_with_401_problem_json_without_a_valid_token() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
     for url in [ws_url(&app), format!("{}?token=not-a-token", ws_url(&app))] {
         match tokio_tungstenite::connect_async(url).await {
             Err(WsError::Http(res)) => {
@@ -223,17 +233,9 @@ async fn the_upgrade_is_refused_with_401_problem_json_without_a_valid_token() {
         .unwrap();
     ws.close(None).await.unwrap();
     // A plain GET with a valid token is not an upgrade.
-    let res = app
-        .authed(Method::GET, "/websocket", &token)
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/websocket", &token).await;
     assert_problem(res, 400, "websocket_upgrade_required").await;
-    let res = app
-        .authed(Method::GET, "/websocket?tokn=x", &token)
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/websocket?tokn=x", &token).await;
     assert_problem(res, 400, "invalid_query").await;
 }
 
@@ -287,11 +289,7 @@ async fn bad_messages_get_errors_and_oversized_ones_close_the_socket() {
     let (frame, _) = ws.close().await;
     assert_eq!(frame.unwrap().0, 1009);
     // The server is fine.
-    let res = app
-        .request(Method::GET, "/api/health")
-        .send()
-        .await
-        .unwrap();
+    let res = app.send_anonymous(Method::GET, "/api/health", None).await;
     assert_eq!(res.status(), 200);
 }
 
@@ -300,10 +298,12 @@ async fn bad_messages_get_errors_and_oversized_ones_close_the_socket() {
 
 #[tokio::test]
 async fn deal_events_reach_the_deal_and_board_rooms_with_the_record_as_the_api_returns_it() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
-    let (pipeline, stages) = sales_stages(&app).await;
-    let deal = create_deal(&app, &token, json!({"title": "Alpha", "amount": "10.00"})).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
+    let caller = Caller::new(&app, &token);
+    let (pipeline, stages) = app.sales_stages().await;
+    let deal = caller
+        .post("/api/deals", json!({"title": "Alpha", "amount": "10.00"}))
+        .await;
     let id = deal["id"].as_str().unwrap().to_owned();
     let deal_room = format!("deal:{id}");
     let board = format!("pipeline:{pipeline}");
@@ -312,14 +312,12 @@ async fn deal_events_reach_the_deal_and_board_rooms_with_the_record_as_the_api_r
     let mut kanban = Ws::connect(&app, &token).await;
     kanban.subscribe(&board, None).await;
 
-    let updated = call(
-        &app,
-        &token,
-        Method::PATCH,
-        &format!("/api/deals/{id}"),
-        json!({"title": "Beta", "amount": "12.50"}),
-    )
-    .await;
+    let updated = caller
+        .patch(
+            &format!("/api/deals/{id}"),
+            json!({"title": "Beta", "amount": "12.50"}),
+        )
+        .await;
     for (ws, room) in [(&mut card, &deal_room), (&mut kanban, &board)] {
         let events = ws.events(3).await;
         assert!(events.iter().all(|e| e["room"] == *room));
@@ -341,14 +339,12 @@ async fn deal_events_reach_the_deal_and_board_rooms_with_the_record_as_the_api_r
         );
     }
 
-    let moved = call(
-        &app,
-        &token,
-        Method::POST,
-        &format!("/api/deals/{id}/move"),
-        json!({"stageId": stages[4]}),
-    )
-    .await;
+    let moved = caller
+        .post(
+            &format!("/api/deals/{id}/move"),
+            json!({"stageId": stages[4]}),
+        )
+        .await;
     for ws in [&mut card, &mut kanban] {
         let events = ws.until(|e| e["event"] == "deal.stage.changed").await;
         assert_eq!(events[0]["event"], "deal.updated");
@@ -371,16 +367,12 @@ async fn deal_events_reach_the_deal_and_board_rooms_with_the_record_as_the_api_r
     }
 
     // A new deal on the board: deal.created in the board room only.
-    let other = create_deal(&app, &token, json!({"title": "Gamma"})).await;
+    let other = caller.post("/api/deals", json!({"title": "Gamma"})).await;
     let created = kanban.event().await;
     assert_eq!(created["event"], "deal.created");
     assert_eq!(created["data"], other);
 
-    let res = app
-        .authed(Method::DELETE, &format!("/api/deals/{id}"), &token)
-        .send()
-        .await
-        .unwrap();
+    let res = app.delete(&format!("/api/deals/{id}"), &token).await;
     assert_eq!(res.status(), 204);
     for ws in [&mut card, &mut kanban] {
         let deleted = ws.event().await;
@@ -388,14 +380,9 @@ async fn deal_events_reach_the_deal_and_board_rooms_with_the_record_as_the_api_r
         assert_eq!(deleted["data"]["id"], json!(id));
         assert!(deleted["data"]["deletedAt"].is_string());
     }
-    let restored = call(
-        &app,
-        &token,
-        Method::POST,
-        &format!("/api/deals/{id}/restore"),
-        json!({}),
-    )
-    .await;
+    let restored = caller
+        .post(&format!("/api/deals/{id}/restore"), json!({}))
+        .await;
     let back = card.event().await;
     assert_eq!(back["event"], "deal.updated");
     assert_eq!(back["data"], restored);
@@ -405,15 +392,11 @@ async fn deal_events_reach_the_deal_and_board_rooms_with_the_record_as_the_api_r
 async fn contact_task_and_comment_events_reach_their_rooms() {
     let app = TestApp::spawn().await;
     let (me, token) = app.signed_in(Role::Manager).await;
+    let caller = Caller::new(&app, &token);
     let me = me.user.id.0;
-    let contact = call(
-        &app,
-        &token,
-        Method::POST,
-        "/api/contacts",
-        json!({"fullName": "Ada"}),
-    )
-    .await;
+    let contact = caller
+        .post("/api/contacts", json!({"fullName": "Ada"}))
+        .await;
     let cid = contact["id"].as_str().unwrap().to_owned();
     let mut ws = Ws::connect(&app, &token).await;
     // contact.created happened before anyone could subscribe: a resume from 0 replays it.
@@ -423,26 +406,21 @@ async fn contact_task_and_comment_events_reach_their_rooms() {
     assert_eq!(created["data"], contact);
     ws.subscribe(&format!("user:{me}"), None).await;
 
-    let updated = call(
-        &app,
-        &token,
-        Method::PATCH,
-        &format!("/api/contacts/{cid}"),
-        json!({"position": "CTO"}),
-    )
-    .await;
+    let updated = caller
+        .patch(&format!("/api/contacts/{cid}"), json!({"position": "CTO"}))
+        .await;
     let e = ws.event().await;
     assert_eq!(
         (e["event"].clone(), e["data"].clone()),
         (json!("contact.updated"), updated)
     );
 
-    let deal = create_deal(
-        &app,
-        &token,
-        json!({"title": "Ada's deal", "contactId": cid}),
-    )
-    .await;
+    let deal = caller
+        .post(
+            "/api/deals",
+            json!({"title": "Ada's deal", "contactId": cid}),
+        )
+        .await;
     let did = deal["id"].as_str().unwrap().to_owned();
     let e = ws.event().await;
     assert_eq!(e["event"], "contact.deal.updated");
@@ -450,14 +428,9 @@ async fn contact_task_and_comment_events_reach_their_rooms() {
     assert_eq!(e["data"], deal);
 
     ws.subscribe(&format!("deal:{did}"), None).await;
-    let task = call(
-        &app,
-        &token,
-        Method::POST,
-        "/api/tasks",
-        json!({"title": "Call Ada", "dealId": did}),
-    )
-    .await;
+    let task = caller
+        .post("/api/tasks", json!({"title": "Call Ada", "dealId": did}))
+        .await;
     let tid = task["id"].as_str().unwrap().to_owned();
     let mut got: Vec<(String, String)> = Vec::new();
     for e in ws.events(2).await {
@@ -477,14 +450,12 @@ async fn contact_task_and_comment_events_reach_their_rooms() {
     );
 
     ws.subscribe(&format!("task:{tid}"), None).await;
-    let task2 = call(
-        &app,
-        &token,
-        Method::PATCH,
-        &format!("/api/tasks/{tid}"),
-        json!({"status": "IN_PROGRESS"}),
-    )
-    .await;
+    let task2 = caller
+        .patch(
+            &format!("/api/tasks/{tid}"),
+            json!({"status": "IN_PROGRESS"}),
+        )
+        .await;
     let mut rooms = HashSet::new();
     for e in ws.events(2).await {
         assert_eq!(e["event"], "task.updated");
@@ -497,48 +468,31 @@ async fn contact_task_and_comment_events_reach_their_rooms() {
     );
 
     for (kind, id) in [("contact", &cid), ("task", &tid), ("deal", &did)] {
-        let comment = call(
-            &app,
-            &token,
-            Method::POST,
-            "/api/comments",
-            json!({"entityType": kind, "entityId": id, "content": "first"}),
-        )
-        .await;
+        let comment = caller
+            .post(
+                "/api/comments",
+                json!({"entityType": kind, "entityId": id, "content": "first"}),
+            )
+            .await;
         let e = ws.event().await;
         assert_eq!(e["event"], "comment.created");
         assert_eq!(e["room"], format!("{kind}:{id}"));
         assert_eq!(e["data"], comment);
         let path = format!("/api/comments/{}", comment["id"].as_str().unwrap());
-        let edited = call(
-            &app,
-            &token,
-            Method::PATCH,
-            &path,
-            json!({"content": "second"}),
-        )
-        .await;
+        let edited = caller.patch(&path, json!({"content": "second"})).await;
         let e = ws.event().await;
         assert_eq!(
             (e["event"].clone(), e["data"].clone()),
             (json!("comment.updated"), edited)
         );
-        let res = app
-            .authed(Method::DELETE, &path, &token)
-            .send()
-            .await
-            .unwrap();
+        let res = app.delete(&path, &token).await;
         assert_eq!(res.status(), 204);
         let e = ws.event().await;
         assert_eq!(e["event"], "comment.deleted");
         assert_eq!(e["data"]["id"], comment["id"]);
     }
 
-    let res = app
-        .authed(Method::DELETE, &format!("/api/tasks/{tid}"), &token)
-        .send()
-        .await
-        .unwrap();
+    let res = app.delete(&format!("/api/tasks/{tid}"), &token).await;
     assert_eq!(res.status(), 204);
     let mut rooms = HashSet::new();
     for e in ws.events(2).await {
@@ -551,11 +505,7 @@ async fn contact_task_and_comment_events_reach_their_rooms() {
         HashSet::from([format!("task:{tid}"), format!("user:{me}")])
     );
 
-    let res = app
-        .authed(Method::DELETE, &format!("/api/contacts/{cid}"), &token)
-        .send()
-        .await
-        .unwrap();
+    let res = app.delete(&format!("/api/contacts/{cid}"), &token).await;
     assert_eq!(res.status(), 204);
     let e = ws.event().await;
     assert_eq!(e["event"], "contact.deleted");
@@ -564,44 +514,30 @@ async fn contact_task_and_comment_events_reach_their_rooms() {
 
 #[tokio::test]
 async fn bulk_moves_emit_the_deal_as_the_api_returns_it() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Admin).await;
-    let (pipeline, stages) = sales_stages(&app).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Admin]).await;
+    let caller = Caller::new(&app, &token);
+    let (pipeline, stages) = app.sales_stages().await;
     let mut ids = Vec::new();
     for i in 0..3 {
-        let d = create_deal(
-            &app,
-            &token,
-            json!({"title": format!("Bulk {i}"), "stageId": stages[1], "amount": "99.90", "tags": ["x"]}),
-        )
+        let d = caller.post("/api/deals", json!({"title": format!("Bulk {i}"), "stageId": stages[1], "amount": "99.90", "tags": ["x"]}))
         .await;
         ids.push(d["id"].as_str().unwrap().to_owned());
     }
     let mut ws = Ws::connect(&app, &token).await;
     ws.subscribe(&format!("pipeline:{pipeline}"), None).await;
     let res = app
-        .authed(
-            Method::DELETE,
+        .delete(
             &format!("/api/stages/{}?moveDealsTo={}", stages[1], stages[5]),
             &token,
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(res.status(), 204);
     let mut seen = HashSet::new();
     while seen.len() < ids.len() {
         let e = ws.event().await;
         if e["event"] == "deal.stage.changed" {
             let id = e["data"]["id"].as_str().unwrap().to_owned();
-            let api = call(
-                &app,
-                &token,
-                Method::GET,
-                &format!("/api/deals/{id}"),
-                json!(null),
-            )
-            .await;
+            let api = caller.get(&format!("/api/deals/{id}")).await;
             assert_eq!(
                 e["data"], api,
                 "the event shows the deal exactly as GET does"
@@ -623,49 +559,40 @@ async fn next_events(ws: &mut Ws, n: usize) -> Vec<Value> {
     got
 }
 
-async fn get(app: &TestApp, token: &str, path: &str) -> Value {
-    call(app, token, Method::GET, path, json!(null)).await
-}
-
 #[tokio::test]
 async fn tag_rewrites_reach_every_room_as_normal_updates() {
     let app = TestApp::spawn().await;
     let (me, token) = app.signed_in(Role::Admin).await;
+    let caller = Caller::new(&app, &token);
     let me = me.user.id.0;
-    let (pipeline, _) = sales_stages(&app).await;
-    let contact = call(
-        &app,
-        &token,
-        Method::POST,
-        "/api/contacts",
-        json!({"fullName": "Tagged", "tags": ["vip", "x"]}),
-    )
-    .await;
+    let (pipeline, _) = app.sales_stages().await;
+    let contact = caller
+        .post(
+            "/api/contacts",
+            json!({"fullName": "Tagged", "tags": ["vip", "x"]}),
+        )
+        .await;
     let cid = contact["id"].as_str().unwrap().to_owned();
-    let deal = create_deal(
-        &app,
-        &token,
-        json!({"title": "Tagged deal", "contactId": cid, "tags": ["vip"]}),
-    )
-    .await;
+    let deal = caller
+        .post(
+            "/api/deals",
+            json!({"title": "Tagged deal", "contactId": cid, "tags": ["vip"]}),
+        )
+        .await;
     let did = deal["id"].as_str().unwrap().to_owned();
-    let task = call(
-        &app,
-        &token,
-        Method::POST,
-        "/api/tasks",
-        json!({"title": "Tagged task", "tags": ["VIP"]}),
-    )
-    .await;
+    let task = caller
+        .post(
+            "/api/tasks",
+            json!({"title": "Tagged task", "tags": ["VIP"]}),
+        )
+        .await;
     let tid = task["id"].as_str().unwrap().to_owned();
-    call(
-        &app,
-        &token,
-        Method::POST,
-        "/api/companies",
-        json!({"name": "Tagged Co", "tags": ["vip"]}),
-    )
-    .await;
+    caller
+        .post(
+            "/api/companies",
+            json!({"name": "Tagged Co", "tags": ["vip"]}),
+        )
+        .await;
     let mut ws = Ws::connect(&app, &token).await;
     let (board, contact_room, task_room, user_room) = (
         format!("pipeline:{pipeline}"),
@@ -676,15 +603,13 @@ async fn tag_rewrites_reach_every_room_as_normal_updates() {
     for room in [&board, &contact_room, &task_room, &user_room] {
         ws.subscribe(room, None).await;
     }
-    let tag = get(&app, &token, "/api/tags?q=vip").await[0].clone();
-    call(
-        &app,
-        &token,
-        Method::PATCH,
-        &format!("/api/tags/{}", tag["id"].as_str().unwrap()),
-        json!({"name": "Premium"}),
-    )
-    .await;
+    let tag = caller.get("/api/tags?q=vip").await[0].clone();
+    caller
+        .patch(
+            &format!("/api/tags/{}", tag["id"].as_str().unwrap()),
+            json!({"name": "Premium"}),
+        )
+        .await;
     // Contacts, companies (no events), deals, tasks; the task's event reaches its room and
     // its assignee's.
     let got = next_events(&mut ws, 6).await;
@@ -705,9 +630,9 @@ async fn tag_rewrites_reach_every_room_as_normal_updates() {
             ("task.updated", task_rooms[1]),
         ]
     );
-    let contact_now = get(&app, &token, &format!("/api/contacts/{cid}")).await;
-    let deal_now = get(&app, &token, &format!("/api/deals/{did}")).await;
-    let task_now = get(&app, &token, &format!("/api/tasks/{tid}")).await;
+    let contact_now = caller.get(&format!("/api/contacts/{cid}")).await;
+    let deal_now = caller.get(&format!("/api/deals/{did}")).await;
+    let task_now = caller.get(&format!("/api/tasks/{tid}")).await;
     assert_eq!(got[0]["data"], contact_now, "the contact as GET shows it");
     assert_eq!(contact_now["tags"], json!(["Premium", "x"]));
     assert_eq!(got[1]["data"], deal_now, "the deal as GET shows it");
@@ -720,14 +645,9 @@ async fn tag_rewrites_reach_every_room_as_normal_updates() {
     assert_eq!(got[4]["data"], task_now, "the task as GET shows it");
     assert_eq!(got[5]["data"], task_now);
     // Deleting the tag: the same once more, each record without it.
-    call(
-        &app,
-        &token,
-        Method::DELETE,
-        &format!("/api/tags/{}", tag["id"].as_str().unwrap()),
-        json!(null),
-    )
-    .await;
+    caller
+        .delete(&format!("/api/tags/{}", tag["id"].as_str().unwrap()))
+        .await;
     let got = next_events(&mut ws, 6).await;
     assert_eq!(got[0]["data"]["tags"], json!(["x"]));
     assert_eq!(
@@ -741,23 +661,22 @@ async fn tag_rewrites_reach_every_room_as_normal_updates() {
 async fn custom_field_changes_reach_subscribers_as_normal_updates() {
     let app = TestApp::spawn().await;
     let (me, token) = app.signed_in(Role::Admin).await;
+    let caller = Caller::new(&app, &token);
     let me = me.user.id.0;
-    let (pipeline, stages) = sales_stages(&app).await;
-    let field = call(
-        &app,
-        &token,
-        Method::POST,
-        "/api/custom-fields",
-        json!({"entityType": "deal", "key": "seats", "type": "TEXT"}),
-    )
-    .await;
+    let (pipeline, stages) = app.sales_stages().await;
+    let field = caller
+        .post(
+            "/api/custom-fields",
+            json!({"entityType": "deal", "key": "seats", "type": "TEXT"}),
+        )
+        .await;
     let fid = field["id"].as_str().unwrap().to_owned();
-    let deal = create_deal(
-        &app,
-        &token,
-        json!({"title": "Seats", "customFields": {"seats": "5"}}),
-    )
-    .await;
+    let deal = caller
+        .post(
+            "/api/deals",
+            json!({"title": "Seats", "customFields": {"seats": "5"}}),
+        )
+        .await;
     let did = deal["id"].as_str().unwrap().to_owned();
     // A value stored under a key before it had a definition (written around the API).
     let legacy = Uuid::now_v7();
@@ -781,16 +700,9 @@ async fn custom_field_changes_reach_subscribers_as_normal_updates() {
     let seats = |from: Value, to: Value| json!({"dealId": did, "field": "customFields.seats", "from": from, "to": to});
 
     // Conversion: TEXT -> NUMBER.
-    call(
-        &app,
-        &token,
-        Method::PATCH,
-        &path,
-        json!({"type": "NUMBER"}),
-    )
-    .await;
+    caller.patch(&path, json!({"type": "NUMBER"})).await;
     let got = ws.events(2).await;
-    let now = get(&app, &token, &deal_path).await;
+    let now = caller.get(&deal_path).await;
     assert_eq!(
         (&got[0]["event"], &got[0]["data"]),
         (&json!("deal.updated"), &now)
@@ -801,55 +713,50 @@ async fn custom_field_changes_reach_subscribers_as_normal_updates() {
     );
     assert_eq!(got[1]["event"], "deal.field.updated");
     assert_eq!(got[1]["data"], seats(json!("5"), json!(5)));
-    // Deactivation hides the value (a new version), activation shows it again.
-    call(
-        &app,
-        &token,
-        Method::PATCH,
-        &path,
-        json!({"isActive": false}),
-    )
-    .await;
-    let got = ws.events(2).await;
-    let now = get(&app, &token, &deal_path).await;
-    assert_eq!(got[0]["data"], now);
-    assert_eq!(
-        (now["customFields"].clone(), now["version"].clone()),
-        (json!({}), json!(3))
-    );
-    assert_eq!(got[1]["data"], seats(json!(5), Value::Null));
-    call(
-        &app,
-        &token,
-        Method::PATCH,
-        &path,
-        json!({"isActive": true}),
-    )
-    .await;
-    let got = ws.events(2).await;
-    assert_eq!(got[0]["data"], get(&app, &token, &deal_path).await);
-    assert_eq!(got[1]["data"], seats(Value::Null, json!(5)));
-    // Deletion removes it.
-    call(&app, &token, Method::DELETE, &path, json!(null)).await;
-    let got = ws.events(2).await;
-    let now = get(&app, &token, &deal_path).await;
-    assert_eq!(got[0]["data"], now);
-    assert_eq!(
-        (now["customFields"].clone(), now["version"].clone()),
-        (json!({}), json!(5))
-    );
-    assert_eq!(got[1]["data"], seats(json!(5), Value::Null));
+    // Deactivation hides the value (a new version), activation shows it again, deletion
+    // removes it.
+    for (method, body, fields, version, change) in [
+        (
+            Method::PATCH,
+            json!({"isActive": false}),
+            json!({}),
+            3,
+            seats(json!(5), Value::Null),
+        ),
+        (
+            Method::PATCH,
+            json!({"isActive": true}),
+            json!({"seats": 5}),
+            4,
+            seats(Value::Null, json!(5)),
+        ),
+        (
+            Method::DELETE,
+            json!(null),
+            json!({}),
+            5,
+            seats(json!(5), Value::Null),
+        ),
+    ] {
+        caller.call(method, &path, body).await;
+        let got = ws.events(2).await;
+        let now = caller.get(&deal_path).await;
+        assert_eq!(got[0]["data"], now);
+        assert_eq!(
+            (now["customFields"].clone(), now["version"].clone()),
+            (fields, json!(version))
+        );
+        assert_eq!(got[1]["data"], change);
+    }
     // Adoption of a value stored before the definition: "42" becomes 42.
-    call(
-        &app,
-        &token,
-        Method::POST,
-        "/api/custom-fields",
-        json!({"entityType": "deal", "key": "legacy", "type": "NUMBER"}),
-    )
-    .await;
+    caller
+        .post(
+            "/api/custom-fields",
+            json!({"entityType": "deal", "key": "legacy", "type": "NUMBER"}),
+        )
+        .await;
     let got = ws.events(2).await;
-    let now = get(&app, &token, &format!("/api/deals/{legacy}")).await;
+    let now = caller.get(&format!("/api/deals/{legacy}")).await;
     assert_eq!(got[0]["data"], now);
     assert_eq!(now["customFields"], json!({"legacy": 42}));
     assert_eq!(
@@ -858,68 +765,49 @@ async fn custom_field_changes_reach_subscribers_as_normal_updates() {
     );
 
     // Contacts get contact.updated, tasks task.updated in their rooms and the assignee's.
-    let plan = call(
-        &app,
-        &token,
-        Method::POST,
-        "/api/custom-fields",
-        json!({"entityType": "contact", "key": "plan", "type": "SELECT", "options": ["a", "b"]}),
-    )
+    let plan = caller.post("/api/custom-fields", json!({"entityType": "contact", "key": "plan", "type": "SELECT", "options": ["a", "b"]}))
     .await;
-    let contact = call(
-        &app,
-        &token,
-        Method::POST,
-        "/api/contacts",
-        json!({"fullName": "Planned", "customFields": {"plan": "b"}}),
-    )
-    .await;
+    let contact = caller
+        .post(
+            "/api/contacts",
+            json!({"fullName": "Planned", "customFields": {"plan": "b"}}),
+        )
+        .await;
     let cid = contact["id"].as_str().unwrap().to_owned();
-    let effort = call(
-        &app,
-        &token,
-        Method::POST,
-        "/api/custom-fields",
-        json!({"entityType": "task", "key": "effort", "type": "NUMBER"}),
-    )
-    .await;
-    let task = call(
-        &app,
-        &token,
-        Method::POST,
-        "/api/tasks",
-        json!({"title": "Estimated", "customFields": {"effort": 3}}),
-    )
-    .await;
+    let effort = caller
+        .post(
+            "/api/custom-fields",
+            json!({"entityType": "task", "key": "effort", "type": "NUMBER"}),
+        )
+        .await;
+    let task = caller
+        .post(
+            "/api/tasks",
+            json!({"title": "Estimated", "customFields": {"effort": 3}}),
+        )
+        .await;
     let tid = task["id"].as_str().unwrap().to_owned();
     ws.subscribe(&format!("contact:{cid}"), None).await;
     ws.subscribe(&format!("task:{tid}"), None).await;
     ws.subscribe(&format!("user:{me}"), None).await;
-    call(
-        &app,
-        &token,
-        Method::PATCH,
-        &format!("/api/custom-fields/{}", plan["id"].as_str().unwrap()),
-        json!({"type": "MULTI_SELECT"}),
-    )
-    .await;
+    caller
+        .patch(
+            &format!("/api/custom-fields/{}", plan["id"].as_str().unwrap()),
+            json!({"type": "MULTI_SELECT"}),
+        )
+        .await;
     let e = ws.event().await;
     assert_eq!(e["event"], "contact.updated");
-    assert_eq!(
-        e["data"],
-        get(&app, &token, &format!("/api/contacts/{cid}")).await
-    );
+    assert_eq!(e["data"], caller.get(&format!("/api/contacts/{cid}")).await);
     assert_eq!(e["data"]["customFields"], json!({"plan": ["b"]}));
-    call(
-        &app,
-        &token,
-        Method::DELETE,
-        &format!("/api/custom-fields/{}", effort["id"].as_str().unwrap()),
-        json!(null),
-    )
-    .await;
+    caller
+        .delete(&format!(
+            "/api/custom-fields/{}",
+            effort["id"].as_str().unwrap()
+        ))
+        .await;
     let got = next_events(&mut ws, 2).await;
-    let now = get(&app, &token, &format!("/api/tasks/{tid}")).await;
+    let now = caller.get(&format!("/api/tasks/{tid}")).await;
     let mut rooms: Vec<&str> = got.iter().map(|e| e["room"].as_str().unwrap()).collect();
     rooms.sort();
     let mut expected = [format!("task:{tid}"), format!("user:{me}")];
@@ -936,9 +824,9 @@ async fn custom_field_changes_reach_subscribers_as_normal_updates() {
 
 #[tokio::test]
 async fn a_rolled_back_write_emits_nothing() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
-    let deal = create_deal(&app, &token, json!({"title": "Before"})).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
+    let caller = Caller::new(&app, &token);
+    let deal = caller.post("/api/deals", json!({"title": "Before"})).await;
     let id: Uuid = deal["id"].as_str().unwrap().parse().unwrap();
     let mut ws = Ws::connect(&app, &token).await;
     ws.subscribe(&format!("deal:{id}"), None).await;
@@ -956,21 +844,17 @@ async fn a_rolled_back_write_emits_nothing() {
     drop(conn);
     // A write refused by If-Match changes nothing and emits nothing.
     let res = app
-        .authed(Method::PATCH, &format!("/api/deals/{id}"), &token)
-        .header("If-Match", "\"42\"")
-        .json(&json!({"title": "Stale"}))
-        .send()
-        .await
-        .unwrap();
+        .patch_if(
+            &format!("/api/deals/{id}"),
+            &token,
+            42,
+            json!({"title": "Stale"}),
+        )
+        .await;
     assert_eq!(res.status(), 412);
-    call(
-        &app,
-        &token,
-        Method::PATCH,
-        &format!("/api/deals/{id}"),
-        json!({"title": "Real"}),
-    )
-    .await;
+    caller
+        .patch(&format!("/api/deals/{id}"), json!({"title": "Real"}))
+        .await;
     let first = ws.event().await;
     assert_eq!(first["event"], "deal.updated");
     assert_eq!(first["data"]["title"], "Real");
@@ -981,26 +865,26 @@ async fn a_rolled_back_write_emits_nothing() {
 
 #[tokio::test]
 async fn resume_replays_exactly_the_missed_events_then_continues_live() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
-    let deal = create_deal(&app, &token, json!({"title": "v1"})).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
+    let caller = Caller::new(&app, &token);
+    let deal = caller.post("/api/deals", json!({"title": "v1"})).await;
     let id = deal["id"].as_str().unwrap().to_owned();
     let room = format!("deal:{id}");
     let path = format!("/api/deals/{id}");
     let mut ws = Ws::connect(&app, &token).await;
     ws.subscribe(&room, None).await;
-    call(&app, &token, Method::PATCH, &path, json!({"title": "v2"})).await;
+    caller.patch(&path, json!({"title": "v2"})).await;
     let seen = ws.events(2).await;
     let last = seq(&seen[1]);
     drop(ws);
 
     for v in ["v3", "v4"] {
-        call(&app, &token, Method::PATCH, &path, json!({"title": v})).await;
+        caller.patch(&path, json!({"title": v})).await;
     }
     let mut ws = Ws::connect(&app, &token).await;
     ws.subscribe(&room, Some(last)).await;
     let replayed = ws.events(4).await;
-    call(&app, &token, Method::PATCH, &path, json!({"title": "v5"})).await;
+    caller.patch(&path, json!({"title": "v5"})).await;
     let live = ws.events(2).await;
     let all: Vec<&Value> = replayed.iter().chain(&live).collect();
     assert!(all.windows(2).all(|w| seq(w[0]) < seq(w[1])));
@@ -1048,18 +932,13 @@ async fn resume_replays_exactly_the_missed_events_then_continues_live() {
 
 #[tokio::test]
 async fn a_since_outside_the_kept_events_asks_the_client_to_reload() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
-    let deal = create_deal(&app, &token, json!({"title": "Old"})).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
+    let caller = Caller::new(&app, &token);
+    let deal = caller.post("/api/deals", json!({"title": "Old"})).await;
     let id = deal["id"].as_str().unwrap();
-    call(
-        &app,
-        &token,
-        Method::PATCH,
-        &format!("/api/deals/{id}"),
-        json!({"title": "Newer"}),
-    )
-    .await;
+    caller
+        .patch(&format!("/api/deals/{id}"), json!({"title": "Newer"}))
+        .await;
     settled(&app).await;
     let mut conn = app.pool.get().await.unwrap();
     let pruned = crm_events::prune(
@@ -1102,7 +981,7 @@ async fn rooms_are_only_for_those_who_may_read_the_record() {
     let (alice, alice_token) = user_without(&app, Role::Manager, own_only.clone()).await;
     let (bob, bob_token) = user_without(&app, Role::Manager, own_only).await;
     let (_, blind_token) = user_without(&app, Role::Manager, vec![Permission::DealsRead]).await;
-    let (pipeline, _) = sales_stages(&app).await;
+    let (pipeline, _) = app.sales_stages().await;
     let alices = create_deal(&app, &alice_token, json!({"title": "Alice's"})).await;
     let alices_id = alices["id"].as_str().unwrap();
     let contact = call(
@@ -1170,8 +1049,9 @@ async fn rooms_are_only_for_those_who_may_read_the_record() {
 async fn a_connection_may_be_in_a_limited_number_of_rooms() {
     let app = TestApp::spawn_realtime(|s| s.max_rooms = 2).await;
     let (me, token) = app.signed_in(Role::Manager).await;
-    let (pipeline, _) = sales_stages(&app).await;
-    let deal = create_deal(&app, &token, json!({"title": "One"})).await;
+    let caller = Caller::new(&app, &token);
+    let (pipeline, _) = app.sales_stages().await;
+    let deal = caller.post("/api/deals", json!({"title": "One"})).await;
     let mut ws = Ws::connect(&app, &token).await;
     ws.subscribe(&format!("pipeline:{pipeline}"), None).await;
     ws.subscribe(&format!("user:{}", me.user.id), None).await;
@@ -1197,7 +1077,7 @@ async fn two_instances_on_one_database_deliver_every_event_once_in_order_both_wa
     let a = TestApp::spawn().await;
     let b = a.another_instance().await;
     let (_, token) = a.signed_in(Role::Manager).await;
-    let (pipeline, _) = sales_stages(&a).await;
+    let (pipeline, _) = a.sales_stages().await;
     let board = format!("pipeline:{pipeline}");
     let mut on_a = Ws::connect(&a, &token).await;
     on_a.subscribe(&board, None).await;
@@ -1276,10 +1156,11 @@ async fn events_arrive_by_the_catch_up_read_when_notifications_are_lost() {
     })
     .await;
     let (_, token) = app.signed_in(Role::Manager).await;
-    let (pipeline, _) = sales_stages(&app).await;
+    let caller = Caller::new(&app, &token);
+    let (pipeline, _) = app.sales_stages().await;
     let mut ws = Ws::connect(&app, &token).await;
     ws.subscribe(&format!("pipeline:{pipeline}"), None).await;
-    let deal = create_deal(&app, &token, json!({"title": "Polled"})).await;
+    let deal = caller.post("/api/deals", json!({"title": "Polled"})).await;
     assert_eq!(ws.event().await["data"], deal);
 }
 
@@ -1287,20 +1168,16 @@ async fn events_arrive_by_the_catch_up_read_when_notifications_are_lost() {
 async fn bursts_larger_than_the_send_queue_are_caught_up_from_the_outbox() {
     let app = TestApp::spawn_realtime(|s| s.send_queue = 8).await;
     let (_, token) = app.signed_in(Role::Admin).await;
-    let (pipeline, stages) = sales_stages(&app).await;
+    let caller = Caller::new(&app, &token);
+    let (pipeline, stages) = app.sales_stages().await;
     let board = format!("pipeline:{pipeline}");
     let description = "lorem ipsum ".repeat(400);
     let items: Vec<Value> = (0..60)
         .map(|i| json!({"title": format!("Fat {i}"), "stageId": stages[2], "description": description}))
         .collect();
-    call(
-        &app,
-        &token,
-        Method::POST,
-        "/api/deals/batch",
-        json!({"items": items}),
-    )
-    .await;
+    caller
+        .post("/api/deals/batch", json!({"items": items}))
+        .await;
     let mut fast = Ws::connect(&app, &token).await;
     fast.subscribe(&board, None).await;
     // Each toggle of the stage type is one transaction with 180 events: far more than the
@@ -1314,7 +1191,7 @@ async fn bursts_larger_than_the_send_queue_are_caught_up_from_the_outbox() {
     for t in 0..toggles {
         let kind = if t % 2 == 0 { "WON" } else { "OPEN" };
         let path = format!("/api/stages/{}", stages[2]);
-        call(&app, &token, Method::PATCH, &path, json!({"type": kind})).await;
+        caller.patch(&path, json!({"type": kind})).await;
     }
     let (mut fast, events) = timeout(Duration::from_secs(120), reader)
         .await
@@ -1329,20 +1206,18 @@ async fn bursts_larger_than_the_send_queue_are_caught_up_from_the_outbox() {
         .filter(|e| e["event"] == "deal.updated")
         .count();
     assert_eq!(updates, 60 * toggles);
-    let marker = create_deal(&app, &token, json!({"title": "Still here"})).await;
+    let marker = caller
+        .post("/api/deals", json!({"title": "Still here"}))
+        .await;
     assert_eq!(fast.event().await["data"], marker);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Liveness, credentials, reminders, shutdown
 
-/// A WebSocket client that never sends a frame (not even a pong): the handshake by hand,
-/// then the raw bytes the server sent.
-async fn silent_client(app: &TestApp, token: &str) -> TcpStream {
+/// The WebSocket handshake by hand on `stream`, which must be upgraded.
+async fn upgrade_by_hand(stream: &mut TcpStream, token: &str) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = TcpStream::connect(&app.base["http://".len()..])
-        .await
-        .unwrap();
     let request = format!(
         "GET /websocket HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
          Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
@@ -1356,6 +1231,15 @@ async fn silent_client(app: &TestApp, token: &str) -> TcpStream {
         head.push(byte[0]);
     }
     assert!(String::from_utf8_lossy(&head).starts_with("HTTP/1.1 101"));
+}
+
+/// A WebSocket client that never sends a frame (not even a pong): the handshake by hand,
+/// then the raw bytes the server sent.
+async fn silent_client(app: &TestApp, token: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(&app.base["http://".len()..])
+        .await
+        .unwrap();
+    upgrade_by_hand(&mut stream, token).await;
     stream
 }
 
@@ -1417,21 +1301,7 @@ async fn stalled_client(app: &TestApp, token: &str, room: &str) -> TcpStream {
         .connect(app.base["http://".len()..].parse().unwrap())
         .await
         .unwrap();
-    let request = format!(
-        "GET /websocket HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
-         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-         Sec-WebSocket-Version: 13\r\nAuthorization: Bearer {token}\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut byte = [0u8; 1];
-        tokio::io::AsyncReadExt::read_exact(&mut stream, &mut byte)
-            .await
-            .unwrap();
-        head.push(byte[0]);
-    }
-    assert!(String::from_utf8_lossy(&head).starts_with("HTTP/1.1 101"));
+    upgrade_by_hand(&mut stream, token).await;
     // A masked text frame, as clients must send.
     let text = json!({"action": "subscribe", "room": room}).to_string();
     let mask = [7u8, 13, 42, 99];
@@ -1457,7 +1327,8 @@ async fn a_client_that_stops_reading_is_cut_off_while_the_others_keep_receiving(
     })
     .await;
     let (_, token) = app.signed_in(Role::Admin).await;
-    let (pipeline, stages) = sales_stages(&app).await;
+    let caller = Caller::new(&app, &token);
+    let (pipeline, stages) = app.sales_stages().await;
     let board = format!("pipeline:{pipeline}");
     let stalled = stalled_client(&app, &token, &board).await;
     let mut healthy = Ws::connect(&app, &token).await;
@@ -1471,14 +1342,9 @@ async fn a_client_that_stops_reading_is_cut_off_while_the_others_keep_receiving(
         let items: Vec<Value> = (0..per_batch)
             .map(|i| json!({"title": format!("Fat {b}-{i}"), "stageId": stages[0], "description": description}))
             .collect();
-        call(
-            &app,
-            &token,
-            Method::POST,
-            "/api/deals/batch",
-            json!({"items": items}),
-        )
-        .await;
+        caller
+            .post("/api/deals/batch", json!({"items": items}))
+            .await;
     }
     let events = timeout(WAIT * 2, reader).await.unwrap().unwrap();
     assert!(
@@ -1564,8 +1430,7 @@ async fn an_expired_access_token_closes_the_socket_with_4001() {
 
 #[tokio::test]
 async fn a_deactivated_user_is_disconnected_on_the_next_subscribe() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let (me, token) = app.signed_in(Role::Manager).await;
     let mut ws = Ws::connect(&app, &token).await;
     ws.subscribe(&format!("user:{}", me.user.id), None).await;
@@ -1588,18 +1453,17 @@ async fn a_task_reminds_its_assignee_once_at_remind_at_and_once_at_due_at() {
     let app = TestApp::spawn_realtime(|s| s.reminder_interval = Duration::from_millis(200)).await;
     let second = app.another_instance().await;
     let (me, token) = app.signed_in(Role::Manager).await;
+    let caller = Caller::new(&app, &token);
     let mut ws = Ws::connect(&app, &token).await;
     ws.subscribe(&format!("user:{}", me.user.id), None).await;
     let remind = chrono::Utc::now() + chrono::TimeDelta::seconds(1);
     let due = remind + chrono::TimeDelta::milliseconds(800);
-    let task = call(
-        &app,
-        &token,
-        Method::POST,
-        "/api/tasks",
-        json!({"title": "Soon", "remindAt": remind, "dueAt": due}),
-    )
-    .await;
+    let task = caller
+        .post(
+            "/api/tasks",
+            json!({"title": "Soon", "remindAt": remind, "dueAt": due}),
+        )
+        .await;
     assert_eq!(ws.event().await["event"], "task.created");
     let reminder = ws.event().await;
     assert_eq!(reminder["event"], "task.reminder");
@@ -1610,14 +1474,7 @@ async fn a_task_reminds_its_assignee_once_at_remind_at_and_once_at_due_at() {
     assert_eq!(due_now["data"]["id"], task["id"]);
     // Both instances run the job; each fired once: the next event is the marker.
     tokio::time::sleep(Duration::from_millis(600)).await;
-    let marker = call(
-        &app,
-        &token,
-        Method::POST,
-        "/api/tasks",
-        json!({"title": "Marker"}),
-    )
-    .await;
+    let marker = caller.post("/api/tasks", json!({"title": "Marker"})).await;
     let next = ws.event().await;
     assert_eq!(next["event"], "task.created");
     assert_eq!(next["data"], marker);
@@ -1644,9 +1501,9 @@ async fn shutdown_closes_sockets_with_1001_and_a_reason() {
 
 #[tokio::test]
 async fn subscribing_again_to_a_room_answers_subscribed_again_and_events_come_once() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
-    let deal = create_deal(&app, &token, json!({"title": "Twice"})).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
+    let caller = Caller::new(&app, &token);
+    let deal = caller.post("/api/deals", json!({"title": "Twice"})).await;
     let id = deal["id"].as_str().unwrap().to_owned();
     let room = format!("deal:{id}");
     let mut ws = Ws::connect(&app, &token).await;
@@ -1659,26 +1516,19 @@ async fn subscribing_again_to_a_room_answers_subscribed_again_and_events_come_on
     for _ in 0..2 {
         assert_eq!(ws.recv().await, json!({"type": "subscribed", "room": room}));
     }
-    call(
-        &app,
-        &token,
-        Method::PATCH,
-        &format!("/api/deals/{id}"),
-        json!({"title": "Once"}),
-    )
-    .await;
+    caller
+        .patch(&format!("/api/deals/{id}"), json!({"title": "Once"}))
+        .await;
     let events = ws.events(2).await;
     assert_eq!(events[0]["event"], "deal.updated");
     assert_eq!(events[1]["event"], "deal.field.updated");
     // Nothing twice: the next event is the marker's.
-    call(
-        &app,
-        &token,
-        Method::PATCH,
-        &format!("/api/deals/{id}"),
-        json!({"description": "marker"}),
-    )
-    .await;
+    caller
+        .patch(
+            &format!("/api/deals/{id}"),
+            json!({"description": "marker"}),
+        )
+        .await;
     let next = ws.event().await;
     assert_eq!(next["event"], "deal.updated");
     assert_eq!(next["data"]["description"], "marker");
@@ -1686,9 +1536,9 @@ async fn subscribing_again_to_a_room_answers_subscribed_again_and_events_come_on
 
 #[tokio::test]
 async fn live_events_resume_within_seconds_of_the_database_coming_back() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
-    let deal = create_deal(&app, &token, json!({"title": "Outage"})).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
+    let caller = Caller::new(&app, &token);
+    let deal = caller.post("/api/deals", json!({"title": "Outage"})).await;
     let id = deal["id"].as_str().unwrap().to_owned();
     let mut ws = Ws::connect(&app, &token).await;
     ws.subscribe(&format!("deal:{id}"), None).await;
@@ -1701,11 +1551,12 @@ async fn live_events_resume_within_seconds_of_the_database_coming_back() {
     // The pool heals at the first checkout; retry the write until it lands.
     loop {
         let res = app
-            .authed(Method::PATCH, &format!("/api/deals/{id}"), &token)
-            .json(&json!({"title": "After"}))
-            .send()
-            .await
-            .unwrap();
+            .patch(
+                &format!("/api/deals/{id}"),
+                &token,
+                json!({"title": "After"}),
+            )
+            .await;
         if res.status().is_success() {
             break;
         }

@@ -23,8 +23,7 @@ async fn create_record(app: &TestApp, token: &str, path: &str, body: &Value) -> 
 
 #[tokio::test]
 async fn two_concurrent_updates_with_the_same_version_let_exactly_one_win() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Admin).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Admin]).await;
     for (path, create, field) in [
         ("/api/contacts", json!({"fullName": "Ann"}), "fullName"),
         ("/api/companies", json!({"name": "Acme"}), "name"),
@@ -44,14 +43,7 @@ async fn two_concurrent_updates_with_the_same_version_let_exactly_one_win() {
         let mut statuses = [a.status().as_u16(), b.status().as_u16()];
         statuses.sort_unstable();
         assert_eq!(statuses, [200, 412], "{path}");
-        let stored: Value = app
-            .authed(Method::GET, &record, &token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let stored: Value = app.get(&record, &token).await.json().await.unwrap();
         assert_eq!(
             stored["data"]["version"], 2,
             "{path}: one write, one version bump"
@@ -61,8 +53,7 @@ async fn two_concurrent_updates_with_the_same_version_let_exactly_one_win() {
 
 #[tokio::test]
 async fn trash_restore_and_purge_leave_the_same_entries_for_every_record_type() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Admin).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Admin]).await;
     for (path, kind, create) in [
         ("/api/contacts", "contact", json!({"fullName": "Ann"})),
         ("/api/companies", "company", json!({"name": "Acme"})),

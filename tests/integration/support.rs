@@ -55,6 +55,16 @@ impl TestApp {
         Self::spawn_with(|_, _| {}).await
     }
 
+    /// Spawns and signs in a new user of each role; their access tokens, in that order.
+    pub async fn spawn_signed_in<const N: usize>(roles: [Role; N]) -> (Self, [String; N]) {
+        let app = Self::spawn().await;
+        let mut tokens = Vec::with_capacity(N);
+        for role in roles {
+            tokens.push(app.signed_in(role).await.1);
+        }
+        (app, tokens.try_into().unwrap())
+    }
+
     /// Spawns with adjusted auth or HTTP settings.
     pub async fn spawn_with(adjust: impl FnOnce(&mut AuthConfig, &mut HttpSettings)) -> Self {
         let db = TestDb::new().await;
@@ -179,6 +189,176 @@ impl TestApp {
         self.request(method, path).bearer_auth(token)
     }
 
+    /// Sends `method path` with a bearer token and, when given, a JSON body.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = self.authed(method, path, token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// Sends `method path` without credentials and, when given, a JSON body.
+    pub async fn send_anonymous(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = self.request(method, path);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// As [`TestApp::send`], guarded by `If-Match: "version"`.
+    pub async fn send_if(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        version: u32,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = self
+            .authed(method, path, token)
+            .header("If-Match", format!("\"{version}\""));
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.unwrap()
+    }
+
+    pub async fn patch_if(&self, path: &str, token: &str, version: u32, body: Value) -> Response {
+        self.send_if(Method::PATCH, path, token, version, Some(body))
+            .await
+    }
+
+    pub async fn delete_if(&self, path: &str, token: &str, version: u32) -> Response {
+        self.send_if(Method::DELETE, path, token, version, None)
+            .await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.send(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Response {
+        self.send(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Response {
+        self.send(Method::PATCH, path, token, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Response {
+        self.send(Method::DELETE, path, token, None).await
+    }
+
+    /// Takes the record at `record` out of the trash.
+    pub async fn restore(&self, record: &str, token: &str) -> Response {
+        let path = format!("{record}/restore");
+        self.send(Method::POST, &path, token, None).await
+    }
+
+    /// GETs `path`, which must answer 200; the whole body.
+    pub async fn get_json(&self, path: &str, token: &str) -> Value {
+        let res = self.get(path, token).await;
+        assert_eq!(res.status(), StatusCode::OK, "GET {path}");
+        res.json().await.unwrap()
+    }
+
+    /// `field` of every item `path` lists.
+    pub async fn strings(&self, path: &str, token: &str, field: &str) -> Vec<String> {
+        strings(&self.get_json(path, token).await, field)
+    }
+
+    /// POSTs `body` to `path`, which must answer 201; the created record.
+    pub async fn create(&self, path: &str, token: &str, body: Value) -> Value {
+        let res = self.post(path, token, body.clone()).await;
+        assert_eq!(res.status(), StatusCode::CREATED, "POST {path} {body}");
+        data(res).await
+    }
+
+    /// POSTs `body` to `path`, which must answer 201 with version 1 at `{path}/{id}`; that
+    /// location and the created record.
+    pub async fn create_located(&self, path: &str, token: &str, body: Value) -> (String, Value) {
+        let res = self.post(path, token, body).await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        assert_eq!(res.headers()["etag"], "\"1\"");
+        let location = res.headers()["location"].to_str().unwrap().to_owned();
+        let record = data(res).await;
+        assert_eq!(location, format!("{path}/{}", id(&record)));
+        (location, record)
+    }
+
+    /// POSTs `items` to `{collection}/batch`, which must answer 200; the status of each item and
+    /// the results in order.
+    pub async fn batch(&self, collection: &str, token: &str, items: Value) -> (Vec<u64>, Value) {
+        let path = format!("{collection}/batch");
+        let res = self.post(&path, token, json!({ "items": items })).await;
+        assert_eq!(res.status(), StatusCode::OK, "POST {path}");
+        let results = data(res).await;
+        let statuses = results
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["status"].as_u64().unwrap())
+            .collect();
+        (statuses, results)
+    }
+
+    /// The activity log of one record, which must answer 200.
+    pub async fn activity(&self, kind: &str, record: &str, token: &str) -> Value {
+        let path = format!("/api/activity?entityType={kind}&entityId={record}");
+        self.get_json(&path, token).await
+    }
+
+    /// Asserts that `token` may create, change, delete, restore and batch nothing at
+    /// `collection`, `record` being one of its records: each is refused with 403 and `body`
+    /// serves as the input of every write.
+    pub async fn assert_writes_forbidden(
+        &self,
+        token: &str,
+        collection: &str,
+        record: &str,
+        body: Value,
+    ) {
+        for (method, path, body) in [
+            (Method::POST, collection.to_owned(), Some(body.clone())),
+            (Method::PATCH, record.to_owned(), Some(body.clone())),
+            (Method::DELETE, record.to_owned(), None),
+            (Method::POST, format!("{record}/restore"), None),
+        ] {
+            let res = self.send(method.clone(), &path, token, body).await;
+            assert_eq!(res.status(), StatusCode::FORBIDDEN, "{method} {path}");
+            assert_problem(res, 403, "forbidden").await;
+        }
+        let batch = format!("{collection}/batch");
+        let res = self.post(&batch, token, json!({"items": [body]})).await;
+        assert_eq!(res.status(), StatusCode::OK, "POST {batch}");
+        assert_eq!(data(res).await[0]["status"], 403, "POST {batch}");
+    }
+
+    /// The default pipeline as the API lists it.
+    pub async fn default_pipeline(&self, token: &str) -> Value {
+        let list = self.get_json("/api/pipelines", token).await;
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["isDefault"] == true)
+            .unwrap()
+            .clone()
+    }
+
     pub async fn create_user(&self, role: Role) -> TestUser {
         self.insert_user(UserBuilder::new(role)).await
     }
@@ -199,8 +379,7 @@ impl TestApp {
         let user = self.insert_user(builder).await;
         let res = self.login(&user.email, &user.password).await;
         assert_eq!(res.status(), StatusCode::OK);
-        let body: Value = res.json().await.unwrap();
-        let token = body["data"]["accessToken"].as_str().unwrap().to_owned();
+        let token = access_token(res).await;
         (user.user.id.0, token)
     }
 
@@ -218,9 +397,17 @@ impl TestApp {
         let user = self.create_user(role).await;
         let res = self.login(&user.email, &user.password).await;
         assert_eq!(res.status(), StatusCode::OK);
-        let body: Value = res.json().await.unwrap();
-        let token = body["data"]["accessToken"].as_str().unwrap().to_owned();
+        let token = access_token(res).await;
         (user, token)
+    }
+
+    /// Takes `permissions` away from the user `id`, as `admin` through the API.
+    pub async fn revoke(&self, admin: &str, id: impl std::fmt::Display, permissions: &[&str]) {
+        let path = format!("/api/users/{id}");
+        let res = self
+            .patch(&path, admin, json!({ "permissionRevokes": permissions }))
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "PATCH {path}");
     }
 
     /// Defines a custom field through the service (as the system), e.g.
@@ -237,6 +424,27 @@ impl TestApp {
         .await
         .unwrap();
         serde_json::to_value(field).unwrap()
+    }
+
+    /// The default pipeline and its stage ids in order (New, Qualified, Proposal, Negotiation,
+    /// Won, Lost).
+    pub async fn sales_stages(&self) -> (uuid::Uuid, Vec<uuid::Uuid>) {
+        use crm_db::schema::{pipelines, stages};
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        let mut conn = self.pool.get().await.unwrap();
+        let rows: Vec<(uuid::Uuid, uuid::Uuid)> = stages::table
+            .inner_join(pipelines::table)
+            .filter(pipelines::is_default.eq(true))
+            .order(stages::position)
+            .select((pipelines::id, stages::id))
+            .load(&mut conn)
+            .await
+            .unwrap();
+        (
+            rows[0].0,
+            rows.into_iter().map(|(_, stage)| stage).collect(),
+        )
     }
 
     pub async fn user_count(&self) -> i64 {
@@ -295,4 +503,29 @@ pub fn refresh_token(res: &Response) -> String {
         .next()
         .unwrap()
         .to_owned()
+}
+
+/// The `data` of a JSON answer.
+pub async fn data(res: Response) -> Value {
+    res.json::<Value>().await.unwrap()["data"].clone()
+}
+
+/// `field` of every item of a list answer, as strings.
+pub fn strings(list: &Value, field: &str) -> Vec<String> {
+    list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item[field].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A record's id.
+pub fn id(record: &Value) -> String {
+    record["id"].as_str().unwrap().to_owned()
+}
+
+/// The access token a login or refresh answer carries.
+pub async fn access_token(res: Response) -> String {
+    data(res).await["accessToken"].as_str().unwrap().to_owned()
 }

@@ -3,25 +3,11 @@
 use crm_core::Role;
 use diesel::sql_types::{Array, Text, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
-use reqwest::{Method, Response};
+use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::support::{TestApp, assert_problem};
-
-async fn send(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> Response {
-    let mut req = app.authed(method, path, token);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    req.send().await.unwrap()
-}
 
 /// A contact and a deal carrying `tags`, inserted directly.
 async fn records(app: &TestApp, tags: &[&str]) -> (Uuid, Uuid) {
@@ -66,7 +52,7 @@ async fn tags_of(app: &TestApp, table: &str, id: Uuid) -> Vec<String> {
 }
 
 async fn registry(app: &TestApp, token: &str) -> Vec<Value> {
-    let res = send(app, Method::GET, "/api/tags", token, None).await;
+    let res = app.get("/api/tags", token).await;
     assert_eq!(res.status(), 200);
     res.json::<Value>().await.unwrap()["data"]
         .as_array()
@@ -83,33 +69,25 @@ fn id_of(tags: &[Value], name: &str) -> String {
 
 #[tokio::test]
 async fn the_registry_lists_usage_counts_from_tasks_contacts_and_deals() {
-    let app = TestApp::spawn().await;
-    let (_, manager) = app.signed_in(Role::Manager).await;
-    let (_, viewer) = app.signed_in(Role::Viewer).await;
+    let (app, [manager, viewer]) = TestApp::spawn_signed_in([Role::Manager, Role::Viewer]).await;
     records(&app, &["VIP", "lead"]).await;
-    send(
-        &app,
-        Method::POST,
+    app.post(
         "/api/tasks",
         &manager,
-        Some(json!({"title": "t", "tags": ["vip"]})),
+        json!({"title": "t", "tags": ["vip"]}),
     )
     .await;
-    let res = send(
-        &app,
-        Method::POST,
-        "/api/tasks",
-        &manager,
-        Some(json!({"title": "gone", "tags": ["vip"]})),
-    )
-    .await;
+    let res = app
+        .post(
+            "/api/tasks",
+            &manager,
+            json!({"title": "gone", "tags": ["vip"]}),
+        )
+        .await;
     let gone: Value = res.json().await.unwrap();
-    send(
-        &app,
-        Method::DELETE,
+    app.delete(
         &format!("/api/tasks/{}", gone["data"]["id"].as_str().unwrap()),
         &manager,
-        None,
     )
     .await;
     let tags = registry(&app, &viewer).await;
@@ -125,76 +103,63 @@ async fn the_registry_lists_usage_counts_from_tasks_contacts_and_deals() {
     assert_eq!(counts, [("lead", 2), ("VIP", 3)]);
     assert_eq!(tags[0]["color"], "#9e9e9e");
     assert_eq!(tags[0]["version"], 1);
-    let res = send(&app, Method::GET, "/api/tags?q=VI", &viewer, None).await;
+    let res = app.get("/api/tags?q=VI", &viewer).await;
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["data"].as_array().unwrap().len(), 1);
-    let res = send(
-        &app,
-        Method::GET,
-        &format!("/api/tags/{}", id_of(&tags, "VIP")),
-        &viewer,
-        None,
-    )
-    .await;
+    let res = app
+        .get(&format!("/api/tags/{}", id_of(&tags, "VIP")), &viewer)
+        .await;
     assert_eq!(res.headers()["etag"], "\"1\"");
 }
 
 #[tokio::test]
 async fn create_rename_merge_and_delete_rewrite_the_records() {
-    let app = TestApp::spawn().await;
-    let (_, manager) = app.signed_in(Role::Manager).await;
+    let (app, [manager]) = TestApp::spawn_signed_in([Role::Manager]).await;
     let (contact, deal) = records(&app, &["vip", "gold", "x"]).await;
-    let res = send(
-        &app,
-        Method::POST,
-        "/api/tags",
-        &manager,
-        Some(json!({"name": "Fresh", "color": "#00FF00"})),
-    )
-    .await;
+    let res = app
+        .post(
+            "/api/tags",
+            &manager,
+            json!({"name": "Fresh", "color": "#00FF00"}),
+        )
+        .await;
     assert_eq!(res.status(), 201);
     assert!(res.headers().contains_key("location"));
     let fresh: Value = res.json().await.unwrap();
     assert_eq!(fresh["data"]["color"], "#00ff00");
     assert_eq!(fresh["data"]["usageCount"], 0);
-    let res = send(
-        &app,
-        Method::POST,
-        "/api/tags",
-        &manager,
-        Some(json!({"name": "fresh"})),
-    )
-    .await;
+    let res = app
+        .post("/api/tags", &manager, json!({"name": "fresh"}))
+        .await;
     assert_problem(res, 409, "duplicate_tag").await;
-    let res = send(
-        &app,
-        Method::POST,
-        "/api/tags",
-        &manager,
-        Some(json!({"name": "c", "color": "green"})),
-    )
-    .await;
+    let res = app
+        .post(
+            "/api/tags",
+            &manager,
+            json!({"name": "c", "color": "green"}),
+        )
+        .await;
     let problem = assert_problem(res, 400, "validation_failed").await;
     assert_eq!(problem["errors"][0]["field"], "color");
 
     let tags = registry(&app, &manager).await;
     let vip = id_of(&tags, "vip");
-    let res = send(
-        &app,
-        Method::PATCH,
-        &format!("/api/tags/{vip}"),
-        &manager,
-        Some(json!({"name": "GOLD"})),
-    )
-    .await;
+    let res = app
+        .patch(
+            &format!("/api/tags/{vip}"),
+            &manager,
+            json!({"name": "GOLD"}),
+        )
+        .await;
     assert_problem(res, 409, "duplicate_tag").await;
     let res = app
-        .authed(Method::PATCH, &format!("/api/tags/{vip}"), &manager)
-        .header("If-Match", "\"1\"")
-        .json(&json!({"name": "Premium"}))
-        .send()
-        .await
-        .unwrap();
+        .patch_if(
+            &format!("/api/tags/{vip}"),
+            &manager,
+            1,
+            json!({"name": "Premium"}),
+        )
+        .await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["etag"], "\"2\"");
     assert_eq!(
@@ -203,14 +168,12 @@ async fn create_rename_merge_and_delete_rewrite_the_records() {
     );
     assert_eq!(tags_of(&app, "deals", deal).await, ["Premium", "gold", "x"]);
 
-    let res = send(
-        &app,
-        Method::GET,
-        &format!("/api/activity?entityType=tag&entityId={vip}"),
-        &manager,
-        None,
-    )
-    .await;
+    let res = app
+        .get(
+            &format!("/api/activity?entityType=tag&entityId={vip}"),
+            &manager,
+        )
+        .await;
     let timeline: Value = res.json().await.unwrap();
     assert_eq!(timeline["data"][0]["type"], "tag.updated");
     assert_eq!(
@@ -219,14 +182,12 @@ async fn create_rename_merge_and_delete_rewrite_the_records() {
     );
     // Each rewritten record's own timeline shows the change, by the acting user.
     for (kind, id) in [("contact", contact), ("deal", deal)] {
-        let res = send(
-            &app,
-            Method::GET,
-            &format!("/api/activity?entityType={kind}&entityId={id}"),
-            &manager,
-            None,
-        )
-        .await;
+        let res = app
+            .get(
+                &format!("/api/activity?entityType={kind}&entityId={id}"),
+                &manager,
+            )
+            .await;
         let timeline: Value = res.json().await.unwrap();
         let entry = &timeline["data"][0];
         assert_eq!(entry["type"], format!("{kind}.updated"), "{timeline}");
@@ -239,50 +200,34 @@ async fn create_rename_merge_and_delete_rewrite_the_records() {
         assert_eq!(id.get_version_num(), 7, "set-based ids are v7 too");
     }
     let gold = id_of(&tags, "gold");
-    let res = send(
-        &app,
-        Method::POST,
-        &format!("/api/tags/{gold}/merge"),
-        &manager,
-        Some(json!({"intoId": vip})),
-    )
-    .await;
+    let res = app
+        .post(
+            &format!("/api/tags/{gold}/merge"),
+            &manager,
+            json!({"intoId": vip}),
+        )
+        .await;
     assert_eq!(res.status(), 200);
     let merged: Value = res.json().await.unwrap();
     assert_eq!(merged["data"]["name"], "Premium");
     assert_eq!(merged["data"]["usageCount"], 2);
     assert_eq!(tags_of(&app, "contacts", contact).await, ["Premium", "x"]);
     assert_problem(
-        send(
-            &app,
-            Method::GET,
-            &format!("/api/tags/{gold}"),
-            &manager,
-            None,
-        )
-        .await,
+        app.get(&format!("/api/tags/{gold}"), &manager).await,
         404,
         "not_found",
     )
     .await;
-    let res = send(
-        &app,
-        Method::POST,
-        &format!("/api/tags/{vip}/merge"),
-        &manager,
-        Some(json!({"intoId": Uuid::now_v7()})),
-    )
-    .await;
+    let res = app
+        .post(
+            &format!("/api/tags/{vip}/merge"),
+            &manager,
+            json!({"intoId": Uuid::now_v7()}),
+        )
+        .await;
     assert_problem(res, 422, "unknown_tag").await;
 
-    let res = send(
-        &app,
-        Method::DELETE,
-        &format!("/api/tags/{vip}"),
-        &manager,
-        None,
-    )
-    .await;
+    let res = app.delete(&format!("/api/tags/{vip}"), &manager).await;
     assert_eq!(res.status(), 204);
     assert_eq!(tags_of(&app, "deals", deal).await, ["x"]);
     let names: Vec<Value> = registry(&app, &manager)
@@ -295,8 +240,7 @@ async fn create_rename_merge_and_delete_rewrite_the_records() {
 
 #[tokio::test]
 async fn viewers_read_the_registry_but_manage_nothing() {
-    let app = TestApp::spawn().await;
-    let (_, viewer) = app.signed_in(Role::Viewer).await;
+    let (app, [viewer]) = TestApp::spawn_signed_in([Role::Viewer]).await;
     records(&app, &["a"]).await;
     let id = id_of(&registry(&app, &viewer).await, "a");
     for (method, path, body) in [
@@ -317,17 +261,16 @@ async fn viewers_read_the_registry_but_manage_nothing() {
         ),
         (Method::DELETE, format!("/api/tags/{id}"), None),
     ] {
-        let res = send(&app, method.clone(), &path, &viewer, body).await;
+        let res = app.send(method.clone(), &path, &viewer, body).await;
         assert_problem(res, 403, "forbidden").await;
     }
-    let res = app.request(Method::GET, "/api/tags").send().await.unwrap();
+    let res = app.send_anonymous(Method::GET, "/api/tags", None).await;
     assert_problem(res, 401, "missing_token").await;
 }
 
 #[tokio::test]
 async fn every_list_filters_by_tag_case_insensitively() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Admin).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Admin]).await;
     for (path, body) in [
         (
             "/api/contacts",
@@ -346,17 +289,12 @@ async fn every_list_filters_by_tag_case_insensitively() {
             json!({"title": "Tagged", "tags": ["Key Account"]}),
         ),
     ] {
-        let res = send(&app, Method::POST, path, &token, Some(body)).await;
+        let res = app.post(path, &token, body).await;
         assert_eq!(res.status(), 201, "{path}");
         for (tag, want) in [("key account", 1), ("KEY ACCOUNT", 1), ("Key", 0)] {
-            let res = send(
-                &app,
-                Method::GET,
-                &format!("{path}?tag={}", tag.replace(' ', "%20")),
-                &token,
-                None,
-            )
-            .await;
+            let res = app
+                .get(&format!("{path}?tag={}", tag.replace(' ', "%20")), &token)
+                .await;
             let body: Value = res.json().await.unwrap();
             assert_eq!(body["meta"]["total"], want, "{path}?tag={tag}: {body}");
         }

@@ -2,45 +2,10 @@
 
 use chrono::{Duration, Utc};
 use crm_core::Role;
-use reqwest::{Method, Response};
+use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, assert_problem};
-
-async fn send(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> Response {
-    let mut req = app.authed(method, path, token);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    req.send().await.unwrap()
-}
-
-async fn create(app: &TestApp, token: &str, body: Value) -> Value {
-    let res = send(app, Method::POST, "/api/tasks", token, Some(body)).await;
-    assert_eq!(res.status(), 201);
-    res.json::<Value>().await.unwrap()["data"].clone()
-}
-
-async fn get_json(app: &TestApp, path: &str, token: &str) -> Value {
-    let res = send(app, Method::GET, path, token, None).await;
-    assert_eq!(res.status(), 200, "{path}");
-    res.json().await.unwrap()
-}
-
-fn titles(body: &Value) -> Vec<String> {
-    body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["title"].as_str().unwrap().to_owned())
-        .collect()
-}
+use crate::support::{TestApp, assert_problem, id, strings};
 
 #[tokio::test]
 async fn a_task_is_created_read_and_changed_with_etags_and_if_match() {
@@ -48,25 +13,9 @@ async fn a_task_is_created_read_and_changed_with_etags_and_if_match() {
     let (me, token) = app.signed_in(Role::Manager).await;
     app.custom_field(json!({"entityType": "task", "key": "budget", "type": "NUMBER"}))
         .await;
-    let res = send(
-        &app,
-        Method::POST,
-        "/api/tasks",
-        &token,
-        Some(
-            json!({"title": "Call Ada", "type": "CALL", "priority": "HIGH", "tags": ["vip"],
-                    "customFields": {"budget": 5}}),
-        ),
-    )
-    .await;
-    assert_eq!(res.status(), 201);
-    assert_eq!(res.headers()["etag"], "\"1\"");
-    let location = res.headers()["location"].to_str().unwrap().to_owned();
-    let task: Value = res.json::<Value>().await.unwrap()["data"].clone();
-    assert_eq!(
-        location,
-        format!("/api/tasks/{}", task["id"].as_str().unwrap())
-    );
+    let body = json!({"title": "Call Ada", "type": "CALL", "priority": "HIGH", "tags": ["vip"],
+                      "customFields": {"budget": 5}});
+    let (location, task) = app.create_located("/api/tasks", &token, body).await;
     assert_eq!(task["status"], "TODO");
     assert_eq!(task["type"], "CALL");
     assert_eq!(task["assignedToId"], json!(me.user.id));
@@ -74,36 +23,32 @@ async fn a_task_is_created_read_and_changed_with_etags_and_if_match() {
     assert_eq!(task["overdue"], false);
     assert_eq!(task["completedAt"], Value::Null);
     assert_eq!(task["deletedAt"], Value::Null);
-    let res = send(&app, Method::GET, &location, &token, None).await;
+    let res = app.get(&location, &token).await;
     assert_eq!(res.headers()["etag"], "\"1\"");
 
     let res = app
-        .authed(Method::PATCH, &location, &token)
-        .header("If-Match", "\"1\"")
-        .json(&json!({"status": "DONE", "description": "done"}))
-        .send()
-        .await
-        .unwrap();
+        .patch_if(
+            &location,
+            &token,
+            1,
+            json!({"status": "DONE", "description": "done"}),
+        )
+        .await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["etag"], "\"2\"");
     let done: Value = res.json::<Value>().await.unwrap()["data"].clone();
     assert!(done["completedAt"].is_string());
     let res = app
-        .authed(Method::PATCH, &location, &token)
-        .header("If-Match", "\"1\"")
-        .json(&json!({"title": "lost update"}))
-        .send()
-        .await
-        .unwrap();
+        .patch_if(&location, &token, 1, json!({"title": "lost update"}))
+        .await;
     assert_problem(res, 412, "version_mismatch").await;
-    let res = send(
-        &app,
-        Method::PATCH,
-        &location,
-        &token,
-        Some(json!({"status": "TODO", "description": null})),
-    )
-    .await;
+    let res = app
+        .patch(
+            &location,
+            &token,
+            json!({"status": "TODO", "description": null}),
+        )
+        .await;
     let reopened: Value = res.json::<Value>().await.unwrap()["data"].clone();
     assert_eq!(reopened["completedAt"], Value::Null);
     assert_eq!(reopened["description"], Value::Null);
@@ -112,8 +57,7 @@ async fn a_task_is_created_read_and_changed_with_etags_and_if_match() {
 
 #[tokio::test]
 async fn invalid_input_is_400_and_unknown_references_are_422() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
     let missing = uuid::Uuid::now_v7();
     for (body, field) in [
         (json!({"title": ""}), "title"),
@@ -121,7 +65,7 @@ async fn invalid_input_is_400_and_unknown_references_are_422() {
         (json!({"title": "t", "customFields": "no"}), "customFields"),
         (json!({"title": "t", "tags": ["x".repeat(51)]}), "tags"),
     ] {
-        let res = send(&app, Method::POST, "/api/tasks", &token, Some(body)).await;
+        let res = app.post("/api/tasks", &token, body).await;
         let problem = assert_problem(res, 400, "validation_failed").await;
         assert_eq!(problem["errors"][0]["field"], field);
     }
@@ -129,7 +73,7 @@ async fn invalid_input_is_400_and_unknown_references_are_422() {
         json!({"title": "t", "status": "LATER"}),
         json!({"title": "t", "bogus": 1}),
     ] {
-        let res = send(&app, Method::POST, "/api/tasks", &token, Some(body)).await;
+        let res = app.post("/api/tasks", &token, body).await;
         assert_problem(res, 400, "invalid_body").await;
     }
     for (field, code) in [
@@ -137,18 +81,13 @@ async fn invalid_input_is_400_and_unknown_references_are_422() {
         ("contactId", "unknown_contact"),
         ("assignedToId", "unknown_user"),
     ] {
-        let res = send(
-            &app,
-            Method::POST,
-            "/api/tasks",
-            &token,
-            Some(json!({"title": "t", field: missing})),
-        )
-        .await;
+        let res = app
+            .post("/api/tasks", &token, json!({"title": "t", field: missing}))
+            .await;
         let problem = assert_problem(res, 422, code).await;
         assert_eq!(problem["errors"][0]["field"], field);
     }
-    let body = get_json(&app, "/api/tasks", &token).await;
+    let body = app.get_json("/api/tasks", &token).await;
     assert_eq!(
         body["meta"]["total"], 0,
         "failed creates leave nothing behind"
@@ -157,8 +96,7 @@ async fn invalid_input_is_400_and_unknown_references_are_422() {
 
 #[tokio::test]
 async fn lists_filter_sort_search_and_page_by_cursor() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
     let now = Utc::now();
     for (title, priority, status, due) in [
         ("Alpha call", "LOW", "TODO", Some(now - Duration::days(2))),
@@ -171,7 +109,7 @@ async fn lists_filter_sort_search_and_page_by_cursor() {
         ("Gamma", "HIGH", "DONE", Some(now - Duration::days(1))),
         ("Delta call", "MEDIUM", "CANCELLED", None),
     ] {
-        create(&app, &token, json!({"title": title, "priority": priority, "status": status, "dueAt": due, "tags": ["T"]})).await;
+        app.create("/api/tasks", &token, json!({"title": title, "priority": priority, "status": status, "dueAt": due, "tags": ["T"]})).await;
     }
     let q = |s: &str| s.replace('+', "%2B");
     let cases: Vec<(String, Vec<&str>)> = vec![
@@ -232,18 +170,23 @@ async fn lists_filter_sort_search_and_page_by_cursor() {
         ),
     ];
     for (query, expected) in cases {
-        let body = get_json(&app, &format!("/api/tasks?{query}"), &token).await;
-        assert_eq!(titles(&body), expected, "{query}");
+        let body = app.get_json(&format!("/api/tasks?{query}"), &token).await;
+        assert_eq!(strings(&body, "title"), expected, "{query}");
         assert_eq!(body["meta"]["total"], expected.len(), "{query}");
     }
-    let first = get_json(&app, "/api/tasks?cursor=&limit=3", &token).await;
-    assert_eq!(titles(&first), ["Alpha call", "Beta 100%", "Gamma"]);
+    let first = app.get_json("/api/tasks?cursor=&limit=3", &token).await;
+    assert_eq!(
+        strings(&first, "title"),
+        ["Alpha call", "Beta 100%", "Gamma"]
+    );
     let next = first["meta"]["nextCursor"].as_str().unwrap();
-    let second = get_json(&app, &format!("/api/tasks?limit=3&cursor={next}"), &token).await;
-    assert_eq!(titles(&second), ["Delta call"]);
+    let second = app
+        .get_json(&format!("/api/tasks?limit=3&cursor={next}"), &token)
+        .await;
+    assert_eq!(strings(&second, "title"), ["Delta call"]);
     assert_eq!(second["meta"]["nextCursor"], Value::Null);
-    let paged = get_json(&app, "/api/tasks?page=2&limit=3", &token).await;
-    assert_eq!(titles(&paged), ["Delta call"]);
+    let paged = app.get_json("/api/tasks?page=2&limit=3", &token).await;
+    assert_eq!(strings(&paged, "title"), ["Delta call"]);
     assert_eq!(paged["meta"], json!({"page": 2, "limit": 3, "total": 4}));
     for query in [
         "sort=bogus",
@@ -255,203 +198,124 @@ async fn lists_filter_sort_search_and_page_by_cursor() {
         "limit=101",
         "color=red",
     ] {
-        let res = send(
-            &app,
-            Method::GET,
-            &format!("/api/tasks?{query}"),
-            &token,
-            None,
-        )
-        .await;
+        let res = app.get(&format!("/api/tasks?{query}"), &token).await;
         assert_eq!(res.status(), 400, "{query}");
     }
 }
 
 #[tokio::test]
 async fn without_tasks_read_all_a_user_sees_only_tasks_they_created_or_are_assigned_to() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let (me, token) = app.signed_in(Role::Manager).await;
-    let res = send(
-        &app,
-        Method::PATCH,
-        &format!("/api/users/{}", me.user.id),
-        &admin,
-        Some(json!({"permissionRevokes": ["tasks.read_all"]})),
-    )
-    .await;
-    assert_eq!(res.status(), 200);
-    let hidden = create(&app, &admin, json!({"title": "hidden"})).await;
-    create(
-        &app,
+    app.revoke(&admin, me.user.id, &["tasks.read_all"]).await;
+    let hidden = app
+        .create("/api/tasks", &admin, json!({"title": "hidden"}))
+        .await;
+    app.create(
+        "/api/tasks",
         &admin,
         json!({"title": "assigned", "assignedToId": me.user.id}),
     )
     .await;
-    create(&app, &token, json!({"title": "mine"})).await;
-    let body = get_json(&app, "/api/tasks", &token).await;
-    assert_eq!(titles(&body), ["assigned", "mine"]);
+    app.create("/api/tasks", &token, json!({"title": "mine"}))
+        .await;
+    let body = app.get_json("/api/tasks", &token).await;
+    assert_eq!(strings(&body, "title"), ["assigned", "mine"]);
     let path = format!("/api/tasks/{}", hidden["id"].as_str().unwrap());
     for method in [Method::GET, Method::PATCH, Method::DELETE] {
         let body = (method == Method::PATCH).then(|| json!({"title": "x"}));
-        let res = send(&app, method.clone(), &path, &token, body).await;
+        let res = app.send(method.clone(), &path, &token, body).await;
         assert_problem(res, 404, "not_found").await;
     }
-    let res = send(
-        &app,
-        Method::GET,
-        &format!(
-            "/api/activity?entityType=task&entityId={}",
-            hidden["id"].as_str().unwrap()
-        ),
-        &token,
-        None,
-    )
-    .await;
+    let res = app
+        .get(
+            &format!(
+                "/api/activity?entityType=task&entityId={}",
+                hidden["id"].as_str().unwrap()
+            ),
+            &token,
+        )
+        .await;
     assert_problem(res, 404, "not_found").await;
-    assert_eq!(
-        get_json(&app, "/api/tasks", &admin).await["meta"]["total"],
-        3
-    );
+    assert_eq!(app.get_json("/api/tasks", &admin).await["meta"]["total"], 3);
 }
 
 #[tokio::test]
 async fn trash_restore_and_permanent_deletion() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
-    let (_, manager) = app.signed_in(Role::Manager).await;
-    let task = create(&app, &manager, json!({"title": "T"})).await;
+    let (app, [admin, manager]) = TestApp::spawn_signed_in([Role::Admin, Role::Manager]).await;
+    let task = app
+        .create("/api/tasks", &manager, json!({"title": "T"}))
+        .await;
     let path = format!("/api/tasks/{}", task["id"].as_str().unwrap());
-    let res = app
-        .authed(Method::DELETE, &path, &manager)
-        .header("If-Match", "\"5\"")
-        .send()
-        .await
-        .unwrap();
+    let res = app.delete_if(&path, &manager, 5).await;
     assert_problem(res, 412, "version_mismatch").await;
-    let res = send(&app, Method::DELETE, &path, &manager, None).await;
+    let res = app.delete(&path, &manager).await;
     assert_eq!(res.status(), 204);
-    assert_problem(
-        send(&app, Method::GET, &path, &manager, None).await,
-        404,
-        "not_found",
-    )
-    .await;
+    assert_problem(app.get(&path, &manager).await, 404, "not_found").await;
     assert_eq!(
-        get_json(&app, "/api/tasks", &manager).await["meta"]["total"],
+        app.get_json("/api/tasks", &manager).await["meta"]["total"],
         0
     );
-    let trash = get_json(&app, "/api/tasks?deleted=true", &manager).await;
-    assert_eq!(titles(&trash), ["T"]);
+    let trash = app.get_json("/api/tasks?deleted=true", &manager).await;
+    assert_eq!(strings(&trash, "title"), ["T"]);
     assert!(trash["data"][0]["deletedAt"].is_string());
-    let res = send(
-        &app,
-        Method::POST,
-        &format!("{path}/restore"),
-        &manager,
-        None,
-    )
-    .await;
+    let res = app.restore(&path, &manager).await;
     assert_eq!(res.status(), 200);
     let restored: Value = res.json().await.unwrap();
     assert_eq!(restored["data"]["deletedAt"], Value::Null);
-    let activity = get_json(
-        &app,
-        &format!(
-            "/api/activity?entityType=task&entityId={}",
-            task["id"].as_str().unwrap()
-        ),
-        &admin,
-    )
-    .await;
-    let kinds: Vec<&str> = activity["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["type"].as_str().unwrap())
-        .collect();
+    let activity = app.activity("task", &id(&task), &admin).await;
+    let kinds = strings(&activity, "type");
     assert_eq!(kinds, ["task.restored", "task.deleted", "task.created"]);
-    let res = send(
-        &app,
-        Method::DELETE,
-        &format!("{path}?permanent=true"),
-        &manager,
-        None,
-    )
-    .await;
+    let res = app
+        .delete(&format!("{path}?permanent=true"), &manager)
+        .await;
     assert_problem(res, 403, "forbidden").await;
-    let res = send(
-        &app,
-        Method::DELETE,
-        &format!("{path}?permanent=true"),
-        &admin,
-        None,
-    )
-    .await;
+    let res = app.delete(&format!("{path}?permanent=true"), &admin).await;
     assert_eq!(res.status(), 204);
-    assert_problem(
-        send(&app, Method::POST, &format!("{path}/restore"), &admin, None).await,
-        404,
-        "not_found",
-    )
-    .await;
+    assert_problem(app.restore(&path, &admin).await, 404, "not_found").await;
 }
 
 #[tokio::test]
 async fn a_batch_commits_valid_items_and_reports_each_failure() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
-    let existing = create(&app, &token, json!({"title": "existing"})).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
+    let existing = app
+        .create("/api/tasks", &token, json!({"title": "existing"}))
+        .await;
     let id = existing["id"].clone();
-    let res = send(
-        &app,
-        Method::POST,
-        "/api/tasks/batch",
-        &token,
-        Some(json!({"items": [
-            {"title": "new"},
-            {"title": ""},
-            {"id": id, "version": 9, "title": "stale"},
-            {"id": id, "version": 1, "priority": "URGENT"},
-            {"title": "t", "dealId": uuid::Uuid::now_v7()},
-        ]})),
-    )
-    .await;
-    assert_eq!(res.status(), 200);
-    let body: Value = res.json().await.unwrap();
-    let statuses: Vec<u64> = body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["status"].as_u64().unwrap())
-        .collect();
+    let (statuses, results) = app
+        .batch(
+            "/api/tasks",
+            &token,
+            json!([
+                {"title": "new"},
+                {"title": ""},
+                {"id": id, "version": 9, "title": "stale"},
+                {"id": id, "version": 1, "priority": "URGENT"},
+                {"title": "t", "dealId": uuid::Uuid::now_v7()},
+            ]),
+        )
+        .await;
     assert_eq!(statuses, [201, 400, 412, 200, 422]);
-    assert_eq!(body["data"][3]["data"]["priority"], "URGENT");
-    assert_eq!(body["data"][4]["problem"]["code"], "unknown_deal");
-    let list = get_json(&app, "/api/tasks", &token).await;
-    assert_eq!(titles(&list), ["existing", "new"]);
+    assert_eq!(results[3]["data"]["priority"], "URGENT");
+    assert_eq!(results[4]["problem"]["code"], "unknown_deal");
+    let list = app.get_json("/api/tasks", &token).await;
+    assert_eq!(strings(&list, "title"), ["existing", "new"]);
 }
 
 #[tokio::test]
 async fn changes_are_on_the_task_timeline() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Manager).await;
-    let task = create(&app, &token, json!({"title": "T"})).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
+    let task = app
+        .create("/api/tasks", &token, json!({"title": "T"}))
+        .await;
     let id = task["id"].as_str().unwrap();
-    send(
-        &app,
-        Method::PATCH,
+    app.patch(
         &format!("/api/tasks/{id}"),
         &token,
-        Some(json!({"title": "U", "type": "EMAIL"})),
+        json!({"title": "U", "type": "EMAIL"}),
     )
     .await;
-    let body = get_json(
-        &app,
-        &format!("/api/activity?entityType=task&entityId={id}"),
-        &token,
-    )
-    .await;
+    let body = app.activity("task", id, &token).await;
     let entries = body["data"].as_array().unwrap();
     assert_eq!(entries[0]["type"], "task.updated");
     assert_eq!(
@@ -464,35 +328,14 @@ async fn changes_are_on_the_task_timeline() {
 
 #[tokio::test]
 async fn a_viewer_reads_tasks_but_writes_nothing() {
-    let app = TestApp::spawn().await;
-    let (_, manager) = app.signed_in(Role::Manager).await;
-    let (_, viewer) = app.signed_in(Role::Viewer).await;
-    let task = create(&app, &manager, json!({"title": "T"})).await;
+    let (app, [manager, viewer]) = TestApp::spawn_signed_in([Role::Manager, Role::Viewer]).await;
+    let task = app
+        .create("/api/tasks", &manager, json!({"title": "T"}))
+        .await;
     let path = format!("/api/tasks/{}", task["id"].as_str().unwrap());
-    assert_eq!(get_json(&app, &path, &viewer).await["data"]["title"], "T");
-    for (method, path, body) in [
-        (
-            Method::POST,
-            "/api/tasks".to_owned(),
-            Some(json!({"title": "x"})),
-        ),
-        (Method::PATCH, path.clone(), Some(json!({"title": "x"}))),
-        (Method::DELETE, path.clone(), None),
-        (Method::POST, format!("{path}/restore"), None),
-    ] {
-        let res = send(&app, method.clone(), &path, &viewer, body).await;
-        assert_problem(res, 403, "forbidden").await;
-    }
-    let res = send(
-        &app,
-        Method::POST,
-        "/api/tasks/batch",
-        &viewer,
-        Some(json!({"items": [{"title": "x"}]})),
-    )
-    .await;
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(body["data"][0]["status"], 403);
-    let res = app.request(Method::GET, "/api/tasks").send().await.unwrap();
+    assert_eq!(app.get_json(&path, &viewer).await["data"]["title"], "T");
+    app.assert_writes_forbidden(&viewer, "/api/tasks", &path, json!({"title": "x"}))
+        .await;
+    let res = app.send_anonymous(Method::GET, "/api/tasks", None).await;
     assert_problem(res, 401, "missing_token").await;
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crm_core::Role;
-use reqwest::Method;
+
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -105,23 +105,17 @@ async fn a_bad_head_after_good_requests_on_one_connection_ends_with_its_problem(
 
 #[tokio::test]
 async fn a_query_string_over_the_limit_gets_414_problem_json() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Admin).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let path = format!("/api/contacts?q={}", "a".repeat(9 * 1024));
-    let res = app.authed(Method::GET, &path, &token).send().await.unwrap();
+    let res = app.get(&path, &token).await;
     assert_problem(res, 414, "uri_too_long").await;
-    let res = app
-        .authed(Method::GET, "/api/contacts?q=ada", &token)
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/api/contacts?q=ada", &token).await;
     assert_eq!(res.status(), 200);
 }
 
 #[tokio::test]
 async fn huge_lists_in_a_body_are_refused_by_count_and_change_nothing() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Admin).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Admin]).await;
     app.custom_field(json!({
         "entityType": "contact", "key": "level", "name": "Level", "type": "MULTI_SELECT",
         "options": ["bronze", "silver", "gold"]
@@ -150,42 +144,30 @@ async fn huge_lists_in_a_body_are_refused_by_count_and_change_nothing() {
         ),
         ("/api/contacts/batch", json!({"items": batch}), "items"),
     ] {
-        let res = app
-            .authed(Method::POST, path, &token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let res = app.post(path, &token, body).await;
         let problem = assert_problem(res, 400, "validation_failed").await;
         let errors = problem["errors"].as_array().unwrap();
         assert!(errors.len() <= 50, "{path}: {} errors", errors.len());
         assert_eq!(errors[0]["field"], field, "{problem}");
     }
-    let list: Value = app
-        .authed(Method::GET, "/api/contacts", &token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get("/api/contacts", &token).await.json().await.unwrap();
     assert_eq!(list["meta"]["total"], 0);
 }
 
 #[tokio::test]
 async fn many_bad_options_get_one_error_not_one_per_option() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Admin).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let options: Vec<&str> = (0..100_000).map(|_| "").collect();
     let res = app
-        .authed(Method::POST, "/api/custom-fields", &token)
-        .json(&json!({
-            "entityType": "deal", "key": "many", "name": "Many", "type": "SELECT",
-            "options": options
-        }))
-        .send()
-        .await
-        .unwrap();
+        .post(
+            "/api/custom-fields",
+            &token,
+            json!({
+                "entityType": "deal", "key": "many", "name": "Many", "type": "SELECT",
+                "options": options
+            }),
+        )
+        .await;
     let problem = assert_problem(res, 400, "validation_failed").await;
     assert_eq!(problem["errors"].as_array().unwrap().len(), 1, "{problem}");
     assert_eq!(problem["errors"][0]["field"], "options");

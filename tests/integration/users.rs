@@ -4,7 +4,7 @@ use crm_core::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, assert_problem};
+use crate::support::{TestApp, assert_problem, strings};
 
 #[tokio::test]
 async fn every_user_endpoint_enforces_the_permission_matrix() {
@@ -67,22 +67,16 @@ async fn every_user_endpoint_enforces_the_permission_matrix() {
             ),
         ];
         for (method, path, body, status) in cases {
-            let mut req = app.authed(method.clone(), &path, &token);
-            if let Some(body) = &body {
-                req = req.json(body);
-            }
-            let res = req.send().await.unwrap();
+            let res = app.send(method.clone(), &path, &token, body.clone()).await;
             assert_eq!(res.status().as_u16(), status, "{role:?} {method} {path}");
             if status == 403 {
                 assert_problem(res, 403, "forbidden").await;
             }
             // Without a token every one of them is 401.
-            let mut anonymous = app.request(method.clone(), &path);
-            if let Some(body) = &body {
-                anonymous = anonymous.json(body);
-            }
             assert_eq!(
-                anonymous.send().await.unwrap().status(),
+                app.send_anonymous(method.clone(), &path, body.clone())
+                    .await
+                    .status(),
                 StatusCode::UNAUTHORIZED,
                 "{method} {path}"
             );
@@ -96,51 +90,17 @@ async fn users_read_own_record_and_change_only_their_names() {
     let (me, token) = app.signed_in(Role::Viewer).await;
     // A revoked users.read still leaves one's own record readable.
     let (_, admin) = app.signed_in(Role::Admin).await;
-    app.authed(Method::PATCH, &format!("/api/users/{}", me.user.id), &admin)
-        .json(&json!({"permissionRevokes": ["users.read"]}))
-        .send()
-        .await
-        .unwrap();
+    app.revoke(&admin, me.user.id, &["users.read"]).await;
     let path = format!("/api/users/{}", me.user.id);
-    assert_eq!(
-        app.authed(Method::GET, &path, &token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_problem(
-        app.authed(Method::GET, "/api/users", &token)
-            .send()
-            .await
-            .unwrap(),
-        403,
-        "forbidden",
-    )
-    .await;
+    assert_eq!(app.get(&path, &token).await.status(), 200);
+    assert_problem(app.get("/api/users", &token).await, 403, "forbidden").await;
     let res = app
-        .authed(Method::PATCH, &path, &token)
-        .json(&json!({"firstName": "Grace"}))
-        .send()
-        .await
-        .unwrap();
+        .patch(&path, &token, json!({"firstName": "Grace"}))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
-    let res = app
-        .authed(Method::PATCH, &path, &token)
-        .json(&json!({"role": "ADMIN"}))
-        .send()
-        .await
-        .unwrap();
+    let res = app.patch(&path, &token, json!({"role": "ADMIN"})).await;
     assert_problem(res, 403, "forbidden").await;
-    let me_now: Value = app
-        .authed(Method::GET, "/api/auth/me", &token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me_now: Value = app.get("/api/auth/me", &token).await.json().await.unwrap();
     assert_eq!(me_now["data"]["role"], "VIEWER");
     assert_eq!(me_now["data"]["firstName"], "Grace");
     assert!(
@@ -153,17 +113,17 @@ async fn users_read_own_record_and_change_only_their_names() {
 
 #[tokio::test]
 async fn create_answers_201_with_location_and_etag_and_refuses_duplicates() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Admin).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let res = app
-        .authed(Method::POST, "/api/users", &token)
-        .json(&json!({
-            "email": "Grace@Example.com", "password": "long enough pw", "role": "MANAGER",
-            "firstName": "Grace", "lastName": "Hopper", "permissionGrants": ["pipelines.manage"]
-        }))
-        .send()
-        .await
-        .unwrap();
+        .post(
+            "/api/users",
+            &token,
+            json!({
+                "email": "Grace@Example.com", "password": "long enough pw", "role": "MANAGER",
+                "firstName": "Grace", "lastName": "Hopper", "permissionGrants": ["pipelines.manage"]
+            }),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let location = res.headers()["location"].to_str().unwrap().to_owned();
     assert_eq!(res.headers()["etag"], "\"1\"");
@@ -184,95 +144,49 @@ async fn create_answers_201_with_location_and_etag_and_refuses_duplicates() {
             .unwrap()
             .contains(&json!("pipelines.manage"))
     );
-    let fetched: Value = app
-        .authed(Method::GET, &location, &token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let fetched: Value = app.get(&location, &token).await.json().await.unwrap();
     assert_eq!(fetched["data"], body["data"]);
     let res = app
-        .authed(Method::POST, "/api/users", &token)
-        .json(
-            &json!({"email": "GRACE@example.COM", "password": "long enough pw", "role": "VIEWER"}),
+        .post(
+            "/api/users",
+            &token,
+            json!({"email": "GRACE@example.COM", "password": "long enough pw", "role": "VIEWER"}),
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     let problem = assert_problem(res, 409, "duplicate_email").await;
     assert_eq!(problem["errors"][0]["field"], "email");
     let res = app
-        .authed(
-            Method::GET,
-            &format!("/api/users/{}", uuid::Uuid::now_v7()),
-            &token,
-        )
-        .send()
-        .await
-        .unwrap();
+        .get(&format!("/api/users/{}", uuid::Uuid::now_v7()), &token)
+        .await;
     assert_problem(res, 404, "not_found").await;
 }
 
 #[tokio::test]
 async fn if_match_guards_updates_and_deletes() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Admin).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let target = app.create_user(Role::Viewer).await;
     let path = format!("/api/users/{}", target.user.id);
     let res = app
-        .authed(Method::PATCH, &path, &token)
-        .header("if-match", "\"7\"")
-        .json(&json!({"firstName": "Nope"}))
-        .send()
-        .await
-        .unwrap();
+        .patch_if(&path, &token, 7, json!({"firstName": "Nope"}))
+        .await;
     assert_problem(res, 412, "version_mismatch").await;
-    let res = app
-        .authed(Method::DELETE, &path, &token)
-        .header("if-match", "\"7\"")
-        .send()
-        .await
-        .unwrap();
+    let res = app.delete_if(&path, &token, 7).await;
     assert_problem(res, 412, "version_mismatch").await;
-    let current: Value = app
-        .authed(Method::GET, &path, &token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let current: Value = app.get(&path, &token).await.json().await.unwrap();
     assert_eq!(current["data"]["firstName"], "Test");
     let res = app
-        .authed(Method::PATCH, &path, &token)
-        .header("if-match", "\"1\"")
-        .json(&json!({"firstName": "Yes"}))
-        .send()
-        .await
-        .unwrap();
+        .patch_if(&path, &token, 1, json!({"firstName": "Yes"}))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["etag"], "\"2\"");
-    let res = app
-        .authed(Method::DELETE, &path, &token)
-        .header("if-match", "\"2\"")
-        .send()
-        .await
-        .unwrap();
+    let res = app.delete_if(&path, &token, 2).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    assert_problem(
-        app.authed(Method::GET, &path, &token).send().await.unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
+    assert_problem(app.get(&path, &token).await, 404, "not_found").await;
 }
 
 #[tokio::test]
 async fn concurrent_conflicting_updates_let_exactly_one_win() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Admin).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let target = app.create_user(Role::Viewer).await;
     let path = format!("/api/users/{}", target.user.id);
     let send = |name: &'static str| {
@@ -293,85 +207,43 @@ async fn the_last_active_admin_is_protected_over_http() {
     let (admin, token) = app.signed_in(Role::Admin).await;
     let path = format!("/api/users/{}", admin.user.id);
     for body in [json!({"role": "MANAGER"}), json!({"isActive": false})] {
-        let res = app
-            .authed(Method::PATCH, &path, &token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let res = app.patch(&path, &token, body).await;
         assert_problem(res, 409, "last_admin").await;
     }
-    assert_problem(
-        app.authed(Method::DELETE, &path, &token)
-            .send()
-            .await
-            .unwrap(),
-        409,
-        "last_admin",
-    )
-    .await;
+    assert_problem(app.delete(&path, &token).await, 409, "last_admin").await;
     // An inactive admin does not count as the spare.
     let spare = app.create_user(Role::Admin).await;
-    app.authed(
-        Method::PATCH,
+    app.patch(
         &format!("/api/users/{}", spare.user.id),
         &token,
+        json!({"isActive": false}),
     )
-    .json(&json!({"isActive": false}))
-    .send()
-    .await
-    .unwrap();
-    let res = app
-        .authed(Method::PATCH, &path, &token)
-        .json(&json!({"role": "VIEWER"}))
-        .send()
-        .await
-        .unwrap();
+    .await;
+    let res = app.patch(&path, &token, json!({"role": "VIEWER"})).await;
     assert_problem(res, 409, "last_admin").await;
-    let me: Value = app
-        .authed(Method::GET, "/api/auth/me", &token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = app.get("/api/auth/me", &token).await.json().await.unwrap();
     assert_eq!(me["data"]["role"], "ADMIN");
 }
 
 #[tokio::test]
 async fn lists_page_sort_search_and_filter() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.signed_in(Role::Admin).await;
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Admin]).await;
     for _ in 0..3 {
         app.create_user(Role::Viewer).await;
     }
     let page: Value = app
-        .authed(Method::GET, "/api/users?limit=2&page=1&sort=-email", &token)
-        .send()
+        .get("/api/users?limit=2&page=1&sort=-email", &token)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(page["meta"], json!({"page": 1, "limit": 2, "total": 4}));
-    let emails: Vec<&str> = page["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["email"].as_str().unwrap())
-        .collect();
+    let emails = strings(&page, "email");
     assert_eq!(emails.len(), 2);
     assert!(emails[0] > emails[1]);
     let viewers: Value = app
-        .authed(
-            Method::GET,
-            "/api/users?role=VIEWER&q=VIEWER-&isActive=true",
-            &token,
-        )
-        .send()
+        .get("/api/users?role=VIEWER&q=VIEWER-&isActive=true", &token)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

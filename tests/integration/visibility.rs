@@ -3,7 +3,6 @@
 
 use crm_core::{Permission, Role};
 use crm_testkit::UserBuilder;
-use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -16,73 +15,40 @@ const READ_ALL: [Permission; 4] = [
     Permission::TasksReadAll,
 ];
 
-async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> reqwest::Response {
-    app.authed(Method::POST, path, token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn created(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
-    let res = post(app, token, path, body.clone()).await;
-    assert_eq!(res.status(), StatusCode::CREATED, "{path} {body}");
-    res.json::<Value>().await.unwrap()["data"].clone()
-}
-
-async fn get(app: &TestApp, token: &str, path: &str) -> Value {
-    let res = app.authed(Method::GET, path, token).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::OK, "{path}");
-    res.json().await.unwrap()
-}
-
-async fn default_pipeline(app: &TestApp, token: &str) -> Value {
-    let list = get(app, token, "/api/pipelines").await;
-    list["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["isDefault"] == true)
-        .unwrap()
-        .clone()
-}
-
 /// The first stage's count and totals as `user` sees them.
 async fn first_stage(app: &TestApp, token: &str, pipeline: &str) -> (i64, Value) {
-    let summary = get(app, token, &format!("/api/pipelines/{pipeline}/summary")).await;
+    let summary = app
+        .get_json(&format!("/api/pipelines/{pipeline}/summary"), token)
+        .await;
     let stage = &summary["data"][0];
     (stage["count"].as_i64().unwrap(), stage["totals"].clone())
 }
 
 #[tokio::test]
 async fn the_pipeline_summary_counts_and_sums_only_visible_deals() {
-    let app = TestApp::spawn().await;
-    let (_, manager) = app.signed_in(Role::Manager).await;
+    let (app, [manager]) = TestApp::spawn_signed_in([Role::Manager]).await;
     let (me, limited) = app
         .signed_in_as(UserBuilder::new(Role::Manager).revoke(READ_ALL))
         .await;
-    let pipeline = default_pipeline(&app, &manager).await;
+    let pipeline = app.default_pipeline(&manager).await;
     let p = pipeline["id"].as_str().unwrap();
     for (title, amount) in [("Hidden one", "100.10"), ("Hidden two", "200.00")] {
-        created(
-            &app,
-            &manager,
+        app.create(
             "/api/deals",
+            &manager,
             json!({"title": title, "amount": amount, "currency": "USD"}),
         )
         .await;
     }
-    created(
-        &app,
-        &manager,
+    app.create(
         "/api/deals",
+        &manager,
         json!({"title": "Assigned", "amount": "7.50", "currency": "EUR", "assignedToId": me}),
     )
     .await;
-    created(
-        &app,
-        &limited,
+    app.create(
         "/api/deals",
+        &limited,
         json!({"title": "Own", "amount": "5.00", "currency": "USD"}),
     )
     .await;
@@ -102,7 +68,9 @@ async fn the_pipeline_summary_counts_and_sums_only_visible_deals() {
     let (_, viewer) = app
         .signed_in_as(UserBuilder::new(Role::Viewer).revoke(READ_ALL))
         .await;
-    let summary = get(&app, &viewer, &format!("/api/pipelines/{p}/summary")).await;
+    let summary = app
+        .get_json(&format!("/api/pipelines/{p}/summary"), &viewer)
+        .await;
     let stages = summary["data"].as_array().unwrap();
     assert_eq!(stages.len(), pipeline["stages"].as_array().unwrap().len());
     assert!(
@@ -114,49 +82,50 @@ async fn the_pipeline_summary_counts_and_sums_only_visible_deals() {
 
 #[tokio::test]
 async fn the_feed_leaves_out_entries_of_records_the_reader_cannot_see() {
-    let app = TestApp::spawn().await;
-    let (_, admin) = app.signed_in(Role::Admin).await;
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
     let (me, viewer) = app
         .signed_in_as(UserBuilder::new(Role::Viewer).revoke(READ_ALL))
         .await;
-    let hidden_deal = created(&app, &admin, "/api/deals", json!({"title": "Secret"})).await;
-    let seen_deal = created(
-        &app,
-        &admin,
-        "/api/deals",
-        json!({"title": "Theirs", "assignedToId": me}),
-    )
-    .await;
-    let hidden_contact = created(
-        &app,
-        &admin,
-        "/api/contacts",
-        json!({"fullName": "Hidden Person", "email": "hidden@example.com"}),
-    )
-    .await;
-    let seen_contact = created(
-        &app,
-        &admin,
-        "/api/contacts",
-        json!({"fullName": "Owned Person", "ownerId": me}),
-    )
-    .await;
-    let hidden_company = created(
-        &app,
-        &admin,
-        "/api/companies",
-        json!({"name": "Hidden Ltd"}),
-    )
-    .await;
-    let hidden_task = created(&app, &admin, "/api/tasks", json!({"title": "Secret task"})).await;
-    let seen_task = created(
-        &app,
-        &admin,
-        "/api/tasks",
-        json!({"title": "Their task", "assignedToId": me}),
-    )
-    .await;
-    let pipeline = created(&app, &admin, "/api/pipelines", json!({"name": "Partners"})).await;
+    let hidden_deal = app
+        .create("/api/deals", &admin, json!({"title": "Secret"}))
+        .await;
+    let seen_deal = app
+        .create(
+            "/api/deals",
+            &admin,
+            json!({"title": "Theirs", "assignedToId": me}),
+        )
+        .await;
+    let hidden_contact = app
+        .create(
+            "/api/contacts",
+            &admin,
+            json!({"fullName": "Hidden Person", "email": "hidden@example.com"}),
+        )
+        .await;
+    let seen_contact = app
+        .create(
+            "/api/contacts",
+            &admin,
+            json!({"fullName": "Owned Person", "ownerId": me}),
+        )
+        .await;
+    let hidden_company = app
+        .create("/api/companies", &admin, json!({"name": "Hidden Ltd"}))
+        .await;
+    let hidden_task = app
+        .create("/api/tasks", &admin, json!({"title": "Secret task"}))
+        .await;
+    let seen_task = app
+        .create(
+            "/api/tasks",
+            &admin,
+            json!({"title": "Their task", "assignedToId": me}),
+        )
+        .await;
+    let pipeline = app
+        .create("/api/pipelines", &admin, json!({"name": "Partners"}))
+        .await;
 
     let entity_ids = |feed: &Value| -> Vec<String> {
         feed["data"]
@@ -166,8 +135,8 @@ async fn the_feed_leaves_out_entries_of_records_the_reader_cannot_see() {
             .map(|e| e["entityId"].as_str().unwrap().to_owned())
             .collect()
     };
-    let all = entity_ids(&get(&app, &admin, "/api/activity?limit=100").await);
-    let visible = entity_ids(&get(&app, &viewer, "/api/activity?limit=100").await);
+    let all = entity_ids(&app.get_json("/api/activity?limit=100", &admin).await);
+    let visible = entity_ids(&app.get_json("/api/activity?limit=100", &viewer).await);
     for record in [
         &hidden_deal,
         &seen_deal,
@@ -192,7 +161,9 @@ async fn the_feed_leaves_out_entries_of_records_the_reader_cannot_see() {
             "{hidden}"
         );
     }
-    let deals_only = get(&app, &viewer, "/api/activity?entityType=deal&limit=100").await;
+    let deals_only = app
+        .get_json("/api/activity?entityType=deal&limit=100", &viewer)
+        .await;
     assert_eq!(
         entity_ids(&deals_only),
         vec![seen_deal["id"].as_str().unwrap().to_owned()]
@@ -201,26 +172,19 @@ async fn the_feed_leaves_out_entries_of_records_the_reader_cannot_see() {
 
 #[tokio::test]
 async fn linking_to_an_invisible_record_answers_as_for_a_missing_one() {
-    let app = TestApp::spawn().await;
-    let (_, manager) = app.signed_in(Role::Manager).await;
+    let (app, [manager]) = TestApp::spawn_signed_in([Role::Manager]).await;
     let (_, limited) = app
         .signed_in_as(UserBuilder::new(Role::Manager).revoke(READ_ALL))
         .await;
-    let deal = created(&app, &manager, "/api/deals", json!({"title": "Not yours"})).await;
-    let contact = created(
-        &app,
-        &manager,
-        "/api/contacts",
-        json!({"fullName": "Not Yours"}),
-    )
-    .await;
-    let company = created(
-        &app,
-        &manager,
-        "/api/companies",
-        json!({"name": "Not Yours"}),
-    )
-    .await;
+    let deal = app
+        .create("/api/deals", &manager, json!({"title": "Not yours"}))
+        .await;
+    let contact = app
+        .create("/api/contacts", &manager, json!({"fullName": "Not Yours"}))
+        .await;
+    let company = app
+        .create("/api/companies", &manager, json!({"name": "Not Yours"}))
+        .await;
     let missing = Uuid::now_v7().to_string();
     let cases = [
         (
@@ -263,14 +227,14 @@ async fn linking_to_an_invisible_record_answers_as_for_a_missing_one() {
         for id in [record["id"].as_str().unwrap(), missing.as_str()] {
             let mut body = base.clone();
             body[field] = json!(id);
-            assert_problem(post(&app, &limited, path, body).await, 422, code).await;
+            assert_problem(app.post(path, &limited, body).await, 422, code).await;
         }
         // The same link is fine for someone who can read the record.
         let mut body = base.clone();
         body[field] = record["id"].clone();
-        created(&app, &manager, path, body).await;
+        app.create(path, &manager, body).await;
     }
     // Nothing was created by the refused calls.
-    let tasks = get(&app, &limited, "/api/tasks").await;
+    let tasks = app.get_json("/api/tasks", &limited).await;
     assert_eq!(tasks["data"], json!([]));
 }

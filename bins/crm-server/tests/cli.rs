@@ -33,6 +33,30 @@ fn server() -> Command {
     cmd
 }
 
+/// The server on the database at `url`, with the JWT secret every instance here shares.
+fn on_database(url: &str) -> Command {
+    let mut cmd = server();
+    cmd.env("DATABASE_URL", url).env("CRM_JWT_SECRET", SECRET);
+    cmd
+}
+
+/// Runs `seed-demo` with `args` twice on `db`, each run succeeding (the second adds as much
+/// again).
+fn seed_demo_twice(db: &TestDb, args: &[&str]) {
+    for _ in 0..2 {
+        let out = on_database(db.url())
+            .arg("seed-demo")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 struct Running {
     child: Child,
     base: String,
@@ -218,10 +242,8 @@ async fn without_database_url_it_runs_its_own_postgres_reuses_it_and_stops_it() 
 #[tokio::test]
 async fn with_database_url_it_bootstraps_the_admin_from_the_environment() {
     let db = TestDb::new().await;
-    let mut cmd = server();
-    cmd.env("DATABASE_URL", db.url())
-        .env("CRM_JWT_SECRET", SECRET)
-        .env("CRM_ADMIN_EMAIL", "Boss@Example.com")
+    let mut cmd = on_database(db.url());
+    cmd.env("CRM_ADMIN_EMAIL", "Boss@Example.com")
         .env("CRM_ADMIN_PASSWORD", "a long admin password");
     let mut running = Running::start(cmd);
     running.wait_ready().await;
@@ -239,13 +261,7 @@ async fn with_database_url_it_bootstraps_the_admin_from_the_environment() {
 #[tokio::test]
 async fn migrate_and_create_admin_work_from_the_command_line() {
     let db = TestDb::new().await;
-    let run = |args: &[&str]| {
-        let mut cmd = server();
-        cmd.env("DATABASE_URL", db.url())
-            .env("CRM_JWT_SECRET", SECRET)
-            .args(args);
-        cmd.output().unwrap()
-    };
+    let run = |args: &[&str]| on_database(db.url()).args(args).output().unwrap();
     assert!(run(&["migrate"]).status.success());
     let out = run(&[
         "create-admin",
@@ -330,31 +346,21 @@ async fn seed_demo_adds_consistent_data_and_can_run_twice() {
     }
 
     let db = TestDb::new().await;
-    for _ in 0..2 {
-        let out = server()
-            .env("DATABASE_URL", db.url())
-            .env("CRM_JWT_SECRET", SECRET)
-            .args([
-                "seed-demo",
-                "--users",
-                "3",
-                "--companies",
-                "5",
-                "--contacts",
-                "20",
-                "--deals",
-                "30",
-                "--tasks",
-                "10",
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    seed_demo_twice(
+        &db,
+        &[
+            "--users",
+            "3",
+            "--companies",
+            "5",
+            "--contacts",
+            "20",
+            "--deals",
+            "30",
+            "--tasks",
+            "10",
+        ],
+    );
     let mut conn = db.conn().await;
     let counts: Counts = diesel::sql_query(
         "SELECT (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM contacts) AS contacts,
@@ -387,32 +393,22 @@ async fn seed_demo_defines_ten_deal_custom_fields_and_fills_them_in_canonical_fo
     use diesel_async::RunQueryDsl;
 
     let db = TestDb::new().await;
-    for _ in 0..2 {
-        let out = server()
-            .env("DATABASE_URL", db.url())
-            .env("CRM_JWT_SECRET", SECRET)
-            .args([
-                "seed-demo",
-                "--users",
-                "2",
-                "--companies",
-                "3",
-                "--contacts",
-                "10",
-                "--deals",
-                "40",
-                "--tasks",
-                "0",
-                "--deal-custom-fields",
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    seed_demo_twice(
+        &db,
+        &[
+            "--users",
+            "2",
+            "--companies",
+            "3",
+            "--contacts",
+            "10",
+            "--deals",
+            "40",
+            "--tasks",
+            "0",
+            "--deal-custom-fields",
+        ],
+    );
     let mut conn = db.conn().await;
     let fields = FieldSet::for_read(&mut conn, CustomFieldEntity::Deal)
         .await
@@ -463,10 +459,8 @@ mod resume_after_a_kill {
     >;
 
     fn instance(url: &str) -> Command {
-        let mut cmd = server();
-        cmd.env("DATABASE_URL", url)
-            .env("CRM_JWT_SECRET", SECRET)
-            .env("CRM_ADMIN_EMAIL", "admin@example.com")
+        let mut cmd = on_database(url);
+        cmd.env("CRM_ADMIN_EMAIL", "admin@example.com")
             .env("CRM_ADMIN_PASSWORD", "a long admin password");
         cmd
     }

@@ -7,13 +7,8 @@ use crm_core::Listing;
 use crm_core::actor::Forbidden;
 use crm_core::{Actor, EntityKind, EntityRef, Permission, Role};
 use crm_db::AsyncPgConnection;
-use crm_testkit::{TestDb, UserBuilder};
-use crm_users::User;
+use crm_testkit::{TestDb, UserBuilder, user};
 use serde_json::json;
-
-async fn user(conn: &mut AsyncPgConnection, role: Role, revokes: Vec<Permission>) -> User {
-    UserBuilder::new(role).revoke(revokes).insert(conn).await
-}
 
 fn named(name: &str) -> CreateCompany {
     CreateCompany {
@@ -107,10 +102,8 @@ async fn every_invalid_field_is_named_and_nothing_is_written() {
     let CompanyError::Invalid(errors) = err else {
         panic!("{err:?}")
     };
-    let mut fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-    fields.sort();
     assert_eq!(
-        fields,
+        crm_testkit::fields(&errors),
         [
             "customFields",
             "email",
@@ -385,26 +378,12 @@ async fn a_null_name_is_refused_like_an_empty_one() {
 
 #[tokio::test]
 async fn the_name_search_uses_the_trigram_index() {
-    use diesel_async::RunQueryDsl;
     let db = TestDb::new().await;
     let mut conn = db.conn().await;
-    diesel::sql_query("SET enable_seqscan = off")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    #[derive(diesel::QueryableByName)]
-    struct Plan {
-        #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
-        line: String,
-    }
-    let plan: Vec<Plan> =
-        diesel::sql_query("EXPLAIN SELECT id FROM companies WHERE name ILIKE '%acme%'")
-            .load(&mut conn)
-            .await
-            .unwrap();
+    let query = "SELECT id FROM companies WHERE name ILIKE '%acme%'";
+    let plan = crm_testkit::index_plan(&mut conn, query).await;
     assert!(
-        plan.iter().any(|p| p.line.contains("companies_name_trgm")),
-        "{:#?}",
-        plan.iter().map(|p| &p.line).collect::<Vec<_>>()
+        plan.iter().any(|l| l.contains("companies_name_trgm")),
+        "{plan:#?}"
     );
 }

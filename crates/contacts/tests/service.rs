@@ -7,15 +7,9 @@ use crm_core::Listing;
 use crm_core::actor::Forbidden;
 use crm_core::{Actor, Cursor, EntityKind, EntityRef, Permission, Role};
 use crm_db::AsyncPgConnection;
-use crm_testkit::{TestDb, UserBuilder};
-use crm_users::User;
-use diesel_async::RunQueryDsl;
+use crm_testkit::{TestDb, user};
 use serde_json::json;
 use uuid::Uuid;
-
-async fn user(conn: &mut AsyncPgConnection, role: Role, revokes: Vec<Permission>) -> User {
-    UserBuilder::new(role).revoke(revokes).insert(conn).await
-}
 
 fn named(name: &str) -> CreateContact {
     CreateContact {
@@ -131,10 +125,8 @@ async fn invalid_phones_and_fields_are_named() {
     let ContactError::Invalid(errors) = err else {
         panic!("{err:?}")
     };
-    let mut fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-    fields.sort();
     assert_eq!(
-        fields,
+        crm_testkit::fields(&errors),
         [
             "customFields",
             "email",
@@ -475,26 +467,14 @@ async fn lists_filter_by_visibility_search_relations_and_page_by_cursor() {
 async fn the_search_uses_the_trigram_index() {
     let db = TestDb::new().await;
     let mut conn = db.conn().await;
-    diesel::sql_query("SET enable_seqscan = off")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    #[derive(diesel::QueryableByName)]
-    struct Plan {
-        #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
-        line: String,
-    }
-    let plan: Vec<Plan> = diesel::sql_query(format!(
-        "EXPLAIN SELECT id FROM contacts WHERE {} ILIKE '%lovelace%'",
+    let query = format!(
+        "SELECT id FROM contacts WHERE {} ILIKE '%lovelace%'",
         crm_contacts::service::SEARCH_EXPR
-    ))
-    .load(&mut conn)
-    .await
-    .unwrap();
-    let text: Vec<String> = plan.into_iter().map(|p| p.line).collect();
+    );
+    let plan = crm_testkit::index_plan(&mut conn, &query).await;
     assert!(
-        text.iter().any(|l| l.contains("contacts_search_trgm")),
-        "{text:#?}"
+        plan.iter().any(|l| l.contains("contacts_search_trgm")),
+        "{plan:#?}"
     );
 }
 

@@ -513,52 +513,41 @@ async fn definition_changes_report_each_changed_record_once_with_its_net_change(
     )
     .await;
     assert_eq!(reports.take(), []);
-    // Conversion and deactivation in one change: one report per record, value -> nothing.
-    change(
-        c,
-        seats.id,
-        UpdateCustomField {
-            field_type: Some(FieldType::Text),
-            is_active: Some(false),
+    // Conversion and deactivation in one change: one report per record, value -> nothing;
+    // activation with a conversion: nothing -> the converted archived value.
+    for (field_type, is_active, expected, after, why) in [
+        (
+            FieldType::Text,
+            false,
+            [
+                field(converted, json!(7), Value::Null),
+                field(canonical, json!(8), Value::Null),
+            ],
+            json!({}),
+            "conversion then deactivation",
+        ),
+        (
+            FieldType::Number,
+            true,
+            [
+                field(converted, Value::Null, json!(7)),
+                field(canonical, Value::Null, json!(8)),
+            ],
+            json!({"seats": 7}),
+            "activation then conversion",
+        ),
+    ] {
+        let input = UpdateCustomField {
+            field_type: Some(field_type),
+            is_active: Some(is_active),
             ..Default::default()
-        },
-        &reports,
-    )
-    .await;
-    let mut got = reports.take();
-    got.sort_by_key(|r| r.0);
-    assert_eq!(
-        got,
-        [
-            field(converted, json!(7), Value::Null),
-            field(canonical, json!(8), Value::Null)
-        ],
-        "conversion then deactivation"
-    );
-    assert_eq!(deal(c, converted).await.0, json!({}));
-    // Activation with a conversion: nothing -> the converted archived value.
-    change(
-        c,
-        seats.id,
-        UpdateCustomField {
-            field_type: Some(FieldType::Number),
-            is_active: Some(true),
-            ..Default::default()
-        },
-        &reports,
-    )
-    .await;
-    let mut got = reports.take();
-    got.sort_by_key(|r| r.0);
-    assert_eq!(
-        got,
-        [
-            field(converted, Value::Null, json!(7)),
-            field(canonical, Value::Null, json!(8))
-        ],
-        "activation then conversion"
-    );
-    assert_eq!(deal(c, converted).await.0, json!({"seats": 7}));
+        };
+        change(c, seats.id, input, &reports).await;
+        let mut got = reports.take();
+        got.sort_by_key(|r| r.0);
+        assert_eq!(got, expected, "{why}");
+        assert_eq!(deal(c, converted).await.0, after, "{why}");
+    }
     assert_eq!(deal(c, none).await.0, json!({"other": 1}));
     // Removing an unused option of a select changes nothing; an inactive create hides the
     // values it adopted.

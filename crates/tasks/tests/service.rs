@@ -8,15 +8,10 @@ use crm_db::AsyncPgConnection;
 use crm_tasks::{
     CreateTask, ListTasks, Task, TaskError, TaskPriority, TaskSort, TaskStatus, UpdateTask,
 };
-use crm_testkit::{TestDb, UserBuilder};
-use crm_users::User;
+use crm_testkit::{TestDb, UserBuilder, user};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
-
-async fn user(conn: &mut AsyncPgConnection, role: Role, revokes: Vec<Permission>) -> User {
-    UserBuilder::new(role).revoke(revokes).insert(conn).await
-}
 
 fn new_task(title: &str) -> CreateTask {
     serde_json::from_value(serde_json::json!({ "title": title })).unwrap()

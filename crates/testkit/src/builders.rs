@@ -72,3 +72,12 @@ impl UserBuilder {
             .expect("insert test user")
     }
 }
+
+/// Inserts an active user of `role` without the `revokes` permissions.
+pub async fn user(
+    conn: &mut AsyncPgConnection,
+    role: Role,
+    revokes: impl IntoIterator<Item = Permission>,
+) -> User {
+    UserBuilder::new(role).revoke(revokes).insert(conn).await
+}

@@ -82,9 +82,10 @@ async fn invalid_input_names_the_fields_in_camel_case() {
     else {
         panic!("expected Invalid")
     };
-    let mut fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-    fields.sort();
-    assert_eq!(fields, ["email", "firstName", "password"]);
+    assert_eq!(
+        crm_testkit::fields(&errors),
+        ["email", "firstName", "password"]
+    );
 }
 
 #[tokio::test]
