@@ -3,10 +3,9 @@
 
 use crm_core::Role;
 use diesel_async::RunQueryDsl;
-use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::support::{TestApp, assert_problem};
+use crate::support::{TestApp, assert_problem, id};
 
 #[derive(diesel::QueryableByName)]
 struct Stored {
@@ -18,23 +17,16 @@ struct Stored {
 async fn a_stored_name_this_version_does_not_know_fails_the_read_instead_of_becoming_a_default() {
     let app = TestApp::spawn().await;
     let (_, token) = app.signed_in(Role::Admin).await;
-    let create = async |path: &str, body: Value| -> String {
-        let res = app
-            .authed(Method::POST, path, &token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 201, "{path}");
-        let created: Value = res.json().await.unwrap();
-        created["data"]["id"].as_str().unwrap().to_owned()
-    };
-    let task = create("/api/tasks", json!({"title": "Call back"})).await;
-    let comment = create(
-        "/api/comments",
-        json!({"entityType": "task", "entityId": task, "content": "noted"}),
-    )
-    .await;
+    let task = id(&app
+        .create("/api/tasks", &token, json!({"title": "Call back"}))
+        .await);
+    let comment = id(&app
+        .create(
+            "/api/comments",
+            &token,
+            json!({"entityType": "task", "entityId": task, "content": "noted"}),
+        )
+        .await);
     let field = app
         .custom_field(json!({"entityType": "deal", "key": "seats", "type": "NUMBER"}))
         .await["id"]
@@ -65,8 +57,7 @@ async fn a_stored_name_this_version_does_not_know_fails_the_read_instead_of_beco
     let mut conn = app.pool.get().await.unwrap();
     for (table, column, id, path) in cases {
         let path = format!("{path}/{id}");
-        let read = app.authed(Method::GET, &path, &token).send().await.unwrap();
-        assert_eq!(read.status(), 200, "{path} before");
+        app.get_json(&path, &token).await;
         let stored: Stored = diesel::sql_query(format!(
             "SELECT {column} AS name FROM {table} WHERE id = '{id}'"
         ))
@@ -80,8 +71,7 @@ async fn a_stored_name_this_version_does_not_know_fails_the_read_instead_of_beco
         for sql in &statements {
             diesel::sql_query(sql).execute(&mut conn).await.unwrap();
         }
-        let read = app.authed(Method::GET, &path, &token).send().await.unwrap();
-        let problem = assert_problem(read, 500, "internal_error").await;
+        let problem = assert_problem(app.get(&path, &token).await, 500, "internal_error").await;
         assert!(
             !problem.to_string().contains("FROZEN"),
             "stored data stays out of the answer: {problem}"
