@@ -14,12 +14,14 @@ async fn a_company_is_created_normalised_read_changed_and_logged() {
     app.custom_field(json!({"entityType": "company", "key": "tier", "type": "NUMBER"}))
         .await;
     let body = json!({
-        "name": " Acme ", "website": "https://acme.example", "industry": "Retail",
+        "name": " Acme ", "website": "HTTPS://Acme.Example", "industry": "Retail",
         "email": "Sales@Acme.Example", "phone": "+1 (415) 555-2671", "address": "1 Main St",
         "employees": 10, "notes": "n", "tags": ["b2b"], "customFields": {"tier": 1}
     });
     let (location, c) = app.create_located("/api/companies", &token, body).await;
     assert_eq!(c["name"], "Acme");
+    // E-mails, URLs and phones are normalised as custom-field values are (crm_core::normalize).
+    assert_eq!(c["website"], "https://acme.example/");
     assert_eq!(c["phone"], "+14155552671");
     assert_eq!(c["email"], "sales@acme.example");
     assert_eq!(c["ownerId"], json!(me.user.id));
@@ -47,7 +49,7 @@ async fn a_company_is_created_normalised_read_changed_and_logged() {
         json!([
             {"field": "customFields.tier", "from": 1, "to": 2},
             {"field": "employees", "from": 10, "to": 11},
-            {"field": "website", "from": "https://acme.example", "to": null}
+            {"field": "website", "from": "https://acme.example/", "to": null}
         ])
     );
 }

@@ -283,7 +283,7 @@ async fn every_type_is_validated_and_stored_in_canonical_form() {
             "note": "hello", "score": 12.5, "renewal": "2027-01-31",
             "signed_at": "2026-05-01T09:30:00.000Z", "strategic": true, "tier": "Gold",
             "products": ["CRM", "Support"], "site": "https://acme.example/",
-            "champion": "Ann.Lee@example.com", "hotline": "+14155552671"
+            "champion": "ann.lee@example.com", "hotline": "+14155552671"
         })
     );
     let (_, read) = call(

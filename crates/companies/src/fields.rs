@@ -1,14 +1,11 @@
-//! Field normalisation shared by companies and contacts: trimmed optional texts, e-mails,
-//! http(s) URLs, E.164 phone numbers and LIKE patterns (custom field values are checked by
-//! `crm-custom-fields`).
+//! Field checks shared by companies and contacts: trimmed optional texts, LIKE patterns, and
+//! optional e-mails, URLs and phone numbers through `crm_core::normalize` (the normalisers
+//! custom-field values use too).
 
 use crm_core::FieldError;
-use garde::Validate;
+use crm_core::normalize;
 
-/// Longest accepted e-mail address.
-pub const MAX_EMAIL_LEN: usize = 254;
-/// Longest accepted URL.
-pub const MAX_URL_LEN: usize = 2048;
+pub use crm_core::normalize::{MAX_EMAIL_LEN, MAX_URL_LEN};
 /// Longest accepted free text (notes).
 pub const MAX_NOTES_LEN: usize = 10_000;
 
@@ -42,94 +39,46 @@ pub fn optional_text(
     Some(value.to_owned())
 }
 
-#[derive(Validate)]
-struct EmailCheck {
-    #[garde(email, length(max = MAX_EMAIL_LEN))]
-    email: String,
-}
-
-/// Trims and lower-cases an optional e-mail (empty becomes `None`) and checks it is valid.
+/// An optional e-mail (empty becomes `None`), normalised by [`normalize::email`].
 pub fn optional_email(
     errors: &mut Vec<FieldError>,
     field: &str,
     value: Option<&str>,
 ) -> Option<String> {
-    let email = value
-        .map(|v| v.trim().to_lowercase())
-        .filter(|v| !v.is_empty())?;
-    let check = EmailCheck {
-        email: email.clone(),
-    };
-    if let Err(report) = check.validate() {
-        let message = report
-            .iter()
-            .map(|(_, e)| e.message().to_string())
-            .collect::<Vec<_>>()
-            .join("; ");
-        errors.push(FieldError::new(
-            field,
-            format!("not a valid email: {message}"),
-        ));
-    }
-    Some(email)
+    normalized(errors, field, value, normalize::email)
 }
 
-/// Trims an optional URL (empty becomes `None`) and checks it is an absolute http(s) URL.
+/// An optional URL (empty becomes `None`), checked by [`normalize::url`].
 pub fn optional_url(
     errors: &mut Vec<FieldError>,
     field: &str,
     value: Option<&str>,
 ) -> Option<String> {
-    let url = value.map(str::trim).filter(|v| !v.is_empty())?;
-    let lower = url.to_ascii_lowercase();
-    let rest = lower
-        .strip_prefix("https://")
-        .or_else(|| lower.strip_prefix("http://"));
-    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
-    let ok = url.chars().count() <= MAX_URL_LEN
-        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
-        && host.is_some_and(|h| !h.is_empty() && !h.starts_with(':') && !h.starts_with('@'));
-    if !ok {
-        errors.push(FieldError::new(
-            field,
-            format!("must be an http:// or https:// URL of at most {MAX_URL_LEN} characters"),
-        ));
-    }
-    Some(url.to_owned())
+    normalized(errors, field, value, normalize::url)
 }
 
-/// Parses an international phone number (`+` and the country code, no default region) and
-/// returns it in E.164, e.g. `+1 (415) 555-2671` → `+14155552671`.
-pub fn normalize_phone(field: &str, raw: &str) -> Result<String, FieldError> {
-    let invalid = || {
-        FieldError::new(
-            field,
-            "is not a valid phone number; international format is expected \
-             (+ and the country code, e.g. +14155552671)",
-        )
-    };
-    let raw = raw.trim();
-    if raw.chars().count() > 64 {
-        return Err(invalid());
-    }
-    let number = phonenumber::parse(None, raw).map_err(|_| invalid())?;
-    if !number.is_valid() {
-        return Err(invalid());
-    }
-    Ok(number.format().mode(phonenumber::Mode::E164).to_string())
-}
-
-/// An optional phone number in E.164 (empty becomes `None`).
+/// An optional phone number in E.164 (empty becomes `None`), by [`normalize::phone`].
 pub fn optional_phone(
     errors: &mut Vec<FieldError>,
     field: &str,
     value: Option<&str>,
 ) -> Option<String> {
+    normalized(errors, field, value, normalize::phone)
+}
+
+/// A trimmed optional value (empty becomes `None`) in the stored form `normalize` gives, or
+/// as written with the error pushed.
+fn normalized(
+    errors: &mut Vec<FieldError>,
+    field: &str,
+    value: Option<&str>,
+    normalize: fn(&str) -> Result<String, String>,
+) -> Option<String> {
     let raw = value.map(str::trim).filter(|v| !v.is_empty())?;
-    match normalize_phone(field, raw) {
-        Ok(e164) => Some(e164),
-        Err(e) => {
-            errors.push(e);
+    match normalize(raw) {
+        Ok(stored) => Some(stored),
+        Err(message) => {
+            errors.push(FieldError::new(field, message));
             Some(raw.to_owned())
         }
     }
@@ -158,43 +107,6 @@ pub fn like_pattern(q: Option<&str>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn phones_become_e164_and_local_numbers_are_refused() {
-        assert_eq!(
-            normalize_phone("phone", "+1 (415) 555-2671").unwrap(),
-            "+14155552671"
-        );
-        assert_eq!(
-            normalize_phone("phone", "+44 20 7946 0958").unwrap(),
-            "+442079460958"
-        );
-        for bad in ["415 555 2671", "+1 12", "hello", "+999 123456"] {
-            let e = normalize_phone("phone", bad).unwrap_err();
-            assert_eq!(e.field, "phone");
-            assert!(e.message.contains("international format"), "{bad}");
-        }
-    }
-
-    #[test]
-    fn urls_must_be_http_or_https() {
-        let mut errors = Vec::new();
-        assert_eq!(
-            optional_url(&mut errors, "website", Some(" https://acme.example/x ")).as_deref(),
-            Some("https://acme.example/x")
-        );
-        assert!(errors.is_empty());
-        for bad in [
-            "ftp://acme.example",
-            "acme.example",
-            "https://",
-            "http://a b",
-        ] {
-            let mut errors = Vec::new();
-            optional_url(&mut errors, "website", Some(bad));
-            assert_eq!(errors.len(), 1, "{bad}");
-        }
-    }
 
     #[test]
     fn like_patterns_escape_wildcards() {

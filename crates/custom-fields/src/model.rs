@@ -138,7 +138,7 @@ pub enum FieldType {
     MultiSelect,
     /// An absolute http(s) URL, as the WHATWG URL standard serialises it.
     Url,
-    /// An e-mail address, trimmed, domain lower-cased.
+    /// An e-mail address, trimmed and lower-cased.
     Email,
     /// A phone number in E.164 (`+14155552671`).
     Phone,

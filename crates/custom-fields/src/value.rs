@@ -21,7 +21,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, SecondsFormat, Utc};
-use garde::Validate;
+use crm_core::normalize;
 use serde_json::{Number, Value};
 
 use crate::model::FieldType;
@@ -29,10 +29,7 @@ use crate::service::MAX_OPTIONS;
 
 /// Longest TEXT value, in characters (keeps every value small enough for its btree index).
 pub const MAX_TEXT_LEN: usize = 500;
-/// Longest URL.
-pub const MAX_URL_LEN: usize = 2048;
-/// Longest e-mail address.
-pub const MAX_EMAIL_LEN: usize = 254;
+pub use crm_core::normalize::{MAX_EMAIL_LEN, MAX_URL_LEN};
 /// Most significant digits of a NUMBER: every such decimal round-trips exactly through an
 /// IEEE double, so what a client writes is what every client reads.
 pub const MAX_DIGITS: usize = 15;
@@ -112,9 +109,9 @@ pub fn parse_text(kind: FieldType, options: &[String], raw: &str) -> Result<Opti
             };
             return Ok(multi_select(options, picked));
         }
-        FieldType::Url => Value::String(url(text)?),
-        FieldType::Email => Value::String(email(text)?),
-        FieldType::Phone => Value::String(phone(text)?),
+        FieldType::Url => Value::String(normalize::url(text)?),
+        FieldType::Email => Value::String(normalize::email(text)?),
+        FieldType::Phone => Value::String(normalize::phone(text)?),
     };
     Ok(Some(value))
 }
@@ -338,64 +335,6 @@ fn format_instant(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn url(text: &str) -> Result<String, String> {
-    let invalid =
-        || format!("must be an http:// or https:// URL of at most {MAX_URL_LEN} characters");
-    if text.chars().count() > MAX_URL_LEN || text.chars().any(char::is_whitespace) {
-        return Err(invalid());
-    }
-    let parsed = url::Url::parse(text).map_err(|_| invalid())?;
-    let fits = matches!(parsed.scheme(), "http" | "https")
-        && parsed.host_str().is_some_and(|h| !h.is_empty());
-    let out = parsed.to_string();
-    if !fits || out.len() > MAX_URL_LEN {
-        return Err(invalid());
-    }
-    Ok(out)
-}
-
-#[derive(Validate)]
-struct EmailCheck {
-    #[garde(email, length(max = MAX_EMAIL_LEN))]
-    email: String,
-}
-
-fn email(text: &str) -> Result<String, String> {
-    let Some((local, domain)) = text.rsplit_once('@') else {
-        return Err("must be an e-mail address".into());
-    };
-    let email = format!("{local}@{}", domain.to_lowercase());
-    EmailCheck {
-        email: email.clone(),
-    }
-    .validate()
-    .map_err(|report| {
-        let why = report
-            .iter()
-            .map(|(_, e)| e.message().to_string())
-            .collect::<Vec<_>>()
-            .join("; ");
-        format!("must be an e-mail address: {why}")
-    })?;
-    Ok(email)
-}
-
-fn phone(text: &str) -> Result<String, String> {
-    let invalid = || {
-        "must be a phone number in international format (+ and the country code, e.g. \
-         +14155552671)"
-            .to_owned()
-    };
-    if text.chars().count() > 64 {
-        return Err(invalid());
-    }
-    let number = phonenumber::parse(None, text).map_err(|_| invalid())?;
-    if !number.is_valid() {
-        return Err(invalid());
-    }
-    Ok(number.format().mode(phonenumber::Mode::E164).to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -525,7 +464,7 @@ mod tests {
         }
         assert_eq!(
             t(FieldType::Email, json!(" Ann.Lee@Example.COM ")).unwrap(),
-            Some(json!("Ann.Lee@example.com"))
+            Some(json!("ann.lee@example.com"))
         );
         assert!(t(FieldType::Email, json!("not-an-email")).is_err());
         assert_eq!(
