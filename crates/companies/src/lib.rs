@@ -14,6 +14,6 @@ pub use error::CompanyError;
 pub use input::{CompanySort, CreateCompany, ListCompanies, UpdateCompany};
 pub use model::Company;
 pub use service::{
-    create_company, delete_company, get_company, is_active_user, list_companies, owns_or_reads_all,
-    purge_trash, restore_company, update_company,
+    create_company, delete_company, get_company, list_companies, owns_or_reads_all, purge_trash,
+    restore_company, update_company,
 };

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use crm_core::{Actor, EntityKind, EntityRef, FieldError, Permission, Role, SortDirection, change};
 use crm_custom_fields::{CustomFieldEntity, FieldSet, gather};
 use crm_db::AsyncPgConnection;
-use crm_db::schema::{companies, users};
+use crm_db::schema::companies;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use uuid::Uuid;
@@ -17,17 +17,6 @@ use crate::model::Company;
 use crm_core::Listing;
 
 use crm_db::sql::lower;
-
-/// Whether `id` is an active user (owners must be).
-pub async fn is_active_user(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<bool> {
-    let n: i64 = users::table
-        .filter(users::id.eq(id))
-        .filter(users::is_active.eq(true))
-        .count()
-        .get_result(conn)
-        .await?;
-    Ok(n > 0)
-}
 
 /// Whether `actor` sees a record owned by `owner_id`, given the "read all" permission.
 pub fn owns_or_reads_all(actor: &Actor, read_all: Permission, owner_id: Option<Uuid>) -> bool {
@@ -112,7 +101,9 @@ async fn ensure_owner(
     owner_id: Option<Uuid>,
 ) -> Result<(), CompanyError> {
     match owner_id {
-        Some(id) if !is_active_user(conn, id).await? => Err(CompanyError::UnknownUser(id)),
+        Some(id) if !crm_db::links::active_user(conn, id).await? => {
+            Err(CompanyError::UnknownUser(id))
+        }
         _ => Ok(()),
     }
 }

@@ -9,8 +9,8 @@ use crm_core::{
     Actor, Change, EntityKind, EntityRef, FieldError, Permission, Role, SortDirection, change,
 };
 use crm_custom_fields::{CustomFieldEntity, FieldSet, gather};
-use crm_db::AsyncPgConnection;
 use crm_db::schema::{companies, contacts};
+use crm_db::{AsyncPgConnection, links};
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
@@ -128,26 +128,12 @@ async fn ensure_references(
     owner_changed: bool,
     company_changed: bool,
 ) -> Result<(), ContactError> {
-    if let (true, Some(owner)) = (owner_changed, values.owner_id)
-        && !crm_companies::is_active_user(conn, owner).await?
-    {
-        return Err(ContactError::UnknownUser(owner));
+    if let (true, Some(owner)) = (owner_changed, values.owner_id) {
+        links::require_active_user(conn, owner, ContactError::UnknownUser).await?;
     }
     if let (true, Some(company)) = (company_changed, values.company_id) {
-        // Share-lock the company so it cannot be trashed while the link is written.
-        // A company the actor may not read is as unknown as a missing one.
-        let found: Option<Uuid> = companies::table
-            .find(company)
-            .filter(companies::deleted_at.is_null())
-            .filter(crm_db::visibility::companies(actor))
-            .select(companies::id)
-            .for_share()
-            .first(conn)
-            .await
-            .optional()?;
-        if found.is_none() {
-            return Err(ContactError::UnknownCompany(company));
-        }
+        let kind = EntityKind::Company;
+        links::require(conn, actor, kind, company, ContactError::UnknownCompany).await?;
     }
     Ok(())
 }

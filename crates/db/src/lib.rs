@@ -9,6 +9,7 @@
 pub mod constraint;
 pub mod error;
 pub mod kanban;
+pub mod links;
 pub mod listing;
 pub mod local_pg;
 pub mod migrations;

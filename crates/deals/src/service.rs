@@ -18,8 +18,8 @@ use crm_custom_fields::{CustomFieldEntity, FieldSet, gather};
 use crm_db::AsyncPgConnection;
 use crm_db::constraint::is_foreign_key_violation;
 use crm_db::kanban::end_key;
-use crm_db::schema::{companies, contacts, deals, pipelines, stages, users};
-use crm_db::visibility;
+use crm_db::schema::{companies, contacts, deals, pipelines, stages};
+use crm_db::{links, visibility};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -211,58 +211,6 @@ async fn resolve_placement(
             first_open_stage(conn, default).await
         }
     }
-}
-
-/// A live contact the actor may read: another is as unknown as a missing one (answering
-/// otherwise would tell the caller it exists).
-async fn check_contact(
-    conn: &mut AsyncPgConnection,
-    actor: &Actor,
-    id: Uuid,
-) -> Result<(), DealError> {
-    let n: i64 = contacts::table
-        .filter(contacts::id.eq(id))
-        .filter(contacts::deleted_at.is_null())
-        .filter(visibility::contacts(actor))
-        .count()
-        .get_result(conn)
-        .await?;
-    if n == 0 {
-        return Err(DealError::UnknownContact(id));
-    }
-    Ok(())
-}
-
-/// A live company the actor may read (see [`check_contact`]).
-async fn check_company(
-    conn: &mut AsyncPgConnection,
-    actor: &Actor,
-    id: Uuid,
-) -> Result<(), DealError> {
-    let n: i64 = companies::table
-        .filter(companies::id.eq(id))
-        .filter(companies::deleted_at.is_null())
-        .filter(visibility::companies(actor))
-        .count()
-        .get_result(conn)
-        .await?;
-    if n == 0 {
-        return Err(DealError::UnknownCompany(id));
-    }
-    Ok(())
-}
-
-async fn check_user(conn: &mut AsyncPgConnection, id: Uuid) -> Result<(), DealError> {
-    let n: i64 = users::table
-        .filter(users::id.eq(id))
-        .filter(users::is_active.eq(true))
-        .count()
-        .get_result(conn)
-        .await?;
-    if n == 0 {
-        return Err(DealError::UnknownUser(id));
-    }
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -640,13 +588,27 @@ pub async fn create_deal(
         finish(errors)?;
         let target = resolve_placement(conn, input.pipeline_id, input.stage_id).await?;
         if let Some(id) = input.contact_id {
-            check_contact(conn, actor, id).await?;
+            links::require(
+                conn,
+                actor,
+                EntityKind::Contact,
+                id,
+                DealError::UnknownContact,
+            )
+            .await?;
         }
         if let Some(id) = input.company_id {
-            check_company(conn, actor, id).await?;
+            links::require(
+                conn,
+                actor,
+                EntityKind::Company,
+                id,
+                DealError::UnknownCompany,
+            )
+            .await?;
         }
         if let Some(id) = input.assigned_to_id {
-            check_user(conn, id).await?;
+            links::require_active_user(conn, id, DealError::UnknownUser).await?;
         }
         let stage = lock_stages(conn, &[target.id])
             .await?
@@ -797,13 +759,27 @@ pub async fn update_deal(
             set.custom_fields = Some(fields.validate_update(&row.custom_fields, patch)?);
         }
         if let Some(Some(c)) = input.contact_id.filter(|c| *c != row.contact_id) {
-            check_contact(conn, actor, c).await?;
+            links::require(
+                conn,
+                actor,
+                EntityKind::Contact,
+                c,
+                DealError::UnknownContact,
+            )
+            .await?;
         }
         if let Some(Some(c)) = input.company_id.filter(|c| *c != row.company_id) {
-            check_company(conn, actor, c).await?;
+            links::require(
+                conn,
+                actor,
+                EntityKind::Company,
+                c,
+                DealError::UnknownCompany,
+            )
+            .await?;
         }
         if let Some(Some(u)) = input.assigned_to_id.filter(|u| *u != row.assigned_to_id) {
-            check_user(conn, u).await?;
+            links::require_active_user(conn, u, DealError::UnknownUser).await?;
         }
         let before = Deal::from(row);
         let now = Utc::now();

@@ -8,8 +8,8 @@ use crm_core::{
 };
 use crm_custom_fields::{CustomFieldEntity, FieldSet};
 use crm_db::AsyncPgConnection;
-use crm_db::schema::{comments, contacts, deals, tasks, users};
-use crm_db::visibility;
+use crm_db::schema::{comments, tasks};
+use crm_db::{links, visibility};
 use diesel::dsl::sql;
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -93,61 +93,6 @@ fn map_fk(
     }
 }
 
-/// A live deal the actor may read: another is as unknown as a missing one (answering otherwise
-/// would tell the caller it exists).
-async fn check_deal(
-    conn: &mut AsyncPgConnection,
-    actor: &Actor,
-    id: Uuid,
-) -> Result<(), TaskError> {
-    let n: i64 = deals::table
-        .filter(deals::id.eq(id))
-        .filter(deals::deleted_at.is_null())
-        .filter(visibility::deals(actor))
-        .count()
-        .get_result(conn)
-        .await?;
-    if n == 0 {
-        Err(TaskError::UnknownDeal(id))
-    } else {
-        Ok(())
-    }
-}
-
-/// A live contact the actor may read (see [`check_deal`]).
-async fn check_contact(
-    conn: &mut AsyncPgConnection,
-    actor: &Actor,
-    id: Uuid,
-) -> Result<(), TaskError> {
-    let n: i64 = contacts::table
-        .filter(contacts::id.eq(id))
-        .filter(contacts::deleted_at.is_null())
-        .filter(visibility::contacts(actor))
-        .count()
-        .get_result(conn)
-        .await?;
-    if n == 0 {
-        Err(TaskError::UnknownContact(id))
-    } else {
-        Ok(())
-    }
-}
-
-async fn check_user(conn: &mut AsyncPgConnection, id: Uuid) -> Result<(), TaskError> {
-    let n: i64 = users::table
-        .filter(users::id.eq(id))
-        .filter(users::is_active.eq(true))
-        .count()
-        .get_result(conn)
-        .await?;
-    if n == 0 {
-        Err(TaskError::UnknownUser(id))
-    } else {
-        Ok(())
-    }
-}
-
 /// Creates a task (`tasks.write`). The assignee defaults to the acting user; a `DONE` task
 /// gets `completedAt`.
 pub async fn create_task(
@@ -169,13 +114,20 @@ pub async fn create_task(
             .await?
             .validate_create(input.custom_fields.as_ref())?;
         if let Some(deal) = input.deal_id {
-            check_deal(conn, actor, deal).await?;
+            links::require(conn, actor, EntityKind::Deal, deal, TaskError::UnknownDeal).await?;
         }
         if let Some(contact) = input.contact_id {
-            check_contact(conn, actor, contact).await?;
+            links::require(
+                conn,
+                actor,
+                EntityKind::Contact,
+                contact,
+                TaskError::UnknownContact,
+            )
+            .await?;
         }
         if let Some(user) = input.assigned_to_id {
-            check_user(conn, user.0).await?;
+            links::require_active_user(conn, user.0, TaskError::UnknownUser).await?;
         }
         crm_db::tags::ensure_registered(conn, &tags).await?;
         let now = Utc::now();
@@ -272,13 +224,20 @@ pub async fn update_task(
         };
         let before = Task::from(row.clone());
         if let Some(Some(deal)) = input.deal_id {
-            check_deal(conn, actor, deal).await?;
+            links::require(conn, actor, EntityKind::Deal, deal, TaskError::UnknownDeal).await?;
         }
         if let Some(Some(contact)) = input.contact_id {
-            check_contact(conn, actor, contact).await?;
+            links::require(
+                conn,
+                actor,
+                EntityKind::Contact,
+                contact,
+                TaskError::UnknownContact,
+            )
+            .await?;
         }
         if let Some(Some(user)) = input.assigned_to_id {
-            check_user(conn, user.0).await?;
+            links::require_active_user(conn, user.0, TaskError::UnknownUser).await?;
         }
         if let Some(tags) = &tags {
             crm_db::tags::ensure_registered(conn, tags).await?;
