@@ -1,6 +1,6 @@
 //! Companies: their records, who may see them (owners, or everyone with
-//! `companies.read_all`), the trash, and the normalisation of fields that contacts share
-//! (E.164 phone numbers, lower-cased e-mails, http(s) URLs, LIKE patterns).
+//! `companies.read_all`), the trash, and the field checks that contacts share (texts, LIKE
+//! patterns; e-mails, URLs and phones through `crm_core::normalize`).
 //!
 //! Depends on `crm-core`, `crm-db` and `crm-activity`; knows nothing of HTTP.
 

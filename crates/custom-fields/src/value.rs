@@ -11,8 +11,8 @@
 //! | BOOLEAN | `true` / `false` |
 //! | SELECT | one option, spelled as in the definition |
 //! | MULTI_SELECT | non-empty array of options, in option order, no duplicates |
-//! | URL | absolute http(s) URL as serialised by the `url` crate |
-//! | EMAIL | trimmed, domain lower-cased |
+//! | URL | absolute http(s) URL as serialised by the `url` crate (`crm_core::normalize`) |
+//! | EMAIL | trimmed, lower-cased (as the e-mails of records: `crm_core::normalize`) |
 //! | PHONE | E.164 |
 //!
 //! Fixed-width dates and instants sort chronologically as strings, so one btree index on
