@@ -4,8 +4,9 @@
 //! the timeline of the record commented on (`comment.created`, `comment.updated`,
 //! `comment.deleted`) in the same transaction.
 //!
-//! Depends on `crm-core`, `crm-db` and `crm-activity` only; whether the actor may see the record
-//! commented on is checked by the caller (the HTTP layer knows every kind of record).
+//! Depends on `crm-core`, `crm-db`, `crm-activity` and `crm-events` only; whether the actor may
+//! see the record commented on is checked by the caller (the HTTP layer knows every kind of
+//! record).
 
 pub mod error;
 mod events;

@@ -2,7 +2,8 @@
 //! `companies.read_all`), the trash, and the field checks that contacts share (texts, LIKE
 //! patterns; e-mails, URLs and phones through `crm_core::normalize`).
 //!
-//! Depends on `crm-core`, `crm-db` and `crm-activity`; knows nothing of HTTP.
+//! Depends on `crm-core`, `crm-db`, `crm-activity` and `crm-custom-fields`; knows nothing of
+//! HTTP.
 
 pub mod error;
 pub mod fields;

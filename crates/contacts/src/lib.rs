@@ -3,7 +3,8 @@
 //! trash; and the activity written on both sides when a contact is linked to or unlinked from
 //! a company.
 //!
-//! Depends on `crm-core`, `crm-db`, `crm-activity` and `crm-companies`; knows nothing of HTTP.
+//! Depends on `crm-core`, `crm-db`, `crm-activity`, `crm-custom-fields`, `crm-events` and
+//! `crm-companies`; knows nothing of HTTP.
 
 pub mod error;
 mod events;

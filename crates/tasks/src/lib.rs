@@ -3,8 +3,9 @@
 //! otherwise to its creator and its assignee. Deleting moves a task to the trash; admins may
 //! delete for good. Every change is written to the activity log in the same transaction.
 //!
-//! Depends on `crm-core`, `crm-db` and `crm-activity` only: deals, contacts and users are
-//! checked through their tables, not their crates.
+//! Depends on `crm-core`, `crm-db`, `crm-activity`, `crm-custom-fields` and `crm-events` only:
+//! deals, contacts and users are checked through their tables (`crm_db::links`), not their
+//! crates.
 
 pub mod error;
 mod events;

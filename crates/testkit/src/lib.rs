@@ -4,7 +4,7 @@
 //! in milliseconds, dropped when the test ends; builders that insert records through the
 //! real services; and checks several crates' tests make alike.
 //!
-//! Depends on `crm-db` and `crm-users` (for the user builder): domain crates use it as a
+//! Depends on `crm-core`, `crm-db` and `crm-users` (for the user builder): domain crates use it as a
 //! dev-dependency.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
