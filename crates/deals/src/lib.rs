@@ -1,15 +1,15 @@
 //! Deals: opportunities with an exact decimal amount, placed on a stage of a pipeline. The
 //! stage decides the status (open, won, lost) and when the deal was closed; inside a stage the
-//! deals form a dense 0..n-1 order that moves, creates, trashing and restoring keep intact even
-//! when several users reorder the same stage at once (the stage rows are locked first).
+//! deals are ordered by sparse sort keys (`crm_db::kanban`) that moves, creates, trashing and
+//! restoring keep distinct even when several users reorder the same stage at once (the stage
+//! rows are locked first).
 //!
 //! Every deal rule lives here, also those that stage and pipeline changes trigger: deleting a
 //! stage or pipeline with `moveDealsTo` and changing a stage's type are [`delete_holder`] and
 //! [`update_stage`] (`stage_moves`), built on the stage halves of `crm-pipelines`.
 //!
 //! Depends on `crm-core`, `crm-db`, `crm-activity`, `crm-custom-fields`, `crm-events` and
-//! `crm-pipelines`; reads contacts, companies and users straight from the schema to check
-//! references.
+//! `crm-pipelines`; checks links to contacts, companies and users through `crm_db::links`.
 
 pub mod amount;
 pub mod error;
