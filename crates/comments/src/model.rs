@@ -6,42 +6,22 @@ use crm_db::schema::comments;
 use diesel::prelude::*;
 use garde::Validate;
 use serde::{Deserialize, Serialize};
-use strum::{Display, EnumString, IntoStaticStr};
 use uuid::Uuid;
 
-/// Kinds of records that take comments.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Display,
-    EnumString,
-    IntoStaticStr,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-    diesel::deserialize::FromSqlRow,
-)]
-#[strum(serialize_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-pub enum CommentTarget {
-    /// A deal.
-    Deal,
-    /// A contact.
-    Contact,
-    /// A task.
-    Task,
+crm_core::named_enum! {
+    /// Kinds of records that take comments.
+    #[derive(diesel::deserialize::FromSqlRow)]
+    pub enum CommentTarget in "snake_case" {
+        /// A deal.
+        Deal,
+        /// A contact.
+        Contact,
+        /// A task.
+        Task,
+    }
 }
 
 impl CommentTarget {
-    /// Storage and API name.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
     /// The entity kind, for timelines and visibility checks.
     pub fn kind(self) -> EntityKind {
         match self {
@@ -54,41 +34,19 @@ impl CommentTarget {
 
 crm_db::stored_name!(CommentTarget);
 
-/// A comment for everyone, or an internal note.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Default,
-    Display,
-    EnumString,
-    IntoStaticStr,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-    diesel::deserialize::FromSqlRow,
-)]
-#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum CommentType {
-    /// A comment (the default).
-    #[default]
-    Comment,
-    /// An internal note.
-    InternalNote,
+crm_core::named_enum! {
+    /// A comment for everyone, or an internal note.
+    #[derive(Default, diesel::deserialize::FromSqlRow)]
+    pub enum CommentType in "SCREAMING_SNAKE_CASE" {
+        /// A comment (the default).
+        #[default]
+        Comment,
+        /// An internal note.
+        InternalNote,
+    }
 }
 
 crm_db::stored_name!(CommentType);
-
-impl CommentType {
-    /// Storage and API name.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-}
 
 /// A row of `comments`.
 #[derive(Debug, Clone, Queryable, Selectable)]

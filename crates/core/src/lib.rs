@@ -12,6 +12,7 @@ pub mod entity;
 pub mod error;
 pub mod ids;
 pub mod listing;
+pub mod named_enum;
 pub mod normalize;
 pub mod paging;
 pub mod patch;

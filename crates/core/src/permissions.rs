@@ -179,39 +179,20 @@ impl Permission {
     }
 }
 
-/// A user's role. API and storage name: upper case.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Display,
-    EnumString,
-    EnumIter,
-    IntoStaticStr,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
-#[strum(serialize_all = "UPPERCASE")]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Role {
-    /// Everything, including users, pipelines, custom fields, integrations and logs.
-    Admin,
-    /// Works with all records; manages no settings.
-    Manager,
-    /// Reads everything, writes nothing.
-    Viewer,
+crate::named_enum! {
+    /// A user's role. API and storage name: upper case.
+    #[derive(EnumIter)]
+    pub enum Role in "UPPERCASE" {
+        /// Everything, including users, pipelines, custom fields, integrations and logs.
+        Admin,
+        /// Works with all records; manages no settings.
+        Manager,
+        /// Reads everything, writes nothing.
+        Viewer,
+    }
 }
 
 impl Role {
-    /// The storage name, e.g. `ADMIN`.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
     /// Permissions the role grants before per-user overrides.
     pub fn default_permissions(self) -> PermissionSet {
         use Permission::*;

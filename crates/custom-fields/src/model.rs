@@ -4,50 +4,30 @@ use chrono::{DateTime, Utc};
 use crm_core::EntityKind;
 use crm_db::schema::custom_field_definitions;
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
-use strum::{Display, EnumIter, EnumString, IntoStaticStr};
+use strum::EnumIter;
 use uuid::Uuid;
 
-/// The record types that carry custom fields. API and storage name: `contact`, `company`,
-/// `deal`, `task`.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Display,
-    EnumString,
-    EnumIter,
-    IntoStaticStr,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-    diesel::deserialize::FromSqlRow,
-)]
-#[strum(serialize_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-pub enum CustomFieldEntity {
-    /// Contacts.
-    Contact,
-    /// Companies.
-    Company,
-    /// Deals.
-    Deal,
-    /// Tasks.
-    Task,
+crm_core::named_enum! {
+    /// The record types that carry custom fields. API and storage name: `contact`, `company`,
+    /// `deal`, `task`.
+    #[derive(EnumIter, diesel::deserialize::FromSqlRow)]
+    pub enum CustomFieldEntity in "snake_case" {
+        /// Contacts.
+        Contact,
+        /// Companies.
+        Company,
+        /// Deals.
+        Deal,
+        /// Tasks.
+        Task,
+    }
 }
 
 crm_db::stored_name!(CustomFieldEntity);
 
 impl CustomFieldEntity {
-    /// Storage and API name, e.g. `deal`.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
     /// The table holding the records (and their `custom_fields` column).
     pub fn table(self) -> &'static str {
         match self {
@@ -101,57 +81,37 @@ impl TryFrom<EntityKind> for CustomFieldEntity {
     }
 }
 
-/// The type of a custom field, which decides the canonical form of its values (see
-/// `docs/api-conventions.md`, "Custom fields").
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Display,
-    EnumString,
-    EnumIter,
-    IntoStaticStr,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-    diesel::deserialize::FromSqlRow,
-)]
-#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum FieldType {
-    /// Text of up to 500 characters, trimmed.
-    Text,
-    /// A JSON number of at most 15 significant digits.
-    Number,
-    /// A calendar date, `YYYY-MM-DD`.
-    Date,
-    /// An instant, RFC 3339 in UTC with milliseconds: `2026-05-01T09:30:00.000Z`.
-    Datetime,
-    /// `true` or `false`.
-    Boolean,
-    /// One of the field's options.
-    Select,
-    /// Several of the field's options: an array in the order of the options, no duplicates.
-    MultiSelect,
-    /// An absolute http(s) URL, as the WHATWG URL standard serialises it.
-    Url,
-    /// An e-mail address, trimmed and lower-cased.
-    Email,
-    /// A phone number in E.164 (`+14155552671`).
-    Phone,
+crm_core::named_enum! {
+    /// The type of a custom field, which decides the canonical form of its values (see
+    /// `docs/api-conventions.md`, "Custom fields").
+    #[derive(EnumIter, diesel::deserialize::FromSqlRow)]
+    pub enum FieldType in "SCREAMING_SNAKE_CASE" {
+        /// Text of up to 500 characters, trimmed.
+        Text,
+        /// A JSON number of at most 15 significant digits.
+        Number,
+        /// A calendar date, `YYYY-MM-DD`.
+        Date,
+        /// An instant, RFC 3339 in UTC with milliseconds: `2026-05-01T09:30:00.000Z`.
+        Datetime,
+        /// `true` or `false`.
+        Boolean,
+        /// One of the field's options.
+        Select,
+        /// Several of the field's options: an array in the order of the options, no duplicates.
+        MultiSelect,
+        /// An absolute http(s) URL, as the WHATWG URL standard serialises it.
+        Url,
+        /// An e-mail address, trimmed and lower-cased.
+        Email,
+        /// A phone number in E.164 (`+14155552671`).
+        Phone,
+    }
 }
 
 crm_db::stored_name!(FieldType);
 
 impl FieldType {
-    /// Storage and API name, e.g. `MULTI_SELECT`.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
     /// Whether the field has a list of options.
     pub fn has_options(self) -> bool {
         matches!(self, FieldType::Select | FieldType::MultiSelect)

@@ -6,43 +6,24 @@ use chrono::{DateTime, Utc};
 use crm_core::{Cursor, PageRequest, SortSpec};
 use crm_custom_fields::CfQuery;
 use crm_pipelines::StageType;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-/// Where a deal stands, derived from the type of its stage.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    diesel::deserialize::FromSqlRow,
-)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "lowercase")]
-pub enum DealStatus {
-    /// On an OPEN stage.
-    Open,
-    /// On a WON stage.
-    Won,
-    /// On a LOST stage.
-    Lost,
+crm_core::named_enum! {
+    /// Where a deal stands, derived from the type of its stage.
+    #[derive(diesel::deserialize::FromSqlRow)]
+    pub enum DealStatus in "lowercase" {
+        /// On an OPEN stage.
+        Open,
+        /// On a WON stage.
+        Won,
+        /// On a LOST stage.
+        Lost,
+    }
 }
 
 crm_db::stored_name!(DealStatus);
-
-impl DealStatus {
-    /// Storage name (`open`, `won`, `lost`).
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-}
 
 /// A deal's status is its stage's type: OPEN → open, WON → won, LOST → lost.
 impl From<StageType> for DealStatus {

@@ -3,47 +3,24 @@
 use chrono::{DateTime, Utc};
 use crm_db::schema::{pipelines, stages};
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
-use strum::{Display, EnumString, IntoStaticStr};
+use serde::Serialize;
 use uuid::Uuid;
 
-/// What reaching a stage means for a deal. API and storage name: upper case.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Default,
-    Display,
-    EnumString,
-    IntoStaticStr,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-    diesel::deserialize::FromSqlRow,
-)]
-#[strum(serialize_all = "UPPERCASE")]
-#[serde(rename_all = "UPPERCASE")]
-pub enum StageType {
-    /// The deal is still being worked on.
-    #[default]
-    Open,
-    /// The deal was won.
-    Won,
-    /// The deal was lost.
-    Lost,
+crm_core::named_enum! {
+    /// What reaching a stage means for a deal. API and storage name: upper case.
+    #[derive(Default, diesel::deserialize::FromSqlRow)]
+    pub enum StageType in "UPPERCASE" {
+        /// The deal is still being worked on.
+        #[default]
+        Open,
+        /// The deal was won.
+        Won,
+        /// The deal was lost.
+        Lost,
+    }
 }
 
 crm_db::stored_name!(StageType);
-
-impl StageType {
-    /// Storage name, e.g. `OPEN`.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-}
 
 /// What other crates need to know about a stage to place a deal in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,37 +4,13 @@ use chrono::{DateTime, Utc};
 use crm_core::UserId;
 use crm_db::schema::tasks;
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
-use strum::{Display, EnumString, IntoStaticStr};
+use serde::Serialize;
 use uuid::Uuid;
 
-macro_rules! text_enum {
-    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(
-            Debug, Clone, Copy, PartialEq, Eq, Hash, Display, EnumString, IntoStaticStr,
-            Serialize, Deserialize, utoipa::ToSchema, diesel::deserialize::FromSqlRow,
-        )]
-        #[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
-        #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-        pub enum $name {
-            $($(#[$vdoc])* $variant),+
-        }
-
-        crm_db::stored_name!($name);
-
-        impl $name {
-            /// Storage and API name.
-            pub fn as_str(self) -> &'static str {
-                self.into()
-            }
-        }
-    };
-}
-
-text_enum!(
+crm_core::named_enum! {
     /// Where a task stands.
-    TaskStatus {
+    #[derive(diesel::deserialize::FromSqlRow)]
+    pub enum TaskStatus in "SCREAMING_SNAKE_CASE" {
         /// Not started (the default).
         Todo,
         /// Being worked on.
@@ -44,11 +20,14 @@ text_enum!(
         /// Dropped.
         Cancelled,
     }
-);
+}
 
-text_enum!(
+crm_db::stored_name!(TaskStatus);
+
+crm_core::named_enum! {
     /// How urgent a task is: `URGENT` > `HIGH` > `MEDIUM` > `LOW`.
-    TaskPriority {
+    #[derive(diesel::deserialize::FromSqlRow)]
+    pub enum TaskPriority in "SCREAMING_SNAKE_CASE" {
         /// Whenever.
         Low,
         /// The default.
@@ -58,11 +37,14 @@ text_enum!(
         /// Now.
         Urgent,
     }
-);
+}
 
-text_enum!(
+crm_db::stored_name!(TaskPriority);
+
+crm_core::named_enum! {
     /// What kind of work a task is.
-    TaskType {
+    #[derive(diesel::deserialize::FromSqlRow)]
+    pub enum TaskType in "SCREAMING_SNAKE_CASE" {
         /// A phone call.
         Call,
         /// A meeting.
@@ -74,7 +56,9 @@ text_enum!(
         /// Anything else (the default).
         Other,
     }
-);
+}
+
+crm_db::stored_name!(TaskType);
 
 impl TaskStatus {
     /// Whether the task is still to be done (and so can be overdue).
