@@ -63,33 +63,13 @@ fn event(name: EventName, before: Option<&Contact>, after: &Contact) -> NewEvent
     )
 }
 
-/// Appends `contact.updated` for each contact that a set-based rewrite changed (a tag
-/// renamed, merged or deleted; custom-field values converted, removed, hidden or shown), with
-/// the contact as it now is — what [`update_contact`](crate::update_contact) emits for the
-/// same change (such rewrites never change the owner). Contacts are read [`REWRITE_BATCH`](crm_events::REWRITE_BATCH) at
-/// a time (one query per batch, one statement appends the batch's events); contacts in the
-/// trash get no events.
-pub async fn rewritten(
-    conn: &mut AsyncPgConnection,
-    actor: &Actor,
-    records: &[Rewritten],
-) -> QueryResult<()> {
-    crm_events::rewrite::append_in_batches(
-        conn,
-        actor,
-        records,
-        async |conn, ids| {
-            let rows: Vec<ContactRow> = contacts::table
-                .filter(contacts::id.eq_any(ids))
-                .filter(contacts::deleted_at.is_null())
-                .select(ContactRow::as_select())
-                .load(conn)
-                .await?;
-            Ok(rows.into_iter().map(|r| (r.id, r.into())).collect())
-        },
-        |c: &Contact, _| vec![event(EventName::ContactUpdated, Some(c), c)],
-    )
-    .await
+/// The events of a contact that a set-based rewrite changed (a tag renamed, merged or
+/// deleted; custom-field values converted, removed, hidden or shown), with the contact as it
+/// now is: `contact.updated`, what [`update_contact`](crate::update_contact) emits for the same
+/// change (such rewrites never change the owner). `crm-record-events` loads the contacts and
+/// appends these.
+pub fn rewrite_events(contact: &Contact, _: &Rewritten) -> Vec<NewEvent> {
+    vec![event(EventName::ContactUpdated, Some(contact), contact)]
 }
 
 /// `contact.deleted` with the contact as it is now (in the trash).

@@ -13,7 +13,7 @@ pub mod model;
 pub mod service;
 
 pub use error::ContactError;
-pub use events::rewritten;
+pub use events::rewrite_events;
 pub use input::{ContactSort, CreateContact, ListContacts, UpdateContact};
 pub use model::{Contact, Social};
 pub use service::{

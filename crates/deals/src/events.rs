@@ -7,14 +7,11 @@
 
 use crm_core::{Actor, Change, change};
 use crm_db::AsyncPgConnection;
-use crm_db::schema::deals;
 use crm_events::{Audience, EventName, NewEvent, Rewritten, Room};
-use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};
 
 use crate::error::DealError;
-use crate::model::{Deal, DealRow};
+use crate::model::Deal;
 
 fn to_json(deal: &Deal) -> Value {
     serde_json::to_value(deal).unwrap_or_default()
@@ -121,35 +118,15 @@ pub(crate) fn change_events(before: &Deal, after: &Deal, changes: &[Change]) -> 
     events
 }
 
-/// Appends the update events of deals that a set-based rewrite changed (a tag renamed,
-/// merged or deleted; custom-field values converted, removed, hidden or shown): per deal
-/// exactly what [`update_deal`](crate::update_deal) emits for the same change — `deal.updated`
-/// with the whole deal as it now is, one `deal.field.updated` per change, and
+/// The events of a deal that a set-based rewrite changed (a tag renamed, merged or deleted;
+/// custom-field values converted, removed, hidden or shown), with the deal as it now is:
+/// exactly what [`update_deal`](crate::update_deal) emits for the same change —
+/// `deal.updated` with the whole deal, one `deal.field.updated` per change, and
 /// `contact.deal.updated` — to the same rooms and audience. Such rewrites touch neither the
-/// stage, the board nor the deal's people, so the deal's rooms and receivers are the same
-/// before and after. Deals are read [`REWRITE_BATCH`](crm_events::REWRITE_BATCH) at a time (one query per batch, one
-/// statement appends the batch's events); deals in the trash get no events.
-pub async fn rewritten(
-    conn: &mut AsyncPgConnection,
-    actor: &Actor,
-    records: &[Rewritten],
-) -> QueryResult<()> {
-    crm_events::rewrite::append_in_batches(
-        conn,
-        actor,
-        records,
-        async |conn, ids| {
-            let rows: Vec<DealRow> = deals::table
-                .filter(deals::id.eq_any(ids))
-                .filter(deals::deleted_at.is_null())
-                .select(DealRow::as_select())
-                .load(conn)
-                .await?;
-            Ok(rows.into_iter().map(|r| (r.id, r.into())).collect())
-        },
-        |d: &Deal, r| change_events(d, d, &r.changes),
-    )
-    .await
+/// stage, the board nor the deal's people, so rooms and receivers are the same before and
+/// after. `crm-record-events` loads the deals and appends these.
+pub fn rewrite_events(deal: &Deal, rewritten: &Rewritten) -> Vec<NewEvent> {
+    change_events(deal, deal, &rewritten.changes)
 }
 
 /// `deal.deleted` with the deal as last seen (and `contact.deal.updated`).

@@ -22,7 +22,7 @@ mod stage_moves;
 
 pub use amount::{format_amount, parse_amount};
 pub use error::DealError;
-pub use events::rewritten;
+pub use events::rewrite_events;
 pub use input::{CreateDeal, DealSort, DealStatus, ListDeals, MoveDeal, UpdateDeal};
 pub use model::Deal;
 pub use service::{

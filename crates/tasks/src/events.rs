@@ -84,33 +84,13 @@ fn update_event(before: Option<&Task>, after: &Task) -> NewEvent {
     )
 }
 
-/// Appends `task.updated` for each task that a set-based rewrite changed (a tag renamed,
-/// merged or deleted; custom-field values converted, removed, hidden or shown), with the task
-/// as it now is, to `task:{id}` and `user:{assignee}` — what
-/// [`update_task`](crate::update_task) emits for the same change (such rewrites never change
-/// the assignee). Tasks are read [`REWRITE_BATCH`](crm_events::REWRITE_BATCH) at a time (one query per batch, one
-/// statement appends the batch's events); tasks in the trash get no events.
-pub async fn rewritten(
-    conn: &mut AsyncPgConnection,
-    actor: &Actor,
-    records: &[Rewritten],
-) -> QueryResult<()> {
-    crm_events::rewrite::append_in_batches(
-        conn,
-        actor,
-        records,
-        async |conn, ids| {
-            let rows: Vec<TaskRow> = tasks::table
-                .filter(tasks::id.eq_any(ids))
-                .filter(tasks::deleted_at.is_null())
-                .select(TaskRow::as_select())
-                .load(conn)
-                .await?;
-            Ok(rows.into_iter().map(|r| (r.id, r.into())).collect())
-        },
-        |t: &Task, _| vec![update_event(Some(t), t)],
-    )
-    .await
+/// The events of a task that a set-based rewrite changed (a tag renamed, merged or deleted;
+/// custom-field values converted, removed, hidden or shown), with the task as it now is:
+/// `task.updated` to `task:{id}` and `user:{assignee}`, what [`update_task`](crate::update_task)
+/// emits for the same change (such rewrites never change the assignee). `crm-record-events`
+/// loads the tasks and appends these.
+pub fn rewrite_events(task: &Task, _: &Rewritten) -> Vec<NewEvent> {
+    vec![update_event(Some(task), task)]
 }
 
 /// `task.deleted` with the task as last seen: `before` when it is gone for good, otherwise as

@@ -15,7 +15,7 @@ pub mod reminders;
 pub mod service;
 
 pub use error::TaskError;
-pub use events::rewritten;
+pub use events::rewrite_events;
 pub use input::{CreateTask, ListTasks, TaskSort, UpdateTask};
 pub use model::{Task, TaskPriority, TaskStatus, TaskType};
 pub use service::{
