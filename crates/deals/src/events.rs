@@ -49,15 +49,17 @@ fn contact_event(before: Option<&Deal>, after: &Deal, data: &Value) -> Option<Ne
     })
 }
 
-/// `deal.created` (and `contact.deal.updated`).
-pub(crate) async fn created(
+/// `deal.created` or `deal.deleted` (`name`) with the deal as it is or was last seen, and
+/// `contact.deal.updated`.
+pub(crate) async fn announced(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
+    name: EventName,
     deal: &Deal,
 ) -> Result<(), DealError> {
     let data = to_json(deal);
     let mut events = vec![NewEvent::new(
-        EventName::DealCreated,
+        name,
         rooms(None, deal),
         audience(None, deal),
         data.clone(),
@@ -127,24 +129,6 @@ pub(crate) fn change_events(before: &Deal, after: &Deal, changes: &[Change]) -> 
 /// after. `crm-record-events` loads the deals and appends these.
 pub fn rewrite_events(deal: &Deal, rewritten: &Rewritten) -> Vec<NewEvent> {
     change_events(deal, deal, &rewritten.changes)
-}
-
-/// `deal.deleted` with the deal as last seen (and `contact.deal.updated`).
-pub(crate) async fn deleted(
-    conn: &mut AsyncPgConnection,
-    actor: &Actor,
-    deal: &Deal,
-) -> Result<(), DealError> {
-    let data = to_json(deal);
-    let mut events = vec![NewEvent::new(
-        EventName::DealDeleted,
-        rooms(None, deal),
-        audience(None, deal),
-        data.clone(),
-    )];
-    events.extend(contact_event(None, deal, &data));
-    crm_events::append(conn, actor, events).await?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ use crm_db::constraint::is_foreign_key_violation;
 use crm_db::kanban::end_key;
 use crm_db::schema::{companies, contacts, deals, pipelines, stages};
 use crm_db::{links, visibility};
+use crm_events::EventName;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -662,7 +663,7 @@ pub async fn create_deal(
             &change::created(&json(&deal)),
         )
         .await?;
-        crate::events::created(conn, actor, &deal).await?;
+        crate::events::announced(conn, actor, EventName::DealCreated, &deal).await?;
         Ok(deal)
     })
     .await
@@ -909,7 +910,8 @@ pub async fn delete_deal(
             diesel::delete(deals::table.find(id)).execute(conn).await?;
             crm_activity::record_purged(conn, actor, entity).await?;
             if row.deleted_at.is_none() {
-                crate::events::deleted(conn, actor, &Deal::from(row)).await?;
+                crate::events::announced(conn, actor, EventName::DealDeleted, &Deal::from(row))
+                    .await?;
             }
             return Ok(());
         }
@@ -924,7 +926,7 @@ pub async fn delete_deal(
             .get_result(conn)
             .await?;
         crm_activity::record_trashed(conn, actor, entity, now).await?;
-        crate::events::deleted(conn, actor, &trashed.into()).await?;
+        crate::events::announced(conn, actor, EventName::DealDeleted, &trashed.into()).await?;
         Ok(())
     })
     .await
