@@ -2,8 +2,8 @@
 //! with `moveDealsTo`, a stage whose type changes. The stage side of each is crm-pipelines'
 //! (`lock_stage_for_deletion`, `remove_stage`, ...); the deal side follows the rules of a
 //! single move exactly: status from the stage type, [`closed_at_for`], the same activity
-//! entries and events from one diff per deal ([`record_updates`]). A handful of statements
-//! whatever the number of deals.
+//! entries and events from one diff per deal ([`record_updates`]). One statement moves the
+//! deals, however many; their entries and events are appended a few thousand rows a statement.
 
 use chrono::Utc;
 use crm_core::Actor;
