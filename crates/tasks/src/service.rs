@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use crm_core::tags::normalize_tags;
 use crm_core::{
-    Actor, EntityKind, EntityRef, FieldError, Listing, Permission, Role, SortDirection, change,
+    Actor, EntityKind, EntityRef, FieldError, Listing, Permission, Role, SortDirection, UserId,
+    change,
 };
 use crm_custom_fields::{CustomFieldEntity, FieldSet};
 use crm_db::AsyncPgConnection;
@@ -93,6 +94,28 @@ fn map_fk(
     }
 }
 
+/// The deal, contact and assignee a task is to link to, each that is given: a live deal and
+/// contact the actor may read, an active user (`crm_db::links`).
+async fn check_links(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    deal: Option<Uuid>,
+    contact: Option<Uuid>,
+    assignee: Option<UserId>,
+) -> Result<(), TaskError> {
+    if let Some(deal) = deal {
+        links::require(conn, actor, EntityKind::Deal, deal, TaskError::UnknownDeal).await?;
+    }
+    if let Some(contact) = contact {
+        let kind = EntityKind::Contact;
+        links::require(conn, actor, kind, contact, TaskError::UnknownContact).await?;
+    }
+    if let Some(user) = assignee {
+        links::require_active_user(conn, user.0, TaskError::UnknownUser).await?;
+    }
+    Ok(())
+}
+
 /// Creates a task (`tasks.write`). The assignee defaults to the acting user; a `DONE` task
 /// gets `completedAt`.
 pub async fn create_task(
@@ -113,22 +136,14 @@ pub async fn create_task(
         let custom_fields = FieldSet::for_write(conn, CustomFieldEntity::Task)
             .await?
             .validate_create(input.custom_fields.as_ref())?;
-        if let Some(deal) = input.deal_id {
-            links::require(conn, actor, EntityKind::Deal, deal, TaskError::UnknownDeal).await?;
-        }
-        if let Some(contact) = input.contact_id {
-            links::require(
-                conn,
-                actor,
-                EntityKind::Contact,
-                contact,
-                TaskError::UnknownContact,
-            )
-            .await?;
-        }
-        if let Some(user) = input.assigned_to_id {
-            links::require_active_user(conn, user.0, TaskError::UnknownUser).await?;
-        }
+        check_links(
+            conn,
+            actor,
+            input.deal_id,
+            input.contact_id,
+            input.assigned_to_id,
+        )
+        .await?;
         crm_db::tags::ensure_registered(conn, &tags).await?;
         let now = Utc::now();
         let row: TaskRow = diesel::insert_into(tasks::table)
@@ -223,22 +238,8 @@ pub async fn update_task(
             _ => row.custom_fields.clone(),
         };
         let before = Task::from(row.clone());
-        if let Some(Some(deal)) = input.deal_id {
-            links::require(conn, actor, EntityKind::Deal, deal, TaskError::UnknownDeal).await?;
-        }
-        if let Some(Some(contact)) = input.contact_id {
-            links::require(
-                conn,
-                actor,
-                EntityKind::Contact,
-                contact,
-                TaskError::UnknownContact,
-            )
-            .await?;
-        }
-        if let Some(Some(user)) = input.assigned_to_id {
-            links::require_active_user(conn, user.0, TaskError::UnknownUser).await?;
-        }
+        let (deal, contact) = (input.deal_id.flatten(), input.contact_id.flatten());
+        check_links(conn, actor, deal, contact, input.assigned_to_id.flatten()).await?;
         if let Some(tags) = &tags {
             crm_db::tags::ensure_registered(conn, tags).await?;
         }
