@@ -5,6 +5,7 @@
 mod activity;
 mod api_keys;
 mod auth;
+mod bodies;
 mod comments;
 mod companies;
 mod contacts;
