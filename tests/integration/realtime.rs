@@ -827,7 +827,7 @@ async fn a_rolled_back_write_emits_nothing() {
     let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
     let caller = Caller::new(&app, &token);
     let deal = caller.post("/api/deals", json!({"title": "Before"})).await;
-    let id: Uuid = deal["id"].as_str().unwrap().parse().unwrap();
+    let id: crm_core::DealId = deal["id"].as_str().unwrap().parse().unwrap();
     let mut ws = Ws::connect(&app, &token).await;
     ws.subscribe(&format!("deal:{id}"), None).await;
 

@@ -293,7 +293,7 @@ mod tests {
     #[test]
     fn seeded_kanban_keys_use_the_kanban_step() {
         assert_eq!(
-            crm_db::kanban::STEP,
+            crm_deals::POSITION_STEP,
             65536,
             "update the literals in seed.rs"
         );

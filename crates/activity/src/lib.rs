@@ -151,7 +151,7 @@ pub async fn record_many<'a>(
                 activity::entity_type.eq(entity.kind.as_str()),
                 activity::entity_id.eq(entity.id),
                 activity::kind.eq(kind),
-                activity::actor_id.eq(actor.user_id.map(|u| u.0)),
+                activity::actor_id.eq(actor.user_id),
                 activity::api_key_id.eq(actor.api_key_id.map(|k| k.0)),
                 activity::changes.eq(serde_json::to_value(changes).unwrap_or_default()),
             )

@@ -26,7 +26,7 @@ pub(crate) struct ApiKeyRow {
     pub name: String,
     pub prefix: String,
     pub role: StoredRole,
-    pub created_by_id: Option<Uuid>,
+    pub created_by_id: Option<UserId>,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
@@ -64,7 +64,7 @@ impl From<ApiKeyRow> for ApiKey {
             name: r.name,
             prefix: r.prefix,
             role: r.role.0,
-            created_by_id: r.created_by_id.map(UserId),
+            created_by_id: r.created_by_id,
             expires_at: r.expires_at,
             revoked_at: r.revoked_at,
             last_used_at: r.last_used_at,
@@ -125,7 +125,7 @@ pub async fn create_api_key(
             api_keys::prefix.eq(&key[..API_KEY_PREFIX.len() + 6]),
             api_keys::key_hash.eq(hash_secret(&key)),
             api_keys::role.eq(input.role.as_str()),
-            api_keys::created_by_id.eq(actor.user_id.map(|u| u.0)),
+            api_keys::created_by_id.eq(actor.user_id),
             api_keys::expires_at.eq(input.expires_at),
         ))
         .returning(ApiKeyRow::as_returning())
@@ -208,7 +208,7 @@ pub(crate) async fn actor_for_key(
     }
     let role = row.role.0;
     Ok(Actor {
-        user_id: row.created_by_id.map(UserId),
+        user_id: row.created_by_id,
         api_key_id: Some(ApiKeyId(row.id)),
         role,
         permissions: role.default_permissions(),

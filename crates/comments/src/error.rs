@@ -1,7 +1,7 @@
 //! Everything that can go wrong with comments.
 
 use crm_core::actor::Forbidden;
-use crm_core::{DomainError, ErrorKind, FieldError};
+use crm_core::{CommentId, DomainError, ErrorKind, FieldError};
 use crm_db::DbError;
 use uuid::Uuid;
 
@@ -13,7 +13,7 @@ pub enum CommentError {
     Invalid(Vec<FieldError>),
     /// No such comment.
     #[error("comment {0} not found")]
-    NotFound(Uuid),
+    NotFound(CommentId),
     /// The record commented on does not exist or is in the trash.
     #[error("the {0} {1} does not exist")]
     UnknownEntity(&'static str, Uuid),

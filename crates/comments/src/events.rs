@@ -3,18 +3,17 @@
 //! `contact:{id}`, `task:{id}`) in the transaction of the change. Receivers: holders of
 //! `comments.read` who may see the record (its visibility rule, read from the record).
 
-use crm_core::{Actor, Permission};
+use crm_core::{Actor, Permission, UserId};
 use crm_db::AsyncPgConnection;
 use crm_db::schema::{contacts, deals, tasks};
 use crm_events::{Audience, EventName, NewEvent, Room};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use uuid::Uuid;
 
 use crate::error::CommentError;
 use crate::model::{Comment, CommentTarget};
 
-type People = Option<(Option<Uuid>, Option<Uuid>)>;
+type People = Option<(Option<UserId>, Option<UserId>)>;
 
 /// The room of the commented record and who may see it.
 async fn room_and_audience(
@@ -31,16 +30,16 @@ async fn room_and_audience(
                 .await
                 .optional()?;
             let (a, b) = people.unwrap_or_default();
-            (Room::Deal(id), Audience::deal(a, b))
+            (Room::Deal(id.into()), Audience::deal(a, b))
         }
         CommentTarget::Contact => {
-            let owner: Option<Option<Uuid>> = contacts::table
+            let owner: Option<Option<UserId>> = contacts::table
                 .find(id)
                 .select(contacts::owner_id)
                 .first(conn)
                 .await
                 .optional()?;
-            (Room::Contact(id), Audience::contact(owner.flatten()))
+            (Room::Contact(id.into()), Audience::contact(owner.flatten()))
         }
         CommentTarget::Task => {
             let people: People = tasks::table
@@ -50,7 +49,7 @@ async fn room_and_audience(
                 .await
                 .optional()?;
             let (a, b) = people.unwrap_or_default();
-            (Room::Task(id), Audience::task(a, b))
+            (Room::Task(id.into()), Audience::task(a, b))
         }
     };
     Ok((room, audience.and(Permission::CommentsRead)))

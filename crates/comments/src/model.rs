@@ -1,7 +1,7 @@
 //! The comment record and the inputs of the comment services.
 
 use chrono::{DateTime, Utc};
-use crm_core::{EntityKind, UserId};
+use crm_core::{CommentId, EntityKind, UserId};
 use crm_db::schema::comments;
 use diesel::prelude::*;
 use garde::Validate;
@@ -53,10 +53,10 @@ crm_db::stored_name!(CommentType);
 #[diesel(table_name = comments)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct CommentRow {
-    pub id: Uuid,
+    pub id: CommentId,
     pub entity_type: CommentTarget,
     pub entity_id: Uuid,
-    pub author_id: Option<Uuid>,
+    pub author_id: Option<UserId>,
     pub kind: CommentType,
     pub content: String,
     pub created_at: DateTime<Utc>,
@@ -69,7 +69,7 @@ pub struct CommentRow {
 #[serde(rename_all = "camelCase")]
 pub struct Comment {
     /// Id.
-    pub id: Uuid,
+    pub id: CommentId,
     /// Kind of the record commented on.
     pub entity_type: CommentTarget,
     /// Id of the record commented on.
@@ -95,7 +95,7 @@ impl From<CommentRow> for Comment {
             id: r.id,
             entity_type: r.entity_type,
             entity_id: r.entity_id,
-            author_id: r.author_id.map(UserId),
+            author_id: r.author_id,
             kind: r.kind,
             content: r.content,
             created_at: r.created_at,

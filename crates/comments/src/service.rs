@@ -3,7 +3,8 @@
 
 use chrono::Utc;
 use crm_core::{
-    Actor, Change, Cursor, CursorPage, EntityRef, FieldError, Page, PageRequest, Permission,
+    Actor, Change, CommentId, Cursor, CursorPage, EntityRef, FieldError, Page, PageRequest,
+    Permission,
 };
 use crm_db::AsyncPgConnection;
 use crm_db::schema::{comments, contacts, deals, tasks};
@@ -75,10 +76,10 @@ fn content_change(from: Option<&str>, to: Option<&str>) -> Change {
 }
 
 fn is_author(actor: &Actor, row: &CommentRow) -> bool {
-    row.author_id.is_some() && row.author_id == actor.user_id.map(|u| u.0)
+    row.author_id.is_some() && row.author_id == actor.user_id
 }
 
-async fn load(conn: &mut AsyncPgConnection, id: Uuid) -> Result<CommentRow, CommentError> {
+async fn load(conn: &mut AsyncPgConnection, id: CommentId) -> Result<CommentRow, CommentError> {
     comments::table
         .find(id)
         .select(CommentRow::as_select())
@@ -150,7 +151,7 @@ pub async fn list_comments_cursor(
         .await?;
     let page = CursorPage::from_rows(rows, limit, |r| Cursor {
         t: r.created_at,
-        id: r.id,
+        id: r.id.into(),
     });
     Ok(page.map(Comment::from))
 }
@@ -160,7 +161,7 @@ pub async fn list_comments_cursor(
 pub async fn get_comment(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: CommentId,
 ) -> Result<Comment, CommentError> {
     actor.require(Permission::CommentsRead)?;
     comments::table
@@ -187,10 +188,10 @@ pub async fn create_comment(
         let now = Utc::now();
         let row: CommentRow = diesel::insert_into(comments::table)
             .values((
-                comments::id.eq(Uuid::now_v7()),
+                comments::id.eq(CommentId::new()),
                 comments::entity_type.eq(input.entity_type.as_str()),
                 comments::entity_id.eq(input.entity_id),
-                comments::author_id.eq(actor.user_id.map(|u| u.0)),
+                comments::author_id.eq(actor.user_id),
                 comments::kind.eq(input.kind.as_str()),
                 comments::content.eq(&input.content),
                 comments::created_at.eq(now),
@@ -219,7 +220,7 @@ pub async fn create_comment(
 pub async fn update_comment(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: CommentId,
     input: UpdateComment,
     expected_version: Option<i32>,
 ) -> Result<Comment, CommentError> {
@@ -266,7 +267,7 @@ pub async fn update_comment(
 pub async fn delete_comment(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: CommentId,
     expected_version: Option<i32>,
 ) -> Result<(), CommentError> {
     conn.transaction(async |conn| {

@@ -5,33 +5,25 @@ use crm_comments::{CommentError, CommentTarget, CommentType, CreateComment, Upda
 use crm_core::actor::Forbidden;
 use crm_core::{EntityKind, EntityRef, PageRequest, Permission, Role};
 use crm_db::AsyncPgConnection;
-use crm_testkit::{TestDb, UserBuilder};
+use crm_testkit::{ContactRow, DealRow, TaskRow, TestDb, UserBuilder};
 use crm_users::User;
-use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 async fn user(conn: &mut AsyncPgConnection, role: Role) -> User {
     UserBuilder::new(role).insert(conn).await
 }
 
-async fn insert(conn: &mut AsyncPgConnection, sql: &str, trashed: bool) -> Uuid {
-    let id = Uuid::now_v7();
-    diesel::sql_query(sql)
-        .bind::<diesel::sql_types::Uuid, _>(id)
-        .bind::<diesel::sql_types::Bool, _>(trashed)
-        .execute(conn)
-        .await
-        .unwrap();
-    id
+/// A live or trashed row of the commented kind.
+async fn insert(conn: &mut AsyncPgConnection, target: CommentTarget, trashed: bool) -> Uuid {
+    match (target, trashed) {
+        (CommentTarget::Deal, false) => DealRow::new().insert(conn).await.into(),
+        (CommentTarget::Deal, true) => DealRow::new().trashed().insert(conn).await.into(),
+        (CommentTarget::Contact, false) => ContactRow::new().insert(conn).await.into(),
+        (CommentTarget::Contact, true) => ContactRow::new().trashed().insert(conn).await.into(),
+        (CommentTarget::Task, false) => TaskRow::new().insert(conn).await.into(),
+        (CommentTarget::Task, true) => TaskRow::new().trashed().insert(conn).await.into(),
+    }
 }
-
-const DEAL: &str = "INSERT INTO deals (id, title, pipeline_id, stage_id, deleted_at) \
-    SELECT $1, 'Deal', s.pipeline_id, s.id, CASE WHEN $2 THEN now() END \
-    FROM stages s ORDER BY s.position LIMIT 1";
-const CONTACT: &str = "INSERT INTO contacts (id, full_name, deleted_at) \
-    VALUES ($1, 'C', CASE WHEN $2 THEN now() END)";
-const TASK: &str = "INSERT INTO tasks (id, title, deleted_at) \
-    VALUES ($1, 'T', CASE WHEN $2 THEN now() END)";
 
 fn comment(target: CommentTarget, id: Uuid, content: &str) -> CreateComment {
     CreateComment {
@@ -47,13 +39,13 @@ async fn comments_go_on_live_deals_contacts_and_tasks_only() {
     let db = TestDb::new().await;
     let mut conn = db.conn().await;
     let actor = (user(&mut conn, Role::Manager).await).actor();
-    for (target, sql) in [
-        (CommentTarget::Deal, DEAL),
-        (CommentTarget::Contact, CONTACT),
-        (CommentTarget::Task, TASK),
+    for target in [
+        CommentTarget::Deal,
+        CommentTarget::Contact,
+        CommentTarget::Task,
     ] {
-        let live = insert(&mut conn, sql, false).await;
-        let trashed = insert(&mut conn, sql, true).await;
+        let live = insert(&mut conn, target, false).await;
+        let trashed = insert(&mut conn, target, true).await;
         let c = crm_comments::create_comment(&mut conn, &actor, comment(target, live, "hi"))
             .await
             .unwrap();
@@ -75,7 +67,7 @@ async fn only_the_author_edits_and_only_admins_delete_others_comments() {
     let author = (user(&mut conn, Role::Manager).await).actor();
     let other = (user(&mut conn, Role::Manager).await).actor();
     let admin = (user(&mut conn, Role::Admin).await).actor();
-    let task = insert(&mut conn, TASK, false).await;
+    let task = insert(&mut conn, CommentTarget::Task, false).await;
     let c =
         crm_comments::create_comment(&mut conn, &author, comment(CommentTarget::Task, task, "a"))
             .await
@@ -132,7 +124,7 @@ async fn comment_changes_land_on_the_parent_timeline_and_lists_are_oldest_first(
     let db = TestDb::new().await;
     let mut conn = db.conn().await;
     let actor = (user(&mut conn, Role::Admin).await).actor();
-    let task = insert(&mut conn, TASK, false).await;
+    let task = insert(&mut conn, CommentTarget::Task, false).await;
     let first =
         crm_comments::create_comment(&mut conn, &actor, comment(CommentTarget::Task, task, "one"))
             .await
@@ -205,7 +197,7 @@ async fn content_must_hold_one_to_ten_thousand_characters_and_viewers_write_noth
     let mut conn = db.conn().await;
     let actor = (user(&mut conn, Role::Manager).await).actor();
     let viewer = (user(&mut conn, Role::Viewer).await).actor();
-    let task = insert(&mut conn, TASK, false).await;
+    let task = insert(&mut conn, CommentTarget::Task, false).await;
     for content in [String::new(), "   ".into(), "x".repeat(10001)] {
         let CommentError::Invalid(errors) = crm_comments::create_comment(
             &mut conn,

@@ -1,10 +1,9 @@
 //! Everything that can go wrong with companies.
 
 use crm_core::actor::Forbidden;
-use crm_core::{DomainError, ErrorKind, FieldError};
+use crm_core::{CompanyId, DomainError, ErrorKind, FieldError, UserId};
 use crm_custom_fields::CustomFieldError;
 use crm_db::DbError;
-use uuid::Uuid;
 
 /// Failure of a company operation.
 #[derive(Debug, thiserror::Error)]
@@ -14,13 +13,13 @@ pub enum CompanyError {
     Invalid(Vec<FieldError>),
     /// No such company, or not visible to the actor.
     #[error("company {0} not found")]
-    NotFound(Uuid),
+    NotFound(CompanyId),
     /// Another company (not in the trash) has this name, compared case-insensitively.
     #[error("a company with this name already exists")]
     DuplicateName,
     /// `ownerId` names no active user.
     #[error("user {0} does not exist or is deactivated")]
-    UnknownUser(Uuid),
+    UnknownUser(UserId),
     /// `If-Match` named another version.
     #[error(transparent)]
     VersionMismatch(#[from] crm_core::VersionMismatch),

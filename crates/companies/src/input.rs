@@ -1,10 +1,9 @@
 //! Inputs of the company services.
 
 use chrono::{DateTime, Utc};
-use crm_core::{Cursor, PageRequest, SortDirection, SortSpec};
+use crm_core::{Cursor, PageRequest, SortDirection, SortSpec, UserId};
 use crm_custom_fields::CfQuery;
 use serde::Deserialize;
-use uuid::Uuid;
 
 /// A new company.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
@@ -41,7 +40,7 @@ pub struct CreateCompany {
     #[schema(value_type = Option<Object>)]
     pub custom_fields: Option<serde_json::Value>,
     /// Owner; defaults to the acting user. Must be an active user.
-    pub owner_id: Option<Uuid>,
+    pub owner_id: Option<UserId>,
 }
 
 /// A change to a company: absent fields stay as they are, `null` clears.
@@ -90,7 +89,7 @@ pub struct UpdateCompany {
     /// New owner (an active user); `null` leaves the company without owner.
     #[serde(default, deserialize_with = "crm_core::patch::double_option")]
     #[schema(value_type = Option<Uuid>)]
-    pub owner_id: Option<Option<Uuid>>,
+    pub owner_id: Option<Option<UserId>>,
 }
 
 /// Sortable company fields.
@@ -132,7 +131,7 @@ pub struct ListCompanies {
     /// Only this industry (case-insensitive).
     pub industry: Option<String>,
     /// Only companies of this owner.
-    pub owner_id: Option<Uuid>,
+    pub owner_id: Option<UserId>,
     /// Only companies with this tag.
     pub tag: Option<String>,
     /// Only companies changed at or after this time.

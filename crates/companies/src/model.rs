@@ -1,10 +1,10 @@
 //! The company record as stored and as the API shows it.
 
 use chrono::{DateTime, Utc};
+use crm_core::{CompanyId, UserId};
 use crm_db::schema::companies;
 use diesel::prelude::*;
 use serde::Serialize;
-use uuid::Uuid;
 
 /// A company: a row of `companies`, shown as is.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize, utoipa::ToSchema)]
@@ -13,7 +13,7 @@ use uuid::Uuid;
 #[serde(rename_all = "camelCase")]
 pub struct Company {
     /// Id.
-    pub id: Uuid,
+    pub id: CompanyId,
     /// Name, unique case-insensitively among companies not in the trash.
     pub name: String,
     /// Web site (http or https URL).
@@ -36,9 +36,9 @@ pub struct Company {
     #[schema(value_type = Object)]
     pub custom_fields: serde_json::Value,
     /// The user responsible; users without `companies.read_all` see only their own companies.
-    pub owner_id: Option<Uuid>,
+    pub owner_id: Option<UserId>,
     /// Who created it.
-    pub created_by_id: Option<Uuid>,
+    pub created_by_id: Option<UserId>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.

@@ -2,24 +2,25 @@
 //! write is one transaction that also appends its activity entry.
 
 use chrono::{DateTime, Utc};
-use crm_core::{Actor, EntityKind, EntityRef, FieldError, Permission, Role, SortDirection, change};
+use crm_core::{
+    Actor, CompanyId, EntityRef, FieldError, Listing, Permission, Role, SortDirection, UserId,
+    change,
+};
 use crm_custom_fields::{CustomFieldEntity, FieldSet, gather};
 use crm_db::AsyncPgConnection;
 use crm_db::schema::companies;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use uuid::Uuid;
 
 use crate::error::CompanyError;
 use crate::fields;
 use crate::input::{CompanySort, CreateCompany, ListCompanies, UpdateCompany};
 use crate::model::Company;
-use crm_core::Listing;
 
 use crm_db::sql::lower;
 
 /// Whether `actor` sees a record owned by `owner_id`, given the "read all" permission.
-pub fn owns_or_reads_all(actor: &Actor, read_all: Permission, owner_id: Option<Uuid>) -> bool {
+pub fn owns_or_reads_all(actor: &Actor, read_all: Permission, owner_id: Option<UserId>) -> bool {
     crm_db::visibility::Reach::of(actor, read_all).covers(&[owner_id])
 }
 
@@ -38,7 +39,7 @@ struct CompanyValues {
     notes: Option<String>,
     tags: Vec<String>,
     custom_fields: serde_json::Value,
-    owner_id: Option<Uuid>,
+    owner_id: Option<UserId>,
 }
 
 impl CompanyValues {
@@ -87,7 +88,7 @@ impl CompanyValues {
 }
 
 /// An owner deleted between the check and the write surfaces as a foreign-key violation.
-fn map_write(e: diesel::result::Error, owner_id: Option<Uuid>) -> CompanyError {
+fn map_write(e: diesel::result::Error, owner_id: Option<UserId>) -> CompanyError {
     match owner_id {
         Some(id) if crm_db::constraint::is_foreign_key_violation(&e, "companies_owner_id_fkey") => {
             CompanyError::UnknownUser(id)
@@ -98,7 +99,7 @@ fn map_write(e: diesel::result::Error, owner_id: Option<Uuid>) -> CompanyError {
 
 async fn ensure_owner(
     conn: &mut AsyncPgConnection,
-    owner_id: Option<Uuid>,
+    owner_id: Option<UserId>,
 ) -> Result<(), CompanyError> {
     match owner_id {
         Some(id) if !crm_db::links::active_user(conn, id).await? => {
@@ -106,10 +107,6 @@ async fn ensure_owner(
         }
         _ => Ok(()),
     }
-}
-
-fn entity(id: Uuid) -> EntityRef {
-    EntityRef::new(EntityKind::Company, id)
 }
 
 /// Creates a company (`companies.write`). The owner defaults to the acting user.
@@ -132,7 +129,7 @@ pub async fn create_company(
         tags: input.tags,
         // Validated against the definitions inside the transaction.
         custom_fields: serde_json::Value::Object(Default::default()),
-        owner_id: input.owner_id.or(actor.user_id.map(|u| u.0)),
+        owner_id: input.owner_id.or(actor.user_id),
     };
     conn.transaction(async |conn| {
         let fields = FieldSet::for_write(conn, CustomFieldEntity::Company).await?;
@@ -146,9 +143,9 @@ pub async fn create_company(
         let owner_id = values.owner_id;
         let company: Company = diesel::insert_into(companies::table)
             .values((
-                companies::id.eq(Uuid::now_v7()),
+                companies::id.eq(CompanyId::new()),
                 values,
-                companies::created_by_id.eq(actor.user_id.map(|u| u.0)),
+                companies::created_by_id.eq(actor.user_id),
                 companies::created_at.eq(now),
                 companies::updated_at.eq(now),
             ))
@@ -157,7 +154,14 @@ pub async fn create_company(
             .await
             .map_err(|e| map_write(e, owner_id))?;
         let changes = change::created(&company.to_json());
-        crm_activity::record(conn, actor, entity(company.id), "company.created", &changes).await?;
+        crm_activity::record(
+            conn,
+            actor,
+            EntityRef::of(company.id),
+            "company.created",
+            &changes,
+        )
+        .await?;
         Ok(company)
     })
     .await
@@ -167,7 +171,7 @@ pub async fn create_company(
 async fn lock_visible(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: CompanyId,
     trashed: Option<bool>,
 ) -> Result<Company, CompanyError> {
     let company: Company = companies::table
@@ -189,7 +193,7 @@ async fn lock_visible(
 pub async fn get_company(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: CompanyId,
 ) -> Result<Company, CompanyError> {
     actor.require(Permission::CompaniesRead)?;
     let company: Company = companies::table
@@ -291,7 +295,7 @@ fn sorted(
 pub async fn update_company(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: CompanyId,
     input: UpdateCompany,
     expected_version: Option<i32>,
 ) -> Result<Company, CompanyError> {
@@ -342,7 +346,7 @@ pub async fn update_company(
             .await
             .map_err(|e| map_write(e, owner_id))?;
         let changes = change::diff(&before.to_json(), &after.to_json());
-        crm_activity::record(conn, actor, entity(id), "company.updated", &changes).await?;
+        crm_activity::record(conn, actor, EntityRef::of(id), "company.updated", &changes).await?;
         Ok(after)
     })
     .await
@@ -353,7 +357,7 @@ pub async fn update_company(
 pub async fn delete_company(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: CompanyId,
     permanent: bool,
     expected_version: Option<i32>,
 ) -> Result<(), CompanyError> {
@@ -369,7 +373,7 @@ pub async fn delete_company(
             diesel::delete(companies::table.find(id))
                 .execute(conn)
                 .await?;
-            crm_activity::record_purged(conn, actor, entity(id)).await?;
+            crm_activity::record_purged(conn, actor, EntityRef::of(id)).await?;
             return Ok(());
         }
         let now = Utc::now();
@@ -381,7 +385,7 @@ pub async fn delete_company(
             ))
             .execute(conn)
             .await?;
-        crm_activity::record_trashed(conn, actor, entity(id), now).await?;
+        crm_activity::record_trashed(conn, actor, EntityRef::of(id), now).await?;
         Ok(())
     })
     .await
@@ -392,7 +396,7 @@ pub async fn delete_company(
 pub async fn restore_company(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: CompanyId,
 ) -> Result<Company, CompanyError> {
     actor.require(Permission::CompaniesDelete)?;
     conn.transaction(async |conn| {
@@ -406,7 +410,8 @@ pub async fn restore_company(
             .returning(Company::as_returning())
             .get_result(conn)
             .await?;
-        crm_activity::record_restored(conn, actor, entity(id), before.deleted_at, &[]).await?;
+        crm_activity::record_restored(conn, actor, EntityRef::of(id), before.deleted_at, &[])
+            .await?;
         Ok(after)
     })
     .await

@@ -17,7 +17,7 @@ fn named(name: &str) -> CreateCompany {
     }
 }
 
-async fn activity_kinds(conn: &mut AsyncPgConnection, id: uuid::Uuid) -> Vec<String> {
+async fn activity_kinds(conn: &mut AsyncPgConnection, id: crm_core::CompanyId) -> Vec<String> {
     let page = crm_activity::list_for_entity(
         conn,
         &Actor::system(),
@@ -70,8 +70,8 @@ async fn a_new_company_is_normalised_owned_by_its_creator_and_logged() {
     assert_eq!(company.phone.as_deref(), Some("+14155552671"));
     assert_eq!(company.tags, ["vip"]);
     assert_eq!(company.custom_fields, json!({"tier": "gold"}));
-    assert_eq!(company.owner_id, Some(me.id.0));
-    assert_eq!(company.created_by_id, Some(me.id.0));
+    assert_eq!(company.owner_id, Some(me.id));
+    assert_eq!(company.created_by_id, Some(me.id));
     assert_eq!(company.version, 1);
     assert_eq!(
         activity_kinds(&mut conn, company.id).await,
@@ -174,7 +174,7 @@ async fn owners_must_be_active_users() {
         .inactive()
         .insert(&mut conn)
         .await;
-    for owner in [uuid::Uuid::now_v7(), gone.id.0] {
+    for owner in [crm_core::UserId::new(), gone.id] {
         let mut input = named("Acme");
         input.owner_id = Some(owner);
         let err = crm_companies::create_company(&mut conn, &Actor::system(), input)

@@ -2,10 +2,10 @@
 
 use crm_companies::CompanyError;
 use crm_core::actor::Forbidden;
+use crm_core::{CompanyId, ContactId, UserId};
 use crm_core::{DomainError, ErrorKind, FieldError};
 use crm_custom_fields::CustomFieldError;
 use crm_db::DbError;
-use uuid::Uuid;
 
 /// Failure of a contact operation.
 #[derive(Debug, thiserror::Error)]
@@ -15,16 +15,16 @@ pub enum ContactError {
     Invalid(Vec<FieldError>),
     /// No such contact, or not visible to the actor.
     #[error("contact {0} not found")]
-    NotFound(Uuid),
+    NotFound(ContactId),
     /// Another contact (not in the trash) has this e-mail, compared case-insensitively.
     #[error("another contact has this e-mail")]
     DuplicateEmail,
     /// `ownerId` names no active user.
     #[error("user {0} does not exist or is deactivated")]
-    UnknownUser(Uuid),
+    UnknownUser(UserId),
     /// `companyId` names no company, or one in the trash.
     #[error("company {0} does not exist or is in the trash")]
-    UnknownCompany(Uuid),
+    UnknownCompany(CompanyId),
     /// `If-Match` named another version.
     #[error(transparent)]
     VersionMismatch(#[from] crm_core::VersionMismatch),

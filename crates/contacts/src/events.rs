@@ -3,12 +3,12 @@
 //! Receivers: the contact's visibility rule, with its owner before and after the change.
 
 use crm_core::Actor;
+use crm_core::ContactId;
 use crm_db::AsyncPgConnection;
 use crm_db::schema::contacts;
 use crm_events::{Audience, EventName, NewEvent, Rewritten, Room};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use uuid::Uuid;
 
 use crate::error::ContactError;
 use crate::model::{Contact, ContactRow};
@@ -76,7 +76,7 @@ pub fn rewrite_events(contact: &Contact, _: &Rewritten) -> Vec<NewEvent> {
 pub(crate) async fn trashed(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: ContactId,
 ) -> Result<(), ContactError> {
     let contact: Contact = contacts::table
         .find(id)

@@ -1,10 +1,10 @@
 //! Inputs of the contact services.
 
 use chrono::{DateTime, Utc};
+use crm_core::{CompanyId, UserId};
 use crm_core::{Cursor, PageRequest, SortDirection, SortSpec};
 use crm_custom_fields::CfQuery;
 use serde::Deserialize;
-use uuid::Uuid;
 
 use crate::model::Social;
 
@@ -24,7 +24,7 @@ pub struct CreateContact {
     #[schema(max_length = 200)]
     pub position: Option<String>,
     /// The company (must exist and not be in the trash).
-    pub company_id: Option<Uuid>,
+    pub company_id: Option<CompanyId>,
     /// Tags.
     #[serde(default, deserialize_with = "crm_core::tags::first_tags")]
     pub tags: Vec<String>,
@@ -34,7 +34,7 @@ pub struct CreateContact {
     /// Messenger handles and profile links.
     pub social: Option<Social>,
     /// Owner; defaults to the acting user. Must be an active user.
-    pub owner_id: Option<Uuid>,
+    pub owner_id: Option<UserId>,
     /// Custom field values `{key: value}`, validated against the contact custom fields
     /// (`GET /api/custom-fields?entityType=contact`); absent fields get their default.
     #[schema(value_type = Option<Object>)]
@@ -64,7 +64,7 @@ pub struct UpdateContact {
     /// Links to another company; `null` unlinks.
     #[serde(default, deserialize_with = "crm_core::patch::double_option")]
     #[schema(value_type = Option<Uuid>)]
-    pub company_id: Option<Option<Uuid>>,
+    pub company_id: Option<Option<CompanyId>>,
     /// Replaces the tags.
     #[serde(default, deserialize_with = "crm_core::tags::first_tags_or_null")]
     pub tags: Option<Vec<String>>,
@@ -79,7 +79,7 @@ pub struct UpdateContact {
     /// New owner (an active user); `null` leaves the contact without owner.
     #[serde(default, deserialize_with = "crm_core::patch::double_option")]
     #[schema(value_type = Option<Uuid>)]
-    pub owner_id: Option<Option<Uuid>>,
+    pub owner_id: Option<Option<UserId>>,
     /// Custom field values, merged key by key: a value sets the key, `null` clears it (not
     /// for required fields), keys not named stay.
     #[schema(value_type = Option<Object>)]
@@ -123,9 +123,9 @@ pub struct ListContacts {
     /// Fragment of the full name, e-mail or phone, case-insensitive.
     pub q: Option<String>,
     /// Only contacts of this company.
-    pub company_id: Option<Uuid>,
+    pub company_id: Option<CompanyId>,
     /// Only contacts of this owner.
-    pub owner_id: Option<Uuid>,
+    pub owner_id: Option<UserId>,
     /// Only contacts with this tag.
     pub tag: Option<String>,
     /// Only the contact with this e-mail (case-insensitive).

@@ -2,10 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use crm_core::FieldError;
+use crm_core::{CompanyId, ContactId, UserId};
 use crm_db::schema::contacts;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 /// Longest accepted social handle or link.
 pub const MAX_SOCIAL_LEN: usize = 200;
@@ -65,18 +65,18 @@ impl Social {
 #[diesel(table_name = contacts)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct ContactRow {
-    pub id: Uuid,
+    pub id: ContactId,
     pub full_name: String,
     pub email: Option<String>,
     pub phone: Option<String>,
     pub position: Option<String>,
-    pub company_id: Option<Uuid>,
+    pub company_id: Option<CompanyId>,
     pub tags: Vec<String>,
     pub notes: Option<String>,
     pub social: serde_json::Value,
     pub custom_fields: serde_json::Value,
-    pub owner_id: Option<Uuid>,
-    pub created_by_id: Option<Uuid>,
+    pub owner_id: Option<UserId>,
+    pub created_by_id: Option<UserId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub deleted_at: Option<DateTime<Utc>>,
@@ -88,7 +88,7 @@ pub struct ContactRow {
 #[serde(rename_all = "camelCase")]
 pub struct Contact {
     /// Id.
-    pub id: Uuid,
+    pub id: ContactId,
     /// Full name.
     pub full_name: String,
     /// E-mail, lower-case, unique case-insensitively among contacts not in the trash.
@@ -98,7 +98,7 @@ pub struct Contact {
     /// Job title.
     pub position: Option<String>,
     /// The company the contact works for.
-    pub company_id: Option<Uuid>,
+    pub company_id: Option<CompanyId>,
     /// Tags.
     pub tags: Vec<String>,
     /// Free notes.
@@ -109,9 +109,9 @@ pub struct Contact {
     #[schema(value_type = Object)]
     pub custom_fields: serde_json::Value,
     /// The user responsible; users without `contacts.read_all` see only their own contacts.
-    pub owner_id: Option<Uuid>,
+    pub owner_id: Option<UserId>,
     /// Who created it.
-    pub created_by_id: Option<Uuid>,
+    pub created_by_id: Option<UserId>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.

@@ -4,9 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use crm_companies::fields;
-use crm_core::Listing;
 use crm_core::{
-    Actor, Change, EntityKind, EntityRef, FieldError, Permission, Role, SortDirection, change,
+    Actor, Change, CompanyId, ContactId, EntityRef, FieldError, Listing, Permission, Role,
+    SortDirection, UserId, change,
 };
 use crm_custom_fields::{CustomFieldEntity, FieldSet, gather};
 use crm_db::schema::{companies, contacts};
@@ -16,7 +16,6 @@ use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use crate::error::ContactError;
 use crate::input::{ContactSort, CreateContact, ListContacts, UpdateContact};
@@ -28,7 +27,7 @@ use crm_db::sql::lower;
 /// index serves the search.
 pub const SEARCH_EXPR: &str = "(contacts.full_name || ' ' || coalesce(contacts.email, '') || ' ' || coalesce(contacts.phone, ''))";
 
-fn visible(actor: &Actor, owner_id: Option<Uuid>) -> bool {
+fn visible(actor: &Actor, owner_id: Option<UserId>) -> bool {
     crm_companies::owns_or_reads_all(actor, Permission::ContactsReadAll, owner_id)
 }
 
@@ -41,12 +40,12 @@ struct ContactValues {
     email: Option<String>,
     phone: Option<String>,
     position: Option<String>,
-    company_id: Option<Uuid>,
+    company_id: Option<CompanyId>,
     tags: Vec<String>,
     notes: Option<String>,
     social: Value,
     custom_fields: Value,
-    owner_id: Option<Uuid>,
+    owner_id: Option<UserId>,
 }
 
 /// Values before validation: `social` still typed.
@@ -55,12 +54,12 @@ struct Draft {
     email: Option<String>,
     phone: Option<String>,
     position: Option<String>,
-    company_id: Option<Uuid>,
+    company_id: Option<CompanyId>,
     tags: Vec<String>,
     notes: Option<String>,
     social: Social,
     custom_fields: Value,
-    owner_id: Option<Uuid>,
+    owner_id: Option<UserId>,
 }
 
 impl Draft {
@@ -107,7 +106,7 @@ impl Draft {
 /// violation: the same answer as if the check had seen it gone.
 fn map_write(
     e: diesel::result::Error,
-    (owner, company): (Option<Uuid>, Option<Uuid>),
+    (owner, company): (Option<UserId>, Option<CompanyId>),
 ) -> ContactError {
     use crm_db::constraint::is_foreign_key_violation;
     match (owner, company) {
@@ -132,8 +131,7 @@ async fn ensure_references(
         links::require_active_user(conn, owner, ContactError::UnknownUser).await?;
     }
     if let (true, Some(company)) = (company_changed, values.company_id) {
-        let kind = EntityKind::Company;
-        links::require(conn, actor, kind, company, ContactError::UnknownCompany).await?;
+        links::require(conn, actor, company, ContactError::UnknownCompany).await?;
     }
     Ok(())
 }
@@ -142,9 +140,9 @@ async fn ensure_references(
 async fn record_link_change(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    contact_id: Uuid,
-    from: Option<Uuid>,
-    to: Option<Uuid>,
+    contact_id: ContactId,
+    from: Option<CompanyId>,
+    to: Option<CompanyId>,
 ) -> Result<(), ContactError> {
     if from == to {
         return Ok(());
@@ -155,7 +153,7 @@ async fn record_link_change(
             from: json!(contact_id),
             to: Value::Null,
         }];
-        let company = EntityRef::new(EntityKind::Company, old);
+        let company = EntityRef::of(old);
         crm_activity::record(conn, actor, company, "company.contact.unlinked", &changes).await?;
     }
     if let Some(new) = to {
@@ -164,14 +162,10 @@ async fn record_link_change(
             from: Value::Null,
             to: json!(contact_id),
         }];
-        let company = EntityRef::new(EntityKind::Company, new);
+        let company = EntityRef::of(new);
         crm_activity::record(conn, actor, company, "company.contact.linked", &changes).await?;
     }
     Ok(())
-}
-
-fn entity(id: Uuid) -> EntityRef {
-    EntityRef::new(EntityKind::Contact, id)
 }
 
 /// Creates a contact (`contacts.write`). The owner defaults to the acting user.
@@ -193,7 +187,7 @@ pub async fn create_contact(
         social: input.social.unwrap_or_default(),
         // Validated against the definitions inside the transaction.
         custom_fields: Value::Object(Default::default()),
-        owner_id: input.owner_id.or(actor.user_id.map(|u| u.0)),
+        owner_id: input.owner_id.or(actor.user_id),
     };
     conn.transaction(async |conn| {
         let fields = FieldSet::for_write(conn, CustomFieldEntity::Contact).await?;
@@ -208,9 +202,9 @@ pub async fn create_contact(
         let refs = (values.owner_id, values.company_id);
         let contact: Contact = diesel::insert_into(contacts::table)
             .values((
-                contacts::id.eq(Uuid::now_v7()),
+                contacts::id.eq(ContactId::new()),
                 values,
-                contacts::created_by_id.eq(actor.user_id.map(|u| u.0)),
+                contacts::created_by_id.eq(actor.user_id),
                 contacts::created_at.eq(now),
                 contacts::updated_at.eq(now),
             ))
@@ -220,7 +214,14 @@ pub async fn create_contact(
             .map_err(|e| map_write(e, refs))?
             .into();
         let changes = change::created(&contact.to_json());
-        crm_activity::record(conn, actor, entity(contact.id), "contact.created", &changes).await?;
+        crm_activity::record(
+            conn,
+            actor,
+            EntityRef::of(contact.id),
+            "contact.created",
+            &changes,
+        )
+        .await?;
         crate::events::created(conn, actor, &contact).await?;
         record_link_change(conn, actor, contact.id, None, company_id).await?;
         Ok(contact)
@@ -232,7 +233,7 @@ pub async fn create_contact(
 async fn lock_visible(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: ContactId,
     trashed: Option<bool>,
 ) -> Result<Contact, ContactError> {
     let row: ContactRow = contacts::table
@@ -254,7 +255,7 @@ async fn lock_visible(
 pub async fn get_contact(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: ContactId,
 ) -> Result<Contact, ContactError> {
     actor.require(Permission::ContactsRead)?;
     let row: ContactRow = contacts::table
@@ -369,7 +370,7 @@ fn sorted(
 pub async fn list_company_contacts(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    company_id: Uuid,
+    company_id: CompanyId,
     input: &ListContacts,
 ) -> Result<Listing<Contact>, ContactError> {
     actor.require(Permission::ContactsRead)?;
@@ -386,7 +387,7 @@ pub async fn list_company_contacts(
 pub async fn update_contact(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: ContactId,
     input: UpdateContact,
     expected_version: Option<i32>,
 ) -> Result<Contact, ContactError> {
@@ -437,7 +438,7 @@ pub async fn update_contact(
             .map_err(|e| map_write(e, refs))?
             .into();
         let changes = change::diff(&before.to_json(), &after.to_json());
-        crm_activity::record(conn, actor, entity(id), "contact.updated", &changes).await?;
+        crm_activity::record(conn, actor, EntityRef::of(id), "contact.updated", &changes).await?;
         crate::events::updated(conn, actor, &before, &after).await?;
         record_link_change(conn, actor, id, before.company_id, new_company).await?;
         Ok(after)
@@ -450,7 +451,7 @@ pub async fn update_contact(
 pub async fn delete_contact(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: ContactId,
     permanent: bool,
     expected_version: Option<i32>,
 ) -> Result<(), ContactError> {
@@ -466,7 +467,7 @@ pub async fn delete_contact(
             diesel::delete(contacts::table.find(id))
                 .execute(conn)
                 .await?;
-            crm_activity::record_purged(conn, actor, entity(id)).await?;
+            crm_activity::record_purged(conn, actor, EntityRef::of(id)).await?;
             crate::events::deleted(conn, actor, &before).await?;
             return Ok(());
         }
@@ -479,7 +480,7 @@ pub async fn delete_contact(
             ))
             .execute(conn)
             .await?;
-        crm_activity::record_trashed(conn, actor, entity(id), now).await?;
+        crm_activity::record_trashed(conn, actor, EntityRef::of(id), now).await?;
         crate::events::trashed(conn, actor, id).await?;
         Ok(())
     })
@@ -491,7 +492,7 @@ pub async fn delete_contact(
 pub async fn restore_contact(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: ContactId,
 ) -> Result<Contact, ContactError> {
     actor.require(Permission::ContactsDelete)?;
     conn.transaction(async |conn| {
@@ -506,7 +507,8 @@ pub async fn restore_contact(
             .get_result::<ContactRow>(conn)
             .await?
             .into();
-        crm_activity::record_restored(conn, actor, entity(id), before.deleted_at, &[]).await?;
+        crm_activity::record_restored(conn, actor, EntityRef::of(id), before.deleted_at, &[])
+            .await?;
         crate::events::updated(conn, actor, &before, &after).await?;
         Ok(after)
     })

@@ -3,13 +3,11 @@
 
 use crm_companies::CreateCompany;
 use crm_contacts::{Contact, ContactError, CreateContact, ListContacts, Social, UpdateContact};
-use crm_core::Listing;
 use crm_core::actor::Forbidden;
-use crm_core::{Actor, Cursor, EntityKind, EntityRef, Permission, Role};
+use crm_core::{Actor, CompanyId, Cursor, EntityRef, Listing, Permission, RecordId, Role, UserId};
 use crm_db::AsyncPgConnection;
 use crm_testkit::{TestDb, user};
 use serde_json::json;
-use uuid::Uuid;
 
 fn named(name: &str) -> CreateContact {
     CreateContact {
@@ -18,7 +16,7 @@ fn named(name: &str) -> CreateContact {
     }
 }
 
-async fn company(conn: &mut AsyncPgConnection, name: &str, industry: &str) -> Uuid {
+async fn company(conn: &mut AsyncPgConnection, name: &str, industry: &str) -> CompanyId {
     crm_companies::create_company(
         conn,
         &Actor::system(),
@@ -35,13 +33,11 @@ async fn company(conn: &mut AsyncPgConnection, name: &str, industry: &str) -> Uu
 
 async fn timeline(
     conn: &mut AsyncPgConnection,
-    kind: EntityKind,
-    id: Uuid,
+    id: impl RecordId,
 ) -> Vec<(String, serde_json::Value)> {
-    let page =
-        crm_activity::list_for_entity(conn, &Actor::system(), EntityRef::new(kind, id), None, 100)
-            .await
-            .unwrap();
+    let page = crm_activity::list_for_entity(conn, &Actor::system(), EntityRef::of(id), None, 100)
+        .await
+        .unwrap();
     page.items
         .into_iter()
         .rev()
@@ -92,12 +88,12 @@ async fn a_new_contact_is_normalised_and_owned_by_its_creator() {
     assert_eq!(c.phone.as_deref(), Some("+14155552671"));
     assert_eq!(c.social.telegram.as_deref(), Some("@ada"));
     assert_eq!(c.social.vk, None);
-    assert_eq!(c.owner_id, Some(me.id.0));
+    assert_eq!(c.owner_id, Some(me.id));
     let fetched = crm_contacts::get_contact(&mut conn, &me.actor(), c.id)
         .await
         .unwrap();
     assert_eq!(fetched, c);
-    let log = timeline(&mut conn, EntityKind::Contact, c.id).await;
+    let log = timeline(&mut conn, c.id).await;
     assert_eq!(log[0].0, "contact.created");
 }
 
@@ -177,7 +173,7 @@ async fn companies_must_exist_and_not_be_trashed() {
     crm_companies::delete_company(&mut conn, &admin, acme, false, None)
         .await
         .unwrap();
-    for id in [Uuid::now_v7(), acme] {
+    for id in [CompanyId::new(), acme] {
         let mut input = named("Ada");
         input.company_id = Some(id);
         let err = crm_contacts::create_contact(&mut conn, &admin, input)
@@ -189,7 +185,7 @@ async fn companies_must_exist_and_not_be_trashed() {
         );
     }
     let mut input = named("Ada");
-    input.owner_id = Some(Uuid::now_v7());
+    input.owner_id = Some(UserId::new());
     let err = crm_contacts::create_contact(&mut conn, &admin, input)
         .await
         .unwrap_err();
@@ -206,7 +202,7 @@ async fn linking_and_unlinking_is_logged_on_the_contact_and_both_companies() {
     let c = crm_contacts::create_contact(&mut conn, &admin, named("Ada"))
         .await
         .unwrap();
-    let link = |to: Option<Uuid>| UpdateContact {
+    let link = |to: Option<CompanyId>| UpdateContact {
         company_id: Some(to),
         ..Default::default()
     };
@@ -221,7 +217,7 @@ async fn linking_and_unlinking_is_logged_on_the_contact_and_both_companies() {
         .unwrap();
     assert_eq!(unlinked.company_id, None);
     assert_eq!(unlinked.version, 4);
-    let contact_log = timeline(&mut conn, EntityKind::Contact, c.id).await;
+    let contact_log = timeline(&mut conn, c.id).await;
     assert_eq!(
         contact_log[1..],
         [
@@ -239,7 +235,7 @@ async fn linking_and_unlinking_is_logged_on_the_contact_and_both_companies() {
             ),
         ]
     );
-    let acme_log = timeline(&mut conn, EntityKind::Company, acme).await;
+    let acme_log = timeline(&mut conn, acme).await;
     assert_eq!(
         acme_log[1..],
         [
@@ -253,7 +249,7 @@ async fn linking_and_unlinking_is_logged_on_the_contact_and_both_companies() {
             ),
         ]
     );
-    let globex_log: Vec<String> = timeline(&mut conn, EntityKind::Company, globex)
+    let globex_log: Vec<String> = timeline(&mut conn, globex)
         .await
         .into_iter()
         .map(|(k, _)| k)

@@ -3,6 +3,8 @@
 
 use uuid::Uuid;
 
+use crate::ids::RecordId;
+
 crate::named_enum! {
     /// Kinds of records that have timelines, comments or rooms.
     pub enum EntityKind in "snake_case" {
@@ -39,6 +41,11 @@ pub struct EntityRef {
 }
 
 impl EntityRef {
+    /// The record a typed id names.
+    pub fn of<I: RecordId>(id: I) -> Self {
+        Self::new(I::KIND, id)
+    }
+
     /// A reference.
     pub fn new(kind: EntityKind, id: impl Into<Uuid>) -> Self {
         Self {

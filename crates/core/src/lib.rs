@@ -26,7 +26,10 @@ pub use change::Change;
 pub use cursor::{Cursor, CursorPage};
 pub use entity::{EntityKind, EntityRef};
 pub use error::{DomainError, ErrorKind, FieldError};
-pub use ids::{ApiKeyId, UserId};
+pub use ids::{
+    ApiKeyId, CommentId, CompanyId, ContactId, CustomFieldId, DealId, PipelineId, RecordId,
+    StageId, TagId, TaskId, UserId,
+};
 pub use listing::Listing;
 pub use paging::{Page, PageRequest};
 pub use permissions::{Permission, PermissionSet, Role};

@@ -1,9 +1,8 @@
 //! Everything that can go wrong with custom fields: their definitions and their values.
 
 use crm_core::actor::Forbidden;
-use crm_core::{DomainError, ErrorKind, FieldError};
+use crm_core::{CustomFieldId, DomainError, ErrorKind, FieldError};
 use crm_db::DbError;
-use uuid::Uuid;
 
 use crate::model::{CustomFieldEntity, FieldType};
 
@@ -15,7 +14,7 @@ pub enum CustomFieldError {
     Invalid(Vec<FieldError>),
     /// No such definition.
     #[error("custom field {0} not found")]
-    NotFound(Uuid),
+    NotFound(CustomFieldId),
     /// The record type already has a field with this key.
     #[error("{entity} already have a custom field `{key}`")]
     DuplicateKey {

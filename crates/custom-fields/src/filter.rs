@@ -286,11 +286,10 @@ mod tests {
     use crate::model::{CustomField, CustomFieldEntity};
     use chrono::Utc;
     use serde_json::json;
-    use uuid::Uuid;
 
     fn field(key: &str, kind: FieldType, active: bool) -> CustomField {
         CustomField {
-            id: Uuid::now_v7(),
+            id: crm_core::CustomFieldId::new(),
             entity_type: CustomFieldEntity::Deal,
             key: key.into(),
             name: key.into(),

@@ -1,8 +1,8 @@
 //! Inputs of the custom field services.
 
+use crm_core::CustomFieldId;
 use serde::Deserialize;
 use serde_json::Value;
-use uuid::Uuid;
 
 use crate::model::{CustomFieldEntity, FieldType};
 
@@ -81,7 +81,7 @@ pub struct ReorderCustomFields {
     /// The record type.
     pub entity_type: CustomFieldEntity,
     /// Every field id of the record type, exactly once, in the new order.
-    pub field_ids: Vec<Uuid>,
+    pub field_ids: Vec<CustomFieldId>,
 }
 
 /// A definition list request.

@@ -1,13 +1,12 @@
 //! Custom field definitions as stored and as the API shows them.
 
 use chrono::{DateTime, Utc};
-use crm_core::EntityKind;
+use crm_core::{CustomFieldId, EntityKind};
 use crm_db::schema::custom_field_definitions;
 use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
 use strum::EnumIter;
-use uuid::Uuid;
 
 crm_core::named_enum! {
     /// The record types that carry custom fields. API and storage name: `contact`, `company`,
@@ -142,7 +141,7 @@ impl FieldType {
 #[diesel(table_name = custom_field_definitions)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct CustomFieldRow {
-    pub id: Uuid,
+    pub id: CustomFieldId,
     pub entity_type: CustomFieldEntity,
     pub key: String,
     pub name: String,
@@ -163,7 +162,7 @@ pub struct CustomFieldRow {
 #[serde(rename_all = "camelCase")]
 pub struct CustomField {
     /// Id.
-    pub id: Uuid,
+    pub id: CustomFieldId,
     /// The record type the field belongs to.
     pub entity_type: CustomFieldEntity,
     /// snake_case key, unique per record type, immutable: the name in `customFields` and in

@@ -20,7 +20,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
-use crm_core::{Actor, Change, EntityKind, EntityRef, FieldError, Permission, change};
+use crm_core::{Actor, Change, CustomFieldId, EntityRef, FieldError, Permission, change};
 use crm_db::AsyncPgConnection;
 use crm_db::schema::custom_field_definitions as defs;
 use crm_events::{RewriteEvents, Rewritten};
@@ -355,7 +355,7 @@ async fn rewrite_values(
     )
     .bind::<Text, _>(entity.as_str())
     .bind::<Text, _>(format!("{}.updated", entity.as_str()))
-    .bind::<Nullable<diesel::sql_types::Uuid>, _>(actor.user_id.map(|u| u.0))
+    .bind::<Nullable<diesel::sql_types::Uuid>, _>(actor.user_id)
     .bind::<Nullable<diesel::sql_types::Uuid>, _>(actor.api_key_id.map(|k| k.0))
     .bind::<Timestamptz, _>(now)
     .bind::<Array<diesel::sql_types::Uuid>, _>(&activity_ids)
@@ -545,15 +545,15 @@ async fn restore_values(
 async fn renumber(
     conn: &mut AsyncPgConnection,
     entity: CustomFieldEntity,
-    place: Option<(Uuid, i32)>,
+    place: Option<(CustomFieldId, i32)>,
 ) -> Result<(), CustomFieldError> {
-    let mut ids: Vec<Uuid> = defs::table
+    let mut ids: Vec<CustomFieldId> = defs::table
         .filter(defs::entity_type.eq(entity.as_str()))
         .order((defs::position.asc(), defs::id.asc()))
         .select(defs::id)
         .load(conn)
         .await?;
-    let mut placed = Uuid::nil();
+    let mut placed = CustomFieldId(Uuid::nil());
     if let Some((id, wanted)) = place {
         ids.retain(|i| *i != id);
         let at = usize::try_from(wanted.max(0)).unwrap_or(0).min(ids.len());
@@ -581,7 +581,7 @@ async fn renumber(
 
 async fn load(
     conn: &mut AsyncPgConnection,
-    id: Uuid,
+    id: CustomFieldId,
     for_update: bool,
 ) -> Result<CustomField, CustomFieldError> {
     let query = defs::table.find(id).select(CustomFieldRow::as_select());
@@ -592,10 +592,6 @@ async fn load(
     };
     row.map(CustomField::from)
         .ok_or(CustomFieldError::NotFound(id))
-}
-
-fn entity_ref(id: Uuid) -> EntityRef {
-    EntityRef::new(EntityKind::CustomField, id)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -631,7 +627,7 @@ pub async fn list_custom_fields(
 pub async fn get_custom_field(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: CustomFieldId,
 ) -> Result<CustomField, CustomFieldError> {
     actor.require(Permission::CustomFieldsRead)?;
     load(conn, id, false).await
@@ -698,7 +694,7 @@ pub async fn create_custom_field(
             });
         }
         let now = Utc::now();
-        let id = Uuid::now_v7();
+        let id = CustomFieldId::new();
         let row: CustomFieldRow = diesel::insert_into(defs::table)
             .values((
                 defs::id.eq(id),
@@ -748,7 +744,7 @@ pub async fn create_custom_field(
         crm_activity::record(
             conn,
             actor,
-            entity_ref(id),
+            EntityRef::of(id),
             "custom_field.created",
             &change::created(&field.to_json()),
         )
@@ -770,7 +766,7 @@ pub async fn create_custom_field(
 pub async fn update_custom_field(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: CustomFieldId,
     input: UpdateCustomField,
     expected_version: Option<i32>,
     events: &dyn RewriteEvents,
@@ -901,7 +897,7 @@ pub async fn update_custom_field(
             crm_activity::record(
                 conn,
                 actor,
-                entity_ref(id),
+                EntityRef::of(id),
                 "custom_field.updated",
                 &changes,
             )
@@ -925,7 +921,7 @@ pub async fn update_custom_field(
 pub async fn delete_custom_field(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: CustomFieldId,
     expected_version: Option<i32>,
     events: &dyn RewriteEvents,
 ) -> Result<(), CustomFieldError> {
@@ -952,7 +948,7 @@ pub async fn delete_custom_field(
         crm_activity::record(
             conn,
             actor,
-            entity_ref(id),
+            EntityRef::of(id),
             "custom_field.deleted",
             &change::diff(&field.to_json(), &Value::Object(Default::default())),
         )
@@ -978,14 +974,14 @@ pub async fn reorder_custom_fields(
     let entity = input.entity_type;
     conn.transaction(async |conn| {
         lock_exclusive(conn, entity).await?;
-        let current: Vec<Uuid> = defs::table
+        let current: Vec<CustomFieldId> = defs::table
             .filter(defs::entity_type.eq(entity.as_str()))
             .order((defs::position.asc(), defs::id.asc()))
             .select(defs::id)
             .load(conn)
             .await?;
-        let wanted: HashSet<Uuid> = input.field_ids.iter().copied().collect();
-        let known: HashSet<Uuid> = current.iter().copied().collect();
+        let wanted: HashSet<CustomFieldId> = input.field_ids.iter().copied().collect();
+        let known: HashSet<CustomFieldId> = current.iter().copied().collect();
         if wanted.len() != input.field_ids.len() || wanted != known {
             return Err(CustomFieldError::invalid(
                 "fieldIds",
@@ -1019,7 +1015,7 @@ pub async fn reorder_custom_fields(
                 crm_activity::record(
                     conn,
                     actor,
-                    entity_ref(*id),
+                    EntityRef::of(*id),
                     "custom_field.reordered",
                     &changes,
                 )

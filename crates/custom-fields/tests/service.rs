@@ -6,21 +6,20 @@
 
 use std::sync::Mutex;
 
-use crm_core::{Actor, EntityKind, Role};
+use crm_core::{Actor, CustomFieldId, DealId, EntityKind, Role};
 use crm_custom_fields::{
     CfQuery, CreateCustomField, CustomField, CustomFieldEntity, CustomFieldError, FieldSet,
     FieldType, ListCustomFields, ReorderCustomFields, UpdateCustomField, parse_filters, parse_sort,
     unique_violation,
 };
 use crm_db::AsyncPgConnection;
-use crm_db::schema::{activity, deals, pipelines, stages};
+use crm_db::schema::{activity, deals};
 use crm_events::{RewriteEvents, RewriteFuture, Rewritten};
-use crm_testkit::TestDb;
+use crm_testkit::{DealRow, TestDb, first_stage};
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 fn admin() -> Actor {
     Actor::system()
@@ -28,7 +27,7 @@ fn admin() -> Actor {
 
 fn viewer() -> Actor {
     Actor::user(
-        crm_core::UserId(Uuid::now_v7()),
+        crm_core::UserId::new(),
         Role::Viewer,
         Role::Viewer.default_permissions(),
     )
@@ -73,14 +72,14 @@ impl RewriteEvents for Reports {
 
 impl Reports {
     /// Every reported record as `(id, field, from, to)`, in report order.
-    fn take(&self) -> Vec<(Uuid, String, Value, Value)> {
+    fn take(&self) -> Vec<(DealId, String, Value, Value)> {
         std::mem::take(&mut *self.0.lock().unwrap())
             .into_iter()
             .flat_map(|(_, records)| records)
             .flat_map(|r| {
                 r.changes
                     .into_iter()
-                    .map(move |c| (r.id, c.field, c.from, c.to))
+                    .map(move |c| (r.id.into(), c.field, c.from, c.to))
             })
             .collect()
     }
@@ -94,42 +93,21 @@ async fn create(conn: &mut AsyncPgConnection, input: CreateCustomField) -> Custo
 
 async fn update(
     conn: &mut AsyncPgConnection,
-    id: Uuid,
+    id: CustomFieldId,
     input: UpdateCustomField,
 ) -> Result<CustomField, CustomFieldError> {
     crm_custom_fields::update_custom_field(conn, &admin(), id, input, None, &Reports::default())
         .await
 }
 
-async fn first_stage(conn: &mut AsyncPgConnection) -> (Uuid, Uuid) {
-    stages::table
-        .inner_join(pipelines::table)
-        .filter(pipelines::is_default.eq(true))
-        .order(stages::position)
-        .select((stages::pipeline_id, stages::id))
-        .first(conn)
+async fn deal_with(conn: &mut AsyncPgConnection, custom_fields: Value) -> DealId {
+    DealRow::new()
+        .custom_fields(custom_fields)
+        .insert(conn)
         .await
-        .unwrap()
 }
 
-async fn insert_deal(conn: &mut AsyncPgConnection, custom_fields: Value) -> Uuid {
-    let (pipeline, stage) = first_stage(conn).await;
-    let id = Uuid::now_v7();
-    diesel::insert_into(deals::table)
-        .values((
-            deals::id.eq(id),
-            deals::title.eq("Deal"),
-            deals::pipeline_id.eq(pipeline),
-            deals::stage_id.eq(stage),
-            deals::custom_fields.eq(custom_fields),
-        ))
-        .execute(conn)
-        .await
-        .unwrap();
-    id
-}
-
-async fn deal(conn: &mut AsyncPgConnection, id: Uuid) -> (Value, i32) {
+async fn deal(conn: &mut AsyncPgConnection, id: DealId) -> (Value, i32) {
     deals::table
         .find(id)
         .select((deals::custom_fields, deals::version))
@@ -269,9 +247,9 @@ async fn a_type_change_converts_every_value_or_counts_the_records_in_the_way() {
     let mut conn = db.conn().await;
     let c = &mut conn;
     // Written before the field was defined: adopted when it is.
-    let good = insert_deal(c, json!({"score": " 12.50 "})).await;
-    let bad = insert_deal(c, json!({"score": "twelve"})).await;
-    let none = insert_deal(c, json!({"other": 1})).await;
+    let good = deal_with(c, json!({"score": " 12.50 "})).await;
+    let bad = deal_with(c, json!({"score": "twelve"})).await;
+    let none = deal_with(c, json!({"other": 1})).await;
     let field = create(c, def(CustomFieldEntity::Deal, "score", FieldType::Text)).await;
     assert_eq!(deal(c, good).await.0, json!({"score": "12.50"}));
 
@@ -351,14 +329,14 @@ async fn removing_an_option_in_use_is_refused_with_the_count_of_records() {
         def(CustomFieldEntity::Deal, "tags", FieldType::MultiSelect),
     )
     .await;
-    insert_deal(c, json!({"tier": "b", "tags": ["a", "b"]})).await;
-    let trashed = insert_deal(c, json!({"tier": "b"})).await;
+    deal_with(c, json!({"tier": "b", "tags": ["a", "b"]})).await;
+    let trashed = deal_with(c, json!({"tier": "b"})).await;
     diesel::update(deals::table.find(trashed))
         .set(deals::deleted_at.eq(Some(chrono::Utc::now())))
         .execute(c)
         .await
         .unwrap();
-    insert_deal(c, json!({"tier": "a"})).await;
+    deal_with(c, json!({"tier": "a"})).await;
 
     let without_b = || UpdateCustomField {
         options: Some(vec!["a".into(), "c".into()]),
@@ -423,7 +401,7 @@ async fn deactivation_hides_the_values_and_activation_brings_them_back() {
     let mut conn = db.conn().await;
     let c = &mut conn;
     let field = create(c, def(CustomFieldEntity::Deal, "score", FieldType::Number)).await;
-    let id = insert_deal(c, json!({"score": 5, "keep": true})).await;
+    let id = deal_with(c, json!({"score": 5, "keep": true})).await;
     let off = update(
         c,
         field.id,
@@ -480,9 +458,9 @@ async fn definition_changes_report_each_changed_record_once_with_its_net_change(
     let field = |id, from: Value, to: Value| (id, "customFields.seats".to_owned(), from, to);
     // Adoption: a value stored before the definition is converted ("7" -> 7), one already
     // canonical (8) is left alone.
-    let converted = insert_deal(c, json!({"seats": "7"})).await;
-    let canonical = insert_deal(c, json!({"seats": 8})).await;
-    let none = insert_deal(c, json!({"other": 1})).await;
+    let converted = deal_with(c, json!({"seats": "7"})).await;
+    let canonical = deal_with(c, json!({"seats": 8})).await;
+    let none = deal_with(c, json!({"other": 1})).await;
     let seats = crm_custom_fields::create_custom_field(
         c,
         &admin(),
@@ -496,7 +474,12 @@ async fn definition_changes_report_each_changed_record_once_with_its_net_change(
         [field(converted, json!("7"), json!(7))],
         "adoption"
     );
-    async fn change(c: &mut AsyncPgConnection, id: Uuid, input: UpdateCustomField, r: &Reports) {
+    async fn change(
+        c: &mut AsyncPgConnection,
+        id: CustomFieldId,
+        input: UpdateCustomField,
+        r: &Reports,
+    ) {
         crm_custom_fields::update_custom_field(c, &admin(), id, input, None, r)
             .await
             .unwrap();
@@ -551,7 +534,7 @@ async fn definition_changes_report_each_changed_record_once_with_its_net_change(
     assert_eq!(deal(c, none).await.0, json!({"other": 1}));
     // Removing an unused option of a select changes nothing; an inactive create hides the
     // values it adopted.
-    insert_deal(c, json!({"plan": "b"})).await;
+    deal_with(c, json!({"plan": "b"})).await;
     let mut input = def(CustomFieldEntity::Deal, "plan", FieldType::Select);
     input.is_active = Some(false);
     crm_custom_fields::create_custom_field(c, &admin(), input, &reports)
@@ -573,8 +556,8 @@ async fn deleting_a_field_removes_its_values_everywhere_and_its_indexes() {
     let mut input = def(CustomFieldEntity::Deal, "code", FieldType::Text);
     input.is_unique = true;
     let field = create(c, input).await;
-    let a = insert_deal(c, json!({"code": "A-1", "other": 1})).await;
-    let b = insert_deal(c, json!({"code": "A-2"})).await;
+    let a = deal_with(c, json!({"code": "A-1", "other": 1})).await;
+    let b = deal_with(c, json!({"code": "A-2"})).await;
     let reports = Reports::default();
     crm_custom_fields::delete_custom_field(
         c,
@@ -615,8 +598,8 @@ async fn unique_values_are_enforced_by_the_database_outside_the_trash() {
     let db = TestDb::new().await;
     let mut conn = db.conn().await;
     let c = &mut conn;
-    let first = insert_deal(c, json!({"code": "X"})).await;
-    insert_deal(c, json!({"code": "X"})).await;
+    let first = deal_with(c, json!({"code": "X"})).await;
+    deal_with(c, json!({"code": "X"})).await;
     let mut input = def(CustomFieldEntity::Deal, "code", FieldType::Text);
     input.is_unique = true;
     let e = crm_custom_fields::create_custom_field(c, &admin(), input.clone(), &Reports::default())
@@ -639,7 +622,7 @@ async fn unique_values_are_enforced_by_the_database_outside_the_trash() {
     let (pipeline, stage) = first_stage(c).await;
     let err = diesel::insert_into(deals::table)
         .values((
-            deals::id.eq(Uuid::now_v7()),
+            deals::id.eq(DealId::new()),
             deals::title.eq("Dup"),
             deals::pipeline_id.eq(pipeline),
             deals::stage_id.eq(stage),
@@ -694,7 +677,7 @@ async fn a_definition_change_waits_for_record_writes_that_validated_against_it()
     let mut admin_conn = db.conn().await;
     let (locked_tx, locked_rx) = tokio::sync::oneshot::channel::<()>();
     let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
-    let id = Uuid::now_v7();
+    let id = DealId::new();
     let write = async {
         writer
             .transaction(async |conn| {

@@ -8,7 +8,6 @@
 
 pub mod constraint;
 pub mod error;
-pub mod kanban;
 pub mod links;
 pub mod listing;
 pub mod local_pg;

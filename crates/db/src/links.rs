@@ -2,7 +2,7 @@
 //! contact's company, an assignee or owner): one rule for every link, checked in the linking
 //! transaction.
 
-use crm_core::{Actor, EntityKind};
+use crm_core::{Actor, EntityKind, RecordId, UserId};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
@@ -10,16 +10,16 @@ use uuid::Uuid;
 use crate::schema::{companies, contacts, deals, tasks, users};
 use crate::visibility;
 
-/// Whether `id` is a live record of `kind` (deal, contact, company or task; not in the trash)
-/// that `actor` may read. A record out of reach is as unknown as a missing one: telling them
-/// apart would tell the caller it exists. The row is share-locked, so it cannot be trashed or
-/// purged before the linking transaction commits. Other kinds link to nothing: `false`.
-pub async fn linkable(
+/// Whether `id` is a live record (deal, contact, company or task; not in the trash) that
+/// `actor` may read. A record out of reach is as unknown as a missing one: telling them apart
+/// would tell the caller it exists. The row is share-locked, so it cannot be trashed or purged
+/// before the linking transaction commits. Other kinds link to nothing: `false`.
+pub async fn linkable<I: RecordId>(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    kind: EntityKind,
-    id: Uuid,
+    id: I,
 ) -> QueryResult<bool> {
+    let id: Uuid = id.into();
     // The same statement for each record table; tables are distinct types in diesel.
     macro_rules! live_and_visible {
         ($table:ident) => {
@@ -34,7 +34,7 @@ pub async fn linkable(
                 .optional()?
         };
     }
-    let found = match kind {
+    let found = match I::KIND {
         EntityKind::Deal => live_and_visible!(deals),
         EntityKind::Contact => live_and_visible!(contacts),
         EntityKind::Company => live_and_visible!(companies),
@@ -45,7 +45,7 @@ pub async fn linkable(
 }
 
 /// Whether `id` is an active user: the one rule for assignees and owners.
-pub async fn active_user(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<bool> {
+pub async fn active_user(conn: &mut AsyncPgConnection, id: UserId) -> QueryResult<bool> {
     let n: i64 = users::table
         .filter(users::id.eq(id))
         .filter(users::is_active.eq(true))
@@ -56,14 +56,13 @@ pub async fn active_user(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<
 }
 
 /// `Ok` when `id` is [`linkable`], `Err(unknown(id))` otherwise.
-pub async fn require<E: From<diesel::result::Error>>(
+pub async fn require<I: RecordId, E: From<diesel::result::Error>>(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    kind: EntityKind,
-    id: Uuid,
-    unknown: fn(Uuid) -> E,
+    id: I,
+    unknown: fn(I) -> E,
 ) -> Result<(), E> {
-    if linkable(conn, actor, kind, id).await? {
+    if linkable(conn, actor, id).await? {
         Ok(())
     } else {
         Err(unknown(id))
@@ -73,8 +72,8 @@ pub async fn require<E: From<diesel::result::Error>>(
 /// `Ok` when `id` is an [`active_user`], `Err(unknown(id))` otherwise.
 pub async fn require_active_user<E: From<diesel::result::Error>>(
     conn: &mut AsyncPgConnection,
-    id: Uuid,
-    unknown: fn(Uuid) -> E,
+    id: UserId,
+    unknown: fn(UserId) -> E,
 ) -> Result<(), E> {
     if active_user(conn, id).await? {
         Ok(())

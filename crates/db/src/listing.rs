@@ -40,7 +40,7 @@ macro_rules! load_listing {
                 ::crm_core::Listing::Cursor(::crm_core::CursorPage::from_rows(rows, limit, |r| {
                     ::crm_core::Cursor {
                         t: r.created_at,
-                        id: r.id,
+                        id: r.id.into(),
                     }
                 }))
             }

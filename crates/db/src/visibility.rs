@@ -9,13 +9,12 @@
 //! An API key without the `read_all` permission sees none (it is nobody's owner). The predicates
 //! do not look at the trash: callers say whether they want trashed records.
 
-use crm_core::{Actor, Permission};
+use crm_core::{Actor, Permission, UserId};
 use diesel::dsl::sql;
 use diesel::expression::BoxableExpression;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Nullable};
-use uuid::Uuid;
 
 use crate::schema::{activity, companies, contacts, deals, tasks};
 
@@ -25,7 +24,7 @@ pub enum Reach {
     /// Every record.
     All,
     /// The records tied to this user (created, assigned or owned, by kind).
-    Own(Uuid),
+    Own(UserId),
     /// None.
     Nothing,
 }
@@ -36,12 +35,12 @@ impl Reach {
         if actor.can(read_all) {
             Reach::All
         } else {
-            actor.user_id.map_or(Reach::Nothing, |u| Reach::Own(u.0))
+            actor.user_id.map_or(Reach::Nothing, Reach::Own)
         }
     }
 
     /// Whether a record tied to these users (creator, assignee or owner) is within reach.
-    pub fn covers(&self, tied_to: &[Option<Uuid>]) -> bool {
+    pub fn covers(&self, tied_to: &[Option<UserId>]) -> bool {
         match self {
             Reach::All => true,
             Reach::Own(me) => tied_to.contains(&Some(*me)),
@@ -64,22 +63,22 @@ fn nothing<T: 'static>() -> Visible<T> {
 // The records a user is tied to, one rule per kind: the only place it is written.
 
 #[diesel::dsl::auto_type]
-fn own_deals(me: Uuid) -> _ {
+fn own_deals(me: UserId) -> _ {
     deals::created_by_id.eq(me).or(deals::assigned_to_id.eq(me))
 }
 
 #[diesel::dsl::auto_type]
-fn own_tasks(me: Uuid) -> _ {
+fn own_tasks(me: UserId) -> _ {
     tasks::created_by_id.eq(me).or(tasks::assigned_to_id.eq(me))
 }
 
 #[diesel::dsl::auto_type]
-fn own_contacts(me: Uuid) -> _ {
+fn own_contacts(me: UserId) -> _ {
     contacts::owner_id.eq(me)
 }
 
 #[diesel::dsl::auto_type]
-fn own_companies(me: Uuid) -> _ {
+fn own_companies(me: UserId) -> _ {
     companies::owner_id.eq(me)
 }
 
@@ -177,9 +176,9 @@ mod tests {
             PermissionSet::effective(Role::Manager, &[], &[Permission::DealsReadAll]),
         );
         let reach = Reach::of(&limited, Permission::DealsReadAll);
-        assert_eq!(reach, Reach::Own(me.0));
-        assert!(reach.covers(&[None, Some(me.0)]));
-        assert!(!reach.covers(&[Some(Uuid::now_v7()), None]));
-        assert!(!Reach::Nothing.covers(&[Some(me.0)]));
+        assert_eq!(reach, Reach::Own(me));
+        assert!(reach.covers(&[None, Some(me)]));
+        assert!(!reach.covers(&[Some(UserId::new()), None]));
+        assert!(!Reach::Nothing.covers(&[Some(me)]));
     }
 }

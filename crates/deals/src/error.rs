@@ -1,11 +1,12 @@
 //! Everything that can go wrong with deals.
 
 use crm_core::actor::Forbidden;
-use crm_core::{DomainError, ErrorKind, FieldError};
+use crm_core::{
+    CompanyId, ContactId, DealId, DomainError, ErrorKind, FieldError, PipelineId, StageId, UserId,
+};
 use crm_custom_fields::CustomFieldError;
 use crm_db::DbError;
 use crm_pipelines::PipelineError;
-use uuid::Uuid;
 
 /// Failure of a deal operation.
 #[derive(Debug, thiserror::Error)]
@@ -15,31 +16,31 @@ pub enum DealError {
     Invalid(Vec<FieldError>),
     /// No such deal, or not visible to the actor.
     #[error("deal {0} not found")]
-    NotFound(Uuid),
+    NotFound(DealId),
     /// `stageId` names no stage.
     #[error("stage {0} does not exist")]
-    UnknownStage(Uuid),
+    UnknownStage(StageId),
     /// `pipelineId` names no pipeline.
     #[error("pipeline {0} does not exist")]
-    UnknownPipeline(Uuid),
+    UnknownPipeline(PipelineId),
     /// The stage belongs to another pipeline than the one named or the deal's.
     #[error("stage {0} is not a stage of the deal's pipeline")]
-    StageNotInPipeline(Uuid),
+    StageNotInPipeline(StageId),
     /// No `pipelineId` or `stageId` was given and no pipeline is the default.
     #[error("no pipeline is the default: name a pipelineId or a stageId")]
     NoDefaultPipeline,
     /// The pipeline has no OPEN stage to place a deal on.
     #[error("pipeline {0} has no open stage")]
-    NoOpenStage(Uuid),
+    NoOpenStage(PipelineId),
     /// `contactId` names no contact, or a trashed one.
     #[error("contact {0} does not exist")]
-    UnknownContact(Uuid),
+    UnknownContact(ContactId),
     /// `companyId` names no company, or a trashed one.
     #[error("company {0} does not exist")]
-    UnknownCompany(Uuid),
+    UnknownCompany(CompanyId),
     /// `assignedToId` names no active user.
     #[error("user {0} does not exist or is deactivated")]
-    UnknownUser(Uuid),
+    UnknownUser(UserId),
     /// `If-Match` named another version.
     #[error(transparent)]
     VersionMismatch(#[from] crm_core::VersionMismatch),
@@ -51,7 +52,7 @@ pub enum DealError {
     AdminOnly,
     /// The deal kept moving while this request tried to lock it; retrying will succeed.
     #[error("the deal is being moved by someone else; retry")]
-    Busy(Uuid),
+    Busy(DealId),
     /// A custom field failure other than invalid values (those are `Invalid`): a unique
     /// value taken by another record.
     #[error(transparent)]

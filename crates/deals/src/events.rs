@@ -136,18 +136,18 @@ mod tests {
     use super::*;
     use crate::input::DealStatus;
     use chrono::Utc;
-    use uuid::Uuid;
+    use crm_core::{DealId, PipelineId, StageId};
 
     fn deal() -> Deal {
         let now = Utc::now();
         Deal {
-            id: Uuid::now_v7(),
+            id: DealId::new(),
             number: 1,
             title: "A".into(),
             amount: None,
             currency: "USD".into(),
-            pipeline_id: Uuid::now_v7(),
-            stage_id: Uuid::now_v7(),
+            pipeline_id: PipelineId::new(),
+            stage_id: StageId::new(),
             position: 0,
             status: DealStatus::Open,
             contact_id: None,
@@ -172,8 +172,8 @@ mod tests {
         let before = deal();
         let mut after = before.clone();
         after.custom_fields = json!({"tier": "gold", "seats": 5});
-        after.pipeline_id = Uuid::now_v7();
-        after.stage_id = Uuid::now_v7();
+        after.pipeline_id = PipelineId::new();
+        after.stage_id = StageId::new();
         after.version = 2;
         let events = update_events(&before, &after);
         let names: Vec<&str> = events.iter().map(|e| e.name.as_str()).collect();

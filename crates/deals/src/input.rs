@@ -3,12 +3,12 @@
 
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
+use crm_core::{CompanyId, ContactId, PipelineId, StageId, UserId};
 use crm_core::{Cursor, PageRequest, SortSpec};
 use crm_custom_fields::CfQuery;
 use crm_pipelines::StageType;
 use serde::Deserialize;
 use serde_json::Value;
-use uuid::Uuid;
 
 crm_core::named_enum! {
     /// Where a deal stands, derived from the type of its stage.
@@ -61,15 +61,15 @@ pub struct CreateDeal {
     #[schema(example = "EUR")]
     pub currency: Option<String>,
     /// Pipeline; derived from `stageId` when that is given. Default: the default pipeline.
-    pub pipeline_id: Option<Uuid>,
+    pub pipeline_id: Option<PipelineId>,
     /// Stage; default: the first OPEN stage of the pipeline.
-    pub stage_id: Option<Uuid>,
+    pub stage_id: Option<StageId>,
     /// Contact (not trashed).
-    pub contact_id: Option<Uuid>,
+    pub contact_id: Option<ContactId>,
     /// Company (not trashed).
-    pub company_id: Option<Uuid>,
+    pub company_id: Option<CompanyId>,
     /// Active user responsible for the deal.
-    pub assigned_to_id: Option<Uuid>,
+    pub assigned_to_id: Option<UserId>,
     /// Expected closing time.
     pub expected_close_at: Option<DateTime<Utc>>,
     /// Why the deal was lost, up to 1000 characters.
@@ -106,22 +106,22 @@ pub struct UpdateDeal {
     pub currency: Option<String>,
     /// Another pipeline: the deal goes to `stageId` or the pipeline's first OPEN stage.
     #[serde(default, deserialize_with = "non_null")]
-    pub pipeline_id: Option<Uuid>,
+    pub pipeline_id: Option<PipelineId>,
     /// Another stage of the deal's pipeline (or of `pipelineId`): the deal goes to its end.
     #[serde(default, deserialize_with = "non_null")]
-    pub stage_id: Option<Uuid>,
+    pub stage_id: Option<StageId>,
     /// Contact, or null.
     #[serde(default, deserialize_with = "crm_core::patch::double_option")]
     #[schema(value_type = Option<Uuid>)]
-    pub contact_id: Option<Option<Uuid>>,
+    pub contact_id: Option<Option<ContactId>>,
     /// Company, or null.
     #[serde(default, deserialize_with = "crm_core::patch::double_option")]
     #[schema(value_type = Option<Uuid>)]
-    pub company_id: Option<Option<Uuid>>,
+    pub company_id: Option<Option<CompanyId>>,
     /// Responsible user, or null.
     #[serde(default, deserialize_with = "crm_core::patch::double_option")]
     #[schema(value_type = Option<Uuid>)]
-    pub assigned_to_id: Option<Option<Uuid>>,
+    pub assigned_to_id: Option<Option<UserId>>,
     /// Expected closing time, or null.
     #[serde(default, deserialize_with = "crm_core::patch::double_option")]
     #[schema(value_type = Option<DateTime<Utc>>)]
@@ -149,7 +149,7 @@ pub struct UpdateDeal {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MoveDeal {
     /// Target stage (of the deal's pipeline).
-    pub stage_id: Uuid,
+    pub stage_id: StageId,
     /// 0-based place inside the stage; beyond the end means the end (default).
     #[schema(minimum = 0)]
     pub position: Option<i32>,
@@ -201,15 +201,15 @@ pub struct ListDeals {
     /// Fragment of the title, case-insensitive.
     pub q: Option<String>,
     /// Only deals of this pipeline.
-    pub pipeline_id: Option<Uuid>,
+    pub pipeline_id: Option<PipelineId>,
     /// Only deals on this stage.
-    pub stage_id: Option<Uuid>,
+    pub stage_id: Option<StageId>,
     /// Only deals assigned to this user.
-    pub assigned_to_id: Option<Uuid>,
+    pub assigned_to_id: Option<UserId>,
     /// Only deals of this contact.
-    pub contact_id: Option<Uuid>,
+    pub contact_id: Option<ContactId>,
     /// Only deals of this company.
-    pub company_id: Option<Uuid>,
+    pub company_id: Option<CompanyId>,
     /// Only deals with this status.
     pub status: Option<DealStatus>,
     /// Only amounts `>=` this.

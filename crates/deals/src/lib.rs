@@ -1,6 +1,6 @@
 //! Deals: opportunities with an exact decimal amount, placed on a stage of a pipeline. The
 //! stage decides the status (open, won, lost) and when the deal was closed; inside a stage the
-//! deals are ordered by sparse sort keys (`crm_db::kanban`) that moves, creates, trashing and
+//! deals are ordered by sparse sort keys (`placement`) that moves, creates, trashing and
 //! restoring keep distinct even when several users reorder the same stage at once (the stage
 //! rows are locked first).
 //!
@@ -25,6 +25,7 @@ pub use error::DealError;
 pub use events::rewrite_events;
 pub use input::{CreateDeal, DealSort, DealStatus, ListDeals, MoveDeal, UpdateDeal};
 pub use model::Deal;
+pub use placement::STEP as POSITION_STEP;
 pub use service::{
     create_deal, delete_deal, get_deal, list_deals, move_deal, purge_trash, restore_deal,
     update_deal,

@@ -2,11 +2,11 @@
 
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
+use crm_core::{CompanyId, ContactId, DealId, PipelineId, StageId, UserId};
 use crm_db::schema::deals;
 use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
-use uuid::Uuid;
 
 use crate::amount::format_amount;
 use crate::input::DealStatus;
@@ -16,19 +16,19 @@ use crate::input::DealStatus;
 #[diesel(table_name = deals)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct DealRow {
-    pub id: Uuid,
+    pub id: DealId,
     pub number: i64,
     pub title: String,
     pub amount: Option<BigDecimal>,
     pub currency: String,
-    pub pipeline_id: Uuid,
-    pub stage_id: Uuid,
+    pub pipeline_id: PipelineId,
+    pub stage_id: StageId,
     pub position: i64,
     pub status: DealStatus,
-    pub contact_id: Option<Uuid>,
-    pub company_id: Option<Uuid>,
-    pub assigned_to_id: Option<Uuid>,
-    pub created_by_id: Option<Uuid>,
+    pub contact_id: Option<ContactId>,
+    pub company_id: Option<CompanyId>,
+    pub assigned_to_id: Option<UserId>,
+    pub created_by_id: Option<UserId>,
     pub expected_close_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
     pub lost_reason: Option<String>,
@@ -46,7 +46,7 @@ pub struct DealRow {
 #[serde(rename_all = "camelCase")]
 pub struct Deal {
     /// Id.
-    pub id: Uuid,
+    pub id: DealId,
     /// Human-friendly sequential number.
     pub number: i64,
     /// Title.
@@ -57,22 +57,22 @@ pub struct Deal {
     /// ISO-4217 currency code.
     pub currency: String,
     /// Pipeline.
-    pub pipeline_id: Uuid,
+    pub pipeline_id: PipelineId,
     /// Stage.
-    pub stage_id: Uuid,
+    pub stage_id: StageId,
     /// Sort key inside the stage (ascending; ties by id). Sparse: not an index, and keys of
     /// other deals may change when a crowded spot is respaced.
     pub position: i64,
     /// Derived from the stage type; read-only.
     pub status: DealStatus,
     /// Contact.
-    pub contact_id: Option<Uuid>,
+    pub contact_id: Option<ContactId>,
     /// Company.
-    pub company_id: Option<Uuid>,
+    pub company_id: Option<CompanyId>,
     /// Responsible user.
-    pub assigned_to_id: Option<Uuid>,
+    pub assigned_to_id: Option<UserId>,
     /// Who created it.
-    pub created_by_id: Option<Uuid>,
+    pub created_by_id: Option<UserId>,
     /// Expected closing time.
     pub expected_close_at: Option<DateTime<Utc>>,
     /// When the deal entered a WON or LOST stage; read-only.

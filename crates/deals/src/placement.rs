@@ -1,19 +1,20 @@
 //! Choosing a deal's sort key for a place (a 0-based index) inside a stage.
 //!
-//! Keys are sparse (see `crm_db::kanban`): a deal dropped at index `i` takes a key between the
-//! deals now at `i - 1` and `i`, so a move normally writes one row. Only when repeated drops
-//! into the same spot have used up a gap are some neighbours respaced: the smallest window
-//! around the spot (doubling from 16 rows) whose bounding keys leave room for all of them, so
-//! the work stays proportional to the crowding, not to the size of the stage. Callers hold the
-//! stage's row lock.
+//! `deals.position` is a sparse sort key, not an index: deals of a stage are ordered by
+//! `(position, id)` and consecutive deals normally sit `STEP` apart. A deal dropped at index `i`
+//! takes a key between the deals now at `i - 1` and `i`, so a move normally writes one row.
+//! Only when repeated drops into the same spot have used up a gap are some neighbours
+//! respaced: the smallest window around the spot (doubling from 16 rows) whose bounding keys
+//! leave room for all of them, so the work stays proportional to the crowding, not to the
+//! size of the stage. Every write that changes the order of a stage holds that stage's row
+//! lock, so keys are chosen without races.
 
+use crm_core::{DealId, StageId};
 use crm_db::AsyncPgConnection;
-use crm_db::kanban::{STEP, end_key};
 use crm_db::schema::deals;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt};
 use diesel_async::RunQueryDsl;
-use uuid::Uuid;
 
 use crate::error::DealError;
 use crate::model::DealRow;
@@ -37,17 +38,40 @@ impl From<i64> for Placement {
 
 /// Smallest distance a respaced window leaves between neighbours.
 const MIN_GAP: i64 = 1024;
+/// Distance between neighbouring keys when there is room: 2^16 bisections before a gap runs out.
+pub const STEP: i64 = 65_536;
+
+/// Key after the last non-trashed deal of `stage_id` other than `except` (`0` for an empty stage).
+pub(crate) async fn end_key(
+    conn: &mut AsyncPgConnection,
+    stage_id: StageId,
+    except: Option<DealId>,
+) -> QueryResult<i64> {
+    let mut query = deals::table
+        .filter(deals::stage_id.eq(stage_id))
+        .filter(deals::deleted_at.is_null())
+        .into_boxed();
+    if let Some(id) = except {
+        query = query.filter(deals::id.ne(id));
+    }
+    let last: Option<i64> = query
+        .select(diesel::dsl::max(deals::position))
+        .first(conn)
+        .await?;
+    Ok(last.map_or(0, |k| k.saturating_add(STEP)))
+}
+
 /// Rows on each side of the spot in the first respacing window.
 const FIRST_HALF_WINDOW: i64 = 8;
 
 /// `limit` deals of the stage in board order from `offset`, without `except`.
 async fn slice(
     conn: &mut AsyncPgConnection,
-    stage_id: Uuid,
-    except: Uuid,
+    stage_id: StageId,
+    except: DealId,
     offset: i64,
     limit: i64,
-) -> Result<Vec<(Uuid, i64)>, DealError> {
+) -> Result<Vec<(DealId, i64)>, DealError> {
     Ok(deals::table
         .filter(deals::stage_id.eq(stage_id))
         .filter(deals::deleted_at.is_null())
@@ -65,8 +89,8 @@ async fn slice(
 /// already in the right place, so a no-op move writes nothing.
 pub(crate) async fn key_at_index(
     conn: &mut AsyncPgConnection,
-    stage_id: Uuid,
-    deal: Uuid,
+    stage_id: StageId,
+    deal: DealId,
     index: i64,
     current: Option<i64>,
 ) -> Result<Placement, DealError> {
@@ -104,8 +128,8 @@ pub(crate) async fn key_at_index(
 /// at `index` with the deals whose keys changed.
 async fn respace(
     conn: &mut AsyncPgConnection,
-    stage_id: Uuid,
-    deal: Uuid,
+    stage_id: StageId,
+    deal: DealId,
     index: i64,
 ) -> Result<Placement, DealError> {
     let mut half = FIRST_HALF_WINDOW;
@@ -118,7 +142,7 @@ async fn respace(
         let left = (lo > 0).then(|| <[_]>::first(&rows).map(|r| r.1)).flatten();
         let skip = usize::from(lo > 0);
         let window_len = usize::try_from(hi - lo).unwrap_or(usize::MAX);
-        let window: Vec<(Uuid, i64)> = rows.iter().skip(skip).take(window_len).copied().collect();
+        let window: Vec<(DealId, i64)> = rows.iter().skip(skip).take(window_len).copied().collect();
         let right = rows.get(skip + window_len).map(|r| r.1);
         // Slots: the window's rows with the new deal at `index - lo`.
         let at = usize::try_from(index - lo).unwrap_or(0).min(window.len());
@@ -140,13 +164,13 @@ async fn respace(
             let mut slots = window;
             slots.insert(at, (deal, 0));
             let chosen = keys[at];
-            let moved: Vec<(Uuid, i64, i64)> = slots
+            let moved: Vec<(DealId, i64, i64)> = slots
                 .into_iter()
                 .zip(keys)
                 .filter(|((id, old), new)| *id != deal && old != new)
                 .map(|((id, old), new)| (id, old, new))
                 .collect();
-            let ids: Vec<Uuid> = moved.iter().map(|m| m.0).collect();
+            let ids: Vec<DealId> = moved.iter().map(|m| m.0).collect();
             let keys: Vec<i64> = moved.iter().map(|m| m.2).collect();
             diesel::sql_query(
                 "UPDATE deals AS d SET position = o.pos \
@@ -162,7 +186,7 @@ async fn respace(
                 .select(DealRow::as_select())
                 .load(conn)
                 .await?;
-            let old_keys: std::collections::HashMap<Uuid, i64> =
+            let old_keys: std::collections::HashMap<DealId, i64> =
                 moved.iter().map(|m| (m.0, m.1)).collect();
             let respaced = rows
                 .into_iter()

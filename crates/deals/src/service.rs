@@ -5,19 +5,18 @@
 //! Ordering inside a stage: every operation that changes which deals a stage holds, or their
 //! order, first locks the stage rows involved (sorted by id, so two operations never wait on
 //! each other in a cycle), then the deal row, and then picks the deal's sparse sort key
-//! (`crm_db::kanban`, `placement`): a move writes the moved deal, not the whole stage. Writes
-//! that leave every stage's order alone (field changes, trash, purge) lock only the deal row.
+//! (`placement`): a move writes the moved deal, not the whole stage. Writes that leave every
+//! stage's order alone (field changes, trash, purge) lock only the deal row.
 
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
 use crm_core::{
-    Actor, Change, EntityKind, EntityRef, FieldError, Listing, Permission, Role, SortDirection,
-    change,
+    Actor, Change, CompanyId, ContactId, DealId, EntityKind, EntityRef, FieldError, Listing,
+    Permission, PipelineId, Role, SortDirection, StageId, UserId, change,
 };
 use crm_custom_fields::{CustomFieldEntity, FieldSet, gather};
 use crm_db::AsyncPgConnection;
 use crm_db::constraint::is_foreign_key_violation;
-use crm_db::kanban::end_key;
 use crm_db::schema::{companies, contacts, deals, pipelines, stages};
 use crm_db::{links, visibility};
 use crm_events::EventName;
@@ -25,13 +24,12 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde_json::Value;
-use uuid::Uuid;
 
 use crate::amount::parse_amount;
 use crate::error::DealError;
 use crate::input::{CreateDeal, DealSort, DealStatus, ListDeals, MoveDeal, UpdateDeal};
 use crate::model::{Deal, DealRow};
-use crate::placement::key_at_index;
+use crate::placement::{end_key, key_at_index};
 use crm_pipelines::StageType;
 
 use crm_db::sql::lower;
@@ -48,8 +46,8 @@ const STAGE_FIELDS: &[&str] = &["stageId", "pipelineId", "status", "closedAt"];
 #[diesel(table_name = stages)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub(crate) struct StageRef {
-    pub(crate) id: Uuid,
-    pub(crate) pipeline_id: Uuid,
+    pub(crate) id: StageId,
+    pub(crate) pipeline_id: PipelineId,
     pub(crate) kind: StageType,
 }
 
@@ -134,17 +132,17 @@ fn map_fk(e: diesel::result::Error, deal: &DealFks) -> DealError {
 
 #[derive(Default)]
 struct DealFks {
-    contact_id: Option<Uuid>,
-    company_id: Option<Uuid>,
-    assigned_to_id: Option<Uuid>,
-    stage_id: Option<Uuid>,
-    pipeline_id: Option<Uuid>,
+    contact_id: Option<ContactId>,
+    company_id: Option<CompanyId>,
+    assigned_to_id: Option<UserId>,
+    stage_id: Option<StageId>,
+    pipeline_id: Option<PipelineId>,
 }
 
 // ---------------------------------------------------------------------------------------------
 // References
 
-async fn find_stage(conn: &mut AsyncPgConnection, id: Uuid) -> Result<StageRef, DealError> {
+async fn find_stage(conn: &mut AsyncPgConnection, id: StageId) -> Result<StageRef, DealError> {
     stages::table
         .find(id)
         .select(StageRef::as_select())
@@ -154,7 +152,7 @@ async fn find_stage(conn: &mut AsyncPgConnection, id: Uuid) -> Result<StageRef, 
         .ok_or(DealError::UnknownStage(id))
 }
 
-async fn pipeline_exists(conn: &mut AsyncPgConnection, id: Uuid) -> Result<bool, DealError> {
+async fn pipeline_exists(conn: &mut AsyncPgConnection, id: PipelineId) -> Result<bool, DealError> {
     let n: i64 = pipelines::table
         .filter(pipelines::id.eq(id))
         .count()
@@ -165,7 +163,7 @@ async fn pipeline_exists(conn: &mut AsyncPgConnection, id: Uuid) -> Result<bool,
 
 async fn first_open_stage(
     conn: &mut AsyncPgConnection,
-    pipeline_id: Uuid,
+    pipeline_id: PipelineId,
 ) -> Result<StageRef, DealError> {
     stages::table
         .filter(stages::pipeline_id.eq(pipeline_id))
@@ -181,8 +179,8 @@ async fn first_open_stage(
 /// The stage a deal goes to for the given `pipelineId` / `stageId` (both optional).
 async fn resolve_placement(
     conn: &mut AsyncPgConnection,
-    pipeline_id: Option<Uuid>,
-    stage_id: Option<Uuid>,
+    pipeline_id: Option<PipelineId>,
+    stage_id: Option<StageId>,
 ) -> Result<StageRef, DealError> {
     match (pipeline_id, stage_id) {
         (pipeline, Some(stage_id)) => {
@@ -202,7 +200,7 @@ async fn resolve_placement(
             first_open_stage(conn, p).await
         }
         (None, None) => {
-            let default: Uuid = pipelines::table
+            let default: PipelineId = pipelines::table
                 .filter(pipelines::is_default.eq(true))
                 .select(pipelines::id)
                 .first(conn)
@@ -229,7 +227,7 @@ fn restrict(
 async fn find_visible(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: DealId,
     trashed: Option<bool>,
 ) -> Result<DealRow, DealError> {
     let mut query = restrict(deals::table.filter(deals::id.eq(id)).into_boxed(), actor);
@@ -250,7 +248,7 @@ async fn find_visible(
 /// to the ordering of these stages.
 async fn lock_stages(
     conn: &mut AsyncPgConnection,
-    ids: &[Uuid],
+    ids: &[StageId],
 ) -> Result<Vec<StageRef>, DealError> {
     let mut ids = ids.to_vec();
     ids.sort();
@@ -267,7 +265,7 @@ async fn lock_stages(
 /// Why one attempt of [`lock_deal`] did not hold the right locks.
 enum LockAttempt {
     /// The deal sits on another stage than the one locked (it moved meanwhile).
-    Moved(Uuid),
+    Moved(StageId),
     /// A real failure.
     Failed(DealError),
 }
@@ -286,7 +284,7 @@ impl From<DealError> for LockAttempt {
 
 /// Locks the deal row alone: for writes that leave the order of every stage as it is (field
 /// changes, trashing, purging), so they never queue behind moves on the same stage.
-async fn lock_deal_row(conn: &mut AsyncPgConnection, id: Uuid) -> Result<DealRow, DealError> {
+async fn lock_deal_row(conn: &mut AsyncPgConnection, id: DealId) -> Result<DealRow, DealError> {
     deals::table
         .find(id)
         .select(DealRow::as_select())
@@ -304,8 +302,8 @@ async fn lock_deal_row(conn: &mut AsyncPgConnection, id: Uuid) -> Result<DealRow
 /// its locks, and repeated with the new stage, so locks are always taken stages first.
 async fn lock_deal(
     conn: &mut AsyncPgConnection,
-    id: Uuid,
-    stage_ids: &[Uuid],
+    id: DealId,
+    stage_ids: &[StageId],
 ) -> Result<(DealRow, Vec<StageRef>), DealError> {
     let mut ids = stage_ids.to_vec();
     for _ in 0..5 {
@@ -406,7 +404,7 @@ pub(crate) async fn record_updates<'a>(
 pub async fn get_deal(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: DealId,
 ) -> Result<Deal, DealError> {
     actor.require(Permission::DealsRead)?;
     Ok(find_visible(conn, actor, id, Some(false)).await?.into())
@@ -589,24 +587,10 @@ pub async fn create_deal(
         finish(errors)?;
         let target = resolve_placement(conn, input.pipeline_id, input.stage_id).await?;
         if let Some(id) = input.contact_id {
-            links::require(
-                conn,
-                actor,
-                EntityKind::Contact,
-                id,
-                DealError::UnknownContact,
-            )
-            .await?;
+            links::require(conn, actor, id, DealError::UnknownContact).await?;
         }
         if let Some(id) = input.company_id {
-            links::require(
-                conn,
-                actor,
-                EntityKind::Company,
-                id,
-                DealError::UnknownCompany,
-            )
-            .await?;
+            links::require(conn, actor, id, DealError::UnknownCompany).await?;
         }
         if let Some(id) = input.assigned_to_id {
             links::require_active_user(conn, id, DealError::UnknownUser).await?;
@@ -628,7 +612,7 @@ pub async fn create_deal(
         };
         let row: DealRow = diesel::insert_into(deals::table)
             .values((
-                deals::id.eq(Uuid::now_v7()),
+                deals::id.eq(DealId::new()),
                 deals::title.eq(&title),
                 deals::amount.eq(amount),
                 deals::currency.eq(&currency),
@@ -639,7 +623,7 @@ pub async fn create_deal(
                 deals::contact_id.eq(input.contact_id),
                 deals::company_id.eq(input.company_id),
                 deals::assigned_to_id.eq(input.assigned_to_id),
-                deals::created_by_id.eq(actor.user_id.map(|u| u.0)),
+                deals::created_by_id.eq(actor.user_id),
                 deals::expected_close_at.eq(input.expected_close_at),
                 deals::closed_at.eq((status != DealStatus::Open).then_some(now)),
                 deals::lost_reason.eq(&lost_reason),
@@ -675,14 +659,14 @@ struct DealChangeset {
     title: Option<String>,
     amount: Option<Option<BigDecimal>>,
     currency: Option<String>,
-    pipeline_id: Option<Uuid>,
-    stage_id: Option<Uuid>,
+    pipeline_id: Option<PipelineId>,
+    stage_id: Option<StageId>,
     position: Option<i64>,
     status: Option<String>,
     closed_at: Option<Option<DateTime<Utc>>>,
-    contact_id: Option<Option<Uuid>>,
-    company_id: Option<Option<Uuid>>,
-    assigned_to_id: Option<Option<Uuid>>,
+    contact_id: Option<Option<ContactId>>,
+    company_id: Option<Option<CompanyId>>,
+    assigned_to_id: Option<Option<UserId>>,
     expected_close_at: Option<Option<DateTime<Utc>>>,
     lost_reason: Option<Option<String>>,
     description: Option<Option<String>>,
@@ -696,7 +680,7 @@ struct DealChangeset {
 pub async fn update_deal(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: DealId,
     input: UpdateDeal,
     expected_version: Option<i32>,
 ) -> Result<Deal, DealError> {
@@ -760,24 +744,10 @@ pub async fn update_deal(
             set.custom_fields = Some(fields.validate_update(&row.custom_fields, patch)?);
         }
         if let Some(Some(c)) = input.contact_id.filter(|c| *c != row.contact_id) {
-            links::require(
-                conn,
-                actor,
-                EntityKind::Contact,
-                c,
-                DealError::UnknownContact,
-            )
-            .await?;
+            links::require(conn, actor, c, DealError::UnknownContact).await?;
         }
         if let Some(Some(c)) = input.company_id.filter(|c| *c != row.company_id) {
-            links::require(
-                conn,
-                actor,
-                EntityKind::Company,
-                c,
-                DealError::UnknownCompany,
-            )
-            .await?;
+            links::require(conn, actor, c, DealError::UnknownCompany).await?;
         }
         if let Some(Some(u)) = input.assigned_to_id.filter(|u| *u != row.assigned_to_id) {
             links::require_active_user(conn, u, DealError::UnknownUser).await?;
@@ -829,7 +799,7 @@ pub async fn update_deal(
 pub async fn move_deal(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: DealId,
     input: MoveDeal,
     expected_version: Option<i32>,
 ) -> Result<Deal, DealError> {
@@ -890,7 +860,7 @@ pub async fn move_deal(
 pub async fn delete_deal(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: DealId,
     permanent: bool,
     expected_version: Option<i32>,
 ) -> Result<(), DealError> {
@@ -936,7 +906,7 @@ pub async fn delete_deal(
 pub async fn restore_deal(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: DealId,
 ) -> Result<Deal, DealError> {
     actor.require(Permission::DealsDelete)?;
     conn.transaction(async |conn| {

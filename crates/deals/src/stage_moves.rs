@@ -5,16 +5,16 @@
 //! entries and events from one diff per deal ([`record_updates`]). One statement moves the
 //! deals, however many; their entries and events are appended a few thousand rows a statement.
 
+use crate::placement::STEP;
 use chrono::Utc;
 use crm_core::Actor;
+use crm_core::{DealId, PipelineId, StageId};
 use crm_db::AsyncPgConnection;
-use crm_db::kanban::STEP;
 use crm_db::schema::{deals, stages};
 use crm_pipelines::{DealsMoved, PipelineError, Stage, StageInfo, UpdateStage};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use uuid::Uuid;
 
 use crate::error::DealError;
 use crate::input::DealStatus;
@@ -25,8 +25,8 @@ use crate::service::{closed_at_for, record_updates};
 /// in board order. The stage rows are locked by the caller already.
 async fn lock_deals_on(
     conn: &mut AsyncPgConnection,
-    stage_ids: &[Uuid],
-    pipeline: Option<Uuid>,
+    stage_ids: &[StageId],
+    pipeline: Option<PipelineId>,
 ) -> Result<Vec<DealRow>, DealError> {
     Ok(deals::table
         .inner_join(stages::table)
@@ -114,7 +114,7 @@ async fn place(
     .await?;
     let mut after: Vec<Deal> = after.into_iter().map(Deal::from).collect();
     // RETURNING comes in no particular order; the activity and events follow board order.
-    let order: std::collections::HashMap<Uuid, usize> =
+    let order: std::collections::HashMap<DealId, usize> =
         ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     after.sort_by_key(|d| order.get(&d.id).copied().unwrap_or(usize::MAX));
     record_updates(conn, actor, before.iter().zip(&after)).await?;
@@ -125,15 +125,15 @@ async fn place(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DealHolder {
     /// A stage; never a pipeline's last one.
-    Stage(Uuid),
+    Stage(StageId),
     /// A pipeline with its stages; never the default one.
-    Pipeline(Uuid),
+    Pipeline(PipelineId),
 }
 
 /// A holder locked for deletion.
 enum Locked {
     Stage(Stage),
-    Pipeline(Uuid),
+    Pipeline(PipelineId),
 }
 
 /// Deletes a stage or a pipeline for good (`pipelines.manage`). While it holds deals (trashed
@@ -145,7 +145,7 @@ pub async fn delete_holder(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     holder: DealHolder,
-    move_deals_to: Option<Uuid>,
+    move_deals_to: Option<StageId>,
     expected_version: Option<i32>,
 ) -> Result<(), DealError> {
     conn.transaction(async |conn| {
@@ -214,7 +214,7 @@ pub async fn delete_holder(
 pub async fn update_stage(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: StageId,
     input: UpdateStage,
     expected_version: Option<i32>,
 ) -> Result<Stage, DealError> {

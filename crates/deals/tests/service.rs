@@ -2,25 +2,27 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crm_core::actor::Forbidden;
-use crm_core::{Actor, EntityKind, EntityRef, Permission, Role};
+use crm_core::{
+    Actor, CompanyId, ContactId, DealId, EntityKind, EntityRef, Permission, PipelineId, Role,
+    StageId, UserId,
+};
 use crm_db::AsyncPgConnection;
-use crm_db::schema::{companies, contacts, deals, pipelines, stages};
+use crm_db::schema::{companies, deals, pipelines, stages};
 use crm_deals::{CreateDeal, DealError, DealStatus, ListDeals, MoveDeal, UpdateDeal};
-use crm_testkit::{TestDb, UserBuilder};
+use crm_testkit::{ContactRow, TestDb, UserBuilder};
 use crm_users::User;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::json;
-use uuid::Uuid;
 
 struct Pipeline {
-    id: Uuid,
+    id: PipelineId,
     /// Stage ids in position order.
-    stages: Vec<Uuid>,
+    stages: Vec<StageId>,
 }
 
 async fn default_pipeline(conn: &mut AsyncPgConnection) -> Pipeline {
-    let id: Uuid = pipelines::table
+    let id: PipelineId = pipelines::table
         .filter(pipelines::is_default.eq(true))
         .select(pipelines::id)
         .first(conn)
@@ -38,7 +40,7 @@ async fn default_pipeline(conn: &mut AsyncPgConnection) -> Pipeline {
 
 /// A second pipeline with stages of the given types.
 async fn other_pipeline(conn: &mut AsyncPgConnection, kinds: &[&str]) -> Pipeline {
-    let id = Uuid::now_v7();
+    let id = PipelineId::new();
     diesel::insert_into(pipelines::table)
         .values((
             pipelines::id.eq(id),
@@ -50,7 +52,7 @@ async fn other_pipeline(conn: &mut AsyncPgConnection, kinds: &[&str]) -> Pipelin
         .unwrap();
     let mut ids = Vec::new();
     for (i, kind) in kinds.iter().enumerate() {
-        let sid = Uuid::now_v7();
+        let sid = StageId::new();
         diesel::insert_into(stages::table)
             .values((
                 stages::id.eq(sid),
@@ -83,7 +85,7 @@ async fn create(conn: &mut AsyncPgConnection, actor: &Actor, input: CreateDeal) 
 }
 
 /// (title, position) of the non-trashed deals of a stage, in position order.
-async fn order(conn: &mut AsyncPgConnection, stage: Uuid) -> Vec<(String, i64)> {
+async fn order(conn: &mut AsyncPgConnection, stage: StageId) -> Vec<(String, i64)> {
     deals::table
         .filter(deals::stage_id.eq(stage))
         .filter(deals::deleted_at.is_null())
@@ -277,35 +279,35 @@ async fn stages_of_other_pipelines_and_unknown_references_are_refused() {
     for (input, code) in [
         (
             CreateDeal {
-                stage_id: Some(Uuid::now_v7()),
+                stage_id: Some(StageId::new()),
                 ..titled("X")
             },
             "unknown_stage",
         ),
         (
             CreateDeal {
-                pipeline_id: Some(Uuid::now_v7()),
+                pipeline_id: Some(PipelineId::new()),
                 ..titled("X")
             },
             "unknown_pipeline",
         ),
         (
             CreateDeal {
-                contact_id: Some(Uuid::now_v7()),
+                contact_id: Some(ContactId::new()),
                 ..titled("X")
             },
             "unknown_contact",
         ),
         (
             CreateDeal {
-                company_id: Some(Uuid::now_v7()),
+                company_id: Some(CompanyId::new()),
                 ..titled("X")
             },
             "unknown_company",
         ),
         (
             CreateDeal {
-                assigned_to_id: Some(Uuid::now_v7()),
+                assigned_to_id: Some(UserId::new()),
                 ..titled("X")
             },
             "unknown_user",
@@ -317,16 +319,7 @@ async fn stages_of_other_pipelines_and_unknown_references_are_refused() {
         assert_eq!(crm_core::DomainError::code(&err), code);
     }
     // A trashed contact is unknown too.
-    let contact = Uuid::now_v7();
-    diesel::insert_into(contacts::table)
-        .values((
-            contacts::id.eq(contact),
-            contacts::full_name.eq("Gone"),
-            contacts::deleted_at.eq(Some(chrono::Utc::now())),
-        ))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    let contact = ContactRow::new().trashed().insert(&mut conn).await;
     let err = crm_deals::create_deal(
         &mut conn,
         &admin,
@@ -510,7 +503,7 @@ async fn status_follows_the_stage_and_closed_at_is_set_and_cleared() {
     let admin = Actor::system();
     let deal = create(&mut conn, &admin, titled("Big")).await;
     assert_eq!((deal.status, deal.closed_at), (DealStatus::Open, None));
-    let mv = async |conn: &mut AsyncPgConnection, stage: Uuid| {
+    let mv = async |conn: &mut AsyncPgConnection, stage: StageId| {
         crm_deals::move_deal(
             conn,
             &Actor::system(),
@@ -546,7 +539,7 @@ async fn without_read_all_one_sees_only_deals_one_created_or_is_assigned_to() {
         &mut conn,
         &theirs,
         CreateDeal {
-            assigned_to_id: Some(me.id.0),
+            assigned_to_id: Some(me.id),
             ..titled("Assigned")
         },
     )
@@ -555,7 +548,7 @@ async fn without_read_all_one_sees_only_deals_one_created_or_is_assigned_to() {
     let page = crm_deals::list_deals(&mut conn, &mine, &ListDeals::default())
         .await
         .unwrap();
-    let mut seen: Vec<Uuid> = page.items().iter().map(|d| d.id).collect();
+    let mut seen: Vec<DealId> = page.items().iter().map(|d| d.id).collect();
     seen.sort();
     let mut expected = vec![own.id, assigned.id];
     expected.sort();
@@ -809,8 +802,8 @@ async fn one_deal_moved_by_many_users_at_once_ends_on_one_stage_with_distinct_ke
 /// Moves `id` to `index` (default: the end) of `stage` as the system actor.
 async fn move_to(
     conn: &mut AsyncPgConnection,
-    id: Uuid,
-    stage: Uuid,
+    id: DealId,
+    stage: StageId,
     index: Option<i32>,
 ) -> crm_deals::Deal {
     crm_deals::move_deal(
@@ -893,7 +886,7 @@ async fn a_move_to_the_top_of_a_large_stage_writes_only_the_moved_deal() {
     .execute(&mut conn)
     .await
     .unwrap();
-    let snapshot = async |conn: &mut AsyncPgConnection| -> Vec<(Uuid, i64, i32)> {
+    let snapshot = async |conn: &mut AsyncPgConnection| -> Vec<(DealId, i64, i32)> {
         deals::table
             .filter(deals::stage_id.eq(stage))
             .order(deals::id)
@@ -902,7 +895,7 @@ async fn a_move_to_the_top_of_a_large_stage_writes_only_the_moved_deal() {
             .await
             .unwrap()
     };
-    let last: Uuid = deals::table
+    let last: DealId = deals::table
         .filter(deals::title.eq("bulk 5000"))
         .select(deals::id)
         .first(&mut conn)
@@ -912,7 +905,7 @@ async fn a_move_to_the_top_of_a_large_stage_writes_only_the_moved_deal() {
     move_to(&mut conn, last, stage, Some(0)).await;
     move_to(&mut conn, last, stage, Some(2500)).await;
     let after = snapshot(&mut conn).await;
-    let changed: Vec<Uuid> = before
+    let changed: Vec<DealId> = before
         .iter()
         .zip(&after)
         .filter(|(b, a)| b != a)

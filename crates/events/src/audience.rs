@@ -2,8 +2,7 @@
 //! the same rules as the services' reads (`deals.read` + `deals.read_all` or being the deal's
 //! creator or assignee, and so on).
 
-use crm_core::{Permission, PermissionSet};
-use uuid::Uuid;
+use crm_core::{Permission, PermissionSet, UserId};
 
 /// The receivers of an event: holders of every permission of `perms` who also hold
 /// `read_all`, or (without it) are one of `users`. Without `read_all` the permissions alone
@@ -15,13 +14,13 @@ pub struct Audience {
     /// The permission that shows every record of the kind (`deals.read_all`, ...).
     pub read_all: Option<Permission>,
     /// Users who see the record without `read_all`: owner, creator, assignee.
-    pub users: Vec<Uuid>,
+    pub users: Vec<UserId>,
 }
 
 impl Audience {
     /// The rule of deals (crates/deals `restrict`): `deals.read`, and `deals.read_all` or being
     /// the creator or the assignee.
-    pub fn deal(created_by: Option<Uuid>, assigned_to: Option<Uuid>) -> Self {
+    pub fn deal(created_by: Option<UserId>, assigned_to: Option<UserId>) -> Self {
         Self {
             perms: vec![Permission::DealsRead],
             read_all: Some(Permission::DealsReadAll),
@@ -31,7 +30,7 @@ impl Audience {
     }
 
     /// The rule of contacts: `contacts.read`, and `contacts.read_all` or being the owner.
-    pub fn contact(owner: Option<Uuid>) -> Self {
+    pub fn contact(owner: Option<UserId>) -> Self {
         Self {
             perms: vec![Permission::ContactsRead],
             read_all: Some(Permission::ContactsReadAll),
@@ -42,7 +41,7 @@ impl Audience {
 
     /// The rule of tasks: `tasks.read`, and `tasks.read_all` or being the creator or the
     /// assignee.
-    pub fn task(created_by: Option<Uuid>, assigned_to: Option<Uuid>) -> Self {
+    pub fn task(created_by: Option<UserId>, assigned_to: Option<UserId>) -> Self {
         Self {
             perms: vec![Permission::TasksRead],
             read_all: Some(Permission::TasksReadAll),
@@ -61,7 +60,7 @@ impl Audience {
 
     /// Adds users who see it without `read_all` (e.g. the owner before and after a change,
     /// so whoever loses sight of a record learns about it).
-    pub fn with_users(mut self, users: impl IntoIterator<Item = Option<Uuid>>) -> Self {
+    pub fn with_users(mut self, users: impl IntoIterator<Item = Option<UserId>>) -> Self {
         for u in users.into_iter().flatten() {
             if !self.users.contains(&u) {
                 self.users.push(u);
@@ -71,7 +70,7 @@ impl Audience {
     }
 
     /// Whether a principal (`user` as in `Actor::user_id`, with `permissions`) receives it.
-    pub fn allows(&self, user: Option<Uuid>, permissions: PermissionSet) -> bool {
+    pub fn allows(&self, user: Option<UserId>, permissions: PermissionSet) -> bool {
         self.perms.iter().all(|p| permissions.contains(*p))
             && match self.read_all {
                 None => true,
@@ -89,7 +88,7 @@ mod tests {
 
     #[test]
     fn deal_events_reach_readers_of_all_deals_or_the_deals_people() {
-        let (creator, assignee, other) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let (creator, assignee, other) = (UserId::new(), UserId::new(), UserId::new());
         let audience = Audience::deal(Some(creator), Some(assignee));
         let all = Role::Manager.default_permissions();
         let own = all.without(Permission::DealsReadAll);

@@ -4,21 +4,22 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crm_core::{ContactId, DealId, PipelineId, TaskId, UserId};
 use uuid::Uuid;
 
 /// A room: the subscribers of one record (or of one user's personal events).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Room {
     /// A deal card: the deal's events, its comments and the tasks created on it.
-    Deal(Uuid),
+    Deal(DealId),
     /// A contact: its events, its comments and its deals' changes.
-    Contact(Uuid),
+    Contact(ContactId),
     /// A task: its events and its comments.
-    Task(Uuid),
+    Task(TaskId),
     /// A board: the events of every deal on the pipeline.
-    Pipeline(Uuid),
+    Pipeline(PipelineId),
     /// A user's own room: tasks assigned to them, reminders.
-    User(Uuid),
+    User(UserId),
 }
 
 /// Why a room name was refused.
@@ -50,11 +51,11 @@ impl Room {
     /// The id part of the name.
     pub fn id(self) -> Uuid {
         match self {
-            Room::Deal(id)
-            | Room::Contact(id)
-            | Room::Task(id)
-            | Room::Pipeline(id)
-            | Room::User(id) => id,
+            Room::Deal(id) => id.0,
+            Room::Contact(id) => id.0,
+            Room::Task(id) => id.0,
+            Room::Pipeline(id) => id.0,
+            Room::User(id) => id.0,
         }
     }
 }
@@ -71,11 +72,11 @@ impl FromStr for Room {
     fn from_str(s: &str) -> Result<Self, RoomError> {
         let (kind, id) = s.split_once(':').ok_or(RoomError::Malformed)?;
         let make: fn(Uuid) -> Room = match kind {
-            "deal" => Room::Deal,
-            "contact" => Room::Contact,
-            "task" => Room::Task,
-            "pipeline" => Room::Pipeline,
-            "user" => Room::User,
+            "deal" => |id| Room::Deal(id.into()),
+            "contact" => |id| Room::Contact(id.into()),
+            "task" => |id| Room::Task(id.into()),
+            "pipeline" => |id| Room::Pipeline(id.into()),
+            "user" => |id| Room::User(id.into()),
             other => {
                 let shown: String = other.chars().take(40).collect();
                 return Err(RoomError::UnknownKind(shown));
@@ -97,18 +98,18 @@ mod tests {
     fn room_names_round_trip_in_canonical_form() {
         let id = Uuid::now_v7();
         for room in [
-            Room::Deal(id),
-            Room::Contact(id),
-            Room::Task(id),
-            Room::Pipeline(id),
-            Room::User(id),
+            Room::Deal(id.into()),
+            Room::Contact(id.into()),
+            Room::Task(id.into()),
+            Room::Pipeline(id.into()),
+            Room::User(id.into()),
         ] {
             assert_eq!(room.to_string().parse::<Room>(), Ok(room));
         }
         let upper = format!("deal:{}", id.to_string().to_uppercase());
-        assert_eq!(upper.parse::<Room>(), Ok(Room::Deal(id)));
+        assert_eq!(upper.parse::<Room>(), Ok(Room::Deal(id.into())));
         assert_eq!(
-            Room::Deal(id).to_string(),
+            Room::Deal(id.into()).to_string(),
             format!("deal:{}", id.hyphenated())
         );
     }

@@ -2,7 +2,7 @@
 //! replaying a room, and pruning what is older than the retention.
 
 use chrono::{DateTime, Utc};
-use crm_core::{Actor, Permission};
+use crm_core::{Actor, Permission, UserId};
 use crm_db::AsyncPgConnection;
 use crm_db::schema::{events, events_horizon};
 use diesel::prelude::*;
@@ -62,7 +62,7 @@ pub async fn append(
             (
                 events::event.eq(e.name.as_str()),
                 events::rooms.eq(e.rooms.iter().map(Room::to_string).collect::<Vec<_>>()),
-                events::actor_id.eq(actor.user_id.map(|u| u.0)),
+                events::actor_id.eq(actor.user_id),
                 events::api_key_id.eq(actor.api_key_id.map(|k| k.0)),
                 events::payload.eq(e.payload),
                 events::read_perms.eq(e
@@ -123,7 +123,7 @@ struct EventRow {
     #[diesel(sql_type = Nullable<Text>)]
     read_all_perm: Option<String>,
     #[diesel(sql_type = Array<diesel::sql_types::Uuid>)]
-    visible_to: Vec<Uuid>,
+    visible_to: Vec<UserId>,
     #[diesel(sql_type = Timestamptz)]
     created_at: DateTime<Utc>,
 }

@@ -21,7 +21,10 @@ use uuid::Uuid;
 fn event(n: u64) -> NewEvent {
     NewEvent::new(
         EventName::DealUpdated,
-        vec![Room::Deal(Uuid::nil()), Room::Pipeline(Uuid::max())],
+        vec![
+            Room::Deal(Uuid::nil().into()),
+            Room::Pipeline(Uuid::max().into()),
+        ],
         Audience::deal(None, None),
         json!({"n": n}),
     )
@@ -208,7 +211,7 @@ async fn a_room_replays_its_range_and_pruning_moves_the_horizon() {
     let db = TestDb::new().await;
     let mut conn = db.conn().await;
     let actor = Actor::system();
-    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    let (a, b) = (crm_core::DealId::new(), crm_core::DealId::new());
     for n in 0..6 {
         let room = if n % 2 == 0 {
             Room::Deal(a)

@@ -151,14 +151,15 @@ where
 /// A batch of creates (`create(conn, actor, input)`) and updates (`update(conn, actor, id,
 /// input, expected_version)`) of one record type. Every item gets its own connection and
 /// transaction: one failing leaves the others intact.
-pub async fn create_or_update<C, U, T, E>(
+pub async fn create_or_update<I, C, U, T, E>(
     state: &AppState,
     actor: &Actor,
     request: BatchRequest,
     create: impl AsyncFn(&mut AsyncPgConnection, &Actor, C) -> Result<T, E>,
-    update: impl AsyncFn(&mut AsyncPgConnection, &Actor, Uuid, U, Option<i32>) -> Result<T, E>,
+    update: impl AsyncFn(&mut AsyncPgConnection, &Actor, I, U, Option<i32>) -> Result<T, E>,
 ) -> Result<HttpResponse, ApiError>
 where
+    I: From<Uuid>,
     C: DeserializeOwned,
     U: DeserializeOwned,
     T: Serialize,
@@ -172,7 +173,7 @@ where
                 let input = parse(item.body)?;
                 (
                     200,
-                    update(&mut conn, actor, id, input, item.version).await?,
+                    update(&mut conn, actor, id.into(), input, item.version).await?,
                 )
             }
             None => (201, create(&mut conn, actor, parse(item.body)?).await?),

@@ -6,7 +6,6 @@ use actix_web::HttpResponse;
 use crm_core::Actor;
 use crm_db::AsyncPgConnection;
 use serde::Deserialize;
-use uuid::Uuid;
 
 use crate::envelope::{Versioned, versioned};
 use crate::extract::IfMatch;
@@ -24,13 +23,13 @@ pub struct DeleteQuery {
 
 /// 204 once `delete(conn, actor, id, permanent, expected_version)` has trashed or deleted the
 /// record.
-pub async fn delete<E>(
+pub async fn delete<I, E>(
     state: &AppState,
     actor: &Actor,
-    id: Uuid,
+    id: I,
     query: DeleteQuery,
     if_match: IfMatch,
-    delete: impl AsyncFnOnce(&mut AsyncPgConnection, &Actor, Uuid, bool, Option<i32>) -> Result<(), E>,
+    delete: impl AsyncFnOnce(&mut AsyncPgConnection, &Actor, I, bool, Option<i32>) -> Result<(), E>,
 ) -> Result<HttpResponse, ApiError>
 where
     ApiError: From<E>,
@@ -42,11 +41,11 @@ where
 }
 
 /// 200 with the record `restore(conn, actor, id)` took out of the trash, and its `ETag`.
-pub async fn restore<T: Versioned, E>(
+pub async fn restore<I, T: Versioned, E>(
     state: &AppState,
     actor: &Actor,
-    id: Uuid,
-    restore: impl AsyncFnOnce(&mut AsyncPgConnection, &Actor, Uuid) -> Result<T, E>,
+    id: I,
+    restore: impl AsyncFnOnce(&mut AsyncPgConnection, &Actor, I) -> Result<T, E>,
 ) -> Result<HttpResponse, ApiError>
 where
     ApiError: From<E>,

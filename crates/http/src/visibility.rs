@@ -2,7 +2,7 @@
 //! (activity timelines now; comments and files later). Answers 404 for records the actor may
 //! not see, exactly as the record's own endpoint does.
 
-use crm_core::{Actor, EntityKind, EntityRef, ErrorKind, UserId};
+use crm_core::{Actor, EntityKind, EntityRef, ErrorKind};
 use crm_db::AsyncPgConnection;
 
 use crate::problem::ApiError;
@@ -15,39 +15,39 @@ pub async fn ensure_visible(
 ) -> Result<(), ApiError> {
     match entity.kind {
         EntityKind::User => {
-            crm_users::get_user(conn, actor, UserId(entity.id)).await?;
+            crm_users::get_user(conn, actor, entity.id.into()).await?;
             Ok(())
         }
         EntityKind::Pipeline => {
-            crm_pipelines::get_pipeline(conn, actor, entity.id).await?;
+            crm_pipelines::get_pipeline(conn, actor, entity.id.into()).await?;
             Ok(())
         }
         EntityKind::Stage => {
-            crm_pipelines::get_stage(conn, actor, entity.id).await?;
+            crm_pipelines::get_stage(conn, actor, entity.id.into()).await?;
             Ok(())
         }
         EntityKind::Company => {
-            crm_companies::get_company(conn, actor, entity.id).await?;
+            crm_companies::get_company(conn, actor, entity.id.into()).await?;
             Ok(())
         }
         EntityKind::Contact => {
-            crm_contacts::get_contact(conn, actor, entity.id).await?;
+            crm_contacts::get_contact(conn, actor, entity.id.into()).await?;
             Ok(())
         }
         EntityKind::Deal => {
-            crm_deals::get_deal(conn, actor, entity.id).await?;
+            crm_deals::get_deal(conn, actor, entity.id.into()).await?;
             Ok(())
         }
         EntityKind::Task => {
-            crm_tasks::get_task(conn, actor, entity.id).await?;
+            crm_tasks::get_task(conn, actor, entity.id.into()).await?;
             Ok(())
         }
         EntityKind::Tag => {
-            crm_tags::get_tag(conn, actor, entity.id).await?;
+            crm_tags::get_tag(conn, actor, entity.id.into()).await?;
             Ok(())
         }
         EntityKind::CustomField => {
-            crm_custom_fields::get_custom_field(conn, actor, entity.id).await?;
+            crm_custom_fields::get_custom_field(conn, actor, entity.id.into()).await?;
             Ok(())
         }
         _ => Err(ApiError::invalid(vec![crm_core::FieldError::new(

@@ -2,8 +2,8 @@
 
 use crm_core::actor::Forbidden;
 use crm_core::{DomainError, ErrorKind, FieldError};
+use crm_core::{PipelineId, StageId};
 use crm_db::DbError;
-use uuid::Uuid;
 
 /// Failure of a pipeline or stage operation.
 #[derive(Debug, thiserror::Error)]
@@ -13,10 +13,10 @@ pub enum PipelineError {
     Invalid(Vec<FieldError>),
     /// No such pipeline.
     #[error("pipeline {0} not found")]
-    PipelineNotFound(Uuid),
+    PipelineNotFound(PipelineId),
     /// No such stage.
     #[error("stage {0} not found")]
-    StageNotFound(Uuid),
+    StageNotFound(StageId),
     /// `If-Match` named another version.
     #[error(transparent)]
     VersionMismatch(#[from] crm_core::VersionMismatch),

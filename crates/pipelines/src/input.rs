@@ -1,9 +1,9 @@
 //! Inputs of the pipeline and stage services, validated with garde before anything touches
 //! the database.
 
+use crm_core::StageId;
 use garde::Validate;
 use serde::Deserialize;
-use uuid::Uuid;
 
 use crate::model::StageType;
 
@@ -147,7 +147,7 @@ pub struct UpdateStage {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReorderStages {
     /// Every stage id of the pipeline, in the new order.
-    pub stage_ids: Vec<Uuid>,
+    pub stage_ids: Vec<StageId>,
 }
 
 /// A validated pipeline list request (ordered by position, then creation).

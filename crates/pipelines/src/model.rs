@@ -1,10 +1,10 @@
 //! Pipelines and stages as stored and as the API shows them.
 
 use chrono::{DateTime, Utc};
+use crm_core::{PipelineId, StageId};
 use crm_db::schema::{pipelines, stages};
 use diesel::prelude::*;
 use serde::Serialize;
-use uuid::Uuid;
 
 crm_core::named_enum! {
     /// What reaching a stage means for a deal. API and storage name: upper case.
@@ -26,9 +26,9 @@ crm_db::stored_name!(StageType);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StageInfo {
     /// The stage.
-    pub id: Uuid,
+    pub id: StageId,
     /// Its pipeline.
-    pub pipeline_id: Uuid,
+    pub pipeline_id: PipelineId,
     /// Its type, which decides the deal status.
     pub kind: StageType,
 }
@@ -38,8 +38,8 @@ pub struct StageInfo {
 #[diesel(table_name = stages)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub(crate) struct StageRow {
-    pub id: Uuid,
-    pub pipeline_id: Uuid,
+    pub id: StageId,
+    pub pipeline_id: PipelineId,
     pub name: String,
     pub position: i32,
     pub color: String,
@@ -54,7 +54,7 @@ pub(crate) struct StageRow {
 #[diesel(table_name = pipelines)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub(crate) struct PipelineRow {
-    pub id: Uuid,
+    pub id: PipelineId,
     pub name: String,
     pub description: Option<String>,
     pub is_default: bool,
@@ -69,9 +69,9 @@ pub(crate) struct PipelineRow {
 #[serde(rename_all = "camelCase")]
 pub struct Stage {
     /// Id.
-    pub id: Uuid,
+    pub id: StageId,
     /// The pipeline it belongs to.
-    pub pipeline_id: Uuid,
+    pub pipeline_id: PipelineId,
     /// Name.
     pub name: String,
     /// Place in the pipeline, 0-based.
@@ -131,7 +131,7 @@ impl StageRow {
 #[serde(rename_all = "camelCase")]
 pub struct Pipeline {
     /// Id.
-    pub id: Uuid,
+    pub id: PipelineId,
     /// Name.
     pub name: String,
     /// Free text.
@@ -189,7 +189,7 @@ pub struct CurrencyTotal {
 #[serde(rename_all = "camelCase")]
 pub struct StageSummary {
     /// The stage.
-    pub stage_id: Uuid,
+    pub stage_id: StageId,
     /// Its name.
     pub name: String,
     /// Its type.

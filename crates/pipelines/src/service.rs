@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use bigdecimal::BigDecimal;
 use chrono::Utc;
 use crm_core::change::{Change, created, diff};
-use crm_core::{Actor, EntityKind, EntityRef, FieldError, Page, Permission};
+use crm_core::{Actor, EntityKind, EntityRef, FieldError, Page, Permission, PipelineId, StageId};
 use crm_db::AsyncPgConnection;
 use crm_db::schema::{deals, pipelines, stages};
 use crm_db::visibility;
@@ -57,7 +57,7 @@ async fn record(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     kind: EntityKind,
-    id: Uuid,
+    id: impl Into<Uuid>,
     event: &str,
     changes: &[Change],
 ) -> Result<(), PipelineError> {
@@ -68,7 +68,10 @@ async fn record(
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-async fn stages_of(conn: &mut AsyncPgConnection, pipeline_id: Uuid) -> QueryResult<Vec<Stage>> {
+async fn stages_of(
+    conn: &mut AsyncPgConnection,
+    pipeline_id: PipelineId,
+) -> QueryResult<Vec<Stage>> {
     let rows: Vec<StageRow> = stages::table
         .filter(stages::pipeline_id.eq(pipeline_id))
         .order((
@@ -84,7 +87,7 @@ async fn stages_of(conn: &mut AsyncPgConnection, pipeline_id: Uuid) -> QueryResu
 
 async fn find_pipeline(
     conn: &mut AsyncPgConnection,
-    id: Uuid,
+    id: PipelineId,
     lock: bool,
 ) -> Result<PipelineRow, PipelineError> {
     let query = pipelines::table.find(id).select(PipelineRow::as_select());
@@ -98,7 +101,7 @@ async fn find_pipeline(
 
 async fn find_stage(
     conn: &mut AsyncPgConnection,
-    id: Uuid,
+    id: StageId,
     lock: bool,
 ) -> Result<StageRow, PipelineError> {
     let query = stages::table.find(id).select(StageRow::as_select());
@@ -158,7 +161,7 @@ pub async fn list_pipelines(
         .offset(input.page.offset())
         .load(conn)
         .await?;
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let ids: Vec<PipelineId> = rows.iter().map(|r| r.id).collect();
     let stage_rows: Vec<StageRow> = if ids.is_empty() {
         Vec::new()
     } else {
@@ -173,7 +176,7 @@ pub async fn list_pipelines(
             .load(conn)
             .await?
     };
-    let mut by_pipeline: HashMap<Uuid, Vec<Stage>> = HashMap::new();
+    let mut by_pipeline: HashMap<PipelineId, Vec<Stage>> = HashMap::new();
     for s in stage_rows {
         by_pipeline.entry(s.pipeline_id).or_default().push(s.into());
     }
@@ -196,7 +199,7 @@ pub async fn list_pipelines(
 pub async fn get_pipeline(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: PipelineId,
 ) -> Result<Pipeline, PipelineError> {
     actor.require(Permission::PipelinesRead)?;
     let row = find_pipeline(conn, id, false).await?;
@@ -207,7 +210,7 @@ pub async fn get_pipeline(
 pub async fn list_stages(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    pipeline_id: Uuid,
+    pipeline_id: PipelineId,
 ) -> Result<Vec<Stage>, PipelineError> {
     actor.require(Permission::PipelinesRead)?;
     find_pipeline(conn, pipeline_id, false).await?;
@@ -218,7 +221,7 @@ pub async fn list_stages(
 pub async fn get_stage(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: StageId,
 ) -> Result<Stage, PipelineError> {
     actor.require(Permission::PipelinesRead)?;
     Ok(find_stage(conn, id, false).await?.into())
@@ -230,10 +233,10 @@ pub async fn get_stage(
 pub async fn pipeline_summary(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: PipelineId,
 ) -> Result<Vec<StageSummary>, PipelineError> {
     actor.require(Permission::PipelinesRead)?;
-    let stage_rows: Vec<(Uuid, String, StageType)> = stages::table
+    let stage_rows: Vec<(StageId, String, StageType)> = stages::table
         .filter(stages::pipeline_id.eq(id))
         .order((stages::position, stages::created_at, stages::id))
         .select((stages::id, stages::name, stages::kind))
@@ -243,8 +246,8 @@ pub async fn pipeline_summary(
         // A pipeline always has a stage: no rows means no pipeline.
         return Err(PipelineError::PipelineNotFound(id));
     }
-    let stage_ids: Vec<Uuid> = stage_rows.iter().map(|(id, _, _)| *id).collect();
-    let groups: Vec<(Uuid, String, i64, Option<BigDecimal>)> = deals::table
+    let stage_ids: Vec<StageId> = stage_rows.iter().map(|(id, _, _)| *id).collect();
+    let groups: Vec<(StageId, String, i64, Option<BigDecimal>)> = deals::table
         .filter(deals::stage_id.eq_any(&stage_ids))
         .filter(deals::deleted_at.is_null())
         .filter(visibility::deals(actor))
@@ -258,7 +261,7 @@ pub async fn pipeline_summary(
         .order((deals::stage_id, deals::currency))
         .load(conn)
         .await?;
-    let mut by_stage: HashMap<Uuid, (i64, Vec<CurrencyTotal>)> = HashMap::new();
+    let mut by_stage: HashMap<StageId, (i64, Vec<CurrencyTotal>)> = HashMap::new();
     for (stage_id, currency, count, amount) in groups {
         let (n, totals) = by_stage.entry(stage_id).or_default();
         *n += count;
@@ -292,7 +295,7 @@ pub async fn pipeline_summary(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DealsMoved {
     /// The stage they went to.
-    pub to: Uuid,
+    pub to: StageId,
     /// How many.
     pub count: usize,
 }
@@ -311,7 +314,7 @@ fn moved_changes(moved: Option<DealsMoved>) -> Vec<Change> {
 /// The stage named by `moveDealsTo`, locked against deletion while deals move into it.
 pub async fn lock_move_target(
     conn: &mut AsyncPgConnection,
-    id: Uuid,
+    id: StageId,
 ) -> Result<StageInfo, PipelineError> {
     stages::table
         .find(id)
@@ -340,7 +343,7 @@ async fn lock_default(conn: &mut AsyncPgConnection) -> Result<(), PipelineError>
 async fn unset_other_defaults(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    except: Uuid,
+    except: PipelineId,
 ) -> Result<(), PipelineError> {
     let previous: Vec<PipelineRow> = pipelines::table
         .filter(pipelines::is_default.eq(true))
@@ -404,7 +407,7 @@ pub async fn create_pipeline(
             .collect()
     });
     conn.transaction(async |conn| {
-        let id = Uuid::now_v7();
+        let id = PipelineId::new();
         if input.is_default {
             lock_default(conn).await?;
             unset_other_defaults(conn, actor, id).await?;
@@ -436,7 +439,7 @@ pub async fn create_pipeline(
             .enumerate()
             .map(|(i, s)| {
                 (
-                    stages::id.eq(Uuid::now_v7()),
+                    stages::id.eq(StageId::new()),
                     stages::pipeline_id.eq(id),
                     stages::name.eq(s.name.trim().to_owned()),
                     stages::position.eq(i32::try_from(i).unwrap_or(i32::MAX)),
@@ -495,7 +498,7 @@ struct PipelineChangeset {
 pub async fn update_pipeline(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: PipelineId,
     input: UpdatePipeline,
     expected_version: Option<i32>,
 ) -> Result<Pipeline, PipelineError> {
@@ -558,9 +561,9 @@ pub async fn update_pipeline(
 pub async fn lock_pipeline_for_deletion(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: PipelineId,
     expected_version: Option<i32>,
-) -> Result<Vec<Uuid>, PipelineError> {
+) -> Result<Vec<StageId>, PipelineError> {
     actor.require(Permission::PipelinesManage)?;
     let row = find_pipeline(conn, id, true).await?;
     crm_core::check_version(expected_version, row.version)?;
@@ -580,7 +583,7 @@ pub async fn lock_pipeline_for_deletion(
 pub async fn remove_pipeline(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: PipelineId,
     moved: Option<DealsMoved>,
 ) -> Result<(), PipelineError> {
     diesel::delete(pipelines::table.find(id))
@@ -605,7 +608,7 @@ pub async fn remove_pipeline(
 pub async fn create_stage(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    pipeline_id: Uuid,
+    pipeline_id: PipelineId,
     input: CreateStage,
 ) -> Result<Stage, PipelineError> {
     actor.require(Permission::PipelinesManage)?;
@@ -636,7 +639,7 @@ pub async fn create_stage(
         }
         let row: StageRow = diesel::insert_into(stages::table)
             .values((
-                stages::id.eq(Uuid::now_v7()),
+                stages::id.eq(StageId::new()),
                 stages::pipeline_id.eq(pipeline_id),
                 stages::name.eq(input.name.trim()),
                 stages::position.eq(position),
@@ -676,7 +679,7 @@ struct StageChangeset {
 pub async fn update_stage(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: StageId,
     input: UpdateStage,
     expected_version: Option<i32>,
 ) -> Result<Stage, PipelineError> {
@@ -722,7 +725,7 @@ pub async fn update_stage(
 pub async fn lock_stage_for_deletion(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: StageId,
     expected_version: Option<i32>,
 ) -> Result<Stage, PipelineError> {
     actor.require(Permission::PipelinesManage)?;
@@ -780,16 +783,16 @@ pub async fn remove_stage(
 pub async fn reorder_stages(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    pipeline_id: Uuid,
+    pipeline_id: PipelineId,
     input: ReorderStages,
 ) -> Result<Vec<Stage>, PipelineError> {
     actor.require(Permission::PipelinesManage)?;
     conn.transaction(async |conn| {
         find_pipeline(conn, pipeline_id, true).await?;
         let current = stages_of(conn, pipeline_id).await?;
-        let current_ids: Vec<Uuid> = current.iter().map(|s| s.id).collect();
-        let wanted: HashSet<Uuid> = input.stage_ids.iter().copied().collect();
-        let known: HashSet<Uuid> = current_ids.iter().copied().collect();
+        let current_ids: Vec<StageId> = current.iter().map(|s| s.id).collect();
+        let wanted: HashSet<StageId> = input.stage_ids.iter().copied().collect();
+        let known: HashSet<StageId> = current_ids.iter().copied().collect();
         if wanted.len() != input.stage_ids.len() || wanted != known {
             return Err(FieldError::new(
                 "stageIds",

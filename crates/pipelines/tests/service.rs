@@ -1,7 +1,7 @@
 //! Pipeline and stage services against a real PostgreSQL (a fresh database per test).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crm_core::{Actor, PermissionSet, Role, UserId};
+use crm_core::{Actor, DealId, PermissionSet, PipelineId, Role, StageId, UserId};
 use crm_db::AsyncPgConnection;
 use crm_db::schema::{activity, deals, pipelines};
 use crm_deals::{DealError, DealHolder};
@@ -9,10 +9,9 @@ use crm_pipelines::{
     CreatePipeline, CreateStage, ListPipelines, Pipeline, PipelineError, ReorderStages, StageInput,
     StageType, UpdatePipeline, UpdateStage,
 };
-use crm_testkit::TestDb;
+use crm_testkit::{DealRow, TestDb};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use uuid::Uuid;
 
 /// The stage error of a use case that moves deals (they live in crm-deals).
 fn stage_error(e: DealError) -> PipelineError {
@@ -28,7 +27,7 @@ fn admin() -> Actor {
 
 fn viewer() -> Actor {
     Actor::user(
-        UserId(Uuid::now_v7()),
+        UserId::new(),
         Role::Viewer,
         Role::Viewer.default_permissions(),
     )
@@ -36,7 +35,7 @@ fn viewer() -> Actor {
 
 fn manager() -> Actor {
     Actor::user(
-        UserId(Uuid::now_v7()),
+        UserId::new(),
         Role::Manager,
         Role::Manager.default_permissions(),
     )
@@ -73,49 +72,15 @@ async fn default_pipeline(conn: &mut AsyncPgConnection) -> Pipeline {
     page.items.into_iter().find(|p| p.is_default).unwrap()
 }
 
-/// Inserts a deal straight into the table, at a chosen key, trashed or not.
-#[allow(clippy::too_many_arguments)]
-async fn insert_deal(
-    conn: &mut AsyncPgConnection,
-    pipeline: Uuid,
-    stage: Uuid,
-    position: i64,
-    status: &str,
-    amount: Option<&str>,
-    currency: &str,
-    trashed: bool,
-) -> Uuid {
-    let id = Uuid::now_v7();
-    diesel::sql_query(
-        "INSERT INTO deals (id, title, amount, currency, pipeline_id, stage_id, position, status, \
-                            closed_at, deleted_at) \
-         VALUES ($1, 'Deal', $2::numeric, $3, $4, $5, $6, $7, \
-                 CASE WHEN $7 = 'open' THEN NULL ELSE now() - interval '1 day' END, \
-                 CASE WHEN $8 THEN now() ELSE NULL END)",
-    )
-    .bind::<diesel::sql_types::Uuid, _>(id)
-    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(amount)
-    .bind::<diesel::sql_types::Text, _>(currency)
-    .bind::<diesel::sql_types::Uuid, _>(pipeline)
-    .bind::<diesel::sql_types::Uuid, _>(stage)
-    .bind::<diesel::sql_types::BigInt, _>(position)
-    .bind::<diesel::sql_types::Text, _>(status)
-    .bind::<diesel::sql_types::Bool, _>(trashed)
-    .execute(conn)
-    .await
-    .unwrap();
-    id
-}
-
 type DealState = (
-    Uuid,
-    Uuid,
+    StageId,
+    PipelineId,
     i64,
     String,
     Option<chrono::DateTime<chrono::Utc>>,
 );
 
-async fn deal(conn: &mut AsyncPgConnection, id: Uuid) -> DealState {
+async fn deal(conn: &mut AsyncPgConnection, id: DealId) -> DealState {
     deals::table
         .find(id)
         .select((
@@ -371,9 +336,23 @@ async fn deleting_a_stage_with_deals_needs_a_target_and_moves_every_deal_in_orde
     let sales = default_pipeline(&mut conn).await;
     let other = create(&mut conn, named("Other")).await;
     let (from, to) = (&sales.stages[1], &other.stages[4]); // Qualified → Won of another pipeline
-    let d1 = insert_deal(&mut conn, sales.id, from.id, 5, "open", None, "USD", false).await;
-    let d2 = insert_deal(&mut conn, sales.id, from.id, 2, "open", None, "USD", true).await;
-    let existing = insert_deal(&mut conn, other.id, to.id, 9, "won", None, "USD", false).await;
+    let d1 = DealRow::new()
+        .on(sales.id, from.id)
+        .position(5)
+        .insert(&mut conn)
+        .await;
+    let d2 = DealRow::new()
+        .on(sales.id, from.id)
+        .position(2)
+        .trashed()
+        .insert(&mut conn)
+        .await;
+    let existing = DealRow::new()
+        .on(other.id, to.id)
+        .position(9)
+        .status("won")
+        .insert(&mut conn)
+        .await;
     let err = crm_deals::delete_holder(&mut conn, &admin(), DealHolder::Stage(from.id), None, None)
         .await
         .map_err(stage_error)
@@ -397,7 +376,7 @@ async fn deleting_a_stage_with_deals_needs_a_target_and_moves_every_deal_in_orde
         &mut conn,
         &admin(),
         DealHolder::Stage(from.id),
-        Some(Uuid::now_v7()),
+        Some(StageId::new()),
         None,
     )
     .await
@@ -419,7 +398,7 @@ async fn deleting_a_stage_with_deals_needs_a_target_and_moves_every_deal_in_orde
     let (s2, p2, pos2, status2, closed2) = deal(&mut conn, d2).await;
     let (s1, p1, pos1, status1, closed1) = deal(&mut conn, d1).await;
     assert_eq!((s1, p1, s2, p2), (to.id, other.id, to.id, other.id));
-    // Kanban keys are crm_db::kanban::STEP apart.
+    // Kanban keys are crm_deals::POSITION_STEP apart.
     assert_eq!(
         (pos2, pos1),
         (9 + 65536, 9 + 2 * 65536),
@@ -452,7 +431,12 @@ async fn moving_deals_into_an_open_stage_clears_closed_at_and_an_empty_stage_del
     let mut conn = db.conn().await;
     let sales = default_pipeline(&mut conn).await;
     let won = &sales.stages[4];
-    let d = insert_deal(&mut conn, sales.id, won.id, 0, "won", None, "USD", false).await;
+    let d = DealRow::new()
+        .on(sales.id, won.id)
+        .position(0)
+        .status("won")
+        .insert(&mut conn)
+        .await;
     crm_deals::delete_holder(
         &mut conn,
         &admin(),
@@ -511,8 +495,17 @@ async fn changing_a_stage_type_re_derives_the_status_of_its_deals() {
     let mut conn = db.conn().await;
     let sales = default_pipeline(&mut conn).await;
     let s = &sales.stages[2];
-    let d = insert_deal(&mut conn, sales.id, s.id, 0, "open", None, "USD", false).await;
-    let trashed = insert_deal(&mut conn, sales.id, s.id, 1, "open", None, "USD", true).await;
+    let d = DealRow::new()
+        .on(sales.id, s.id)
+        .position(0)
+        .insert(&mut conn)
+        .await;
+    let trashed = DealRow::new()
+        .on(sales.id, s.id)
+        .position(1)
+        .trashed()
+        .insert(&mut conn)
+        .await;
     let updated = crm_deals::update_stage(
         &mut conn,
         &admin(),
@@ -592,8 +585,8 @@ async fn reordering_needs_exactly_the_pipelines_stage_ids() {
     let mut conn = db.conn().await;
     let sales = default_pipeline(&mut conn).await;
     let other = create(&mut conn, named("Other")).await;
-    let ids: Vec<Uuid> = sales.stages.iter().map(|s| s.id).collect();
-    let reorder = |stage_ids: Vec<Uuid>| ReorderStages { stage_ids };
+    let ids: Vec<StageId> = sales.stages.iter().map(|s| s.id).collect();
+    let reorder = |stage_ids: Vec<StageId>| ReorderStages { stage_ids };
     let mut missing = ids.clone();
     missing.pop();
     let mut dup = ids.clone();
@@ -617,8 +610,8 @@ async fn reordering_needs_exactly_the_pipelines_stage_ids() {
         crm_pipelines::reorder_stages(&mut conn, &admin(), sales.id, reorder(reversed.clone()))
             .await
             .unwrap();
-    let got: Vec<(Uuid, i32)> = stages.iter().map(|s| (s.id, s.position)).collect();
-    let want: Vec<(Uuid, i32)> = reversed.iter().copied().zip(0..).collect();
+    let got: Vec<(StageId, i32)> = stages.iter().map(|s| (s.id, s.position)).collect();
+    let want: Vec<(StageId, i32)> = reversed.iter().copied().zip(0..).collect();
     assert_eq!(got, want);
     let changes: serde_json::Value = activity::table
         .filter(activity::entity_id.eq(sales.id))
@@ -690,52 +683,43 @@ async fn the_summary_counts_deals_and_sums_amounts_exactly_per_currency() {
     let mut conn = db.conn().await;
     let sales = default_pipeline(&mut conn).await;
     let (new, won) = (sales.stages[0].id, sales.stages[4].id);
-    insert_deal(
-        &mut conn,
-        sales.id,
-        new,
-        0,
-        "open",
-        Some("1500.10"),
-        "EUR",
-        false,
-    )
-    .await;
-    insert_deal(
-        &mut conn,
-        sales.id,
-        new,
-        1,
-        "open",
-        Some("0.20"),
-        "EUR",
-        false,
-    )
-    .await;
-    insert_deal(
-        &mut conn,
-        sales.id,
-        new,
-        2,
-        "open",
-        Some("99.99"),
-        "USD",
-        false,
-    )
-    .await;
-    insert_deal(&mut conn, sales.id, new, 3, "open", None, "USD", false).await;
-    insert_deal(
-        &mut conn,
-        sales.id,
-        new,
-        4,
-        "open",
-        Some("1000"),
-        "EUR",
-        true,
-    )
-    .await;
-    insert_deal(&mut conn, sales.id, won, 0, "won", Some("7"), "USD", false).await;
+    DealRow::new()
+        .on(sales.id, new)
+        .position(0)
+        .amount(Some("1500.10"), "EUR")
+        .insert(&mut conn)
+        .await;
+    DealRow::new()
+        .on(sales.id, new)
+        .position(1)
+        .amount(Some("0.20"), "EUR")
+        .insert(&mut conn)
+        .await;
+    DealRow::new()
+        .on(sales.id, new)
+        .position(2)
+        .amount(Some("99.99"), "USD")
+        .insert(&mut conn)
+        .await;
+    DealRow::new()
+        .on(sales.id, new)
+        .position(3)
+        .insert(&mut conn)
+        .await;
+    DealRow::new()
+        .on(sales.id, new)
+        .position(4)
+        .amount(Some("1000"), "EUR")
+        .trashed()
+        .insert(&mut conn)
+        .await;
+    DealRow::new()
+        .on(sales.id, won)
+        .position(0)
+        .status("won")
+        .amount(Some("7"), "USD")
+        .insert(&mut conn)
+        .await;
     let summary = crm_pipelines::pipeline_summary(&mut conn, &viewer(), sales.id)
         .await
         .unwrap();
@@ -754,7 +738,7 @@ async fn the_summary_counts_deals_and_sums_amounts_exactly_per_currency() {
         json[4]["totals"],
         serde_json::json!([{"currency": "USD", "amount": "7.00"}])
     );
-    let err = crm_pipelines::pipeline_summary(&mut conn, &viewer(), Uuid::now_v7())
+    let err = crm_pipelines::pipeline_summary(&mut conn, &viewer(), PipelineId::new())
         .await
         .unwrap_err();
     assert!(matches!(err, PipelineError::PipelineNotFound(_)));
@@ -766,28 +750,17 @@ async fn deleting_a_pipeline_with_deals_moves_them_to_another_pipeline_only() {
     let mut conn = db.conn().await;
     let sales = default_pipeline(&mut conn).await;
     let doomed = create(&mut conn, named("Doomed")).await;
-    let a = insert_deal(
-        &mut conn,
-        doomed.id,
-        doomed.stages[3].id,
-        0,
-        "open",
-        None,
-        "USD",
-        false,
-    )
-    .await;
-    let b = insert_deal(
-        &mut conn,
-        doomed.id,
-        doomed.stages[0].id,
-        8,
-        "open",
-        None,
-        "USD",
-        true,
-    )
-    .await;
+    let a = DealRow::new()
+        .on(doomed.id, doomed.stages[3].id)
+        .position(0)
+        .insert(&mut conn)
+        .await;
+    let b = DealRow::new()
+        .on(doomed.id, doomed.stages[0].id)
+        .position(8)
+        .trashed()
+        .insert(&mut conn)
+        .await;
     let err = crm_deals::delete_holder(
         &mut conn,
         &admin(),
@@ -906,11 +879,7 @@ async fn viewers_and_managers_read_but_change_nothing() {
             assert!(matches!(e, PipelineError::Forbidden(_)), "{e:?}");
         }
     }
-    let nobody = Actor::user(
-        UserId(Uuid::now_v7()),
-        Role::Viewer,
-        PermissionSet::default(),
-    );
+    let nobody = Actor::user(UserId::new(), Role::Viewer, PermissionSet::default());
     let err = crm_pipelines::list_pipelines(&mut conn, &nobody, &ListPipelines::default())
         .await
         .unwrap_err();

@@ -9,7 +9,6 @@ use crm_core::{Actor, EntityKind, EntityRef, ErrorKind, Permission, PermissionSe
 use crm_db::AsyncPgConnection;
 use crm_events::{Audience, Room};
 use futures_util::future::BoxFuture;
-use uuid::Uuid;
 
 use crate::protocol::{ErrorCode, ErrorMessage};
 
@@ -18,7 +17,7 @@ use crate::protocol::{ErrorCode, ErrorMessage};
 #[derive(Debug, Clone, Copy)]
 pub struct Principal {
     /// `Actor::user_id` (for API keys the admin who created the key, as the services use it).
-    pub user_id: Option<Uuid>,
+    pub user_id: Option<UserId>,
     /// Effective permissions.
     pub permissions: PermissionSet,
 }
@@ -26,7 +25,7 @@ pub struct Principal {
 impl From<&Actor> for Principal {
     fn from(actor: &Actor) -> Self {
         Self {
-            user_id: actor.user_id.map(|u| u.0),
+            user_id: actor.user_id,
             permissions: actor.permissions,
         }
     }
@@ -128,7 +127,7 @@ pub async fn authorize(
             };
         }
         Room::User(id) => {
-            return if actor.is_user(UserId(id)) {
+            return if actor.is_user(id) {
                 Ok(())
             } else {
                 Err(ErrorMessage::new(

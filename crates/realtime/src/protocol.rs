@@ -235,7 +235,7 @@ mod tests {
 
     #[test]
     fn event_messages_embed_the_stored_json() {
-        let room = Room::Deal(Uuid::nil()).to_string();
+        let room = Room::Deal(Uuid::nil().into()).to_string();
         let text = event("deal.updated", &room, 7, r#"{"id": 1}"#);
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(

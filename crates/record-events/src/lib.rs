@@ -57,7 +57,10 @@ pub async fn rewritten(
                         .select(<$row>::as_select())
                         .load(conn)
                         .await?;
-                    Ok(rows.into_iter().map(|r| (r.id, <$api>::from(r))).collect())
+                    Ok(rows
+                        .into_iter()
+                        .map(|r| (r.id.into(), <$api>::from(r)))
+                        .collect())
                 },
                 $records::rewrite_events,
             )

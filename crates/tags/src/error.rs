@@ -1,9 +1,8 @@
 //! Everything that can go wrong with tags.
 
 use crm_core::actor::Forbidden;
-use crm_core::{DomainError, ErrorKind, FieldError};
+use crm_core::{DomainError, ErrorKind, FieldError, TagId};
 use crm_db::DbError;
-use uuid::Uuid;
 
 /// Failure of a tag operation.
 #[derive(Debug, thiserror::Error)]
@@ -13,10 +12,10 @@ pub enum TagError {
     Invalid(Vec<FieldError>),
     /// No such tag.
     #[error("tag {0} not found")]
-    NotFound(Uuid),
+    NotFound(TagId),
     /// The merge target does not exist.
     #[error("tag {0} does not exist")]
-    UnknownTag(Uuid),
+    UnknownTag(TagId),
     /// Another tag has this name (compared case-insensitively); merge instead.
     #[error("another tag has this name")]
     DuplicateTag,

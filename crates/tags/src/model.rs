@@ -1,10 +1,10 @@
 //! The tag record and the inputs of the tag services.
 
 use chrono::{DateTime, Utc};
+use crm_core::TagId;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Integer, Text, Timestamptz, Uuid as SqlUuid};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 /// A tag with how many records carry it.
 #[derive(Debug, Clone, PartialEq, Serialize, QueryableByName, utoipa::ToSchema)]
@@ -12,7 +12,7 @@ use uuid::Uuid;
 pub struct Tag {
     /// Id.
     #[diesel(sql_type = SqlUuid)]
-    pub id: Uuid,
+    pub id: TagId,
     /// Name as first registered (unique case-insensitively).
     #[diesel(sql_type = Text)]
     pub name: String,
@@ -63,5 +63,5 @@ pub struct UpdateTag {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MergeTag {
     /// The tag that stays.
-    pub into_id: Uuid,
+    pub into_id: TagId,
 }

@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 use crm_core::tags::MAX_TAG_LEN;
-use crm_core::{Actor, Change, EntityKind, EntityRef, FieldError, Permission};
+use crm_core::{Actor, Change, EntityKind, EntityRef, FieldError, Permission, TagId};
 use crm_db::AsyncPgConnection;
 use crm_db::schema::tags;
 use crm_db::tags::TAGGED;
@@ -36,7 +36,7 @@ ORDER BY lower(t.name), t.id";
 #[diesel(table_name = tags)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 struct TagRow {
-    id: Uuid,
+    id: TagId,
     name: String,
     color: String,
     version: i32,
@@ -63,7 +63,7 @@ fn normalize_color(color: &str) -> Result<String, TagError> {
 
 async fn query_tags(
     conn: &mut AsyncPgConnection,
-    id: Option<Uuid>,
+    id: Option<TagId>,
     q: Option<String>,
 ) -> Result<Vec<Tag>, TagError> {
     Ok(diesel::sql_query(SELECT_TAGS)
@@ -73,7 +73,7 @@ async fn query_tags(
         .await?)
 }
 
-async fn load(conn: &mut AsyncPgConnection, id: Uuid) -> Result<TagRow, TagError> {
+async fn load(conn: &mut AsyncPgConnection, id: TagId) -> Result<TagRow, TagError> {
     tags::table
         .find(id)
         .select(TagRow::as_select())
@@ -88,9 +88,9 @@ async fn load(conn: &mut AsyncPgConnection, id: Uuid) -> Result<TagRow, TagError
 async fn name_taken(
     conn: &mut AsyncPgConnection,
     name: &str,
-    except: Option<Uuid>,
+    except: Option<TagId>,
 ) -> Result<bool, TagError> {
-    let ids: Vec<Uuid> = diesel::sql_query("SELECT id FROM tags WHERE lower(name) = lower($1)")
+    let ids: Vec<TagId> = diesel::sql_query("SELECT id FROM tags WHERE lower(name) = lower($1)")
         .bind::<Text, _>(name)
         .load::<IdRow>(conn)
         .await?
@@ -103,7 +103,7 @@ async fn name_taken(
 #[derive(QueryableByName)]
 struct IdRow {
     #[diesel(sql_type = SqlUuid)]
-    id: Uuid,
+    id: TagId,
 }
 
 /// The record type of a tagged table, for its activity entries and events.
@@ -172,7 +172,7 @@ async fn rewrite_records(
              SELECT id, before, after FROM changed WHERE before IS DISTINCT FROM after ORDER BY id"
         ))
         .bind::<Text, _>(from)
-        .bind::<Nullable<SqlUuid>, _>(actor.user_id.map(|u| u.0))
+        .bind::<Nullable<SqlUuid>, _>(actor.user_id)
         .bind::<Nullable<SqlUuid>, _>(actor.api_key_id.map(|k| k.0));
         let retagged: Vec<Retagged> = match to {
             Some(to) => query.bind::<Text, _>(to).load(conn).await?,
@@ -197,18 +197,11 @@ async fn rewrite_records(
 async fn record(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: TagId,
     kind: &str,
     changes: &[Change],
 ) -> Result<(), TagError> {
-    crm_activity::record(
-        conn,
-        actor,
-        EntityRef::new(EntityKind::Tag, id),
-        kind,
-        changes,
-    )
-    .await?;
+    crm_activity::record(conn, actor, EntityRef::of(id), kind, changes).await?;
     Ok(())
 }
 
@@ -243,7 +236,7 @@ pub async fn list_tags(
 pub async fn get_tag(
     conn: &mut AsyncPgConnection,
     _actor: &Actor,
-    id: Uuid,
+    id: TagId,
 ) -> Result<Tag, TagError> {
     query_tags(conn, Some(id), None)
         .await?
@@ -266,7 +259,7 @@ pub async fn create_tag(
             return Err(TagError::DuplicateTag);
         }
         let now = Utc::now();
-        let id = Uuid::now_v7();
+        let id = TagId::new();
         diesel::insert_into(tags::table)
             .values((
                 tags::id.eq(id),
@@ -293,7 +286,7 @@ pub async fn create_tag(
 pub async fn update_tag(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: TagId,
     input: UpdateTag,
     expected_version: Option<i32>,
 ) -> Result<Tag, TagError> {
@@ -334,7 +327,7 @@ pub async fn update_tag(
 pub async fn merge_tag(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: TagId,
     input: MergeTag,
 ) -> Result<Tag, TagError> {
     actor.require(Permission::TagsManage)?;
@@ -360,7 +353,7 @@ pub async fn merge_tag(
 pub async fn delete_tag(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: TagId,
     expected_version: Option<i32>,
 ) -> Result<(), TagError> {
     actor.require(Permission::TagsManage)?;

@@ -179,7 +179,7 @@ async fn merging_moves_records_to_the_target_and_deletes_the_source() {
             &Actor::system(),
             source.id,
             MergeTag {
-                into_id: Uuid::now_v7()
+                into_id: crm_core::TagId::new()
             }
         )
         .await,

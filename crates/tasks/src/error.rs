@@ -1,10 +1,9 @@
 //! Everything that can go wrong with tasks.
 
 use crm_core::actor::Forbidden;
-use crm_core::{DomainError, ErrorKind, FieldError};
+use crm_core::{ContactId, DealId, DomainError, ErrorKind, FieldError, TaskId, UserId};
 use crm_custom_fields::CustomFieldError;
 use crm_db::DbError;
-use uuid::Uuid;
 
 /// Failure of a task operation.
 #[derive(Debug, thiserror::Error)]
@@ -14,16 +13,16 @@ pub enum TaskError {
     Invalid(Vec<FieldError>),
     /// No such task, or not visible to the actor, or in the trash.
     #[error("task {0} not found")]
-    NotFound(Uuid),
+    NotFound(TaskId),
     /// `dealId` names no deal, or one in the trash.
     #[error("deal {0} does not exist")]
-    UnknownDeal(Uuid),
+    UnknownDeal(DealId),
     /// `contactId` names no contact, or one in the trash.
     #[error("contact {0} does not exist")]
-    UnknownContact(Uuid),
+    UnknownContact(ContactId),
     /// `assignedToId` names no active user.
     #[error("user {0} does not exist or is deactivated")]
-    UnknownUser(Uuid),
+    UnknownUser(UserId),
     /// `If-Match` named another version.
     #[error(transparent)]
     VersionMismatch(#[from] crm_core::VersionMismatch),

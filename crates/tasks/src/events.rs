@@ -16,22 +16,17 @@ use crate::model::{Task, TaskRow};
 
 /// Who may receive events of `after` (changed from `before`).
 pub(crate) fn audience(before: Option<&Task>, after: &Task) -> Audience {
-    let id = |u: Option<crm_core::UserId>| u.map(|u| u.0);
-    Audience::task(id(after.created_by_id), id(after.assigned_to_id)).with_users(
+    Audience::task(after.created_by_id, after.assigned_to_id).with_users(
         before
             .into_iter()
-            .flat_map(|b| [id(b.created_by_id), id(b.assigned_to_id)]),
+            .flat_map(|b| [b.created_by_id, b.assigned_to_id]),
     )
 }
 
 fn rooms(before: Option<&Task>, after: &Task) -> Vec<Room> {
     let mut rooms = vec![Room::Task(after.id)];
-    rooms.extend(after.assigned_to_id.map(|u| Room::User(u.0)));
-    rooms.extend(
-        before
-            .and_then(|b| b.assigned_to_id)
-            .map(|u| Room::User(u.0)),
-    );
+    rooms.extend(after.assigned_to_id.map(Room::User));
+    rooms.extend(before.and_then(|b| b.assigned_to_id).map(Room::User));
     rooms
 }
 

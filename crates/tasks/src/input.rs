@@ -1,11 +1,10 @@
 //! Inputs of the task services, validated with garde before anything touches the database.
 
 use chrono::{DateTime, Utc};
-use crm_core::{Cursor, PageRequest, SortSpec, UserId};
+use crm_core::{ContactId, Cursor, DealId, PageRequest, SortSpec, UserId};
 use crm_custom_fields::CfQuery;
 use garde::Validate;
 use serde::Deserialize;
-use uuid::Uuid;
 
 use crate::model::{TaskPriority, TaskStatus, TaskType};
 
@@ -45,11 +44,11 @@ pub struct CreateTask {
     /// A deal that exists and is not in the trash.
     #[serde(default)]
     #[garde(skip)]
-    pub deal_id: Option<Uuid>,
+    pub deal_id: Option<DealId>,
     /// A contact that exists and is not in the trash.
     #[serde(default)]
     #[garde(skip)]
-    pub contact_id: Option<Uuid>,
+    pub contact_id: Option<ContactId>,
     /// An active user; default: the acting user.
     #[serde(default)]
     #[garde(skip)]
@@ -103,12 +102,12 @@ pub struct UpdateTask {
     #[serde(default, deserialize_with = "crm_core::patch::double_option")]
     #[garde(skip)]
     #[schema(value_type = Option<Uuid>)]
-    pub deal_id: Option<Option<Uuid>>,
+    pub deal_id: Option<Option<DealId>>,
     /// Contact; `null` unlinks.
     #[serde(default, deserialize_with = "crm_core::patch::double_option")]
     #[garde(skip)]
     #[schema(value_type = Option<Uuid>)]
-    pub contact_id: Option<Option<Uuid>>,
+    pub contact_id: Option<Option<ContactId>>,
     /// Assignee (an active user); `null` unassigns.
     #[serde(default, deserialize_with = "crm_core::patch::double_option")]
     #[garde(skip)]
@@ -171,11 +170,11 @@ pub struct ListTasks {
     /// Only this type.
     pub kind: Option<TaskType>,
     /// Only tasks assigned to this user.
-    pub assigned_to_id: Option<Uuid>,
+    pub assigned_to_id: Option<UserId>,
     /// Only tasks of this deal.
-    pub deal_id: Option<Uuid>,
+    pub deal_id: Option<DealId>,
     /// Only tasks of this contact.
-    pub contact_id: Option<Uuid>,
+    pub contact_id: Option<ContactId>,
     /// Only overdue (`true`) or not overdue (`false`) tasks.
     pub overdue: Option<bool>,
     /// Due at or after.

@@ -1,11 +1,10 @@
 //! The task record as stored and as the API shows it.
 
 use chrono::{DateTime, Utc};
-use crm_core::UserId;
+use crm_core::{ContactId, DealId, TaskId, UserId};
 use crm_db::schema::tasks;
 use diesel::prelude::*;
 use serde::Serialize;
-use uuid::Uuid;
 
 crm_core::named_enum! {
     /// Where a task stands.
@@ -72,7 +71,7 @@ impl TaskStatus {
 #[diesel(table_name = tasks)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct TaskRow {
-    pub id: Uuid,
+    pub id: TaskId,
     pub title: String,
     pub description: Option<String>,
     pub status: TaskStatus,
@@ -81,10 +80,10 @@ pub struct TaskRow {
     pub due_at: Option<DateTime<Utc>>,
     pub remind_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
-    pub deal_id: Option<Uuid>,
-    pub contact_id: Option<Uuid>,
-    pub assigned_to_id: Option<Uuid>,
-    pub created_by_id: Option<Uuid>,
+    pub deal_id: Option<DealId>,
+    pub contact_id: Option<ContactId>,
+    pub assigned_to_id: Option<UserId>,
+    pub created_by_id: Option<UserId>,
     pub tags: Vec<String>,
     pub custom_fields: serde_json::Value,
     pub created_at: DateTime<Utc>,
@@ -98,7 +97,7 @@ pub struct TaskRow {
 #[serde(rename_all = "camelCase")]
 pub struct Task {
     /// Id.
-    pub id: Uuid,
+    pub id: TaskId,
     /// What to do, 1–300 characters.
     pub title: String,
     /// Details.
@@ -120,9 +119,9 @@ pub struct Task {
     /// Computed: due in the past and still `TODO` or `IN_PROGRESS`.
     pub overdue: bool,
     /// The deal it belongs to.
-    pub deal_id: Option<Uuid>,
+    pub deal_id: Option<DealId>,
     /// The contact it concerns.
-    pub contact_id: Option<Uuid>,
+    pub contact_id: Option<ContactId>,
     /// Who does it.
     pub assigned_to_id: Option<UserId>,
     /// Who created it.
@@ -159,8 +158,8 @@ impl From<TaskRow> for Task {
             overdue,
             deal_id: r.deal_id,
             contact_id: r.contact_id,
-            assigned_to_id: r.assigned_to_id.map(UserId),
-            created_by_id: r.created_by_id.map(UserId),
+            assigned_to_id: r.assigned_to_id,
+            created_by_id: r.created_by_id,
             tags: r.tags,
             custom_fields: r.custom_fields,
             created_at: r.created_at,

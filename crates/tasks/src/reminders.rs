@@ -5,7 +5,7 @@
 //! inserts do nothing).
 
 use chrono::{DateTime, TimeDelta, Utc};
-use crm_core::Actor;
+use crm_core::{Actor, TaskId};
 use crm_db::AsyncPgConnection;
 use crm_db::schema::{task_reminders, tasks};
 use crm_events::{EventName, NewEvent, Room};
@@ -13,7 +13,6 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Timestamptz};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use std::collections::HashMap;
-use uuid::Uuid;
 
 use crate::error::TaskError;
 use crate::model::{Task, TaskRow};
@@ -27,7 +26,7 @@ const BATCH: i64 = 500;
 #[derive(QueryableByName)]
 struct Fired {
     #[diesel(sql_type = diesel::sql_types::Uuid)]
-    task_id: Uuid,
+    task_id: TaskId,
     #[diesel(sql_type = Text)]
     kind: String,
     #[diesel(sql_type = Timestamptz)]
@@ -71,13 +70,13 @@ pub async fn fire_due_reminders(
         }
         // RETURNING keeps no order: the events go out in the order their times came.
         fired.sort_by_key(|f| (f.at, f.task_id));
-        let ids: Vec<Uuid> = fired.iter().map(|f| f.task_id).collect();
+        let ids: Vec<TaskId> = fired.iter().map(|f| f.task_id).collect();
         let rows: Vec<TaskRow> = tasks::table
             .filter(tasks::id.eq_any(&ids))
             .select(TaskRow::as_select())
             .load(conn)
             .await?;
-        let found: HashMap<Uuid, Task> = rows.into_iter().map(|r| (r.id, r.into())).collect();
+        let found: HashMap<TaskId, Task> = rows.into_iter().map(|r| (r.id, r.into())).collect();
         let events: Vec<NewEvent> = fired
             .iter()
             .filter_map(|f| {
@@ -89,7 +88,7 @@ pub async fn fire_due_reminders(
                 };
                 Some(NewEvent::new(
                     name,
-                    vec![Room::User(assignee.0)],
+                    vec![Room::User(assignee)],
                     crate::events::audience(None, task),
                     serde_json::to_value(task).unwrap_or_default(),
                 ))

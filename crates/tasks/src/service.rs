@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use crm_core::tags::normalize_tags;
 use crm_core::{
-    Actor, EntityKind, EntityRef, FieldError, Listing, Permission, Role, SortDirection, UserId,
-    change,
+    Actor, ContactId, DealId, EntityKind, EntityRef, FieldError, Listing, Permission, Role,
+    SortDirection, TaskId, UserId, change,
 };
 use crm_custom_fields::{CustomFieldEntity, FieldSet};
 use crm_db::AsyncPgConnection;
@@ -60,7 +60,7 @@ fn can_see(actor: &Actor, row: &TaskRow) -> bool {
 async fn load(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: TaskId,
     trashed: bool,
 ) -> Result<TaskRow, TaskError> {
     tasks::table
@@ -77,18 +77,18 @@ async fn load(
 /// A link removed between the check and the write violates its foreign key: the same 422.
 fn map_fk(
     e: diesel::result::Error,
-    deal: Option<Uuid>,
-    contact: Option<Uuid>,
-    user: Option<Uuid>,
+    deal: Option<DealId>,
+    contact: Option<ContactId>,
+    user: Option<UserId>,
 ) -> TaskError {
     use crm_db::constraint::is_foreign_key_violation as fk;
     let nil = Uuid::nil();
     if fk(&e, "tasks_deal_id_fkey") {
-        TaskError::UnknownDeal(deal.unwrap_or(nil))
+        TaskError::UnknownDeal(deal.unwrap_or(DealId(nil)))
     } else if fk(&e, "tasks_contact_id_fkey") {
-        TaskError::UnknownContact(contact.unwrap_or(nil))
+        TaskError::UnknownContact(contact.unwrap_or(ContactId(nil)))
     } else if fk(&e, "tasks_assigned_to_id_fkey") {
-        TaskError::UnknownUser(user.unwrap_or(nil))
+        TaskError::UnknownUser(user.unwrap_or(UserId(nil)))
     } else {
         e.into()
     }
@@ -99,19 +99,18 @@ fn map_fk(
 async fn check_links(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    deal: Option<Uuid>,
-    contact: Option<Uuid>,
+    deal: Option<DealId>,
+    contact: Option<ContactId>,
     assignee: Option<UserId>,
 ) -> Result<(), TaskError> {
     if let Some(deal) = deal {
-        links::require(conn, actor, EntityKind::Deal, deal, TaskError::UnknownDeal).await?;
+        links::require(conn, actor, deal, TaskError::UnknownDeal).await?;
     }
     if let Some(contact) = contact {
-        let kind = EntityKind::Contact;
-        links::require(conn, actor, kind, contact, TaskError::UnknownContact).await?;
+        links::require(conn, actor, contact, TaskError::UnknownContact).await?;
     }
     if let Some(user) = assignee {
-        links::require_active_user(conn, user.0, TaskError::UnknownUser).await?;
+        links::require_active_user(conn, user, TaskError::UnknownUser).await?;
     }
     Ok(())
 }
@@ -127,10 +126,7 @@ pub async fn create_task(
     input.title = input.title.trim().to_owned();
     validate(&input)?;
     let tags = normalize_tags(&input.tags)?;
-    let assigned_to = match input.assigned_to_id {
-        Some(u) => Some(u.0),
-        None => actor.user_id.map(|u| u.0),
-    };
+    let assigned_to = input.assigned_to_id.or(actor.user_id);
     let status = input.status.unwrap_or(TaskStatus::Todo);
     conn.transaction(async |conn| {
         let custom_fields = FieldSet::for_write(conn, CustomFieldEntity::Task)
@@ -148,7 +144,7 @@ pub async fn create_task(
         let now = Utc::now();
         let row: TaskRow = diesel::insert_into(tasks::table)
             .values((
-                tasks::id.eq(Uuid::now_v7()),
+                tasks::id.eq(TaskId::new()),
                 tasks::title.eq(&input.title),
                 tasks::description.eq(&input.description),
                 tasks::status.eq(status.as_str()),
@@ -160,7 +156,7 @@ pub async fn create_task(
                 tasks::deal_id.eq(input.deal_id),
                 tasks::contact_id.eq(input.contact_id),
                 tasks::assigned_to_id.eq(assigned_to),
-                tasks::created_by_id.eq(actor.user_id.map(|u| u.0)),
+                tasks::created_by_id.eq(actor.user_id),
                 tasks::tags.eq(&tags),
                 tasks::custom_fields.eq(&custom_fields),
                 tasks::created_at.eq(now),
@@ -199,7 +195,7 @@ impl DefaultPriority for Option<crate::model::TaskPriority> {
 pub async fn get_task(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: TaskId,
 ) -> Result<Task, TaskError> {
     actor.require(Permission::TasksRead)?;
     visible(actor)
@@ -217,7 +213,7 @@ pub async fn get_task(
 pub async fn update_task(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: TaskId,
     mut input: UpdateTask,
     expected_version: Option<i32>,
 ) -> Result<Task, TaskError> {
@@ -262,9 +258,7 @@ pub async fn update_task(
                 tasks::completed_at.eq(completed_at),
                 tasks::deal_id.eq(input.deal_id.unwrap_or(row.deal_id)),
                 tasks::contact_id.eq(input.contact_id.unwrap_or(row.contact_id)),
-                tasks::assigned_to_id.eq(input
-                    .assigned_to_id
-                    .map_or(row.assigned_to_id, |a| a.map(|u| u.0))),
+                tasks::assigned_to_id.eq(input.assigned_to_id.unwrap_or(row.assigned_to_id)),
                 tasks::tags.eq(tags.clone().unwrap_or(row.tags)),
                 tasks::custom_fields.eq(custom_fields),
                 tasks::updated_at.eq(now),
@@ -278,7 +272,7 @@ pub async fn update_task(
                     e,
                     input.deal_id.flatten(),
                     input.contact_id.flatten(),
-                    input.assigned_to_id.flatten().map(|u| u.0),
+                    input.assigned_to_id.flatten(),
                 )
             })?;
         let after = Task::from(updated);
@@ -302,7 +296,7 @@ pub async fn update_task(
 pub async fn delete_task(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: TaskId,
     permanent: bool,
     expected_version: Option<i32>,
 ) -> Result<(), TaskError> {
@@ -353,7 +347,7 @@ pub async fn delete_task(
 pub async fn restore_task(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: TaskId,
 ) -> Result<Task, TaskError> {
     actor.require(Permission::TasksDelete)?;
     conn.transaction(async |conn| {
@@ -381,10 +375,11 @@ pub async fn purge_trash(
     older_than: DateTime<Utc>,
 ) -> Result<usize, TaskError> {
     conn.transaction(async |conn| {
-        let ids: Vec<Uuid> = diesel::delete(tasks::table.filter(tasks::deleted_at.lt(older_than)))
-            .returning(tasks::id)
-            .get_results(conn)
-            .await?;
+        let ids: Vec<TaskId> =
+            diesel::delete(tasks::table.filter(tasks::deleted_at.lt(older_than)))
+                .returning(tasks::id)
+                .get_results(conn)
+                .await?;
         diesel::delete(
             comments::table
                 .filter(comments::entity_type.eq(EntityKind::Task.as_str()))

@@ -67,7 +67,7 @@ async fn a_due_task_fires_once_in_its_assignees_room_even_with_concurrent_jobs()
     assert_eq!(fire_due_reminders(&mut conn, now).await.unwrap(), 0);
     let events = due_events(&mut conn).await;
     assert_eq!(events.len(), 1);
-    let me_id = me.user_id.unwrap().0;
+    let me_id = me.user_id.unwrap();
     assert_eq!(events[0].rooms, [format!("user:{me_id}")]);
     let data: serde_json::Value = serde_json::from_str(&events[0].payload).unwrap();
     assert_eq!(data["id"], json!(due.id));

@@ -3,15 +3,14 @@
 
 use chrono::{Duration, Utc};
 use crm_core::actor::Forbidden;
-use crm_core::{Actor, Permission, Role, SortDirection, SortSpec};
+use crm_core::{Actor, DealId, Permission, Role, SortDirection, SortSpec};
 use crm_db::AsyncPgConnection;
 use crm_tasks::{
     CreateTask, ListTasks, Task, TaskError, TaskPriority, TaskSort, TaskStatus, UpdateTask,
 };
-use crm_testkit::{TestDb, UserBuilder, user};
+use crm_testkit::{ContactRow, DealRow, TestDb, UserBuilder, user};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use uuid::Uuid;
 
 fn new_task(title: &str) -> CreateTask {
     serde_json::from_value(serde_json::json!({ "title": title })).unwrap()
@@ -19,34 +18,6 @@ fn new_task(title: &str) -> CreateTask {
 
 async fn create(conn: &mut AsyncPgConnection, actor: &Actor, input: CreateTask) -> Task {
     crm_tasks::create_task(conn, actor, input).await.unwrap()
-}
-
-async fn insert_deal(conn: &mut AsyncPgConnection, trashed: bool) -> Uuid {
-    let id = Uuid::now_v7();
-    diesel::sql_query(
-        "INSERT INTO deals (id, title, pipeline_id, stage_id, deleted_at) \
-         SELECT $1, 'Deal', s.pipeline_id, s.id, CASE WHEN $2 THEN now() END \
-         FROM stages s ORDER BY s.position LIMIT 1",
-    )
-    .bind::<diesel::sql_types::Uuid, _>(id)
-    .bind::<diesel::sql_types::Bool, _>(trashed)
-    .execute(conn)
-    .await
-    .unwrap();
-    id
-}
-
-async fn insert_contact(conn: &mut AsyncPgConnection, trashed: bool) -> Uuid {
-    let id = Uuid::now_v7();
-    diesel::sql_query(
-        "INSERT INTO contacts (id, full_name, deleted_at) VALUES ($1, 'C', CASE WHEN $2 THEN now() END)",
-    )
-    .bind::<diesel::sql_types::Uuid, _>(id)
-    .bind::<diesel::sql_types::Bool, _>(trashed)
-    .execute(conn)
-    .await
-    .unwrap();
-    id
 }
 
 fn titles(tasks: &[Task]) -> Vec<&str> {
@@ -242,10 +213,10 @@ async fn links_must_name_live_deals_contacts_and_active_users() {
     let db = TestDb::new().await;
     let mut conn = db.conn().await;
     let actor = (user(&mut conn, Role::Manager, vec![]).await).actor();
-    let deal = insert_deal(&mut conn, false).await;
-    let trashed_deal = insert_deal(&mut conn, true).await;
-    let contact = insert_contact(&mut conn, false).await;
-    let trashed_contact = insert_contact(&mut conn, true).await;
+    let deal = DealRow::new().insert(&mut conn).await;
+    let trashed_deal = DealRow::new().trashed().insert(&mut conn).await;
+    let contact = ContactRow::new().insert(&mut conn).await;
+    let trashed_contact = ContactRow::new().trashed().insert(&mut conn).await;
     let inactive = UserBuilder::new(Role::Viewer)
         .email("gone@example.com")
         .inactive()
@@ -266,7 +237,7 @@ async fn links_must_name_live_deals_contacts_and_active_users() {
             "unknown_deal",
         ),
         (
-            Box::new(|t: &mut CreateTask| t.deal_id = Some(Uuid::now_v7())),
+            Box::new(|t: &mut CreateTask| t.deal_id = Some(DealId::new())),
             "unknown_deal",
         ),
         (
@@ -538,8 +509,8 @@ async fn lists_filter_by_assignee_deal_contact_type_and_priority() {
     let me = user(&mut conn, Role::Manager, vec![]).await;
     let other = user(&mut conn, Role::Manager, vec![]).await;
     let actor = me.actor();
-    let deal = insert_deal(&mut conn, false).await;
-    let contact = insert_contact(&mut conn, false).await;
+    let deal = DealRow::new().insert(&mut conn).await;
+    let contact = ContactRow::new().insert(&mut conn).await;
     let mut a = new_task("a");
     a.deal_id = Some(deal);
     a.kind = Some(crm_tasks::TaskType::Call);
@@ -567,7 +538,7 @@ async fn lists_filter_by_assignee_deal_contact_type_and_priority() {
         ),
         (
             ListTasks {
-                assigned_to_id: Some(me.id.0),
+                assigned_to_id: Some(me.id),
                 ..ListTasks::default()
             },
             vec!["a", "c"],

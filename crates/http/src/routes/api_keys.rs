@@ -5,7 +5,6 @@ use crm_auth::{ApiKey, CreateApiKey, CreatedApiKey};
 use crm_core::ApiKeyId;
 use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
-use uuid::Uuid;
 
 use crate::body::Json;
 use crate::envelope::{Data, List, created, list};
@@ -74,9 +73,9 @@ async fn create_api_key(
 async fn revoke_api_key(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<ApiKeyId>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
-    crm_auth::revoke_api_key(&mut conn, &actor.0, ApiKeyId(*id)).await?;
+    crm_auth::revoke_api_key(&mut conn, &actor.0, *id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use crm_comments::{Comment, CommentTarget, CreateComment, UpdateComment};
-use crm_core::EntityRef;
+use crm_core::{CommentId, EntityRef};
 use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
@@ -109,7 +109,7 @@ async fn create_comment(
 async fn get_comment(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<CommentId>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let comment = crm_comments::get_comment(&mut conn, &actor.0, *id).await?;
@@ -127,7 +127,7 @@ async fn get_comment(
 async fn update_comment(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<CommentId>,
     if_match: IfMatch,
     body: Json<UpdateComment>,
 ) -> Result<HttpResponse, ApiError> {
@@ -150,7 +150,7 @@ async fn update_comment(
 async fn delete_comment(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<CommentId>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;

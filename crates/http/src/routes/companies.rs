@@ -2,10 +2,10 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use crm_companies::{Company, CompanySort, CreateCompany, ListCompanies, UpdateCompany};
+use crm_core::{CompanyId, UserId};
 use crm_custom_fields::CustomFieldEntity;
 use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
-use uuid::Uuid;
 
 use crate::batch::{BatchItemResult, BatchRequest, create_or_update};
 use crate::body::Json;
@@ -36,7 +36,7 @@ pub struct CompanyFilters {
     /// Only this industry (case-insensitive).
     pub industry: Option<String>,
     /// Only companies of this owner.
-    pub owner_id: Option<Uuid>,
+    pub owner_id: Option<UserId>,
     /// Only companies with this tag.
     pub tag: Option<String>,
 }
@@ -133,7 +133,7 @@ async fn batch_companies(
 async fn get_company(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<CompanyId>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let company = crm_companies::get_company(&mut conn, &actor.0, *id).await?;
@@ -151,7 +151,7 @@ async fn get_company(
 async fn update_company(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<CompanyId>,
     if_match: IfMatch,
     body: Json<UpdateCompany>,
 ) -> Result<HttpResponse, ApiError> {
@@ -172,7 +172,7 @@ async fn update_company(
 async fn delete_company(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<CompanyId>,
     query: web::Query<DeleteQuery>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -197,7 +197,7 @@ async fn delete_company(
 async fn restore_company(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<CompanyId>,
 ) -> Result<HttpResponse, ApiError> {
     trash::restore(&state, &actor.0, *id, crm_companies::restore_company).await
 }

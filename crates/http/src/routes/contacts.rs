@@ -2,11 +2,11 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use crm_contacts::{Contact, ContactSort, CreateContact, ListContacts, UpdateContact};
+use crm_core::{CompanyId, ContactId, UserId};
 use crm_custom_fields::CustomFieldEntity;
 use crm_db::AsyncPgConnection;
 use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
-use uuid::Uuid;
 
 use crate::batch::{BatchItemResult, BatchRequest, create_or_update};
 use crate::body::Json;
@@ -36,9 +36,9 @@ pub struct ContactFilters {
     /// Fragment of the full name, e-mail or phone (case-insensitive).
     pub q: Option<String>,
     /// Only contacts of this company.
-    pub company_id: Option<Uuid>,
+    pub company_id: Option<CompanyId>,
     /// Only contacts of this owner.
-    pub owner_id: Option<Uuid>,
+    pub owner_id: Option<UserId>,
     /// Only contacts with this tag.
     pub tag: Option<String>,
     /// Only the contact with this e-mail (case-insensitive).
@@ -123,7 +123,7 @@ async fn list_contacts(
 async fn list_company_contacts(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<CompanyId>,
     query: ListQuery<ContactFilters>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
@@ -174,7 +174,7 @@ async fn batch_contacts(
 async fn get_contact(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<ContactId>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let contact = crm_contacts::get_contact(&mut conn, &actor.0, *id).await?;
@@ -192,7 +192,7 @@ async fn get_contact(
 async fn update_contact(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<ContactId>,
     if_match: IfMatch,
     body: Json<UpdateContact>,
 ) -> Result<HttpResponse, ApiError> {
@@ -212,7 +212,7 @@ async fn update_contact(
 async fn delete_contact(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<ContactId>,
     query: web::Query<DeleteQuery>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -237,7 +237,7 @@ async fn delete_contact(
 async fn restore_contact(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<ContactId>,
 ) -> Result<HttpResponse, ApiError> {
     trash::restore(&state, &actor.0, *id, crm_contacts::restore_contact).await
 }

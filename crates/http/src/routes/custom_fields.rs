@@ -2,6 +2,7 @@
 //! tasks, their order, and changes that convert stored values.
 
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
+use crm_core::CustomFieldId;
 use crm_custom_fields::{
     CreateCustomField, CustomField, CustomFieldEntity, ListCustomFields, ReorderCustomFields,
     UpdateCustomField,
@@ -9,7 +10,6 @@ use crm_custom_fields::{
 use crm_record_events::RecordEvents;
 use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
-use uuid::Uuid;
 
 use crate::body::Json;
 use crate::envelope::{Data, List, created, list, ok, ok_versioned};
@@ -115,7 +115,7 @@ async fn reorder_custom_fields(
 async fn get_custom_field(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<CustomFieldId>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let field = crm_custom_fields::get_custom_field(&mut conn, &actor.0, *id).await?;
@@ -136,7 +136,7 @@ async fn get_custom_field(
 async fn update_custom_field(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<CustomFieldId>,
     if_match: IfMatch,
     body: Json<UpdateCustomField>,
 ) -> Result<HttpResponse, ApiError> {
@@ -163,7 +163,7 @@ async fn update_custom_field(
 async fn delete_custom_field(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<CustomFieldId>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;

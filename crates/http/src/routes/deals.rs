@@ -1,12 +1,12 @@
 //! `/api/deals`: deals on pipeline stages, their order inside a stage, trash and batch.
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
+use crm_core::{CompanyId, ContactId, DealId, PipelineId, StageId, UserId};
 use crm_custom_fields::CustomFieldEntity;
 use crm_deals::amount::parse_decimal;
 use crm_deals::{CreateDeal, Deal, DealSort, DealStatus, ListDeals, MoveDeal, UpdateDeal};
 use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
-use uuid::Uuid;
 
 use crate::batch::{BatchItemResult, BatchRequest, create_or_update};
 use crate::body::Json;
@@ -36,15 +36,15 @@ pub struct DealFilters {
     /// Fragment of the title (case-insensitive).
     pub q: Option<String>,
     /// Only deals of this pipeline.
-    pub pipeline_id: Option<Uuid>,
+    pub pipeline_id: Option<PipelineId>,
     /// Only deals on this stage.
-    pub stage_id: Option<Uuid>,
+    pub stage_id: Option<StageId>,
     /// Only deals assigned to this user.
-    pub assigned_to_id: Option<Uuid>,
+    pub assigned_to_id: Option<UserId>,
     /// Only deals of this contact.
-    pub contact_id: Option<Uuid>,
+    pub contact_id: Option<ContactId>,
     /// Only deals of this company.
-    pub company_id: Option<Uuid>,
+    pub company_id: Option<CompanyId>,
     /// Only `open`, `won` or `lost` deals.
     pub status: Option<DealStatus>,
     /// Only amounts at least this (decimal string, e.g. `100.00`).
@@ -171,7 +171,7 @@ async fn batch_deals(
 async fn get_deal(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<DealId>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let deal = crm_deals::get_deal(&mut conn, &actor.0, *id).await?;
@@ -189,7 +189,7 @@ async fn get_deal(
 async fn update_deal(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<DealId>,
     if_match: IfMatch,
     body: Json<UpdateDeal>,
 ) -> Result<HttpResponse, ApiError> {
@@ -208,7 +208,7 @@ async fn update_deal(
 async fn delete_deal(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<DealId>,
     query: web::Query<DeleteQuery>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -231,7 +231,7 @@ async fn delete_deal(
 async fn restore_deal(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<DealId>,
 ) -> Result<HttpResponse, ApiError> {
     trash::restore(&state, &actor.0, *id, crm_deals::restore_deal).await
 }
@@ -247,7 +247,7 @@ async fn restore_deal(
 async fn move_deal(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<DealId>,
     if_match: IfMatch,
     body: Json<MoveDeal>,
 ) -> Result<HttpResponse, ApiError> {

@@ -2,7 +2,7 @@
 //! deal summary.
 
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
-use crm_core::PageRequest;
+use crm_core::{PageRequest, PipelineId, StageId};
 use crm_deals::DealHolder;
 use crm_pipelines::{
     CreatePipeline, CreateStage, ListPipelines, Pipeline, ReorderStages, Stage, StageSummary,
@@ -10,7 +10,6 @@ use crm_pipelines::{
 };
 use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
-use uuid::Uuid;
 
 use crate::body::Json;
 use crate::envelope::{Data, List, created, list, ok, ok_versioned};
@@ -56,7 +55,7 @@ pub struct ListPipelinesQuery {
 #[into_params(parameter_in = Query)]
 pub struct MoveDealsQuery {
     /// Stage that receives the deals (trashed ones included) before the deletion.
-    pub move_deals_to: Option<Uuid>,
+    pub move_deals_to: Option<StageId>,
 }
 
 /// Lists pipelines with their stages, ordered by position then creation (`pipelines.read`).
@@ -107,7 +106,7 @@ async fn create_pipeline(
 async fn get_pipeline(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<PipelineId>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let p = crm_pipelines::get_pipeline(&mut conn, &actor.0, *id).await?;
@@ -125,7 +124,7 @@ async fn get_pipeline(
 async fn update_pipeline(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<PipelineId>,
     if_match: IfMatch,
     body: Json<UpdatePipeline>,
 ) -> Result<HttpResponse, ApiError> {
@@ -147,7 +146,7 @@ async fn update_pipeline(
 async fn delete_pipeline(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<PipelineId>,
     query: web::Query<MoveDealsQuery>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -171,7 +170,7 @@ async fn delete_pipeline(
 async fn list_stages(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<PipelineId>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     Ok(ok(
@@ -187,7 +186,7 @@ async fn list_stages(
 async fn create_stage(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<PipelineId>,
     body: Json<CreateStage>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
@@ -206,7 +205,7 @@ async fn create_stage(
 async fn reorder_stages(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<PipelineId>,
     body: Json<ReorderStages>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
@@ -228,7 +227,7 @@ async fn reorder_stages(
 async fn pipeline_summary(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<PipelineId>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     Ok(ok(crm_pipelines::pipeline_summary(
@@ -245,7 +244,7 @@ async fn pipeline_summary(
 async fn get_stage(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<StageId>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let s = crm_pipelines::get_stage(&mut conn, &actor.0, *id).await?;
@@ -261,7 +260,7 @@ async fn get_stage(
 async fn update_stage(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<StageId>,
     if_match: IfMatch,
     body: Json<UpdateStage>,
 ) -> Result<HttpResponse, ApiError> {
@@ -283,7 +282,7 @@ async fn update_stage(
 async fn delete_stage(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<StageId>,
     query: web::Query<MoveDealsQuery>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {

@@ -1,10 +1,10 @@
 //! `/api/tags`: the tag registry with usage counts; rename, merge and delete rewrite records.
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
+use crm_core::TagId;
 use crm_tags::{CreateTag, MergeTag, Tag, UpdateTag};
 use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
-use uuid::Uuid;
 
 use crate::body::Json;
 use crate::envelope::{Data, List, created, list, ok_versioned};
@@ -76,7 +76,7 @@ async fn create_tag(
 async fn get_tag(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<TagId>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let tag = crm_tags::get_tag(&mut conn, &actor.0, *id).await?;
@@ -94,7 +94,7 @@ async fn get_tag(
 async fn update_tag(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<TagId>,
     if_match: IfMatch,
     body: Json<UpdateTag>,
 ) -> Result<HttpResponse, ApiError> {
@@ -112,7 +112,7 @@ async fn update_tag(
 async fn delete_tag(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<TagId>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
@@ -130,7 +130,7 @@ async fn delete_tag(
 async fn merge_tag(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<TagId>,
     body: Json<MergeTag>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;

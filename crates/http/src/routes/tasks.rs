@@ -2,14 +2,13 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
-use crm_core::FieldError;
+use crm_core::{ContactId, DealId, FieldError, TaskId, UserId};
 use crm_custom_fields::CustomFieldEntity;
 use crm_tasks::{
     CreateTask, ListTasks, Task, TaskPriority, TaskSort, TaskStatus, TaskType, UpdateTask,
 };
 use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
-use uuid::Uuid;
 
 use crate::batch::{BatchItemResult, BatchRequest, create_or_update};
 use crate::body::Json;
@@ -46,11 +45,11 @@ pub struct TaskFilters {
     #[param(rename = "type")]
     pub kind: Option<TaskType>,
     /// Only tasks assigned to this user.
-    pub assigned_to_id: Option<Uuid>,
+    pub assigned_to_id: Option<UserId>,
     /// Only tasks of this deal.
-    pub deal_id: Option<Uuid>,
+    pub deal_id: Option<DealId>,
     /// Only tasks of this contact.
-    pub contact_id: Option<Uuid>,
+    pub contact_id: Option<ContactId>,
     /// `true`: only overdue tasks (due in the past, still open); `false`: only the others.
     pub overdue: Option<bool>,
     /// Due at or after (RFC 3339).
@@ -175,7 +174,7 @@ async fn batch_tasks(
 async fn get_task(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<TaskId>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
     let task = crm_tasks::get_task(&mut conn, &actor.0, *id).await?;
@@ -191,7 +190,7 @@ async fn get_task(
 async fn update_task(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<TaskId>,
     if_match: IfMatch,
     body: Json<UpdateTask>,
 ) -> Result<HttpResponse, ApiError> {
@@ -211,7 +210,7 @@ async fn update_task(
 async fn delete_task(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<TaskId>,
     query: web::Query<DeleteQuery>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -235,7 +234,7 @@ async fn delete_task(
 async fn restore_task(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<TaskId>,
 ) -> Result<HttpResponse, ApiError> {
     trash::restore(&state, &actor.0, *id, crm_tasks::restore_task).await
 }

@@ -5,7 +5,6 @@ use crm_core::{Role, UserId};
 use crm_users::{CreateUser, ListUsers, UpdateUser, User, UserSort};
 use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
-use uuid::Uuid;
 
 use crate::body::Json;
 use crate::envelope::{Data, List, created, list, ok_versioned};
@@ -92,10 +91,10 @@ async fn create_user(
 async fn get_user(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<UserId>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
-    let user = crm_users::get_user(&mut conn, &actor.0, UserId(*id)).await?;
+    let user = crm_users::get_user(&mut conn, &actor.0, *id).await?;
     let version = user.version;
     Ok(ok_versioned(user, version))
 }
@@ -112,13 +111,12 @@ async fn get_user(
 async fn update_user(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<UserId>,
     if_match: IfMatch,
     body: Json<UpdateUser>,
 ) -> Result<HttpResponse, ApiError> {
     let update =
-        crm_users::UserUpdate::prepare(&actor.0, &state.passwords, UserId(*id), body.into_inner())
-            .await?;
+        crm_users::UserUpdate::prepare(&actor.0, &state.passwords, *id, body.into_inner()).await?;
     let mut conn = state.conn().await?;
     let user = crm_users::update_user(&mut conn, &actor.0, update, if_match.0).await?;
     let version = user.version;
@@ -134,10 +132,10 @@ async fn update_user(
 async fn delete_user(
     state: web::Data<AppState>,
     actor: AuthActor,
-    id: web::Path<Uuid>,
+    id: web::Path<UserId>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
-    crm_users::delete_user(&mut conn, &actor.0, UserId(*id), if_match.0).await?;
+    crm_users::delete_user(&mut conn, &actor.0, *id, if_match.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
