@@ -1,95 +1,56 @@
-//! Field checks shared by companies and contacts: trimmed optional texts, LIKE patterns, and
-//! optional e-mails, URLs and phone numbers through `crm_core::normalize` (the normalisers
-//! custom-field values use too).
+//! The stored form of fields companies and contacts share: trimmed texts, LIKE patterns, and
+//! e-mails, URLs and phone numbers through `crm_core::normalize` (the normalisers custom-field
+//! values use too). Inputs are checked before, by the garde rules of their DTOs
+//! (`crm_core::checks`).
 
-use crm_core::FieldError;
 use crm_core::normalize;
 
 pub use crm_core::normalize::{MAX_EMAIL_LEN, MAX_URL_LEN};
 /// Longest accepted free text (notes).
 pub const MAX_NOTES_LEN: usize = 10_000;
 
-/// Trims a required text and checks it holds 1 to `max` characters.
-pub fn required_text(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize) -> String {
-    let value = value.trim();
-    let len = value.chars().count();
-    if len == 0 || len > max {
-        errors.push(FieldError::new(
-            field,
-            format!("must be 1 to {max} characters"),
-        ));
-    }
-    value.to_owned()
+/// A required text as stored: trimmed.
+pub fn required_text(value: &str) -> String {
+    value.trim().to_owned()
 }
 
-/// Trims an optional text; an empty one becomes `None`; longer than `max` is an error.
-pub fn optional_text(
-    errors: &mut Vec<FieldError>,
-    field: &str,
-    value: Option<&str>,
-    max: usize,
-) -> Option<String> {
-    let value = value.map(str::trim).filter(|v| !v.is_empty())?;
-    if value.chars().count() > max {
-        errors.push(FieldError::new(
-            field,
-            format!("must be at most {max} characters"),
-        ));
-    }
-    Some(value.to_owned())
+/// An optional text as stored: trimmed, and `None` when blank.
+pub fn optional_text(value: Option<&str>) -> Option<String> {
+    value
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
 }
 
-/// An optional e-mail (empty becomes `None`), normalised by [`normalize::email`].
-pub fn optional_email(
-    errors: &mut Vec<FieldError>,
-    field: &str,
-    value: Option<&str>,
-) -> Option<String> {
-    normalized(errors, field, value, normalize::email)
+/// An optional e-mail as stored, by [`normalize::email`].
+pub fn optional_email(value: Option<&str>) -> Option<String> {
+    normalized(value, normalize::email)
 }
 
-/// An optional URL (empty becomes `None`), checked by [`normalize::url`].
-pub fn optional_url(
-    errors: &mut Vec<FieldError>,
-    field: &str,
-    value: Option<&str>,
-) -> Option<String> {
-    normalized(errors, field, value, normalize::url)
+/// An optional URL as stored, by [`normalize::url`].
+pub fn optional_url(value: Option<&str>) -> Option<String> {
+    normalized(value, normalize::url)
 }
 
-/// An optional phone number in E.164 (empty becomes `None`), by [`normalize::phone`].
-pub fn optional_phone(
-    errors: &mut Vec<FieldError>,
-    field: &str,
-    value: Option<&str>,
-) -> Option<String> {
-    normalized(errors, field, value, normalize::phone)
+/// An optional phone number as stored (E.164), by [`normalize::phone`].
+pub fn optional_phone(value: Option<&str>) -> Option<String> {
+    normalized(value, normalize::phone)
 }
 
-/// A trimmed optional value (empty becomes `None`) in the stored form `normalize` gives, or
-/// as written with the error pushed.
+/// A trimmed optional value (blank becomes `None`) in the stored form `normalize` gives. The
+/// input DTOs' garde rules (`crm_core::checks`) refused what `normalize` refuses, so only a
+/// stored value that was never checked (none exists) could keep its written form here.
 fn normalized(
-    errors: &mut Vec<FieldError>,
-    field: &str,
     value: Option<&str>,
     normalize: fn(&str) -> Result<String, String>,
 ) -> Option<String> {
-    let raw = value.map(str::trim).filter(|v| !v.is_empty())?;
-    match normalize(raw) {
-        Ok(stored) => Some(stored),
-        Err(message) => {
-            errors.push(FieldError::new(field, message));
-            Some(raw.to_owned())
-        }
-    }
+    let raw = optional_text(value)?;
+    Some(normalize(&raw).unwrap_or(raw))
 }
 
-/// Tags normalised with [`crm_core::tags::normalize_tags`].
-pub fn tags(errors: &mut Vec<FieldError>, value: &[String]) -> Vec<String> {
-    crm_core::tags::normalize_tags(value).unwrap_or_else(|e| {
-        errors.push(e);
-        Vec::new()
-    })
+/// Tags as stored, by [`crm_core::tags::normalize_tags`] (bounds checked by the DTO's rules).
+pub fn tags(value: &[String]) -> Vec<String> {
+    crm_core::tags::normalize_tags(value).unwrap_or_else(|_| value.to_vec())
 }
 
 /// A case-insensitive "contains" pattern for `ILIKE` with `%`, `_` and `\` taken literally;

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use crm_core::{
     Actor, CompanyId, EntityRef, FieldError, Listing, Permission, Role, SortDirection, UserId,
-    change,
+    change, checks,
 };
 use crm_custom_fields::{CustomFieldEntity, FieldSet, gather};
 use crm_db::AsyncPgConnection;
@@ -59,31 +59,25 @@ impl CompanyValues {
         }
     }
 
-    /// Normalises every field; all problems (with those already in `errors`, e.g. of the
-    /// custom fields) are reported at once.
-    fn normalized(self, mut errors: Vec<FieldError>) -> Result<Self, CompanyError> {
-        let e = &mut errors;
-        let out = Self {
-            name: fields::required_text(e, "name", &self.name, 200),
-            website: fields::optional_url(e, "website", self.website.as_deref()),
-            industry: fields::optional_text(e, "industry", self.industry.as_deref(), 100),
-            email: fields::optional_email(e, "email", self.email.as_deref()),
-            phone: fields::optional_phone(e, "phone", self.phone.as_deref()),
-            address: fields::optional_text(e, "address", self.address.as_deref(), 500),
+    /// The stored form of every field, once the input's garde rules and the custom fields
+    /// found no problem (`errors`, all reported at once).
+    fn normalized(self, errors: Vec<FieldError>) -> Result<Self, CompanyError> {
+        if !errors.is_empty() {
+            return Err(CompanyError::Invalid(errors));
+        }
+        Ok(Self {
+            name: fields::required_text(&self.name),
+            website: fields::optional_url(self.website.as_deref()),
+            industry: fields::optional_text(self.industry.as_deref()),
+            email: fields::optional_email(self.email.as_deref()),
+            phone: fields::optional_phone(self.phone.as_deref()),
+            address: fields::optional_text(self.address.as_deref()),
             employees: self.employees,
-            notes: fields::optional_text(e, "notes", self.notes.as_deref(), fields::MAX_NOTES_LEN),
-            tags: fields::tags(e, &self.tags),
+            notes: fields::optional_text(self.notes.as_deref()),
+            tags: fields::tags(&self.tags),
             custom_fields: self.custom_fields,
             owner_id: self.owner_id,
-        };
-        if out.employees.is_some_and(|n| n < 0) {
-            errors.push(FieldError::new("employees", "must be 0 or more"));
-        }
-        if errors.is_empty() {
-            Ok(out)
-        } else {
-            Err(CompanyError::Invalid(errors))
-        }
+        })
     }
 }
 
@@ -116,6 +110,7 @@ pub async fn create_company(
     input: CreateCompany,
 ) -> Result<Company, CompanyError> {
     actor.require(Permission::CompaniesWrite)?;
+    let invalid = checks::errors(&input);
     let custom_fields = input.custom_fields;
     let draft = CompanyValues {
         name: input.name,
@@ -133,7 +128,7 @@ pub async fn create_company(
     };
     conn.transaction(async |conn| {
         let fields = FieldSet::for_write(conn, CustomFieldEntity::Company).await?;
-        let mut errors = Vec::new();
+        let mut errors = invalid;
         let custom = gather(fields.validate_create(custom_fields.as_ref()), &mut errors)?;
         let mut values = draft.normalized(errors)?;
         values.custom_fields = custom;
@@ -300,6 +295,7 @@ pub async fn update_company(
     expected_version: Option<i32>,
 ) -> Result<Company, CompanyError> {
     actor.require(Permission::CompaniesWrite)?;
+    let invalid = checks::errors(&input);
     conn.transaction(async |conn| {
         // Before the company row is locked (see crm_custom_fields::FieldSet::for_write).
         let fields = match &input.custom_fields {
@@ -310,7 +306,7 @@ pub async fn update_company(
         crm_core::check_version(expected_version, before.version)?;
         let mut values = CompanyValues::from_company(&before);
         if let Some(name) = input.name {
-            // `null` cannot clear a required field: it fails validation as an empty one.
+            // `null` cannot clear a required field: the input's rules refused it.
             values.name = name.unwrap_or_default();
         }
         macro_rules! patch {
@@ -322,7 +318,7 @@ pub async fn update_company(
         if let Some(tags) = input.tags {
             values.tags = tags;
         }
-        let mut errors = Vec::new();
+        let mut errors = invalid;
         if let (Some(fields), Some(patch)) = (&fields, &input.custom_fields) {
             values.custom_fields = gather(
                 fields.validate_update(&before.custom_fields, patch),

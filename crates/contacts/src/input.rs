@@ -1,88 +1,110 @@
 //! Inputs of the contact services.
 
 use chrono::{DateTime, Utc};
+use crm_core::checks;
 use crm_core::{CompanyId, UserId};
 use crm_core::{Cursor, PageRequest, SortDirection, SortSpec};
 use crm_custom_fields::CfQuery;
+use garde::Validate;
 use serde::Deserialize;
 
 use crate::model::Social;
 
 /// A new contact.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateContact {
     /// Full name, 1–200 characters.
     #[schema(min_length = 1, max_length = 200)]
+    #[garde(custom(checks::required_text::<200>))]
     pub full_name: String,
     /// E-mail (trimmed, stored lower-case), unique case-insensitively.
     #[schema(format = Email, max_length = 254)]
+    #[garde(custom(checks::email))]
     pub email: Option<String>,
     /// Phone in international format (`+` and country code); stored as E.164.
+    #[garde(custom(checks::phone))]
     pub phone: Option<String>,
     /// Job title.
     #[schema(max_length = 200)]
+    #[garde(custom(checks::text::<200>))]
     pub position: Option<String>,
     /// The company (must exist and not be in the trash).
+    #[garde(skip)]
     pub company_id: Option<CompanyId>,
     /// Tags.
     #[serde(default, deserialize_with = "crm_core::tags::first_tags")]
+    #[garde(custom(checks::tags))]
     pub tags: Vec<String>,
     /// Free notes.
     #[schema(max_length = 10000)]
+    #[garde(custom(checks::text::<{ crm_companies::fields::MAX_NOTES_LEN }>))]
     pub notes: Option<String>,
     /// Messenger handles and profile links.
+    #[garde(dive)]
     pub social: Option<Social>,
     /// Owner; defaults to the acting user. Must be an active user.
+    #[garde(skip)]
     pub owner_id: Option<UserId>,
     /// Custom field values `{key: value}`, validated against the contact custom fields
     /// (`GET /api/custom-fields?entityType=contact`); absent fields get their default.
     #[schema(value_type = Option<Object>)]
+    #[garde(skip)]
     pub custom_fields: Option<serde_json::Value>,
 }
 
 /// A change to a contact: absent fields stay as they are, `null` clears.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateContact {
     /// Full name, 1–200 characters.
     #[serde(default, deserialize_with = "crm_core::patch::double_option")]
     #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    #[garde(custom(checks::required_text::<200>))]
     pub full_name: Option<Option<String>>,
     /// E-mail.
     #[serde(default, deserialize_with = "crm_core::patch::double_option")]
     #[schema(value_type = Option<String>)]
+    #[garde(custom(checks::email))]
     pub email: Option<Option<String>>,
     /// Phone (international format).
     #[serde(default, deserialize_with = "crm_core::patch::double_option")]
     #[schema(value_type = Option<String>)]
+    #[garde(custom(checks::phone))]
     pub phone: Option<Option<String>>,
     /// Job title.
     #[serde(default, deserialize_with = "crm_core::patch::double_option")]
     #[schema(value_type = Option<String>)]
+    #[garde(custom(checks::text::<200>))]
     pub position: Option<Option<String>>,
     /// Links to another company; `null` unlinks.
     #[serde(default, deserialize_with = "crm_core::patch::double_option")]
     #[schema(value_type = Option<Uuid>)]
+    #[garde(skip)]
     pub company_id: Option<Option<CompanyId>>,
     /// Replaces the tags.
     #[serde(default, deserialize_with = "crm_core::tags::first_tags_or_null")]
+    #[garde(custom(checks::tags))]
     pub tags: Option<Vec<String>>,
     /// Free notes.
     #[serde(default, deserialize_with = "crm_core::patch::double_option")]
     #[schema(value_type = Option<String>)]
+    #[garde(custom(checks::text::<{ crm_companies::fields::MAX_NOTES_LEN }>))]
     pub notes: Option<Option<String>>,
     /// Replaces the social handles; `null` clears them.
     #[serde(default, deserialize_with = "crm_core::patch::double_option")]
     #[schema(value_type = Option<Social>)]
+    #[garde(dive)]
     pub social: Option<Option<Social>>,
     /// New owner (an active user); `null` leaves the contact without owner.
     #[serde(default, deserialize_with = "crm_core::patch::double_option")]
     #[schema(value_type = Option<Uuid>)]
+    #[garde(skip)]
     pub owner_id: Option<Option<UserId>>,
     /// Custom field values, merged key by key: a value sets the key, `null` clears it (not
     /// for required fields), keys not named stay.
     #[schema(value_type = Option<Object>)]
+    #[garde(skip)]
     pub custom_fields: Option<serde_json::Value>,
 }
 

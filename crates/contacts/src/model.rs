@@ -1,61 +1,64 @@
 //! The contact record as stored and as the API shows it.
 
 use chrono::{DateTime, Utc};
-use crm_core::FieldError;
+use crm_core::checks;
 use crm_core::{CompanyId, ContactId, UserId};
 use crm_db::schema::contacts;
 use diesel::prelude::*;
+use garde::Validate;
 use serde::{Deserialize, Serialize};
 
 /// Longest accepted social handle or link.
 pub const MAX_SOCIAL_LEN: usize = 200;
 
 /// Messenger handles and profile links. Unknown keys are refused.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Validate, utoipa::ToSchema,
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Social {
     /// Telegram handle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(custom(checks::text::<MAX_SOCIAL_LEN>))]
     pub telegram: Option<String>,
     /// WhatsApp number or handle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(custom(checks::text::<MAX_SOCIAL_LEN>))]
     pub whatsapp: Option<String>,
     /// VK profile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(custom(checks::text::<MAX_SOCIAL_LEN>))]
     pub vk: Option<String>,
     /// Instagram handle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(custom(checks::text::<MAX_SOCIAL_LEN>))]
     pub instagram: Option<String>,
     /// LinkedIn profile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(custom(checks::text::<MAX_SOCIAL_LEN>))]
     pub linkedin: Option<String>,
     /// Facebook profile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(custom(checks::text::<MAX_SOCIAL_LEN>))]
     pub facebook: Option<String>,
     /// Personal web site.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(custom(checks::text::<MAX_SOCIAL_LEN>))]
     pub website: Option<String>,
 }
 
 impl Social {
-    /// Trims every entry (empty ones are dropped) and checks their length.
-    pub fn normalized(self, errors: &mut Vec<FieldError>) -> Self {
-        let mut one = |name: &str, v: Option<String>| {
-            crm_companies::fields::optional_text(
-                errors,
-                &format!("social.{name}"),
-                v.as_deref(),
-                MAX_SOCIAL_LEN,
-            )
-        };
+    /// Every entry trimmed; blank ones are dropped.
+    pub fn normalized(self) -> Self {
+        let one = |v: Option<String>| crm_companies::fields::optional_text(v.as_deref());
         Self {
-            telegram: one("telegram", self.telegram),
-            whatsapp: one("whatsapp", self.whatsapp),
-            vk: one("vk", self.vk),
-            instagram: one("instagram", self.instagram),
-            linkedin: one("linkedin", self.linkedin),
-            facebook: one("facebook", self.facebook),
-            website: one("website", self.website),
+            telegram: one(self.telegram),
+            whatsapp: one(self.whatsapp),
+            vk: one(self.vk),
+            instagram: one(self.instagram),
+            linkedin: one(self.linkedin),
+            facebook: one(self.facebook),
+            website: one(self.website),
         }
     }
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crm_companies::fields;
 use crm_core::{
     Actor, Change, CompanyId, ContactId, EntityRef, FieldError, Listing, Permission, Role,
-    SortDirection, UserId, change,
+    SortDirection, UserId, change, checks,
 };
 use crm_custom_fields::{CustomFieldEntity, FieldSet, gather};
 use crm_db::schema::{companies, contacts};
@@ -78,27 +78,24 @@ impl Draft {
         }
     }
 
-    /// Normalises every field; all problems (with those already in `errors`, e.g. of the
-    /// custom fields) are reported at once.
-    fn normalized(self, mut errors: Vec<FieldError>) -> Result<ContactValues, ContactError> {
-        let e = &mut errors;
-        let values = ContactValues {
-            full_name: fields::required_text(e, "fullName", &self.full_name, 200),
-            email: fields::optional_email(e, "email", self.email.as_deref()),
-            phone: fields::optional_phone(e, "phone", self.phone.as_deref()),
-            position: fields::optional_text(e, "position", self.position.as_deref(), 200),
+    /// The stored form of every field, once the input's garde rules and the custom fields
+    /// found no problem (`errors`, all reported at once).
+    fn normalized(self, errors: Vec<FieldError>) -> Result<ContactValues, ContactError> {
+        if !errors.is_empty() {
+            return Err(ContactError::Invalid(errors));
+        }
+        Ok(ContactValues {
+            full_name: fields::required_text(&self.full_name),
+            email: fields::optional_email(self.email.as_deref()),
+            phone: fields::optional_phone(self.phone.as_deref()),
+            position: fields::optional_text(self.position.as_deref()),
             company_id: self.company_id,
-            tags: fields::tags(e, &self.tags),
-            notes: fields::optional_text(e, "notes", self.notes.as_deref(), fields::MAX_NOTES_LEN),
-            social: serde_json::to_value(self.social.normalized(e)).unwrap_or_default(),
+            tags: fields::tags(&self.tags),
+            notes: fields::optional_text(self.notes.as_deref()),
+            social: serde_json::to_value(self.social.normalized()).unwrap_or_default(),
             custom_fields: self.custom_fields,
             owner_id: self.owner_id,
-        };
-        if errors.is_empty() {
-            Ok(values)
-        } else {
-            Err(ContactError::Invalid(errors))
-        }
+        })
     }
 }
 
@@ -175,6 +172,7 @@ pub async fn create_contact(
     input: CreateContact,
 ) -> Result<Contact, ContactError> {
     actor.require(Permission::ContactsWrite)?;
+    let invalid = checks::errors(&input);
     let custom_fields = input.custom_fields;
     let draft = Draft {
         full_name: input.full_name,
@@ -191,7 +189,7 @@ pub async fn create_contact(
     };
     conn.transaction(async |conn| {
         let fields = FieldSet::for_write(conn, CustomFieldEntity::Contact).await?;
-        let mut errors = Vec::new();
+        let mut errors = invalid;
         let custom = gather(fields.validate_create(custom_fields.as_ref()), &mut errors)?;
         let mut values = draft.normalized(errors)?;
         values.custom_fields = custom;
@@ -392,6 +390,7 @@ pub async fn update_contact(
     expected_version: Option<i32>,
 ) -> Result<Contact, ContactError> {
     actor.require(Permission::ContactsWrite)?;
+    let invalid = checks::errors(&input);
     conn.transaction(async |conn| {
         // Before the contact row is locked (see crm_custom_fields::FieldSet::for_write).
         let fields = match &input.custom_fields {
@@ -412,7 +411,7 @@ pub async fn update_contact(
         if let Some(social) = input.social {
             draft.social = social.unwrap_or_default();
         }
-        let mut errors = Vec::new();
+        let mut errors = invalid;
         if let (Some(fields), Some(patch)) = (&fields, &input.custom_fields) {
             draft.custom_fields = gather(
                 fields.validate_update(&before.custom_fields, patch),

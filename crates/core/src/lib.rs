@@ -7,6 +7,7 @@
 
 pub mod actor;
 pub mod change;
+pub mod checks;
 pub mod cursor;
 pub mod entity;
 pub mod error;

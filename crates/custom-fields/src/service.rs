@@ -20,7 +20,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
-use crm_core::{Actor, Change, CustomFieldId, EntityRef, FieldError, Permission, change};
+use crm_core::{Actor, Change, CustomFieldId, EntityRef, FieldError, Permission, change, checks};
 use crm_db::AsyncPgConnection;
 use crm_db::schema::custom_field_definitions as defs;
 use crm_events::{RewriteEvents, Rewritten};
@@ -54,18 +54,6 @@ pub fn is_valid_key(key: &str) -> bool {
     key.len() <= 48
         && chars.next().is_some_and(|c| c.is_ascii_lowercase())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-}
-
-fn check_name(raw: &str, errors: &mut Vec<FieldError>) -> String {
-    let name = raw.trim().to_owned();
-    let len = name.chars().count();
-    if len == 0 || len > MAX_NAME_LEN {
-        errors.push(FieldError::new(
-            "name",
-            format!("must be 1 to {MAX_NAME_LEN} characters"),
-        ));
-    }
-    name
 }
 
 fn check_options(kind: FieldType, raw: Vec<String>, errors: &mut Vec<FieldError>) -> Vec<String> {
@@ -648,16 +636,11 @@ pub async fn create_custom_field(
     events: &dyn RewriteEvents,
 ) -> Result<CustomField, CustomFieldError> {
     actor.require(Permission::CustomFieldsManage)?;
-    let mut errors = Vec::new();
+    // The input's own rules (garde); those between its fields follow.
+    let mut errors = checks::errors(&input);
     let key = input.key.trim().to_owned();
-    if !is_valid_key(&key) {
-        errors.push(FieldError::new(
-            "key",
-            "must be snake_case: a lower-case letter, then up to 47 lower-case letters, digits or _",
-        ));
-    }
     let name = match input.name.as_deref() {
-        Some(name) => check_name(name, &mut errors),
+        Some(name) => name.trim().to_owned(),
         None => key.clone(),
     };
     let kind = input.field_type;
@@ -669,9 +652,6 @@ pub async fn create_custom_field(
         input.default_value.as_ref(),
         &mut errors,
     );
-    if input.position.is_some_and(|p| p < 0) {
-        errors.push(FieldError::new("position", "must be 0 or more"));
-    }
     finish(errors)?;
     let entity = input.entity_type;
     conn.transaction(async |conn| {
@@ -772,12 +752,13 @@ pub async fn update_custom_field(
     events: &dyn RewriteEvents,
 ) -> Result<CustomField, CustomFieldError> {
     actor.require(Permission::CustomFieldsManage)?;
+    let invalid = checks::errors(&input);
     conn.transaction(async |conn| {
         let entity = load(conn, id, false).await?.entity_type;
         lock_exclusive(conn, entity).await?;
         let before = load(conn, id, true).await?;
         crm_core::check_version(expected_version, before.version)?;
-        let mut errors = Vec::new();
+        let mut errors = invalid.clone();
         if input.key.as_ref().is_some_and(|k| *k != before.key) {
             errors.push(FieldError::new("key", "cannot be changed"));
         }
@@ -787,7 +768,7 @@ pub async fn update_custom_field(
         let name = input
             .name
             .as_deref()
-            .map_or(before.name.clone(), |n| check_name(n, &mut errors));
+            .map_or(before.name.clone(), |n| n.trim().to_owned());
         let kind = input.field_type.unwrap_or(before.field_type);
         let options = match input.options.clone() {
             Some(options) => check_options(kind, options, &mut errors),
@@ -815,9 +796,6 @@ pub async fn update_custom_field(
             None => before.default_value.clone(),
         };
         let default = check_rules(kind, &options, is_unique, default.as_ref(), &mut errors);
-        if input.position.is_some_and(|p| p < 0) {
-            errors.push(FieldError::new("position", "must be 0 or more"));
-        }
         finish(errors)?;
         let is_active = input.is_active.unwrap_or(before.is_active);
         let after = CustomField {

@@ -3,10 +3,12 @@
 
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
+use crm_core::checks;
 use crm_core::{CompanyId, ContactId, PipelineId, StageId, UserId};
 use crm_core::{Cursor, PageRequest, SortSpec};
 use crm_custom_fields::CfQuery;
 use crm_pipelines::StageType;
+use garde::Validate;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -45,113 +47,168 @@ where
     T::deserialize(deserializer).map(Some)
 }
 
+/// `amount` as [`parse_amount`](crate::amount::parse_amount) reads it.
+fn valid_amount(value: &impl AmountField, _: &()) -> garde::Result {
+    match value.amount() {
+        Some(v) => crate::amount::parse_amount(v)
+            .map(drop)
+            .map_err(|e| garde::Error::new(e.message)),
+        None => Ok(()),
+    }
+}
+
+/// An amount as a create (`Option<Value>`) or a PATCH (`Option<Option<Value>>`) holds it.
+trait AmountField {
+    fn amount(&self) -> Option<&Value>;
+}
+
+impl AmountField for Option<Value> {
+    fn amount(&self) -> Option<&Value> {
+        self.as_ref()
+    }
+}
+
+impl AmountField for Option<Option<Value>> {
+    fn amount(&self) -> Option<&Value> {
+        self.as_ref().and_then(Option::as_ref)
+    }
+}
+
 /// A new deal.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateDeal {
     /// Title, 1–300 characters.
     #[schema(min_length = 1, max_length = 300)]
+    #[garde(custom(checks::required_text::<{ crate::service::MAX_TITLE_LEN }>))]
     pub title: String,
     /// Decimal string such as `"1500.00"` (at most 18 digits before and 2 after the point, not
     /// negative), or null. JSON numbers are refused.
     #[serde(default)]
     #[schema(value_type = Option<String>, example = "1500.00")]
+    #[garde(custom(valid_amount))]
     pub amount: Option<Value>,
     /// ISO-4217 code, three upper-case letters (default `USD`).
     #[schema(example = "EUR")]
+    #[garde(custom(checks::currency))]
     pub currency: Option<String>,
     /// Pipeline; derived from `stageId` when that is given. Default: the default pipeline.
+    #[garde(skip)]
     pub pipeline_id: Option<PipelineId>,
     /// Stage; default: the first OPEN stage of the pipeline.
+    #[garde(skip)]
     pub stage_id: Option<StageId>,
     /// Contact (not trashed).
+    #[garde(skip)]
     pub contact_id: Option<ContactId>,
     /// Company (not trashed).
+    #[garde(skip)]
     pub company_id: Option<CompanyId>,
     /// Active user responsible for the deal.
+    #[garde(skip)]
     pub assigned_to_id: Option<UserId>,
     /// Expected closing time.
+    #[garde(skip)]
     pub expected_close_at: Option<DateTime<Utc>>,
     /// Why the deal was lost, up to 1000 characters.
     #[schema(max_length = 1000)]
+    #[garde(custom(checks::text::<{ crate::service::MAX_LOST_REASON_LEN }>))]
     pub lost_reason: Option<String>,
     /// Free text, up to 10000 characters.
     #[schema(max_length = 10000)]
+    #[garde(custom(checks::text::<{ crate::service::MAX_DESCRIPTION_LEN }>))]
     pub description: Option<String>,
     /// Tags (trimmed, deduplicated case-insensitively, 1–50 characters, at most 50).
     #[serde(default, deserialize_with = "crm_core::tags::first_tags")]
+    #[garde(custom(checks::tags))]
     pub tags: Vec<String>,
     /// Custom field values `{key: value}`, validated against the deal custom fields
     /// (`GET /api/custom-fields?entityType=deal`); absent fields get their default.
     #[schema(value_type = Option<Object>)]
+    #[garde(skip)]
     pub custom_fields: Option<Value>,
 }
 
 /// A change to a deal; absent fields stay as they are, `null` clears nullable ones. A new
 /// `stageId` puts the deal at the end of that stage; `pipelineId` (with or without `stageId`)
 /// moves it to another pipeline.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateDeal {
     /// Title, 1–300 characters.
     #[schema(min_length = 1, max_length = 300)]
     #[serde(default, deserialize_with = "non_null")]
+    #[garde(custom(checks::required_text::<{ crate::service::MAX_TITLE_LEN }>))]
     pub title: Option<String>,
     /// Decimal string or null (see create).
     #[serde(default, deserialize_with = "crm_core::patch::double_option")]
     #[schema(value_type = Option<String>, example = "1500.00")]
+    #[garde(custom(valid_amount))]
     pub amount: Option<Option<Value>>,
     /// ISO-4217 code.
     #[serde(default, deserialize_with = "non_null")]
+    #[garde(custom(checks::currency))]
     pub currency: Option<String>,
     /// Another pipeline: the deal goes to `stageId` or the pipeline's first OPEN stage.
     #[serde(default, deserialize_with = "non_null")]
+    #[garde(skip)]
     pub pipeline_id: Option<PipelineId>,
     /// Another stage of the deal's pipeline (or of `pipelineId`): the deal goes to its end.
     #[serde(default, deserialize_with = "non_null")]
+    #[garde(skip)]
     pub stage_id: Option<StageId>,
     /// Contact, or null.
     #[serde(default, deserialize_with = "crm_core::patch::double_option")]
     #[schema(value_type = Option<Uuid>)]
+    #[garde(skip)]
     pub contact_id: Option<Option<ContactId>>,
     /// Company, or null.
     #[serde(default, deserialize_with = "crm_core::patch::double_option")]
     #[schema(value_type = Option<Uuid>)]
+    #[garde(skip)]
     pub company_id: Option<Option<CompanyId>>,
     /// Responsible user, or null.
     #[serde(default, deserialize_with = "crm_core::patch::double_option")]
     #[schema(value_type = Option<Uuid>)]
+    #[garde(skip)]
     pub assigned_to_id: Option<Option<UserId>>,
     /// Expected closing time, or null.
     #[serde(default, deserialize_with = "crm_core::patch::double_option")]
     #[schema(value_type = Option<DateTime<Utc>>)]
+    #[garde(skip)]
     pub expected_close_at: Option<Option<DateTime<Utc>>>,
     /// Why the deal was lost, or null.
     #[serde(default, deserialize_with = "crm_core::patch::double_option")]
     #[schema(value_type = Option<String>, max_length = 1000)]
+    #[garde(custom(checks::text::<{ crate::service::MAX_LOST_REASON_LEN }>))]
     pub lost_reason: Option<Option<String>>,
     /// Free text, or null.
     #[serde(default, deserialize_with = "crm_core::patch::double_option")]
     #[schema(value_type = Option<String>, max_length = 10000)]
+    #[garde(custom(checks::text::<{ crate::service::MAX_DESCRIPTION_LEN }>))]
     pub description: Option<Option<String>>,
     /// Replaces the tags.
     #[serde(default, deserialize_with = "crm_core::tags::first_tags_if_given")]
+    #[garde(custom(checks::tags))]
     pub tags: Option<Vec<String>>,
     /// Custom field values, merged key by key: a value sets the key, `null` clears it (not
     /// for required fields), keys not named stay.
     #[schema(value_type = Option<Object>)]
     #[serde(default, deserialize_with = "non_null")]
+    #[garde(skip)]
     pub custom_fields: Option<Value>,
 }
 
 /// `POST /api/deals/{id}/move`: a place on a stage of the deal's pipeline.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MoveDeal {
     /// Target stage (of the deal's pipeline).
+    #[garde(skip)]
     pub stage_id: StageId,
     /// 0-based place inside the stage; beyond the end means the end (default).
     #[schema(minimum = 0)]
+    #[garde(custom(checks::not_negative))]
     pub position: Option<i32>,
 }
 

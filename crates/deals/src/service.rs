@@ -12,7 +12,7 @@ use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
 use crm_core::{
     Actor, Change, CompanyId, ContactId, DealId, EntityKind, EntityRef, FieldError, Listing,
-    Permission, PipelineId, Role, SortDirection, StageId, UserId, change,
+    Permission, PipelineId, Role, SortDirection, StageId, UserId, change, checks,
 };
 use crm_custom_fields::{CustomFieldEntity, FieldSet, gather};
 use crm_db::AsyncPgConnection;
@@ -36,8 +36,8 @@ use crm_db::sql::lower;
 
 /// Longest title, in characters.
 pub const MAX_TITLE_LEN: usize = 300;
-const MAX_LOST_REASON_LEN: usize = 1000;
-const MAX_DESCRIPTION_LEN: usize = 10_000;
+pub(crate) const MAX_LOST_REASON_LEN: usize = 1000;
+pub(crate) const MAX_DESCRIPTION_LEN: usize = 10_000;
 
 /// Fields a stage change reports under `deal.stage.changed`.
 const STAGE_FIELDS: &[&str] = &["stageId", "pipelineId", "status", "closedAt"];
@@ -54,56 +54,22 @@ pub(crate) struct StageRef {
 // ---------------------------------------------------------------------------------------------
 // Validation
 
-fn check_title(raw: &str, errors: &mut Vec<FieldError>) -> String {
-    let title = raw.trim().to_owned();
-    let len = title.chars().count();
-    if len == 0 || len > MAX_TITLE_LEN {
-        errors.push(FieldError::new(
-            "title",
-            format!("must be 1 to {MAX_TITLE_LEN} characters"),
-        ));
-    }
-    title
+// The input DTOs' garde rules (`crm_core::checks`) checked every field before these give
+// its stored form.
+
+/// A text as stored: trimmed, and `None` when blank.
+fn stored_text(raw: Option<String>) -> Option<String> {
+    raw.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
-fn check_currency(raw: &str, errors: &mut Vec<FieldError>) -> String {
-    if raw.len() != 3 || !raw.bytes().all(|b| b.is_ascii_uppercase()) {
-        errors.push(FieldError::new(
-            "currency",
-            "must be an ISO-4217 code: three upper-case letters",
-        ));
-    }
-    raw.to_owned()
+/// An amount as stored; the rules refused what [`parse_amount`] refuses.
+fn stored_amount(raw: &Value) -> Result<Option<BigDecimal>, DealError> {
+    parse_amount(raw).map_err(|e| DealError::Invalid(vec![e]))
 }
 
-fn check_text(
-    raw: Option<String>,
-    field: &str,
-    max: usize,
-    errors: &mut Vec<FieldError>,
-) -> Option<String> {
-    let text = raw.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-    if text.as_ref().is_some_and(|t| t.chars().count() > max) {
-        errors.push(FieldError::new(
-            field,
-            format!("must be at most {max} characters"),
-        ));
-    }
-    text
-}
-
-fn check_amount(raw: &Value, errors: &mut Vec<FieldError>) -> Option<BigDecimal> {
-    parse_amount(raw).unwrap_or_else(|e| {
-        errors.push(e);
-        None
-    })
-}
-
-fn check_tags(raw: &[String], errors: &mut Vec<FieldError>) -> Vec<String> {
-    crm_core::tags::normalize_tags(raw).unwrap_or_else(|e| {
-        errors.push(e);
-        Vec::new()
-    })
+/// Tags as stored (trimmed, deduplicated); the rules checked their bounds.
+fn stored_tags(raw: &[String]) -> Vec<String> {
+    crm_core::tags::normalize_tags(raw).unwrap_or_else(|_| raw.to_vec())
 }
 
 fn finish(errors: Vec<FieldError>) -> Result<(), DealError> {
@@ -558,26 +524,16 @@ pub async fn create_deal(
     input: CreateDeal,
 ) -> Result<Deal, DealError> {
     actor.require(Permission::DealsWrite)?;
-    let mut errors = Vec::new();
-    let title = check_title(&input.title, &mut errors);
-    let amount = input
-        .amount
-        .as_ref()
-        .and_then(|a| check_amount(a, &mut errors));
-    let currency = check_currency(input.currency.as_deref().unwrap_or("USD"), &mut errors);
-    let lost_reason = check_text(
-        input.lost_reason,
-        "lostReason",
-        MAX_LOST_REASON_LEN,
-        &mut errors,
-    );
-    let description = check_text(
-        input.description,
-        "description",
-        MAX_DESCRIPTION_LEN,
-        &mut errors,
-    );
-    let tags = check_tags(&input.tags, &mut errors);
+    let mut errors = checks::errors(&input);
+    let title = input.title.trim().to_owned();
+    let amount = match &input.amount {
+        Some(a) if errors.is_empty() => stored_amount(a)?,
+        _ => None,
+    };
+    let currency = input.currency.clone().unwrap_or_else(|| "USD".to_owned());
+    let lost_reason = stored_text(input.lost_reason);
+    let description = stored_text(input.description);
+    let tags = stored_tags(&input.tags);
     conn.transaction(async |conn| {
         let fields = FieldSet::for_write(conn, CustomFieldEntity::Deal).await?;
         let custom_fields = gather(
@@ -685,33 +641,24 @@ pub async fn update_deal(
     expected_version: Option<i32>,
 ) -> Result<Deal, DealError> {
     actor.require(Permission::DealsWrite)?;
-    let mut errors = Vec::new();
+    finish(checks::errors(&input))?;
     let mut set = DealChangeset {
-        title: input.title.as_deref().map(|t| check_title(t, &mut errors)),
-        amount: input
-            .amount
-            .as_ref()
-            .map(|a| a.as_ref().and_then(|a| check_amount(a, &mut errors))),
-        currency: input
-            .currency
-            .as_deref()
-            .map(|c| check_currency(c, &mut errors)),
+        title: input.title.as_deref().map(|t| t.trim().to_owned()),
+        amount: match &input.amount {
+            Some(Some(a)) => Some(stored_amount(a)?),
+            Some(None) => Some(None),
+            None => None,
+        },
+        currency: input.currency.clone(),
         contact_id: input.contact_id,
         company_id: input.company_id,
         assigned_to_id: input.assigned_to_id,
         expected_close_at: input.expected_close_at,
-        lost_reason: input
-            .lost_reason
-            .clone()
-            .map(|t| check_text(t, "lostReason", MAX_LOST_REASON_LEN, &mut errors)),
-        description: input
-            .description
-            .clone()
-            .map(|t| check_text(t, "description", MAX_DESCRIPTION_LEN, &mut errors)),
-        tags: input.tags.as_deref().map(|t| check_tags(t, &mut errors)),
+        lost_reason: input.lost_reason.clone().map(stored_text),
+        description: input.description.clone().map(stored_text),
+        tags: input.tags.as_deref().map(stored_tags),
         ..DealChangeset::default()
     };
-    finish(errors)?;
     conn.transaction(async |conn| {
         // Before any deal row is locked (see crm_custom_fields::FieldSet::for_write).
         let fields = match &input.custom_fields {
@@ -804,9 +751,7 @@ pub async fn move_deal(
     expected_version: Option<i32>,
 ) -> Result<Deal, DealError> {
     actor.require(Permission::DealsWrite)?;
-    if input.position.is_some_and(|p| p < 0) {
-        return Err(FieldError::new("position", "must be 0 or more").into());
-    }
+    finish(checks::errors(&input))?;
     conn.transaction(async |conn| {
         let current = find_visible(conn, actor, id, Some(false)).await?;
         let target = find_stage(conn, input.stage_id).await?;

@@ -10,14 +10,11 @@ use crate::model::StageType;
 /// Most stages a pipeline may have.
 pub const MAX_STAGES: usize = 50;
 
-/// `#rrggbb` (either case; stored lower-case).
-pub(crate) fn is_color(s: &str) -> bool {
-    s.len() == 7 && s.starts_with('#') && s[1..].chars().all(|c| c.is_ascii_hexdigit())
-}
-
 fn valid_color(value: &Option<String>, _: &()) -> garde::Result {
     match value {
-        Some(c) if !is_color(c) => Err(garde::Error::new("must be a colour like #1a2b3c")),
+        Some(c) if !crm_core::checks::is_color(c) => {
+            Err(garde::Error::new("must be a colour like #1a2b3c"))
+        }
         _ => Ok(()),
     }
 }

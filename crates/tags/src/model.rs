@@ -2,8 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use crm_core::TagId;
+use crm_core::checks;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Integer, Text, Timestamptz, Uuid as SqlUuid};
+use garde::Validate;
 use serde::{Deserialize, Serialize};
 
 /// A tag with how many records carry it.
@@ -34,34 +36,39 @@ pub struct Tag {
 }
 
 /// A new tag.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateTag {
     /// Name (trimmed), 1–50 characters, unique case-insensitively.
     #[schema(min_length = 1, max_length = 50)]
+    #[garde(custom(checks::required_text::<{ crm_core::tags::MAX_TAG_LEN }>))]
     pub name: String,
     /// Colour `#rrggbb` (default `#9e9e9e`).
     #[serde(default)]
     #[schema(pattern = "^#[0-9a-fA-F]{6}$")]
+    #[garde(custom(checks::color))]
     pub color: Option<String>,
 }
 
 /// A change to a tag. A new name is written to every record carrying the old one.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateTag {
     /// New name; the name of another tag is refused (merge instead).
     #[schema(min_length = 1, max_length = 50)]
+    #[garde(custom(checks::required_text::<{ crm_core::tags::MAX_TAG_LEN }>))]
     pub name: Option<String>,
     /// New colour `#rrggbb`.
     #[schema(pattern = "^#[0-9a-fA-F]{6}$")]
+    #[garde(custom(checks::color))]
     pub color: Option<String>,
 }
 
 /// Where a merged tag goes.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MergeTag {
     /// The tag that stays.
+    #[garde(skip)]
     pub into_id: TagId,
 }

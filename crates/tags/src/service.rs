@@ -1,7 +1,6 @@
 //! Tag registry use cases. Each takes the connection first, then the actor, then the input.
 
 use chrono::Utc;
-use crm_core::tags::MAX_TAG_LEN;
 use crm_core::{Actor, Change, EntityKind, EntityRef, FieldError, Permission, TagId};
 use crm_db::AsyncPgConnection;
 use crm_db::schema::tags;
@@ -42,22 +41,13 @@ struct TagRow {
     version: i32,
 }
 
-fn normalize_name(name: &str) -> Result<String, TagError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_TAG_LEN {
-        return Err(
-            FieldError::new("name", format!("must be 1 to {MAX_TAG_LEN} characters")).into(),
-        );
-    }
-    Ok(name.to_owned())
-}
-
-fn normalize_color(color: &str) -> Result<String, TagError> {
-    let hex = color.strip_prefix('#').unwrap_or("");
-    if hex.len() == 6 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        Ok(color.to_ascii_lowercase())
+/// Refuses an input its garde rules (`crm_core::checks`) refuse, naming every field.
+fn validate(input: &impl garde::Validate<Context = ()>) -> Result<(), TagError> {
+    let errors = crm_core::checks::errors(input);
+    if errors.is_empty() {
+        Ok(())
     } else {
-        Err(FieldError::new("color", "must be #rrggbb").into())
+        Err(TagError::Invalid(errors))
     }
 }
 
@@ -252,8 +242,9 @@ pub async fn create_tag(
     input: CreateTag,
 ) -> Result<Tag, TagError> {
     actor.require(Permission::TagsManage)?;
-    let name = normalize_name(&input.name)?;
-    let color = input.color.as_deref().map(normalize_color).transpose()?;
+    validate(&input)?;
+    let name = input.name.trim().to_owned();
+    let color = input.color.as_deref().map(str::to_ascii_lowercase);
     conn.transaction(async |conn| {
         if name_taken(conn, &name, None).await? {
             return Err(TagError::DuplicateTag);
@@ -291,8 +282,9 @@ pub async fn update_tag(
     expected_version: Option<i32>,
 ) -> Result<Tag, TagError> {
     actor.require(Permission::TagsManage)?;
-    let name = input.name.as_deref().map(normalize_name).transpose()?;
-    let color = input.color.as_deref().map(normalize_color).transpose()?;
+    validate(&input)?;
+    let name = input.name.as_deref().map(|n| n.trim().to_owned());
+    let color = input.color.as_deref().map(str::to_ascii_lowercase);
     conn.transaction(async |conn| {
         let row = load(conn, id).await?;
         crm_core::check_version(expected_version, row.version)?;
