@@ -25,7 +25,13 @@ macro_rules! typed_id {
         #[schema(value_type = String, format = Uuid)]
         pub struct $name(pub Uuid);
 
+        // No `Default`: a defaulted id would be a fresh random one where an id was missing.
+        #[allow(clippy::new_without_default)]
         impl $name {
+            /// The all-zero id: names no record (there is no `Default`, so a missing id is
+            /// never silently replaced by a fresh random one).
+            pub const NIL: Self = Self(Uuid::nil());
+
             /// A new time-ordered (v7) id.
             pub fn new() -> Self {
                 Self(Uuid::now_v7())
@@ -37,12 +43,6 @@ macro_rules! typed_id {
                 const KIND: crate::EntityKind = crate::EntityKind::$kind;
             }
         )?
-
-        impl Default for $name {
-            fn default() -> Self {
-                Self::new()
-            }
-        }
 
         impl From<Uuid> for $name {
             fn from(id: Uuid) -> Self {

@@ -541,7 +541,7 @@ async fn renumber(
         .select(defs::id)
         .load(conn)
         .await?;
-    let mut placed = CustomFieldId(Uuid::nil());
+    let mut placed = CustomFieldId::NIL;
     if let Some((id, wanted)) = place {
         ids.retain(|i| *i != id);
         let at = usize::try_from(wanted.max(0)).unwrap_or(0).min(ids.len());

@@ -82,15 +82,15 @@ fn finish(errors: Vec<FieldError>) -> Result<(), DealError> {
 
 fn map_fk(e: diesel::result::Error, deal: &DealFks) -> DealError {
     if is_foreign_key_violation(&e, "deals_contact_id_fkey") {
-        DealError::UnknownContact(deal.contact_id.unwrap_or_default())
+        DealError::UnknownContact(deal.contact_id.unwrap_or(ContactId::NIL))
     } else if is_foreign_key_violation(&e, "deals_company_id_fkey") {
-        DealError::UnknownCompany(deal.company_id.unwrap_or_default())
+        DealError::UnknownCompany(deal.company_id.unwrap_or(CompanyId::NIL))
     } else if is_foreign_key_violation(&e, "deals_assigned_to_id_fkey") {
-        DealError::UnknownUser(deal.assigned_to_id.unwrap_or_default())
+        DealError::UnknownUser(deal.assigned_to_id.unwrap_or(UserId::NIL))
     } else if is_foreign_key_violation(&e, "deals_stage_id_fkey") {
-        DealError::UnknownStage(deal.stage_id.unwrap_or_default())
+        DealError::UnknownStage(deal.stage_id.unwrap_or(StageId::NIL))
     } else if is_foreign_key_violation(&e, "deals_pipeline_id_fkey") {
-        DealError::UnknownPipeline(deal.pipeline_id.unwrap_or_default())
+        DealError::UnknownPipeline(deal.pipeline_id.unwrap_or(PipelineId::NIL))
     } else {
         e.into()
     }

@@ -17,7 +17,6 @@ use diesel::prelude::*;
 use diesel::sql_types::Integer;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use garde::Validate;
-use uuid::Uuid;
 
 use crate::error::TaskError;
 use crate::input::{CreateTask, ListTasks, TaskSort, UpdateTask};
@@ -82,13 +81,12 @@ fn map_fk(
     user: Option<UserId>,
 ) -> TaskError {
     use crm_db::constraint::is_foreign_key_violation as fk;
-    let nil = Uuid::nil();
     if fk(&e, "tasks_deal_id_fkey") {
-        TaskError::UnknownDeal(deal.unwrap_or(DealId(nil)))
+        TaskError::UnknownDeal(deal.unwrap_or(DealId::NIL))
     } else if fk(&e, "tasks_contact_id_fkey") {
-        TaskError::UnknownContact(contact.unwrap_or(ContactId(nil)))
+        TaskError::UnknownContact(contact.unwrap_or(ContactId::NIL))
     } else if fk(&e, "tasks_assigned_to_id_fkey") {
-        TaskError::UnknownUser(user.unwrap_or(UserId(nil)))
+        TaskError::UnknownUser(user.unwrap_or(UserId::NIL))
     } else {
         e.into()
     }
