@@ -12,6 +12,8 @@ mod contacts;
 mod conventions;
 mod custom_fields;
 mod deals;
+mod files;
+mod files_s3;
 mod idempotency;
 mod login_flood;
 mod openapi;

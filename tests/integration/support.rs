@@ -26,6 +26,8 @@ pub struct TestApp {
     pub db: Arc<TestDb>,
     /// The realtime hub of this instance.
     pub realtime: Hub,
+    /// Where this instance stores file contents.
+    pub storage: crm_files::Storage,
     auth: AuthConfig,
     handle: ServerHandle,
 }
@@ -102,11 +104,14 @@ impl TestApp {
     /// same secrets and realtime settings.
     pub async fn another_instance(&self) -> Self {
         let (_, http) = settings(|_, _| {});
-        Self::spawn_instance(
+        let passwords = Passwords::fast_for_tests().unwrap();
+        Self::spawn_stored(
             self.db.clone(),
             self.auth.clone(),
             http,
             self.realtime.settings().clone(),
+            passwords,
+            self.storage.clone(),
         )
         .await
     }
@@ -127,12 +132,45 @@ impl TestApp {
         Self::spawn_full(db, auth, http, realtime, passwords).await
     }
 
+    /// Spawns on a fresh database with its files in `storage` and adjusted HTTP settings.
+    pub async fn spawn_with_storage(
+        storage: crm_files::Storage,
+        adjust: impl FnOnce(&mut HttpSettings),
+    ) -> Self {
+        let (auth, http) = settings(|_, http| adjust(http));
+        let db = Arc::new(TestDb::new().await);
+        let passwords = Passwords::fast_for_tests().unwrap();
+        Self::spawn_stored(
+            db,
+            auth,
+            http,
+            RealtimeSettings::default(),
+            passwords,
+            storage,
+        )
+        .await
+    }
+
     async fn spawn_full(
         db: Arc<TestDb>,
         auth: AuthConfig,
         http: HttpSettings,
         realtime: RealtimeSettings,
         passwords: Passwords,
+    ) -> Self {
+        // Each instance gets a directory of its own, removed with the system's temp files.
+        let dir = std::env::temp_dir().join(format!("crm-test-files-{}", uuid::Uuid::now_v7()));
+        let storage = crm_files::Storage::open(dir.to_str().unwrap(), &[]).unwrap();
+        Self::spawn_stored(db, auth, http, realtime, passwords, storage).await
+    }
+
+    async fn spawn_stored(
+        db: Arc<TestDb>,
+        auth: AuthConfig,
+        http: HttpSettings,
+        realtime: RealtimeSettings,
+        passwords: Passwords,
+        storage: crm_files::Storage,
     ) -> Self {
         let queries = Arc::new(AtomicU64::new(0));
         let pool = db.pool_with(crm_db::PoolSettings {
@@ -144,7 +182,11 @@ impl TestApp {
         // The scheduler runs beside every test server, as beside the real one.
         let day = std::time::Duration::from_secs(24 * 3600);
         let schedule = crm_server::scheduler::Schedule::new(&realtime, day, 30 * day);
-        tokio::spawn(crm_server::scheduler::run(pool.clone(), schedule));
+        tokio::spawn(crm_server::scheduler::run(
+            pool.clone(),
+            storage.clone(),
+            schedule,
+        ));
         let hub = Hub::start(
             pool.clone(),
             db.url().to_owned(),
@@ -157,6 +199,7 @@ impl TestApp {
             auth: auth_arc,
             passwords: Arc::new(passwords.clone()),
             http: Arc::new(http),
+            storage: storage.clone(),
             realtime: hub.clone(),
         };
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -171,6 +214,7 @@ impl TestApp {
             queries,
             db,
             realtime: hub,
+            storage,
             auth,
             handle,
         }

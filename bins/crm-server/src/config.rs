@@ -134,6 +134,14 @@ pub struct Settings {
     /// Largest JSON body in bytes.
     #[arg(long, env = "CRM_MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
+    /// Where file contents are stored: a local directory, or `s3://bucket/prefix` (with the
+    /// usual `AWS_*` settings; `AWS_ENDPOINT_URL` for other S3-compatible stores). Default:
+    /// `$CRM_DATA_DIR/files`.
+    #[arg(long, env = "CRM_STORAGE", global = true)]
+    pub storage: Option<String>,
+    /// Largest file upload in MiB.
+    #[arg(long, env = "CRM_MAX_UPLOAD_MB", default_value_t = 50, global = true)]
+    pub max_upload_mb: u64,
     /// Days a deleted contact, company, deal or task stays in the trash before it is purged.
     #[arg(
         long,
@@ -299,6 +307,14 @@ impl Settings {
         }
     }
 
+    /// Where file contents are stored.
+    pub fn storage_location(&self) -> String {
+        self.storage.clone().unwrap_or_else(|| {
+            let dir = std::path::absolute(&self.data_dir).unwrap_or_else(|_| self.data_dir.clone());
+            dir.join("files").display().to_string()
+        })
+    }
+
     /// HTTP settings.
     pub fn http_settings(&self) -> HttpSettings {
         HttpSettings {
@@ -310,6 +326,7 @@ impl Settings {
                 .collect(),
             cookie_secure: self.cookie_secure,
             max_body_bytes: self.max_body_bytes,
+            max_upload_bytes: self.max_upload_mb.saturating_mul(1024 * 1024),
             trust_proxy: self.trust_proxy,
             workers: self.workers,
             head_limits: HeadLimits {

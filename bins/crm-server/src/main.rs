@@ -98,11 +98,16 @@ async fn serve(settings: &Settings, db: &Database) -> Result<(), StartupError> {
         Arc::new(crm_http::RecordRooms),
         realtime_settings.clone(),
     );
+    let location = settings.storage_location();
+    let storage = crm_files::Storage::open(&location, &[])
+        .map_err(|e| StartupError::Config(format!("CRM_STORAGE: {e}")))?;
+    tracing::info!(storage = storage.label(), "file storage");
     let state = AppState {
         pool: db.pool.clone(),
         auth,
         passwords: Arc::new(passwords),
         http: Arc::new(settings.http_settings()),
+        storage: storage.clone(),
         realtime: realtime.clone(),
     };
     let schedule = crm_server::scheduler::Schedule::new(
@@ -110,7 +115,11 @@ async fn serve(settings: &Settings, db: &Database) -> Result<(), StartupError> {
         std::time::Duration::from_secs(settings.login_window_seconds),
         std::time::Duration::from_secs(settings.trash_retention_days.saturating_mul(24 * 3600)),
     );
-    tokio::spawn(crm_server::scheduler::run(db.pool.clone(), schedule));
+    tokio::spawn(crm_server::scheduler::run(
+        db.pool.clone(),
+        storage,
+        schedule,
+    ));
     let addr = listener.local_addr()?;
     let server = build_server(listener, state)?;
     tracing::info!(%addr, "listening; API docs at http://{addr}/api/docs");

@@ -2,7 +2,7 @@
 //! seconds), outbox and reminder retention (hourly by default, first at start), and
 //! housekeeping every hour (first an hour after start) —
 //! the trash purged of records deleted more than the retention ago, expired idempotency
-//! records and old failed-login rows forgotten. Each job is idempotent, so several instances
+//! records and old failed-login rows forgotten, stored file objects that no row names removed. Each job is idempotent, so several instances
 //! may run them side by side; a failed run is logged and retried on the next tick.
 
 use std::time::Duration;
@@ -51,8 +51,11 @@ impl Schedule {
     }
 }
 
+/// Objects younger than this are never swept: their upload may be about to commit its row.
+pub const ORPHAN_GRACE: Duration = Duration::from_secs(3600);
+
 /// Runs every job on its schedule until the runtime ends; spawn it.
-pub async fn run(pool: DbPool, schedule: Schedule) {
+pub async fn run(pool: DbPool, storage: crm_files::Storage, schedule: Schedule) {
     let every = |period: Duration| {
         let mut ticker = tokio::time::interval(period);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -67,12 +70,25 @@ pub async fn run(pool: DbPool, schedule: Schedule) {
         let job = tokio::select! {
             _ = reminders.tick() => fire_reminders(&pool).await,
             _ = prune.tick() => prune_outbox(&pool, &schedule).await,
-            _ = housekeeping.tick() => housekeep(&pool, &schedule).await,
+            _ = housekeeping.tick() => {
+                let swept = sweep_files(&pool, &storage).await;
+                housekeep(&pool, &schedule).await.and(swept)
+            }
         };
         if let Err(e) = job {
             tracing::warn!(error = %e, "background job failed; will retry");
         }
     }
+}
+
+async fn sweep_files(pool: &DbPool, storage: &crm_files::Storage) -> Result<(), String> {
+    let removed = crm_files::sweep_orphans(pool, storage, ORPHAN_GRACE)
+        .await
+        .map_err(|e| format!("file sweep: {e}"))?;
+    if removed > 0 {
+        tracing::info!(objects = removed, "orphaned file objects removed");
+    }
+    Ok(())
 }
 
 async fn fire_reminders(pool: &DbPool) -> Result<(), String> {

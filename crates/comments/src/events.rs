@@ -3,56 +3,22 @@
 //! `contact:{id}`, `task:{id}`) in the transaction of the change. Receivers: holders of
 //! `comments.read` who may see the record (its visibility rule, read from the record).
 
-use crm_core::{Actor, Permission, UserId};
+use crm_core::{Actor, EntityRef, Permission};
 use crm_db::AsyncPgConnection;
-use crm_db::schema::{contacts, deals, tasks};
 use crm_events::{Audience, EventName, NewEvent, Room};
-use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
 
 use crate::error::CommentError;
-use crate::model::{Comment, CommentTarget};
+use crate::model::Comment;
 
-type People = Option<(Option<UserId>, Option<UserId>)>;
-
-/// The room of the commented record and who may see it.
+/// The room of the commented record and who may see it (with `comments.read`).
 async fn room_and_audience(
     conn: &mut AsyncPgConnection,
     comment: &Comment,
-) -> Result<(Room, Audience), CommentError> {
-    let id = comment.entity_id;
-    let (room, audience) = match comment.entity_type {
-        CommentTarget::Deal => {
-            let people: People = deals::table
-                .find(id)
-                .select((deals::created_by_id, deals::assigned_to_id))
-                .first(conn)
-                .await
-                .optional()?;
-            let (a, b) = people.unwrap_or_default();
-            (Room::Deal(id.into()), Audience::deal(a, b))
-        }
-        CommentTarget::Contact => {
-            let owner: Option<Option<UserId>> = contacts::table
-                .find(id)
-                .select(contacts::owner_id)
-                .first(conn)
-                .await
-                .optional()?;
-            (Room::Contact(id.into()), Audience::contact(owner.flatten()))
-        }
-        CommentTarget::Task => {
-            let people: People = tasks::table
-                .find(id)
-                .select((tasks::created_by_id, tasks::assigned_to_id))
-                .first(conn)
-                .await
-                .optional()?;
-            let (a, b) = people.unwrap_or_default();
-            (Room::Task(id.into()), Audience::task(a, b))
-        }
-    };
-    Ok((room, audience.and(Permission::CommentsRead)))
+) -> Result<Option<(Room, Audience)>, CommentError> {
+    let record = EntityRef::new(comment.entity_type.kind(), comment.entity_id);
+    Ok(crm_events::record_room(conn, record)
+        .await?
+        .map(|(room, audience)| (room, audience.and(Permission::CommentsRead))))
 }
 
 async fn emit(
@@ -61,7 +27,9 @@ async fn emit(
     name: EventName,
     comment: &Comment,
 ) -> Result<(), CommentError> {
-    let (room, audience) = room_and_audience(conn, comment).await?;
+    let Some((room, audience)) = room_and_audience(conn, comment).await? else {
+        return Ok(());
+    };
     let event = NewEvent::new(
         name,
         vec![room],

@@ -19,6 +19,8 @@ pub enum ErrorKind {
     PreconditionFailed,
     /// Well-formed but refers to something missing or unfitting (422).
     Unprocessable,
+    /// The request is larger than a limit allows (413).
+    TooLarge,
     /// Too many attempts (429).
     RateLimited,
     /// A dependency such as the database is unreachable (503).

@@ -144,6 +144,10 @@ typed_id!(
     CustomField
 );
 typed_id!(
+    /// Id of an attached file (and the key of its object in storage).
+    FileId
+);
+typed_id!(
     /// Id of a tag.
     TagId,
     Tag

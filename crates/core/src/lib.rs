@@ -28,7 +28,7 @@ pub use cursor::{Cursor, CursorPage};
 pub use entity::{EntityKind, EntityRef};
 pub use error::{DomainError, ErrorKind, FieldError};
 pub use ids::{
-    ApiKeyId, CommentId, CompanyId, ContactId, CustomFieldId, DealId, PipelineId, RecordId,
+    ApiKeyId, CommentId, CompanyId, ContactId, CustomFieldId, DealId, FileId, PipelineId, RecordId,
     StageId, TagId, TaskId, UserId,
 };
 pub use listing::Listing;

@@ -237,6 +237,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    files (id) {
+        id -> Uuid,
+        entity_type -> Text,
+        entity_id -> Uuid,
+        file_name -> Text,
+        content_type -> Text,
+        size -> Int8,
+        sha256 -> Text,
+        uploaded_by_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     custom_field_definitions (id) {
         id -> Uuid,
         entity_type -> Text,
@@ -306,6 +321,7 @@ diesel::joinable!(tasks -> deals (deal_id));
 diesel::joinable!(tasks -> contacts (contact_id));
 diesel::joinable!(activity -> users (actor_id));
 diesel::joinable!(comments -> users (author_id));
+diesel::joinable!(files -> users (uploaded_by_id));
 diesel::joinable!(custom_field_archive -> custom_field_definitions (field_id));
 diesel::joinable!(task_reminders -> tasks (task_id));
 
@@ -324,6 +340,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     deals,
     tasks,
     comments,
+    files,
     custom_field_definitions,
     custom_field_archive,
     events,

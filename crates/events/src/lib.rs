@@ -17,12 +17,14 @@
 
 pub mod audience;
 pub mod name;
+pub mod record_room;
 pub mod rewrite;
 pub mod room;
 pub mod store;
 
 pub use audience::Audience;
 pub use name::EventName;
+pub use record_room::record_room;
 pub use rewrite::{REWRITE_BATCH, RewriteEvents, RewriteFuture, Rewritten};
 pub use room::{Room, RoomError};
 pub use store::{Event, NewEvent, append, head, horizon, prune, stamp, stamp_waiting, unstamped};

@@ -44,9 +44,9 @@ pub enum EventName {
     CommentUpdated,
     /// A comment was deleted (data: the comment as last seen).
     CommentDeleted,
-    /// A file was attached (files are not built yet: never emitted).
+    /// A file was attached to the room's record, or to a comment on it (data: the file).
     FileUploaded,
-    /// A file was removed (files are not built yet: never emitted).
+    /// A file was deleted (data: the file as last seen).
     FileDeleted,
     /// A message arrived from a messenger (integrations are not built yet: never emitted).
     MessageReceived,

@@ -1,6 +1,7 @@
 //! `Idempotency-Key` on POST: the first response (status, body, `Location`/`ETag`) is stored for
 //! 24 hours and replayed for a repeat with the same body; the same key with another body is 422,
 //! and a repeat while the first is still running is 409. Keys are scoped to the caller.
+//! Multipart uploads are streamed and not covered.
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -43,7 +44,18 @@ pub async fn idempotency(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let applies = req.method() == Method::POST && !req.path().starts_with("/api/auth/");
+    // Uploads are streamed, never buffered to be hashed: the key does not apply to them.
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/")
+        });
+    let applies =
+        req.method() == Method::POST && !req.path().starts_with("/api/auth/") && !multipart;
     let Some(raw_key) = req
         .headers()
         .get(IDEMPOTENCY_KEY)

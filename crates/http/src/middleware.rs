@@ -69,11 +69,14 @@ pub async fn request_context(
         HeaderValue::from_static("same-origin"),
     );
     if !is_docs {
-        // JSON needs no scripts or frames; Swagger UI (under /api/docs) needs its own assets.
-        headers.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-        );
+        // JSON needs no scripts or frames; Swagger UI (under /api/docs) needs its own assets;
+        // a download sets a stricter policy of its own.
+        if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+            headers.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+            );
+        }
         if !headers.contains_key(header::CACHE_CONTROL) {
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         }

@@ -33,6 +33,8 @@ pub struct HttpSettings {
     pub cookie_secure: bool,
     /// Largest accepted JSON body, in bytes.
     pub max_body_bytes: usize,
+    /// Largest accepted file upload, in bytes.
+    pub max_upload_bytes: u64,
     /// Take the client IP from `Forwarded`/`X-Forwarded-For` (only behind a trusted proxy).
     pub trust_proxy: bool,
     /// Worker threads; `None` = one per core.
@@ -47,6 +49,7 @@ impl Default for HttpSettings {
             cors_origins: Vec::new(),
             cookie_secure: true,
             max_body_bytes: 1024 * 1024,
+            max_upload_bytes: 50 * 1024 * 1024,
             trust_proxy: false,
             workers: None,
             head_limits: HeadLimits::default(),
@@ -109,7 +112,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// stream goes through the [`GuardedStream`] first: request heads that are too slow, too large
 /// or malformed are answered with problem+json like everything else.
 pub fn build_server(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
-    let api = openapi();
+    let mut api = openapi();
+    crate::routes::files::state_upload_limit(&mut api, state.http.max_upload_bytes);
     let routes = web::Data::new(RouteTable::from_openapi(&api));
     let api = Arc::new(api);
     let workers = state.http.workers;

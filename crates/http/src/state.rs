@@ -21,6 +21,8 @@ pub struct AppState {
     pub passwords: Arc<Passwords>,
     /// HTTP-level settings.
     pub http: Arc<HttpSettings>,
+    /// Where file contents are stored.
+    pub storage: crm_files::Storage,
     /// The realtime hub of this instance (WebSocket clients, rooms, outbox reader).
     pub realtime: crm_realtime::Hub,
 }

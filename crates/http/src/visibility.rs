@@ -1,5 +1,5 @@
 //! Whether an actor may see a record of any kind, for endpoints that hang off records
-//! (activity timelines now; comments and files later). Answers 404 for records the actor may
+//! (activity timelines, comments, files). Answers 404 for records the actor may
 //! not see, exactly as the record's own endpoint does.
 
 use crm_core::{Actor, EntityKind, EntityRef, ErrorKind};
@@ -46,14 +46,16 @@ pub async fn ensure_visible(
             crm_tags::get_tag(conn, actor, entity.id.into()).await?;
             Ok(())
         }
+        EntityKind::Comment => {
+            // A comment is visible with the record it is on.
+            let comment = crm_comments::get_comment(conn, actor, entity.id.into()).await?;
+            let on = EntityRef::new(comment.entity_type.kind(), comment.entity_id);
+            Box::pin(ensure_visible(conn, actor, on)).await
+        }
         EntityKind::CustomField => {
             crm_custom_fields::get_custom_field(conn, actor, entity.id.into()).await?;
             Ok(())
         }
-        _ => Err(ApiError::invalid(vec![crm_core::FieldError::new(
-            "entityType",
-            format!("{} records have no timeline yet", entity.kind),
-        )])),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod companies;
 pub mod contacts;
 pub mod custom_fields;
 pub mod deals;
+pub mod files;
 pub mod health;
 pub mod pipelines;
 pub mod tags;
@@ -29,6 +30,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     deals::configure(cfg);
     tasks::configure(cfg);
     comments::configure(cfg);
+    files::configure(cfg);
     tags::configure(cfg);
     custom_fields::configure(cfg);
 }

@@ -1,0 +1,154 @@
+//! Where file contents live: a local directory or an S3-compatible bucket, through
+//! `object_store`. Objects are named by the file id only, so no client-given name ever reaches
+//! a path.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use crm_core::FileId;
+use futures_util::stream::BoxStream;
+use futures_util::{StreamExt, TryStreamExt};
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{GetOptions, GetRange, ObjectMeta, ObjectStore, ObjectStoreExt};
+
+use crate::error::FileError;
+
+/// A file store, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Storage {
+    store: Arc<dyn ObjectStore>,
+    prefix: Path,
+    label: String,
+}
+
+/// An object listed by [`Storage::objects`].
+#[derive(Debug, Clone)]
+pub struct Listed {
+    /// The file id it is stored under (`None`: an object this store did not write).
+    pub id: Option<FileId>,
+    /// Its key.
+    pub location: Path,
+    /// When it was written.
+    pub last_modified: chrono::DateTime<chrono::Utc>,
+}
+
+/// A part of an object being read.
+pub struct Read {
+    /// The bytes, streamed.
+    pub body: BoxStream<'static, Result<Bytes, FileError>>,
+    /// Which bytes of the object they are.
+    pub range: Range<u64>,
+}
+
+impl Storage {
+    /// The store at `location`: `s3://bucket/prefix` (settings from the `AWS_*` environment,
+    /// then `options`, e.g. `("aws_endpoint", "http://127.0.0.1:9000")`; a plain `http://`
+    /// endpoint is allowed), or a local directory (created when missing).
+    pub fn open(location: &str, options: &[(String, String)]) -> Result<Self, FileError> {
+        if let Some(rest) = location.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(FileError::Config(format!("no bucket in {location:?}")));
+            }
+            let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+            let mut plain_http = std::env::var("AWS_ENDPOINT")
+                .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
+                .is_ok_and(|e| e.starts_with("http://"));
+            for (key, value) in options {
+                let key: AmazonS3ConfigKey = key
+                    .parse()
+                    .map_err(|e| FileError::Config(format!("{key}: {e}")))?;
+                if key == AmazonS3ConfigKey::Endpoint {
+                    plain_http = value.starts_with("http://");
+                }
+                builder = builder.with_config(key, value);
+            }
+            if plain_http {
+                builder = builder.with_allow_http(true);
+            }
+            let store = builder
+                .build()
+                .map_err(|e| FileError::Config(e.to_string()))?;
+            Ok(Self {
+                store: Arc::new(store),
+                prefix: Path::from(prefix.trim_matches('/')),
+                label: format!("s3://{bucket}/{}", prefix.trim_matches('/')),
+            })
+        } else {
+            std::fs::create_dir_all(location)
+                .map_err(|e| FileError::Config(format!("{location}: {e}")))?;
+            let store = LocalFileSystem::new_with_prefix(location)
+                .map_err(|e| FileError::Config(e.to_string()))?;
+            Ok(Self {
+                store: Arc::new(store),
+                prefix: Path::default(),
+                label: location.to_owned(),
+            })
+        }
+    }
+
+    /// Where the files are, for logs.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    pub(crate) fn store(&self) -> Arc<dyn ObjectStore> {
+        Arc::clone(&self.store)
+    }
+
+    /// The key of a file's object.
+    pub(crate) fn key(&self, id: FileId) -> Path {
+        self.prefix.clone().join(id.to_string())
+    }
+
+    /// Reads `range` of a file's object (all of it when `None`).
+    pub async fn read(&self, id: FileId, range: Option<Range<u64>>) -> Result<Read, FileError> {
+        let options = GetOptions {
+            range: range.map(GetRange::Bounded),
+            ..Default::default()
+        };
+        let got = self.store.get_opts(&self.key(id), options).await?;
+        let range = got.range.clone();
+        Ok(Read {
+            body: got.into_stream().map_err(FileError::from).boxed(),
+            range,
+        })
+    }
+
+    /// The size of a file's object.
+    pub async fn head(&self, id: FileId) -> Result<ObjectMeta, FileError> {
+        Ok(self.store.head(&self.key(id)).await?)
+    }
+
+    /// Deletes a file's object; a missing one is not an error.
+    pub async fn remove(&self, id: FileId) -> Result<(), FileError> {
+        self.remove_key(&self.key(id)).await
+    }
+
+    pub(crate) async fn remove_key(&self, key: &Path) -> Result<(), FileError> {
+        match self.store.delete(key).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Every object under the store's prefix, in no particular order.
+    pub fn objects(&self) -> BoxStream<'static, Result<Listed, FileError>> {
+        let prefix = (!self.prefix.as_ref().is_empty()).then(|| self.prefix.clone());
+        self.store
+            .list(prefix.as_ref())
+            .map_ok(|meta| Listed {
+                id: meta
+                    .location
+                    .filename()
+                    .and_then(|name| name.parse::<FileId>().ok()),
+                location: meta.location,
+                last_modified: meta.last_modified,
+            })
+            .map_err(FileError::from)
+            .boxed()
+    }
+}
