@@ -148,6 +148,10 @@ typed_id!(
     FileId
 );
 typed_id!(
+    /// Id of a background job.
+    JobId
+);
+typed_id!(
     /// Id of a tag.
     TagId,
     Tag

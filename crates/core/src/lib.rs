@@ -28,8 +28,8 @@ pub use cursor::{Cursor, CursorPage};
 pub use entity::{EntityKind, EntityRef};
 pub use error::{DomainError, ErrorKind, FieldError};
 pub use ids::{
-    ApiKeyId, CommentId, CompanyId, ContactId, CustomFieldId, DealId, FileId, PipelineId, RecordId,
-    StageId, TagId, TaskId, UserId,
+    ApiKeyId, CommentId, CompanyId, ContactId, CustomFieldId, DealId, FileId, JobId, PipelineId,
+    RecordId, StageId, TagId, TaskId, UserId,
 };
 pub use listing::Listing;
 pub use paging::{Page, PageRequest};

@@ -252,6 +252,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    jobs (id) {
+        id -> Uuid,
+        kind -> Text,
+        payload -> Jsonb,
+        status -> Text,
+        attempts -> Int4,
+        max_attempts -> Int4,
+        run_at -> Timestamptz,
+        locked_by -> Nullable<Text>,
+        heartbeat_at -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     custom_field_definitions (id) {
         id -> Uuid,
         entity_type -> Text,
@@ -341,6 +359,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     tasks,
     comments,
     files,
+    jobs,
     custom_field_definitions,
     custom_field_archive,
     events,
