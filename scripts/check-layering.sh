@@ -15,7 +15,7 @@ for manifest in crates/*/Cargo.toml; do
 done
 # The realtime hub knows no record crate: rooms are authorized through the gate the binary
 # hands in.
-records='^crm-(pipelines|contacts|companies|deals|tasks|comments|files|tags|custom-fields|record-events) '
+records='^crm-(pipelines|contacts|companies|deals|tasks|comments|files|imports|tags|custom-fields|record-events) '
 if cargo tree -p crm-realtime -e normal --prefix none 2>/dev/null | grep -qE "$records"; then
   echo "layering violation: crm-realtime depends on a record crate:"
   cargo tree -p crm-realtime -e normal --prefix none 2>/dev/null | grep -E "$records" | sort -u

@@ -51,7 +51,12 @@ impl Form {
 }
 
 pub async fn post_form(app: &TestApp, token: &str, form: Form) -> Response {
-    app.authed(Method::POST, "/api/files", token)
+    post_form_to(app, "/api/files", token, form).await
+}
+
+/// Posts a hand-built form to `path`.
+pub async fn post_form_to(app: &TestApp, path: &str, token: &str, form: Form) -> Response {
+    app.authed(Method::POST, path, token)
         .header(
             "content-type",
             format!("multipart/form-data; boundary={BOUNDARY}"),

@@ -15,6 +15,7 @@ mod deals;
 mod files;
 mod files_s3;
 mod idempotency;
+mod imports;
 mod login_flood;
 mod openapi;
 mod pipelines;

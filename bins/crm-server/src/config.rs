@@ -142,6 +142,9 @@ pub struct Settings {
     /// Largest file upload in MiB.
     #[arg(long, env = "CRM_MAX_UPLOAD_MB", default_value_t = 50, global = true)]
     pub max_upload_mb: u64,
+    /// Largest import file in MiB.
+    #[arg(long, env = "CRM_MAX_IMPORT_MB", default_value_t = 200, global = true)]
+    pub max_import_mb: u64,
     /// Days a deleted contact, company, deal or task stays in the trash before it is purged.
     #[arg(
         long,
@@ -327,6 +330,7 @@ impl Settings {
             cookie_secure: self.cookie_secure,
             max_body_bytes: self.max_body_bytes,
             max_upload_bytes: self.max_upload_mb.saturating_mul(1024 * 1024),
+            max_import_bytes: self.max_import_mb.saturating_mul(1024 * 1024),
             trust_proxy: self.trust_proxy,
             workers: self.workers,
             head_limits: HeadLimits {

@@ -30,6 +30,8 @@ pub struct Schedule {
     pub login_window: Duration,
     /// Trashed records older than this are deleted for good.
     pub trash_retention: Duration,
+    /// How durable jobs are claimed and kept alive.
+    pub jobs: crm_jobs::RunnerSettings,
 }
 
 impl Schedule {
@@ -47,6 +49,7 @@ impl Schedule {
             housekeeping: Duration::from_secs(3600),
             login_window,
             trash_retention,
+            jobs: crm_jobs::RunnerSettings::default(),
         }
     }
 }
@@ -56,6 +59,13 @@ pub const ORPHAN_GRACE: Duration = Duration::from_secs(3600);
 
 /// Runs every job on its schedule until the runtime ends; spawn it.
 pub async fn run(pool: DbPool, storage: crm_files::Storage, schedule: Schedule) {
+    // Durable jobs (imports) run beside the periodic ones, on every instance.
+    let imports = crm_imports::ImportJobs::new(
+        crm_imports::import_storage(&storage),
+        std::env::temp_dir().join("crm-imports"),
+    );
+    let handlers: Vec<std::sync::Arc<dyn crm_jobs::Handler>> = vec![std::sync::Arc::new(imports)];
+    tokio::spawn(crm_jobs::Runner::new(pool.clone(), handlers, schedule.jobs.clone()).run());
     let every = |period: Duration| {
         let mut ticker = tokio::time::interval(period);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -150,7 +160,11 @@ async fn housekeep(pool: &DbPool, schedule: &Schedule) -> Result<(), String> {
     .execute(&mut conn)
     .await
     .map_err(|e| e.to_string())?;
-    tracing::info!(purged, idempotency, failures, "housekeeping done");
+    // Finished jobs are kept a week for inspection; the imports they ran keep their own record.
+    let jobs = crm_jobs::prune(&mut conn, Utc::now() - TimeDelta::days(7))
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(purged, idempotency, failures, jobs, "housekeeping done");
     Ok(())
 }
 

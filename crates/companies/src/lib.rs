@@ -7,6 +7,7 @@
 
 pub mod error;
 pub mod fields;
+pub mod import;
 pub mod input;
 pub mod model;
 pub mod service;

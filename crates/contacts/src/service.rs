@@ -35,34 +35,52 @@ fn visible(actor: &Actor, owner_id: Option<UserId>) -> bool {
 #[derive(Debug, Clone, Insertable, AsChangeset)]
 #[diesel(table_name = contacts)]
 #[diesel(treat_none_as_null = true)]
-struct ContactValues {
-    full_name: String,
-    email: Option<String>,
-    phone: Option<String>,
-    position: Option<String>,
-    company_id: Option<CompanyId>,
-    tags: Vec<String>,
-    notes: Option<String>,
-    social: Value,
-    custom_fields: Value,
-    owner_id: Option<UserId>,
+pub(crate) struct ContactValues {
+    pub(crate) full_name: String,
+    pub(crate) email: Option<String>,
+    pub(crate) phone: Option<String>,
+    pub(crate) position: Option<String>,
+    pub(crate) company_id: Option<CompanyId>,
+    pub(crate) tags: Vec<String>,
+    pub(crate) notes: Option<String>,
+    pub(crate) social: Value,
+    pub(crate) custom_fields: Value,
+    pub(crate) owner_id: Option<UserId>,
 }
 
 /// Values before validation: `social` still typed.
-struct Draft {
-    full_name: String,
-    email: Option<String>,
-    phone: Option<String>,
-    position: Option<String>,
-    company_id: Option<CompanyId>,
-    tags: Vec<String>,
-    notes: Option<String>,
-    social: Social,
-    custom_fields: Value,
-    owner_id: Option<UserId>,
+pub(crate) struct Draft {
+    pub(crate) full_name: String,
+    pub(crate) email: Option<String>,
+    pub(crate) phone: Option<String>,
+    pub(crate) position: Option<String>,
+    pub(crate) company_id: Option<CompanyId>,
+    pub(crate) tags: Vec<String>,
+    pub(crate) notes: Option<String>,
+    pub(crate) social: Social,
+    pub(crate) custom_fields: Value,
+    pub(crate) owner_id: Option<UserId>,
 }
 
 impl Draft {
+    /// A new contact's draft and its custom-field input (validated against the definitions
+    /// inside the writing transaction). The owner defaults to the acting user.
+    pub(crate) fn from_input(input: CreateContact, actor: &Actor) -> (Self, Option<Value>) {
+        let draft = Self {
+            full_name: input.full_name,
+            email: input.email,
+            phone: input.phone,
+            position: input.position,
+            company_id: input.company_id,
+            tags: input.tags,
+            notes: input.notes,
+            social: input.social.unwrap_or_default(),
+            custom_fields: Value::Object(Default::default()),
+            owner_id: input.owner_id.or(actor.user_id),
+        };
+        (draft, input.custom_fields)
+    }
+
     fn from_contact(c: &Contact) -> Self {
         Self {
             full_name: c.full_name.clone(),
@@ -80,7 +98,7 @@ impl Draft {
 
     /// The stored form of every field, once the input's garde rules and the custom fields
     /// found no problem (`errors`, all reported at once).
-    fn normalized(self, errors: Vec<FieldError>) -> Result<ContactValues, ContactError> {
+    pub(crate) fn normalized(self, errors: Vec<FieldError>) -> Result<ContactValues, ContactError> {
         if !errors.is_empty() {
             return Err(ContactError::Invalid(errors));
         }
@@ -173,20 +191,7 @@ pub async fn create_contact(
 ) -> Result<Contact, ContactError> {
     actor.require(Permission::ContactsWrite)?;
     let invalid = checks::errors(&input);
-    let custom_fields = input.custom_fields;
-    let draft = Draft {
-        full_name: input.full_name,
-        email: input.email,
-        phone: input.phone,
-        position: input.position,
-        company_id: input.company_id,
-        tags: input.tags,
-        notes: input.notes,
-        social: input.social.unwrap_or_default(),
-        // Validated against the definitions inside the transaction.
-        custom_fields: Value::Object(Default::default()),
-        owner_id: input.owner_id.or(actor.user_id),
-    };
+    let (draft, custom_fields) = Draft::from_input(input, actor);
     conn.transaction(async |conn| {
         let fields = FieldSet::for_write(conn, CustomFieldEntity::Contact).await?;
         let mut errors = invalid;

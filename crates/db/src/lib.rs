@@ -8,6 +8,7 @@
 
 pub mod constraint;
 pub mod error;
+pub mod import_keys;
 pub mod links;
 pub mod listing;
 pub mod local_pg;

@@ -270,6 +270,49 @@ diesel::table! {
 }
 
 diesel::table! {
+    imports (id) {
+        id -> Uuid,
+        job_id -> Uuid,
+        created_by_id -> Nullable<Uuid>,
+        api_key_id -> Nullable<Uuid>,
+        entity_type -> Text,
+        dry_run -> Bool,
+        upsert_key -> Nullable<Text>,
+        file_name -> Text,
+        mapping -> Nullable<Jsonb>,
+        headers -> Nullable<Array<Text>>,
+        status -> Text,
+        total_rows -> Int8,
+        processed_rows -> Int8,
+        created_rows -> Int8,
+        updated_rows -> Int8,
+        failed_rows -> Int8,
+        done_line -> Int8,
+        error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        started_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    import_failures (import_id, line) {
+        import_id -> Uuid,
+        line -> Int8,
+        cells -> Array<Text>,
+        errors -> Jsonb,
+    }
+}
+
+diesel::table! {
+    import_keys (import_id, key) {
+        import_id -> Uuid,
+        key -> Text,
+    }
+}
+
+diesel::table! {
     custom_field_definitions (id) {
         id -> Uuid,
         entity_type -> Text,
@@ -340,6 +383,8 @@ diesel::joinable!(tasks -> contacts (contact_id));
 diesel::joinable!(activity -> users (actor_id));
 diesel::joinable!(comments -> users (author_id));
 diesel::joinable!(files -> users (uploaded_by_id));
+diesel::joinable!(import_failures -> imports (import_id));
+diesel::joinable!(import_keys -> imports (import_id));
 diesel::joinable!(custom_field_archive -> custom_field_definitions (field_id));
 diesel::joinable!(task_reminders -> tasks (task_id));
 
@@ -360,6 +405,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     comments,
     files,
     jobs,
+    imports,
+    import_failures,
+    import_keys,
     custom_field_definitions,
     custom_field_archive,
     events,

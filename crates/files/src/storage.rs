@@ -90,6 +90,16 @@ impl Storage {
         }
     }
 
+    /// The part of this store under `part` (e.g. `imports`): its objects are apart from the
+    /// files' (the orphan sweep of one never looks at the other's).
+    pub fn scoped(&self, part: &str) -> Self {
+        Self {
+            store: Arc::clone(&self.store),
+            prefix: self.prefix.clone().join(part),
+            label: format!("{}/{part}", self.label),
+        }
+    }
+
     /// Where the files are, for logs.
     pub fn label(&self) -> &str {
         &self.label
@@ -135,16 +145,19 @@ impl Storage {
         }
     }
 
-    /// Every object under the store's prefix, in no particular order.
+    /// Every object under the store's prefix, in no particular order (those of scoped parts
+    /// included, with no id: only objects directly under the prefix are this store's own).
     pub fn objects(&self) -> BoxStream<'static, Result<Listed, FileError>> {
         let prefix = (!self.prefix.as_ref().is_empty()).then(|| self.prefix.clone());
+        let me = self.clone();
         self.store
             .list(prefix.as_ref())
-            .map_ok(|meta| Listed {
+            .map_ok(move |meta| Listed {
                 id: meta
                     .location
                     .filename()
-                    .and_then(|name| name.parse::<FileId>().ok()),
+                    .and_then(|name| name.parse::<FileId>().ok())
+                    .filter(|id| me.key(*id) == meta.location),
                 location: meta.location,
                 last_modified: meta.last_modified,
             })

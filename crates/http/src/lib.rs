@@ -13,6 +13,7 @@ pub mod head_guard;
 pub mod idempotency;
 pub mod list_query;
 pub mod middleware;
+pub mod multipart;
 pub mod openapi;
 pub mod openapi_complete;
 pub mod problem;

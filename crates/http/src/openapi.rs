@@ -30,6 +30,7 @@ use crate::problem::Problem;
         (name = "tasks", description = "Tasks: status, priority, due dates, trash and restore"),
         (name = "comments", description = "Comments and internal notes on deals, contacts and tasks"),
         (name = "files", description = "Files attached to deals, contacts, companies, tasks and comments: streamed uploads, ranged downloads"),
+        (name = "import-export", description = "Imports of records from CSV and XLSX files, as background jobs with per-row errors"),
         (name = "tags", description = "The tag registry: colours, usage counts, rename, merge, delete"),
         (name = "custom-fields", description = "Typed custom fields of contacts, companies, deals and tasks: definitions, order, conversions"),
         (name = "realtime", description = "Live updates over a WebSocket: rooms, events, resume from `seq`"),

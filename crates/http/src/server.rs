@@ -35,6 +35,8 @@ pub struct HttpSettings {
     pub max_body_bytes: usize,
     /// Largest accepted file upload, in bytes.
     pub max_upload_bytes: u64,
+    /// Largest accepted import file, in bytes.
+    pub max_import_bytes: u64,
     /// Take the client IP from `Forwarded`/`X-Forwarded-For` (only behind a trusted proxy).
     pub trust_proxy: bool,
     /// Worker threads; `None` = one per core.
@@ -50,6 +52,7 @@ impl Default for HttpSettings {
             cookie_secure: true,
             max_body_bytes: 1024 * 1024,
             max_upload_bytes: 50 * 1024 * 1024,
+            max_import_bytes: 200 * 1024 * 1024,
             trust_proxy: false,
             workers: None,
             head_limits: HeadLimits::default(),

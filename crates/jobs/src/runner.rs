@@ -41,6 +41,13 @@ impl JobFailure {
     }
 }
 
+/// A database failure is worth another attempt.
+impl From<diesel::result::Error> for JobFailure {
+    fn from(e: diesel::result::Error) -> Self {
+        JobFailure::transient(e.to_string())
+    }
+}
+
 /// Whether the running attempt still holds its job. Lost when a heartbeat found the job taken
 /// back (the instance looked dead to the others): the handler stops at its next checkpoint.
 #[derive(Debug, Default)]

@@ -2,7 +2,7 @@
 //! stream into storage (never whole in memory) and hold no database connection while the
 //! bytes arrive; downloads stream back with `Content-Length` and byte ranges.
 
-use actix_multipart::{Field, Multipart};
+use actix_multipart::Multipart;
 use actix_web::body::SizedStream;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{
@@ -12,7 +12,7 @@ use actix_web::http::header::{
 use actix_web::{HttpRequest, HttpResponse, ResponseError, delete, get, post, web};
 use crm_core::{EntityRef, FieldError, FileId, Permission};
 use crm_db::AsyncPgConnection;
-use crm_files::{FileError, FileHost, StoredFile, Upload};
+use crm_files::{FileError, FileHost, StoredFile};
 use futures_util::TryStreamExt;
 use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -21,6 +21,9 @@ use uuid::Uuid;
 use crate::envelope::{Data, Paged, created, listing, ok};
 use crate::extract::AuthActor;
 use crate::list_query::{ListFilters, ListQuery, ListSpec};
+use crate::multipart::{
+    MAX_PARTS, bad_form, check_declared_length, multipart_error, receive, text_field,
+};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 use crate::visibility::ensure_visible;
@@ -97,72 +100,8 @@ fn parent(file: &StoredFile) -> EntityRef {
     EntityRef::new(file.entity_type.kind(), file.entity_id)
 }
 
-/// Fields other than `file` are short; more than this many parts is not a file form.
+/// Fields other than `file` are short.
 const MAX_TEXT_FIELD: usize = 64;
-const MAX_PARTS: usize = 8;
-/// Room for the multipart framing and text fields around the file in `Content-Length`.
-const FORM_OVERHEAD: u64 = 64 * 1024;
-
-fn bad_form(field: &str, message: impl Into<String>) -> ApiError {
-    ApiError::invalid(vec![FieldError::new(field, message)])
-}
-
-fn multipart_error(e: actix_multipart::MultipartError) -> ApiError {
-    use actix_multipart::MultipartError as M;
-    match e {
-        M::ContentTypeMissing | M::ContentTypeParse | M::ContentTypeIncompatible => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "the body must be multipart/form-data",
-        ),
-        other => ApiError::bad_request("malformed_multipart", other.to_string()),
-    }
-}
-
-async fn text_field(field: &mut Field, name: &str) -> Result<String, ApiError> {
-    let bytes = field
-        .bytes(MAX_TEXT_FIELD)
-        .await
-        .map_err(|_| bad_form(name, format!("at most {MAX_TEXT_FIELD} bytes")))?
-        .map_err(multipart_error)?;
-    String::from_utf8(bytes.to_vec())
-        .map(|s| s.trim().to_owned())
-        .map_err(|_| bad_form(name, "must be UTF-8 text"))
-}
-
-/// The client's name for the file: `filename*` (RFC 5987, UTF-8) over `filename`.
-fn client_name(field: &Field) -> String {
-    let Some(cd) = field.content_disposition() else {
-        return String::new();
-    };
-    if let Some(ext) = cd.get_filename_ext()
-        && let Ok(name) = String::from_utf8(ext.value.clone())
-    {
-        return name;
-    }
-    cd.get_filename().unwrap_or_default().to_owned()
-}
-
-/// Streams the `file` part into storage.
-async fn receive(state: &AppState, field: &mut Field) -> Result<(Upload, String), ApiError> {
-    let name = client_name(field);
-    let mut upload = Upload::begin(&state.storage, state.http.max_upload_bytes);
-    loop {
-        let chunk = match field.try_next().await {
-            Ok(Some(chunk)) => chunk,
-            Ok(None) => break,
-            Err(e) => {
-                upload.abort().await;
-                return Err(multipart_error(e));
-            }
-        };
-        if let Err(e) = upload.write(chunk).await {
-            upload.abort().await;
-            return Err(e.into());
-        }
-    }
-    Ok((upload, name))
-}
 
 /// Attaches a file to a record (`files.write`; `multipart/form-data` with `file`,
 /// `entityType`, `entityId`). The record must be live and visible (else 422
@@ -186,15 +125,7 @@ async fn upload_file(
         .0
         .require(Permission::FilesWrite)
         .map_err(FileError::from)?;
-    let limit = state.http.max_upload_bytes;
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit.saturating_add(FORM_OVERHEAD)) {
-        return Err(FileError::TooLarge(limit).into());
-    }
+    check_declared_length(&req, state.http.max_upload_bytes)?;
     let mut form = Multipart::new(req.headers(), payload);
     let (mut kind, mut id, mut file) = (None, None, None);
     let mut parts = 0;
@@ -207,13 +138,13 @@ async fn upload_file(
             let name = field.name().unwrap_or_default().to_owned();
             match name.as_str() {
                 "entityType" if kind.is_none() => {
-                    let value = text_field(&mut field, "entityType").await?;
+                    let value = text_field(&mut field, "entityType", MAX_TEXT_FIELD).await?;
                     kind = Some(value.parse::<FileHost>().map_err(|_| {
                         bad_form("entityType", "one of deal, contact, company, task, comment")
                     })?);
                 }
                 "entityId" if id.is_none() => {
-                    let value = text_field(&mut field, "entityId").await?;
+                    let value = text_field(&mut field, "entityId", MAX_TEXT_FIELD).await?;
                     id = Some(
                         value
                             .parse::<Uuid>()
@@ -221,7 +152,9 @@ async fn upload_file(
                     );
                 }
                 "file" if file.is_none() => {
-                    file = Some(receive(&state, &mut field).await?);
+                    file = Some(
+                        receive(&state.storage, state.http.max_upload_bytes, &mut field).await?,
+                    );
                 }
                 "entityType" | "entityId" | "file" => {
                     return Err(bad_form(&name, "given more than once"));

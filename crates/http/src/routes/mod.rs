@@ -10,6 +10,7 @@ pub mod custom_fields;
 pub mod deals;
 pub mod files;
 pub mod health;
+pub mod imports;
 pub mod pipelines;
 pub mod tags;
 pub mod tasks;
@@ -31,6 +32,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     tasks::configure(cfg);
     comments::configure(cfg);
     files::configure(cfg);
+    imports::configure(cfg);
     tags::configure(cfg);
     custom_fields::configure(cfg);
 }

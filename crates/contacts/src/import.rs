@@ -1,0 +1,311 @@
+//! Contacts written by an import, a batch at a time and set-based: every row meets the rules
+//! of `create_contact` (the same validation, normalisation, custom fields, owner and company
+//! checks), rows that do not are reported with their field errors, and the good ones are
+//! inserted in one statement with one statement of timeline entries.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::Utc;
+use crm_core::{
+    Actor, Change, ContactId, EntityRef, FieldError, Permission, UserId, change, checks,
+};
+use crm_custom_fields::{CustomFieldEntity, FieldSet, gather};
+use crm_db::AsyncPgConnection;
+use crm_db::schema::{contacts, users};
+use crm_db::sql::lower;
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::error::ContactError;
+use crate::input::CreateContact;
+use crate::model::{Contact, ContactRow};
+use crate::service::{ContactValues, Draft};
+
+/// One row of a file, as a new contact.
+#[derive(Debug, Clone)]
+pub struct ImportRow {
+    /// Line number in the file (header = 1).
+    pub line: u64,
+    /// The contact's fields.
+    pub input: CreateContact,
+    /// The company by name (found, or created when missing).
+    pub company_name: Option<String>,
+    /// The owner by e-mail (an active user).
+    pub owner_email: Option<String>,
+}
+
+/// What a batch did.
+#[derive(Debug, Default)]
+pub struct BatchOutcome {
+    /// Contacts written (or, in a dry run, that would be).
+    pub created: u64,
+    /// Rows refused, with why (field names are API names: `email`, `customFields.x`, ...).
+    pub failures: Vec<(u64, Vec<FieldError>)>,
+}
+
+/// The in-file key of a contact: its e-mail, which is unique.
+fn key_of(values: &ContactValues) -> Option<String> {
+    values.email.clone()
+}
+
+/// A dry run's data writes are undone through this error.
+enum Undo {
+    DryRun(u64),
+    Failed(ContactError),
+}
+
+impl From<diesel::result::Error> for Undo {
+    fn from(e: diesel::result::Error) -> Self {
+        Undo::Failed(e.into())
+    }
+}
+
+impl From<ContactError> for Undo {
+    fn from(e: ContactError) -> Self {
+        Undo::Failed(e)
+    }
+}
+
+/// Imports `rows` as new contacts in the caller's transaction (`contacts.write`). `import` is
+/// the import's id: its keys find duplicates inside the file, and every contact's timeline
+/// entry names it. With `dry_run` the checks run exactly as they would and nothing but the
+/// import's own bookkeeping is written.
+pub async fn import_batch(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    import: Uuid,
+    rows: Vec<ImportRow>,
+    dry_run: bool,
+) -> Result<BatchOutcome, ContactError> {
+    actor.require(Permission::ContactsWrite)?;
+    let fields = FieldSet::for_write(conn, CustomFieldEntity::Contact).await?;
+    let mut outcome = BatchOutcome::default();
+    let owners = owners_by_email(conn, &rows).await?;
+    let names: Vec<String> = rows.iter().filter_map(|r| r.company_name.clone()).collect();
+    // Companies are found (or created) before the savepoint: a dry run must not create them,
+    // so it only looks.
+    let companies = if dry_run {
+        crm_companies::import::find_names(conn, actor, &names).await?
+    } else {
+        crm_companies::import::resolve_names(conn, actor, &names).await?
+    };
+    let mut valid: Vec<(u64, ContactValues)> = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut errors = checks::errors(&row.input);
+        let (mut draft, custom) = Draft::from_input(row.input, actor);
+        if let Some(email) = row
+            .owner_email
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+        {
+            match owners.get(&email.to_lowercase()) {
+                Some(id) => draft.owner_id = Some(*id),
+                None => errors.push(FieldError::new(
+                    "ownerEmail",
+                    "no active user has this e-mail",
+                )),
+            }
+        }
+        if let Some(name) = row.company_name.as_deref().filter(|n| !n.trim().is_empty()) {
+            match companies.get(&crm_companies::import::name_key(name)) {
+                Some(Ok(id)) => draft.company_id = Some(*id),
+                Some(Err(why)) => errors.push(FieldError::new("companyName", why.clone())),
+                // Only a dry run leaves a name unresolved: the real run would create it.
+                None => {}
+            }
+        }
+        let custom = gather(fields.validate_create(custom.as_ref()), &mut errors)?;
+        match draft.normalized(errors) {
+            Ok(mut values) => {
+                values.custom_fields = custom;
+                valid.push((row.line, values));
+            }
+            Err(ContactError::Invalid(errors)) => outcome.failures.push((row.line, errors)),
+            Err(e) => return Err(e),
+        }
+    }
+    let valid = without_duplicates(conn, import, valid, &mut outcome).await?;
+    match write(conn, actor, import, valid.clone(), dry_run).await {
+        Ok(n) => outcome.created = n,
+        // A unique custom field, or a contact written by someone else meanwhile: the rows are
+        // written one at a time so only the offending ones are refused.
+        Err(e) if is_conflict(&e) => {
+            for (line, values) in valid {
+                match write(conn, actor, import, vec![(line, values)], dry_run).await {
+                    Ok(n) => outcome.created += n,
+                    Err(e) if is_conflict(&e) => outcome.failures.push((line, refusal(e))),
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(outcome)
+}
+
+/// A unique value taken: the e-mail, or a unique custom field's value.
+fn is_conflict(e: &ContactError) -> bool {
+    matches!(
+        e,
+        ContactError::DuplicateEmail | ContactError::CustomFields(_)
+    )
+}
+
+/// The field errors a refused row is reported with.
+fn refusal(e: ContactError) -> Vec<FieldError> {
+    let fields = crm_core::DomainError::field_errors(&e);
+    if fields.is_empty() {
+        vec![FieldError::new("email", e.to_string())]
+    } else {
+        fields
+    }
+}
+
+/// Inserts rows inside a savepoint, undone again for a dry run; how many.
+async fn write(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    import: Uuid,
+    valid: Vec<(u64, ContactValues)>,
+    dry_run: bool,
+) -> Result<u64, ContactError> {
+    let written = conn
+        .transaction::<_, Undo, _>(async |conn| {
+            let n = insert(conn, actor, import, valid).await?;
+            if dry_run { Err(Undo::DryRun(n)) } else { Ok(n) }
+        })
+        .await;
+    match written {
+        Ok(n) | Err(Undo::DryRun(n)) => Ok(n),
+        Err(Undo::Failed(e)) => Err(e),
+    }
+}
+
+/// Drops rows whose e-mail an earlier row of the file (this batch or another) or a live contact
+/// already has, reporting them.
+async fn without_duplicates(
+    conn: &mut AsyncPgConnection,
+    import: Uuid,
+    valid: Vec<(u64, ContactValues)>,
+    outcome: &mut BatchOutcome,
+) -> Result<Vec<(u64, ContactValues)>, ContactError> {
+    let keys: Vec<String> = valid.iter().filter_map(|(_, v)| key_of(v)).collect();
+    let existing: HashSet<String> = contacts::table
+        .filter(lower(contacts::email.assume_not_null()).eq_any(&keys))
+        .filter(contacts::deleted_at.is_null())
+        .select(lower(contacts::email.assume_not_null()))
+        .load::<String>(conn)
+        .await?
+        .into_iter()
+        .collect();
+    let mut fresh = crm_db::import_keys::claim(conn, import, &keys).await?;
+    let mut kept = Vec::with_capacity(valid.len());
+    for (line, values) in valid {
+        let Some(key) = key_of(&values) else {
+            kept.push((line, values));
+            continue;
+        };
+        // The file's own duplicates first: in a real run the earlier row's contact exists by
+        // now, in a dry run it does not, and both must say the same.
+        if !fresh.remove(&key) {
+            let e = FieldError::new("email", "an earlier row of the file has this e-mail");
+            outcome.failures.push((line, vec![e]));
+        } else if existing.contains(&key) {
+            let e = FieldError::new("email", "a contact with this e-mail already exists");
+            outcome.failures.push((line, vec![e]));
+        } else {
+            kept.push((line, values));
+        }
+    }
+    Ok(kept)
+}
+
+async fn owners_by_email(
+    conn: &mut AsyncPgConnection,
+    rows: &[ImportRow],
+) -> Result<HashMap<String, UserId>, ContactError> {
+    let emails: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.owner_email.as_deref())
+        .map(|e| e.trim().to_lowercase())
+        .filter(|e| !e.is_empty())
+        .collect();
+    if emails.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let found: Vec<(UserId, String)> = users::table
+        .filter(lower(users::email).eq_any(&emails))
+        .filter(users::is_active.eq(true))
+        .select((users::id, lower(users::email)))
+        .load(conn)
+        .await?;
+    Ok(found.into_iter().map(|(id, e)| (e, id)).collect())
+}
+
+/// Rows per INSERT: 14 parameters each, far below PostgreSQL's 65 535 per statement.
+const ROWS_PER_STATEMENT: usize = 2000;
+
+async fn insert(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    import: Uuid,
+    valid: Vec<(u64, ContactValues)>,
+) -> Result<u64, ContactError> {
+    if valid.is_empty() {
+        return Ok(0);
+    }
+    let tags: Vec<String> = {
+        let mut all: Vec<String> = valid.iter().flat_map(|(_, v)| v.tags.clone()).collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    };
+    crm_db::tags::ensure_registered(conn, &tags).await?;
+    let now = Utc::now();
+    let mut written: Vec<Contact> = Vec::with_capacity(valid.len());
+    let rows: Vec<_> = valid
+        .into_iter()
+        .map(|(_, values)| {
+            (
+                contacts::id.eq(ContactId::new()),
+                values,
+                contacts::created_by_id.eq(actor.user_id),
+                contacts::created_at.eq(now),
+                contacts::updated_at.eq(now),
+            )
+        })
+        .collect();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let inserted: Vec<ContactRow> = diesel::insert_into(contacts::table)
+            .values(chunk)
+            .returning(ContactRow::as_returning())
+            .get_results(conn)
+            .await?;
+        written.extend(inserted.into_iter().map(Contact::from));
+    }
+    let origin = Change {
+        field: "importId".into(),
+        from: serde_json::Value::Null,
+        to: json!(import),
+    };
+    let entries: Vec<(EntityRef, Vec<Change>)> = written
+        .iter()
+        .map(|c| {
+            let mut changes = change::created(&c.to_json());
+            changes.push(origin.clone());
+            (EntityRef::of(c.id), changes)
+        })
+        .collect();
+    crm_activity::record_many(
+        conn,
+        actor,
+        entries
+            .iter()
+            .map(|(entity, changes)| (*entity, "contact.created", changes.as_slice())),
+    )
+    .await?;
+    Ok(written.len() as u64)
+}

@@ -1,0 +1,27 @@
+//! Imports: a CSV or XLSX file of contacts turned into records by a durable background job.
+//!
+//! The request stores the file (in the file storage, under `imports/`), writes the import and
+//! enqueues its job in one transaction ([`create_import`]). The job ([`ImportJobs`]) reads the
+//! file as a stream of rows (`crm-tabular`), maps columns to fields (explicitly, or from the
+//! headers), and writes batches through the record crate's own import function — the rules of
+//! its create endpoint, set-based. Each batch commits with the import's progress, its failed
+//! rows and an `import.progress` event, so an attempt that dies is resumed after the last
+//! committed batch. A dry run checks every row the same way and writes only the import's own
+//! bookkeeping.
+
+pub mod error;
+pub mod mapping;
+pub mod model;
+pub mod run;
+pub mod service;
+mod values;
+
+pub use error::ImportError;
+pub use model::{Import, ImportEntity, ImportStatus, RowError, UpsertKey};
+pub use run::{IMPORT_JOB, ImportJobs};
+pub use service::{NewImport, create_import, failures_page, get_import, list_imports};
+
+/// The part of the file storage where uploaded import files wait for their job.
+pub fn import_storage(files: &crm_files::Storage) -> crm_files::Storage {
+    files.scoped("imports")
+}

@@ -1,0 +1,96 @@
+//! A file's row (text cells) turned into the input of a record's create: cells by their
+//! mapped field, lists split, custom-field cells read as their field's type.
+
+use crm_contacts::import::ImportRow;
+use crm_core::FieldError;
+use crm_custom_fields::{CustomField, FieldType};
+use crm_tabular::Mapped;
+use serde_json::{Map, Value};
+
+/// Splits a list cell (`a, b; c`) into its items.
+fn items(cell: &str) -> Vec<Value> {
+    cell.split([',', ';', '|'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| Value::String(s.to_owned()))
+        .collect()
+}
+
+/// A custom-field cell as its field's type; what does not read as the type is passed on as
+/// text, for the field's own validation to refuse with its usual message.
+fn custom_value(def: Option<&CustomField>, cell: &str) -> Value {
+    let text = || Value::String(cell.to_owned());
+    let Some(def) = def else { return text() };
+    match def.field_type {
+        FieldType::Number => cell
+            .replace(',', ".")
+            .parse::<f64>()
+            .ok()
+            .and_then(|n| serde_json::Number::from_f64(n).map(Value::Number))
+            .unwrap_or_else(text),
+        FieldType::Boolean => match cell.to_lowercase().as_str() {
+            "true" | "yes" | "1" | "да" | "y" => Value::Bool(true),
+            "false" | "no" | "0" | "нет" | "n" => Value::Bool(false),
+            _ => text(),
+        },
+        FieldType::MultiSelect => Value::Array(items(cell)),
+        _ => text(),
+    }
+}
+
+/// A contacts file's row as a new contact (`Err`: the cells do not even make a contact).
+pub fn contact(
+    line: u64,
+    cells: &[String],
+    mapping: &[Option<Mapped>],
+    defs: &[CustomField],
+) -> Result<ImportRow, Vec<FieldError>> {
+    let mut object = Map::new();
+    let mut social = Map::new();
+    let mut custom = Map::new();
+    let (mut company_name, mut owner_email) = (None, None);
+    for (cell, mapped) in cells.iter().zip(mapping) {
+        let cell = cell.trim();
+        let Some(mapped) = mapped else { continue };
+        if cell.is_empty() {
+            continue;
+        }
+        match mapped {
+            Mapped::Custom(key) => {
+                let def = defs.iter().find(|d| &d.key == key);
+                custom.insert(key.clone(), custom_value(def, cell));
+            }
+            Mapped::Field("tags") => {
+                object.insert("tags".into(), Value::Array(items(cell)));
+            }
+            Mapped::Field("companyName") => company_name = Some(cell.to_owned()),
+            Mapped::Field("ownerEmail") => owner_email = Some(cell.to_owned()),
+            Mapped::Field(field) => match field.strip_prefix("social.") {
+                Some(network) => {
+                    social.insert(network.to_owned(), Value::String(cell.to_owned()));
+                }
+                None => {
+                    object.insert((*field).to_owned(), Value::String(cell.to_owned()));
+                }
+            },
+        }
+    }
+    if !social.is_empty() {
+        object.insert("social".into(), Value::Object(social));
+    }
+    if !custom.is_empty() {
+        object.insert("customFields".into(), Value::Object(custom));
+    }
+    // A contact needs a name: an absent one is reported like an empty one.
+    object
+        .entry("fullName")
+        .or_insert_with(|| Value::String(String::new()));
+    let input = serde_json::from_value(Value::Object(object))
+        .map_err(|e| vec![FieldError::new("row", e.to_string())])?;
+    Ok(ImportRow {
+        line,
+        input,
+        company_name,
+        owner_email,
+    })
+}

@@ -1,0 +1,3 @@
+DROP TABLE import_keys;
+DROP TABLE import_failures;
+DROP TABLE imports;
