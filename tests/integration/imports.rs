@@ -448,4 +448,5 @@ async fn a_resumed_import_continues_after_its_last_committed_batch() {
         .run(&pool, &job, &crm_jobs::Lease::default())
         .await
         .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
 }

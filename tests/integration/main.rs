@@ -12,6 +12,7 @@ mod contacts;
 mod conventions;
 mod custom_fields;
 mod deals;
+mod exports;
 mod files;
 mod files_s3;
 mod idempotency;

@@ -28,6 +28,8 @@ pub struct TestApp {
     pub realtime: Hub,
     /// Where this instance stores file contents.
     pub storage: crm_files::Storage,
+    /// The storage directory this instance made, removed with it.
+    owned_dir: Option<std::path::PathBuf>,
     auth: AuthConfig,
     handle: ServerHandle,
 }
@@ -161,7 +163,9 @@ impl TestApp {
         // Each instance gets a directory of its own, removed with the system's temp files.
         let dir = std::env::temp_dir().join(format!("crm-test-files-{}", uuid::Uuid::now_v7()));
         let storage = crm_files::Storage::open(dir.to_str().unwrap(), &[]).unwrap();
-        Self::spawn_stored(db, auth, http, realtime, passwords, storage).await
+        let mut app = Self::spawn_stored(db, auth, http, realtime, passwords, storage).await;
+        app.owned_dir = Some(dir);
+        app
     }
 
     async fn spawn_stored(
@@ -200,6 +204,7 @@ impl TestApp {
             passwords: Arc::new(passwords.clone()),
             http: Arc::new(http),
             storage: storage.clone(),
+            exports: crm_http::Exports::new(db.url(), 4),
             realtime: hub.clone(),
         };
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -215,6 +220,7 @@ impl TestApp {
             db,
             realtime: hub,
             storage,
+            owned_dir: None,
             auth,
             handle,
         }
@@ -508,6 +514,9 @@ impl Drop for TestApp {
         // The stop command is sent eagerly; nothing needs to await it.
         drop(self.handle.stop(false));
         self.realtime.shutdown();
+        if let Some(dir) = &self.owned_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 

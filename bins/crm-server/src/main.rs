@@ -84,6 +84,9 @@ fn passwords(settings: &Settings) -> Result<Passwords, StartupError> {
     })
 }
 
+/// Exports running at once on an instance, each on a database connection of its own.
+const EXPORTS_AT_ONCE: usize = 4;
+
 async fn serve(settings: &Settings, db: &Database) -> Result<(), StartupError> {
     let passwords = passwords(settings)?;
     bootstrap::first_admin(db, &passwords, settings).await?;
@@ -108,6 +111,7 @@ async fn serve(settings: &Settings, db: &Database) -> Result<(), StartupError> {
         passwords: Arc::new(passwords),
         http: Arc::new(settings.http_settings()),
         storage: storage.clone(),
+        exports: crm_http::Exports::new(db.url.clone(), EXPORTS_AT_ONCE),
         realtime: realtime.clone(),
     };
     let schedule = crm_server::scheduler::Schedule::new(

@@ -275,7 +275,10 @@ pub async fn get_contact(
     Ok(row.into())
 }
 
-fn filtered(actor: &Actor, input: &ListContacts) -> contacts::BoxedQuery<'static, diesel::pg::Pg> {
+pub(crate) fn filtered(
+    actor: &Actor,
+    input: &ListContacts,
+) -> contacts::BoxedQuery<'static, diesel::pg::Pg> {
     let mut query = contacts::table.into_boxed();
     query = if input.deleted {
         query.filter(contacts::deleted_at.is_not_null())
@@ -345,7 +348,7 @@ pub async fn list_contacts(
 }
 
 /// `query` in the order of `input.sort` (ties: see [`crm_db::load_listing`]).
-fn sorted(
+pub(crate) fn sorted(
     mut query: contacts::BoxedQuery<'static, diesel::pg::Pg>,
     input: &ListContacts,
 ) -> contacts::BoxedQuery<'static, diesel::pg::Pg> {

@@ -26,5 +26,5 @@ pub mod websocket;
 
 pub use problem::ApiError;
 pub use server::{HttpSettings, build_server};
-pub use state::AppState;
+pub use state::{AppState, Exports};
 pub use visibility::RecordRooms;

@@ -23,8 +23,30 @@ pub struct AppState {
     pub http: Arc<HttpSettings>,
     /// Where file contents are stored.
     pub storage: crm_files::Storage,
+    /// Exports: their own database connections, a few at a time.
+    pub exports: Exports,
     /// The realtime hub of this instance (WebSocket clients, rooms, outbox reader).
     pub realtime: crm_realtime::Hub,
+}
+
+/// What exports need: a database URL for connections of their own (an export is read at the
+/// client's pace; it never holds a pooled connection), and how many may run at once.
+#[derive(Clone)]
+pub struct Exports {
+    /// The database URL.
+    pub database_url: String,
+    /// Exports running at once on this instance (more: 503).
+    pub slots: Arc<tokio::sync::Semaphore>,
+}
+
+impl Exports {
+    /// At most `concurrent` exports at once over `database_url`.
+    pub fn new(database_url: impl Into<String>, concurrent: usize) -> Self {
+        Self {
+            database_url: database_url.into(),
+            slots: Arc::new(tokio::sync::Semaphore::new(concurrent.max(1))),
+        }
+    }
 }
 
 impl AppState {

@@ -50,7 +50,7 @@ pub fn contact(
     let mut custom = Map::new();
     let (mut company_name, mut owner_email) = (None, None);
     for (cell, mapped) in cells.iter().zip(mapping) {
-        let cell = cell.trim();
+        let cell = crm_tabular::unneutralized(cell.trim());
         let Some(mapped) = mapped else { continue };
         if cell.is_empty() {
             continue;

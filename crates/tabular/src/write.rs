@@ -16,9 +16,34 @@ pub fn spreadsheet_safe(cell: &str) -> Cow<'_, str> {
     }
 }
 
+/// Undoes [`spreadsheet_safe`] on a cell read back for import: a leading `'` before one of the
+/// characters it guards is dropped, so an exported file imports to the same values (`+7...`
+/// phones included). A spreadsheet shows such a cell without the `'` too.
+pub fn unneutralized(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+        _ => cell,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn neutralised_cells_read_back_as_they_were() {
+        for cell in [
+            "=SUM(A1)",
+            "+79991234567",
+            "-1",
+            "@x",
+            "plain",
+            "'quoted",
+            "",
+        ] {
+            assert_eq!(unneutralized(&spreadsheet_safe(cell)), cell);
+        }
+    }
 
     #[test]
     fn cells_that_a_spreadsheet_would_run_get_a_leading_quote() {

@@ -62,7 +62,7 @@ impl ListFilters for ContactFilters {
 }
 
 /// The service's list input: both contact lists take the same parameters.
-async fn list_input(
+pub(crate) async fn list_input(
     conn: &mut AsyncPgConnection,
     query: ListQuery<ContactFilters>,
 ) -> Result<ListContacts, ApiError> {

@@ -8,6 +8,7 @@ pub mod companies;
 pub mod contacts;
 pub mod custom_fields;
 pub mod deals;
+pub mod exports;
 pub mod files;
 pub mod health;
 pub mod imports;
@@ -33,6 +34,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     comments::configure(cfg);
     files::configure(cfg);
     imports::configure(cfg);
+    exports::configure(cfg);
     tags::configure(cfg);
     custom_fields::configure(cfg);
 }
