@@ -39,10 +39,15 @@ ci:
 bench:
     bench/run.sh
     bench/ws.sh
+    bench/import-export.sh
 
 # WebSocket fan-out: N clients on one board and their own deal rooms (BENCH_WS_CLIENTS="1000 10000").
 bench-ws:
     bench/ws.sh
+
+# Import of a generated 1 M-row contacts CSV and export as CSV and XLSX, beside COPY FROM / COPY TO (BENCH_ROWS to change the size).
+bench-import-export:
+    bench/import-export.sh
 
 # Core CRM benchmark on 100 k contacts / 200 k deals (10 custom fields each) / 200 k tasks, with the pgbench ratio per endpoint.
 bench-crm:

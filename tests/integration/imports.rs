@@ -450,3 +450,63 @@ async fn a_resumed_import_continues_after_its_last_committed_batch() {
         .unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn companies_import_with_their_own_rules_and_duplicates() {
+    let (app, [token]) = TestApp::spawn_signed_in([Role::Manager]).await;
+    app.create("/api/companies", &token, json!({"name": "Existing LLC"}))
+        .await;
+    let csv = "Название;Сайт;Отрасль;Телефон;Сотрудники;Теги\n\
+               ООО Ромашка;https://romashka.example;Торговля;+7 495 123-45-67;120;опт, розница\n\
+               Acme;https://acme.example;;;5;\n\
+               acme;;;;;\n\
+               Existing llc;;;;;\n\
+               Bad site;not a url;;;;\n\
+               Many;;;;много;\n";
+    let form = Form::default()
+        .text("entityType", "companies")
+        .file("filename=\"companies.csv\"", csv.as_bytes());
+    let done = import(&app, &token, form).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(
+        (done["createdRows"].clone(), done["failedRows"].clone()),
+        (json!(2), json!(4)),
+        "{done}"
+    );
+    let messages: Vec<(i64, String, String)> = done["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["row"].as_i64().unwrap(),
+                e["column"].as_str().unwrap_or("").to_owned(),
+                e["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        messages[0].0 == 4 && messages[0].2.contains("earlier row"),
+        "{messages:?}"
+    );
+    assert!(
+        messages[1].0 == 5 && messages[1].2.contains("already exists"),
+        "{messages:?}"
+    );
+    assert_eq!((messages[2].0, messages[2].1.as_str()), (6, "Сайт"));
+    assert_eq!((messages[3].0, messages[3].1.as_str()), (7, "Сотрудники"));
+    let list = app
+        .get_json("/api/companies?sort=name&limit=10", &token)
+        .await;
+    let romashka = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "ООО Ромашка")
+        .expect("imported")
+        .clone();
+    assert_eq!(romashka["website"], "https://romashka.example/");
+    assert_eq!(romashka["phone"], "+74951234567");
+    assert_eq!(romashka["employees"], 120);
+    assert_eq!(romashka["tags"], json!(["опт", "розница"]));
+}

@@ -118,3 +118,202 @@ async fn lookup(
     }
     Ok((resolved, wanted))
 }
+
+/// One row of a companies file.
+#[derive(Debug, Clone)]
+pub struct ImportRow {
+    /// Line number in the file (header = 1).
+    pub line: u64,
+    /// The company's fields.
+    pub input: CreateCompany,
+}
+
+/// What a batch did.
+#[derive(Debug, Default)]
+pub struct BatchOutcome {
+    /// Companies written (or, in a dry run, that would be).
+    pub created: u64,
+    /// Rows refused, with why.
+    pub failures: Vec<(u64, Vec<crm_core::FieldError>)>,
+}
+
+/// A dry run's writes are undone through this error.
+enum Undo {
+    DryRun(u64),
+    Failed(CompanyError),
+}
+
+impl From<diesel::result::Error> for Undo {
+    fn from(e: diesel::result::Error) -> Self {
+        Undo::Failed(e.into())
+    }
+}
+
+/// Imports `rows` as new companies in the caller's transaction (`companies.write`), with the
+/// rules of `create_company`, set-based; a name an earlier row or a live company has is
+/// refused. With `dry_run` nothing but the import's bookkeeping is written.
+pub async fn import_batch(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    import: uuid::Uuid,
+    rows: Vec<ImportRow>,
+    dry_run: bool,
+) -> Result<BatchOutcome, CompanyError> {
+    use crm_custom_fields::{CustomFieldEntity, FieldSet, gather};
+    use crm_db::import_keys::Clash;
+
+    actor.require(Permission::CompaniesWrite)?;
+    let fields = FieldSet::for_write(conn, CustomFieldEntity::Company).await?;
+    let mut outcome = BatchOutcome::default();
+    let mut valid = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut errors = crm_core::checks::errors(&row.input);
+        let (draft, custom) = crate::service::CompanyValues::from_input(row.input, actor);
+        let custom = gather(fields.validate_create(custom.as_ref()), &mut errors)?;
+        match draft.normalized(errors) {
+            Ok(mut values) => {
+                values.custom_fields = custom;
+                let key = name_key(&values.name);
+                valid.push((row.line, Some(key), values));
+            }
+            Err(CompanyError::Invalid(errors)) => outcome.failures.push((row.line, errors)),
+            Err(e) => return Err(e),
+        }
+    }
+    let keys: Vec<String> = valid.iter().filter_map(|(_, k, _)| k.clone()).collect();
+    let existing: std::collections::HashSet<String> = companies::table
+        .filter(lower(companies::name).eq_any(&keys))
+        .filter(companies::deleted_at.is_null())
+        .select(lower(companies::name))
+        .load::<String>(conn)
+        .await?
+        .into_iter()
+        .collect();
+    let (kept, clashes) = crm_db::import_keys::sort_out(conn, import, valid, &existing).await?;
+    for (line, clash) in clashes {
+        let message = match clash {
+            Clash::EarlierRow => "an earlier row of the file has this name",
+            Clash::Exists => "a company with this name already exists",
+        };
+        outcome
+            .failures
+            .push((line, vec![crm_core::FieldError::new("name", message)]));
+    }
+    match write(conn, actor, import, kept.clone(), dry_run).await {
+        Ok(n) => outcome.created = n,
+        // A unique custom field's value taken: the rows go one at a time so only the
+        // offending ones are refused.
+        Err(e) if is_conflict(&e) => {
+            for row in kept {
+                let line = row.0;
+                match write(conn, actor, import, vec![row], dry_run).await {
+                    Ok(n) => outcome.created += n,
+                    Err(e) if is_conflict(&e) => {
+                        let mut fields = crm_core::DomainError::field_errors(&e);
+                        if fields.is_empty() {
+                            fields.push(crm_core::FieldError::new("name", e.to_string()));
+                        }
+                        outcome.failures.push((line, fields));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(outcome)
+}
+
+fn is_conflict(e: &CompanyError) -> bool {
+    matches!(
+        e,
+        CompanyError::DuplicateName | CompanyError::CustomFields(_)
+    )
+}
+
+/// Rows per INSERT: 15 parameters each, far below PostgreSQL's 65 535 per statement.
+const ROWS_PER_STATEMENT: usize = 2000;
+
+async fn write(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    import: uuid::Uuid,
+    rows: Vec<(u64, crate::service::CompanyValues)>,
+    dry_run: bool,
+) -> Result<u64, CompanyError> {
+    use diesel_async::AsyncConnection;
+    let written = conn
+        .transaction::<_, Undo, _>(async |conn| {
+            let n = insert(conn, actor, import, rows)
+                .await
+                .map_err(Undo::Failed)?;
+            if dry_run { Err(Undo::DryRun(n)) } else { Ok(n) }
+        })
+        .await;
+    match written {
+        Ok(n) | Err(Undo::DryRun(n)) => Ok(n),
+        Err(Undo::Failed(e)) => Err(e),
+    }
+}
+
+async fn insert(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    import: uuid::Uuid,
+    rows: Vec<(u64, crate::service::CompanyValues)>,
+) -> Result<u64, CompanyError> {
+    use crate::model::Company;
+    use crm_core::{Change, EntityRef, change};
+
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut tags: Vec<String> = rows.iter().flat_map(|(_, v)| v.tags.clone()).collect();
+    tags.sort_unstable();
+    tags.dedup();
+    crm_db::tags::ensure_registered(conn, &tags).await?;
+    let now = chrono::Utc::now();
+    let values: Vec<_> = rows
+        .into_iter()
+        .map(|(_, v)| {
+            (
+                companies::id.eq(CompanyId::new()),
+                v,
+                companies::created_by_id.eq(actor.user_id),
+                companies::created_at.eq(now),
+                companies::updated_at.eq(now),
+            )
+        })
+        .collect();
+    let mut written: Vec<Company> = Vec::with_capacity(values.len());
+    for chunk in values.chunks(ROWS_PER_STATEMENT) {
+        let inserted: Vec<Company> = diesel::insert_into(companies::table)
+            .values(chunk)
+            .returning(Company::as_returning())
+            .get_results(conn)
+            .await?;
+        written.extend(inserted);
+    }
+    let origin = Change {
+        field: "importId".into(),
+        from: serde_json::Value::Null,
+        to: serde_json::json!(import),
+    };
+    let entries: Vec<(EntityRef, Vec<Change>)> = written
+        .iter()
+        .map(|c| {
+            let mut changes = change::created(&c.to_json());
+            changes.push(origin.clone());
+            (EntityRef::of(c.id), changes)
+        })
+        .collect();
+    crm_activity::record_many(
+        conn,
+        actor,
+        entries
+            .iter()
+            .map(|(entity, changes)| (*entity, "company.created", changes.as_slice())),
+    )
+    .await?;
+    Ok(written.len() as u64)
+}

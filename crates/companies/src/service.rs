@@ -28,21 +28,44 @@ pub fn owns_or_reads_all(actor: &Actor, read_all: Permission, owner_id: Option<U
 #[derive(Debug, Clone, Insertable, AsChangeset)]
 #[diesel(table_name = companies)]
 #[diesel(treat_none_as_null = true)]
-struct CompanyValues {
-    name: String,
-    website: Option<String>,
-    industry: Option<String>,
-    email: Option<String>,
-    phone: Option<String>,
-    address: Option<String>,
-    employees: Option<i32>,
-    notes: Option<String>,
-    tags: Vec<String>,
-    custom_fields: serde_json::Value,
-    owner_id: Option<UserId>,
+pub(crate) struct CompanyValues {
+    pub(crate) name: String,
+    pub(crate) website: Option<String>,
+    pub(crate) industry: Option<String>,
+    pub(crate) email: Option<String>,
+    pub(crate) phone: Option<String>,
+    pub(crate) address: Option<String>,
+    pub(crate) employees: Option<i32>,
+    pub(crate) notes: Option<String>,
+    pub(crate) tags: Vec<String>,
+    pub(crate) custom_fields: serde_json::Value,
+    pub(crate) owner_id: Option<UserId>,
 }
 
 impl CompanyValues {
+    /// A new company's values before normalisation, and its custom-field input (validated
+    /// against the definitions inside the writing transaction). The owner defaults to the
+    /// acting user.
+    pub(crate) fn from_input(
+        input: CreateCompany,
+        actor: &Actor,
+    ) -> (Self, Option<serde_json::Value>) {
+        let draft = Self {
+            name: input.name,
+            website: input.website,
+            industry: input.industry,
+            email: input.email,
+            phone: input.phone,
+            address: input.address,
+            employees: input.employees,
+            notes: input.notes,
+            tags: input.tags,
+            custom_fields: serde_json::Value::Object(Default::default()),
+            owner_id: input.owner_id.or(actor.user_id),
+        };
+        (draft, input.custom_fields)
+    }
+
     fn from_company(c: &Company) -> Self {
         Self {
             name: c.name.clone(),
@@ -61,7 +84,7 @@ impl CompanyValues {
 
     /// The stored form of every field, once the input's garde rules and the custom fields
     /// found no problem (`errors`, all reported at once).
-    fn normalized(self, errors: Vec<FieldError>) -> Result<Self, CompanyError> {
+    pub(crate) fn normalized(self, errors: Vec<FieldError>) -> Result<Self, CompanyError> {
         if !errors.is_empty() {
             return Err(CompanyError::Invalid(errors));
         }
@@ -111,21 +134,7 @@ pub async fn create_company(
 ) -> Result<Company, CompanyError> {
     actor.require(Permission::CompaniesWrite)?;
     let invalid = checks::errors(&input);
-    let custom_fields = input.custom_fields;
-    let draft = CompanyValues {
-        name: input.name,
-        website: input.website,
-        industry: input.industry,
-        email: input.email,
-        phone: input.phone,
-        address: input.address,
-        employees: input.employees,
-        notes: input.notes,
-        tags: input.tags,
-        // Validated against the definitions inside the transaction.
-        custom_fields: serde_json::Value::Object(Default::default()),
-        owner_id: input.owner_id.or(actor.user_id),
-    };
+    let (draft, custom_fields) = CompanyValues::from_input(input, actor);
     conn.transaction(async |conn| {
         let fields = FieldSet::for_write(conn, CustomFieldEntity::Company).await?;
         let mut errors = invalid;

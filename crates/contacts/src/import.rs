@@ -11,6 +11,7 @@ use crm_core::{
 };
 use crm_custom_fields::{CustomFieldEntity, FieldSet, gather};
 use crm_db::AsyncPgConnection;
+use crm_db::import_keys::Clash;
 use crm_db::schema::{contacts, users};
 use crm_db::sql::lower;
 use diesel::prelude::*;
@@ -201,24 +202,19 @@ async fn without_duplicates(
         .await?
         .into_iter()
         .collect();
-    let mut fresh = crm_db::import_keys::claim(conn, import, &keys).await?;
-    let mut kept = Vec::with_capacity(valid.len());
-    for (line, values) in valid {
-        let Some(key) = key_of(&values) else {
-            kept.push((line, values));
-            continue;
+    let keyed = valid
+        .into_iter()
+        .map(|(line, v)| (line, key_of(&v), v))
+        .collect();
+    let (kept, clashes) = crm_db::import_keys::sort_out(conn, import, keyed, &existing).await?;
+    for (line, clash) in clashes {
+        let message = match clash {
+            Clash::EarlierRow => "an earlier row of the file has this e-mail",
+            Clash::Exists => "a contact with this e-mail already exists",
         };
-        // The file's own duplicates first: in a real run the earlier row's contact exists by
-        // now, in a dry run it does not, and both must say the same.
-        if !fresh.remove(&key) {
-            let e = FieldError::new("email", "an earlier row of the file has this e-mail");
-            outcome.failures.push((line, vec![e]));
-        } else if existing.contains(&key) {
-            let e = FieldError::new("email", "a contact with this e-mail already exists");
-            outcome.failures.push((line, vec![e]));
-        } else {
-            kept.push((line, values));
-        }
+        outcome
+            .failures
+            .push((line, vec![FieldError::new("email", message)]));
     }
     Ok(kept)
 }

@@ -31,3 +31,36 @@ pub async fn claim(
     .await?;
     Ok(fresh.into_iter().map(|k| k.key).collect())
 }
+
+/// Why a row of an import was set aside for its unique key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clash {
+    /// An earlier row of the file has the key.
+    EarlierRow,
+    /// A live record has it.
+    Exists,
+}
+
+/// Keeps the rows whose key (if any) neither an earlier row of the file nor a live record
+/// (`existing`) has; the others come back with why. The file's own duplicates are told first:
+/// in a real run the earlier row's record exists by now, in a dry run it does not, and both
+/// must report the same.
+pub async fn sort_out<T>(
+    conn: &mut AsyncPgConnection,
+    import: Uuid,
+    rows: Vec<(u64, Option<String>, T)>,
+    existing: &HashSet<String>,
+) -> QueryResult<(Vec<(u64, T)>, Vec<(u64, Clash)>)> {
+    let keys: Vec<String> = rows.iter().filter_map(|(_, k, _)| k.clone()).collect();
+    let mut fresh = claim(conn, import, &keys).await?;
+    let (mut kept, mut clashes) = (Vec::with_capacity(rows.len()), Vec::new());
+    for (line, key, row) in rows {
+        match key {
+            None => kept.push((line, row)),
+            Some(key) if !fresh.remove(&key) => clashes.push((line, Clash::EarlierRow)),
+            Some(key) if existing.contains(&key) => clashes.push((line, Clash::Exists)),
+            Some(_) => kept.push((line, row)),
+        }
+    }
+    Ok((kept, clashes))
+}

@@ -1,4 +1,5 @@
-//! Imports: a CSV or XLSX file of contacts turned into records by a durable background job.
+//! Imports: a CSV or XLSX file of contacts or companies turned into records by a durable
+//! background job.
 //!
 //! The request stores the file (in the file storage, under `imports/`), writes the import and
 //! enqueues its job in one transaction ([`create_import`]). The job ([`ImportJobs`]) reads the

@@ -10,7 +10,6 @@
 use std::path::PathBuf;
 
 use chrono::Utc;
-use crm_contacts::import::ImportRow as ContactRow;
 use crm_core::{Actor, ApiKeyId, FieldError, FileId, Permission, UserId};
 use crm_custom_fields::{CustomField, CustomFieldEntity, FieldSet};
 use crm_db::schema::{api_keys, import_failures, import_keys, imports};
@@ -122,7 +121,10 @@ impl ImportJobs {
             let actor = actor_of(&mut conn, &import).await?;
             (import, actor)
         };
-        if import.entity_type != ImportEntity::Contacts {
+        if !matches!(
+            import.entity_type,
+            ImportEntity::Contacts | ImportEntity::Companies
+        ) {
             return Err(JobFailure::permanent(format!(
                 "imports of {} are not available yet",
                 import.entity_type
@@ -349,6 +351,7 @@ async fn notify(
 
 /// The file's mapping and custom fields, and the batches written so far.
 struct Batches {
+    entity: ImportEntity,
     headers: Vec<String>,
     mapping: Vec<Option<Mapped>>,
     custom: Vec<CustomField>,
@@ -360,9 +363,11 @@ impl Batches {
         import: &ImportRow,
         headers: Vec<String>,
     ) -> Result<Self, JobFailure> {
-        let defs = FieldSet::for_read(conn, CustomFieldEntity::Contact)
-            .await
-            .map_err(transient)?;
+        let entity = match import.entity_type {
+            ImportEntity::Companies => CustomFieldEntity::Company,
+            _ => CustomFieldEntity::Contact,
+        };
+        let defs = FieldSet::for_read(conn, entity).await.map_err(transient)?;
         let custom: Vec<CustomField> = defs
             .fields()
             .iter()
@@ -402,6 +407,7 @@ impl Batches {
             .await
             .map_err(transient)?;
         Ok(Self {
+            entity: import.entity_type,
             headers,
             mapping: mapped,
             custom,
@@ -415,7 +421,7 @@ impl Batches {
         let wanted = match field.strip_prefix("customFields.") {
             Some(key) => Mapped::Custom(key.to_owned()),
             None => {
-                let spec = mapping::fields_of(ImportEntity::Contacts)
+                let spec = mapping::fields_of(self.entity)
                     .iter()
                     .find(|s| s.field == field)?;
                 Mapped::Field(spec.field)
@@ -459,7 +465,7 @@ impl Batches {
             .await
             .map_err(transient)?;
         let mut failures: Vec<(i64, Vec<String>, Vec<RowError>)> = Vec::new();
-        let mut inputs: Vec<ContactRow> = Vec::with_capacity(rows.len());
+        let mut inputs = values::Inputs::new(self.entity);
         let mut cells_of: std::collections::HashMap<u64, Vec<String>> = Default::default();
         let mut last_line = done_line;
         let mut seen = 0i64;
@@ -512,10 +518,9 @@ impl Batches {
                         ));
                         continue;
                     }
-                    match values::contact(row.line, &row.cells, &self.mapping, &self.custom) {
-                        Ok(input) => {
+                    match inputs.push(row.line, &row.cells, &self.mapping, &self.custom) {
+                        Ok(()) => {
                             cells_of.insert(row.line, row.cells);
-                            inputs.push(input);
                         }
                         Err(errors) => {
                             let problems = self.problems(line, &errors);
@@ -532,17 +537,9 @@ impl Batches {
         let me = &*self;
         let outcome = conn
             .transaction::<_, JobFailure, _>(async |conn| {
-                let outcome =
-                    crm_contacts::import::import_batch(conn, actor, import.id, inputs, dry_run)
-                        .await
-                        .map_err(|e| match e {
-                            crm_contacts::ContactError::Forbidden(f) => {
-                                JobFailure::permanent(f.to_string())
-                            }
-                            other => transient(other),
-                        })?;
+                let (created, refused) = inputs.write(conn, actor, import.id, dry_run).await?;
                 let mut failures = failures;
-                for (line, errors) in &outcome.failures {
+                for (line, errors) in &refused {
                     let line_i = *line as i64;
                     let cells = cells_of.remove(line).unwrap_or_default();
                     failures.push((line_i, cells, me.problems(line_i, errors)));
@@ -572,7 +569,7 @@ impl Batches {
                     .set((
                         imports::processed_rows.eq(imports::processed_rows + seen),
                         imports::total_rows.eq(imports::processed_rows + seen),
-                        imports::created_rows.eq(imports::created_rows + outcome.created as i64),
+                        imports::created_rows.eq(imports::created_rows + created as i64),
                         imports::failed_rows.eq(imports::failed_rows + failed),
                         imports::done_line.eq(last_line),
                         imports::updated_at.eq(Utc::now()),
@@ -584,10 +581,10 @@ impl Batches {
                 notify(conn, &row, EventName::ImportProgress)
                     .await
                     .map_err(transient)?;
-                Ok(outcome)
+                Ok(created)
             })
             .await?;
-        tracing::debug!(import = %import.id, created = outcome.created, "import batch written");
+        tracing::debug!(import = %import.id, created = outcome, "import batch written");
         Ok(())
     }
 }

@@ -47,6 +47,7 @@ pub async fn create_import(
     actor.require(Permission::DataImport)?;
     match new.entity {
         ImportEntity::Contacts => actor.require(Permission::ContactsWrite)?,
+        ImportEntity::Companies => actor.require(Permission::CompaniesWrite)?,
         other => return Err(ImportError::NotAvailable(other.as_str())),
     }
     let mut errors = Vec::new();

@@ -2,7 +2,12 @@
 //! mapped field, lists split, custom-field cells read as their field's type.
 
 use crm_contacts::import::ImportRow;
-use crm_core::FieldError;
+use crm_core::{Actor, FieldError};
+use crm_db::AsyncPgConnection;
+use crm_jobs::JobFailure;
+use uuid::Uuid;
+
+use crate::model::ImportEntity;
 use crm_custom_fields::{CustomField, FieldType};
 use crm_tabular::Mapped;
 use serde_json::{Map, Value};
@@ -93,4 +98,114 @@ pub fn contact(
         company_name,
         owner_email,
     })
+}
+
+/// A companies file's row as a new company.
+pub fn company(
+    line: u64,
+    cells: &[String],
+    mapping: &[Option<Mapped>],
+    defs: &[CustomField],
+) -> Result<crm_companies::import::ImportRow, Vec<FieldError>> {
+    let mut object = Map::new();
+    let mut custom = Map::new();
+    for (cell, mapped) in cells.iter().zip(mapping) {
+        let cell = crm_tabular::unneutralized(cell.trim());
+        let Some(mapped) = mapped else { continue };
+        if cell.is_empty() {
+            continue;
+        }
+        match mapped {
+            Mapped::Custom(key) => {
+                let def = defs.iter().find(|d| &d.key == key);
+                custom.insert(key.clone(), custom_value(def, cell));
+            }
+            Mapped::Field("tags") => {
+                object.insert("tags".into(), Value::Array(items(cell)));
+            }
+            Mapped::Field("employees") => match cell.replace([' ', '\u{a0}'], "").parse::<i64>() {
+                Ok(n) => {
+                    object.insert("employees".into(), Value::from(n));
+                }
+                Err(_) => {
+                    return Err(vec![FieldError::new("employees", "must be a whole number")]);
+                }
+            },
+            Mapped::Field(field) => {
+                object.insert((*field).to_owned(), Value::String(cell.to_owned()));
+            }
+        }
+    }
+    if !custom.is_empty() {
+        object.insert("customFields".into(), Value::Object(custom));
+    }
+    object
+        .entry("name")
+        .or_insert_with(|| Value::String(String::new()));
+    let input = serde_json::from_value(Value::Object(object))
+        .map_err(|e| vec![FieldError::new("row", e.to_string())])?;
+    Ok(crm_companies::import::ImportRow { line, input })
+}
+
+/// The rows of a batch, as the record crate's import takes them.
+pub enum Inputs {
+    Contacts(Vec<ImportRow>),
+    Companies(Vec<crm_companies::import::ImportRow>),
+}
+
+impl Inputs {
+    pub fn new(entity: ImportEntity) -> Self {
+        match entity {
+            ImportEntity::Companies => Inputs::Companies(Vec::new()),
+            _ => Inputs::Contacts(Vec::new()),
+        }
+    }
+
+    /// Adds a row, or says why its cells make no record.
+    pub fn push(
+        &mut self,
+        line: u64,
+        cells: &[String],
+        mapping: &[Option<Mapped>],
+        defs: &[CustomField],
+    ) -> Result<(), Vec<FieldError>> {
+        match self {
+            Inputs::Contacts(rows) => rows.push(contact(line, cells, mapping, defs)?),
+            Inputs::Companies(rows) => rows.push(company(line, cells, mapping, defs)?),
+        }
+        Ok(())
+    }
+
+    /// Writes the batch through the record crate (in the caller's transaction): how many were
+    /// created, and the refused rows with why.
+    pub async fn write(
+        self,
+        conn: &mut AsyncPgConnection,
+        actor: &Actor,
+        import: Uuid,
+        dry_run: bool,
+    ) -> Result<(u64, Vec<(u64, Vec<FieldError>)>), JobFailure> {
+        fn failure(e: impl crm_core::DomainError) -> JobFailure {
+            // Without the permission no later attempt does better.
+            if e.kind() == crm_core::ErrorKind::Forbidden {
+                JobFailure::permanent(e.to_string())
+            } else {
+                JobFailure::transient(e.to_string())
+            }
+        }
+        match self {
+            Inputs::Contacts(rows) => {
+                let o = crm_contacts::import::import_batch(conn, actor, import, rows, dry_run)
+                    .await
+                    .map_err(failure)?;
+                Ok((o.created, o.failures))
+            }
+            Inputs::Companies(rows) => {
+                let o = crm_companies::import::import_batch(conn, actor, import, rows, dry_run)
+                    .await
+                    .map_err(failure)?;
+                Ok((o.created, o.failures))
+            }
+        }
+    }
 }

@@ -39,7 +39,7 @@ pub struct ImportUpload {
     /// `CRM_MAX_IMPORT_MB` MiB (default 200). The format is told from the bytes.
     #[schema(value_type = String, format = Binary)]
     file: Vec<u8>,
-    /// What the rows are (only `contacts` for now).
+    /// What the rows are (`contacts` or `companies` for now).
     entity_type: ImportEntity,
     /// `true`: check every row exactly as a real run would, write nothing.
     dry_run: Option<bool>,
