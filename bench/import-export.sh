@@ -65,10 +65,21 @@ log "COPY FROM of the $GOOD good rows"
 t0=$(now_ms)
 psql_ -c "\\copy contacts (id, full_name, email, phone, position, tags, notes) FROM '$WORK/copy.csv' WITH (FORMAT csv)"
 COPY_IN_MS=$(($(now_ms) - t0))
-psql_ -c "TRUNCATE contacts CASCADE; VACUUM ANALYZE contacts"
+psql_ -c "TRUNCATE contacts CASCADE" 2>/dev/null
+psql_ -c "VACUUM ANALYZE contacts"
+
+# CPU seconds (user + system) of the server, and of PostgreSQL's processes, so far.
+cpu_s() { awk '{ sub(/^.*\) /, ""); t += $12 + $13 } END { printf "%.1f", t / 100 }' "$@" 2>/dev/null; }
+pg_pids() { local pm; pm=$(head -1 "$WORK/pg/postmaster.pid"); echo "/proc/$pm/stat"; ps -o pid= --ppid "$pm" | sed 's|^ *\(.*\)|/proc/\1/stat|'; }
 
 log "import through the API"
 HWM0=$(rss_kb "$PID" VmHWM)
+SRV_CPU0=$(cpu_s "/proc/$PID/stat")
+PROFILE=
+if [[ -n ${BENCH_PROFILE:-} ]]; then
+  perf record -F 499 -g -p "$PID" -o "$WORK/perf.data" >/dev/null 2>&1 &
+  PROFILE=$!
+fi
 t0=$(now_ms)
 LOCATION=$(curl -fsS -D - -o /dev/null -H "Authorization: Bearer $TOKEN" -F entityType=contacts \
   -F "file=@$WORK/import.csv;filename=import.csv" "$URL/api/import-export/imports" |
@@ -83,6 +94,13 @@ while :; do
 done
 IMPORT_MS=$(($(now_ms) - t0))
 HWM_IMPORT=$(rss_kb "$PID" VmHWM)
+SRV_CPU=$(awk -v a="$(cpu_s "/proc/$PID/stat")" -v b="$SRV_CPU0" 'BEGIN { printf "%.1f", a - b }')
+# PostgreSQL backends come and go; their CPU is read once, after the import, from the ones alive.
+PG_CPU=$(cpu_s $(pg_pids))
+if [[ -n $PROFILE ]]; then
+  kill -INT "$PROFILE"; wait "$PROFILE" 2>/dev/null || true
+  perf report -i "$WORK/perf.data" --stdio --no-children --percent-limit 2 2>/dev/null | grep -E '^ +[0-9]' | head -25 >"$WORK/profile.txt" || true
+fi
 read -r _ CREATED FAILED <<<"$STATUS"
 log "import: $STATUS in $IMPORT_MS ms"
 psql_ -c "VACUUM ANALYZE contacts"
@@ -115,6 +133,7 @@ EXPORTED=$(($(wc -l <"$WORK/export.csv") - 1))
 rate() { awk -v n="$1" -v ms="$2" 'BEGIN { printf "%.0f", n / (ms / 1000) }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 mib() { awk -v kb="$1" 'BEGIN { printf "%.0f MiB", kb / 1024 }'; }
+[[ -s $WORK/profile.txt ]] && { echo "Server profile of the import (perf, self time):"; cat "$WORK/profile.txt"; }
 IMPORT_RATE=$(rate "$ROWS" "$IMPORT_MS")
 COPY_IN_RATE=$(rate "$GOOD" "$COPY_IN_MS")
 CSV_RATE=$(rate "$EXPORTED" "$CSV_MS")
@@ -129,4 +148,5 @@ echo "| COPY FROM (good rows) | $GOOD | $COPY_IN_MS ms | $COPY_IN_RATE | 1.00 | 
 echo "| API import (created $CREATED, failed $FAILED) | $ROWS | $IMPORT_MS ms | $IMPORT_RATE | $(ratio "$IMPORT_RATE" "$COPY_IN_RATE") | $(mib "$PEAK_IMPORT") (VmHWM $(mib "$HWM_IMPORT"), before $(mib "$HWM0")) |"
 echo "| COPY TO | $EXPORTED | $COPY_OUT_MS ms | $COPY_OUT_RATE | 1.00 | – |"
 echo "| API export CSV ($((CSV_BYTES / 1048576)) MiB) | $EXPORTED | $CSV_MS ms | $CSV_RATE | $(ratio "$CSV_RATE" "$COPY_OUT_RATE") | $(mib "$CSV_PEAK") |"
+echo "| import CPU | server $SRV_CPU s, PostgreSQL backends alive at the end $PG_CPU s (since start) | | | | |"
 echo "| API export XLSX ($((XLSX_BYTES / 1048576)) MiB) | $EXPORTED | $XLSX_MS ms | $XLSX_RATE | $(ratio "$XLSX_RATE" "$COPY_OUT_RATE") | $(mib "$XLSX_PEAK") |"

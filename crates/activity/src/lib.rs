@@ -123,7 +123,7 @@ impl TryFrom<ActivityRow> for Activity {
 }
 
 /// How many entries [`record_many`] writes per statement.
-const ENTRIES_PER_STATEMENT: usize = 2000;
+const ENTRIES_PER_STATEMENT: usize = 5000;
 
 /// Appends an entry; call it inside the transaction of the change it describes.
 pub async fn record(
@@ -136,33 +136,41 @@ pub async fn record(
     record_many(conn, actor, [(entity, kind, changes)]).await
 }
 
-/// Appends several entries in one statement (a bulk change of many records); call it inside
-/// the transaction of the changes they describe.
+/// Appends several entries (a bulk change of many records); call it inside the transaction of
+/// the changes they describe. One statement per few thousand entries, always the same text
+/// (the entries travel as arrays), so PostgreSQL parses and plans it once per connection
+/// rather than once per size of batch.
 pub async fn record_many<'a>(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     entries: impl IntoIterator<Item = (EntityRef, &'a str, &'a [Change])>,
 ) -> Result<(), DbError> {
-    let rows: Vec<_> = entries
-        .into_iter()
-        .map(|(entity, kind, changes)| {
-            (
-                activity::id.eq(Uuid::now_v7()),
-                activity::entity_type.eq(entity.kind.as_str()),
-                activity::entity_id.eq(entity.id),
-                activity::kind.eq(kind),
-                activity::actor_id.eq(actor.user_id),
-                activity::api_key_id.eq(actor.api_key_id.map(|k| k.0)),
-                activity::changes.eq(serde_json::to_value(changes).unwrap_or_default()),
-            )
-        })
-        .collect();
-    // Seven parameters a row: chunks stay far below PostgreSQL's 65 535 per statement.
-    for chunk in rows.chunks(ENTRIES_PER_STATEMENT) {
-        diesel::insert_into(activity::table)
-            .values(chunk)
-            .execute(conn)
-            .await?;
+    use diesel::sql_types::{Array, Jsonb, Nullable, Text, Uuid as SqlUuid};
+    let entries: Vec<(EntityRef, &str, &[Change])> = entries.into_iter().collect();
+    for chunk in entries.chunks(ENTRIES_PER_STATEMENT) {
+        let ids: Vec<Uuid> = chunk.iter().map(|_| Uuid::now_v7()).collect();
+        let types: Vec<&str> = chunk.iter().map(|(e, _, _)| e.kind.as_str()).collect();
+        let entity_ids: Vec<Uuid> = chunk.iter().map(|(e, _, _)| e.id).collect();
+        let kinds: Vec<&str> = chunk.iter().map(|(_, k, _)| *k).collect();
+        let changes: Vec<serde_json::Value> = chunk
+            .iter()
+            .map(|(_, _, c)| serde_json::to_value(c).unwrap_or_default())
+            .collect();
+        diesel::sql_query(
+            "INSERT INTO activity (id, entity_type, entity_id, type, actor_id, api_key_id, changes) \
+             SELECT e.id, e.entity_type, e.entity_id, e.kind, $5, $6, e.changes \
+             FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $7::jsonb[]) \
+               AS e(id, entity_type, entity_id, kind, changes)",
+        )
+        .bind::<Array<SqlUuid>, _>(&ids)
+        .bind::<Array<Text>, _>(&types)
+        .bind::<Array<SqlUuid>, _>(&entity_ids)
+        .bind::<Array<Text>, _>(&kinds)
+        .bind::<Nullable<SqlUuid>, _>(actor.user_id.map(|u| u.0))
+        .bind::<Nullable<SqlUuid>, _>(actor.api_key_id.map(|k| k.0))
+        .bind::<Array<Jsonb>, _>(&changes)
+        .execute(conn)
+        .await?;
     }
     Ok(())
 }

@@ -384,7 +384,6 @@ diesel::joinable!(activity -> users (actor_id));
 diesel::joinable!(comments -> users (author_id));
 diesel::joinable!(files -> users (uploaded_by_id));
 diesel::joinable!(import_failures -> imports (import_id));
-diesel::joinable!(import_keys -> imports (import_id));
 diesel::joinable!(custom_field_archive -> custom_field_definitions (field_id));
 diesel::joinable!(task_reminders -> tasks (task_id));
 
