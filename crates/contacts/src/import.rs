@@ -241,8 +241,61 @@ async fn owners_by_email(
     Ok(found.into_iter().map(|(id, e)| (e, id)).collect())
 }
 
-/// Rows per INSERT: 14 parameters each, far below PostgreSQL's 65 535 per statement.
+/// Rows per INSERT (its columns travel as arrays, so the statement's text never changes).
 const ROWS_PER_STATEMENT: usize = 2000;
+
+/// Inserts a chunk with one fixed statement over arrays: PostgreSQL parses and plans it once
+/// per connection, where a multi-row VALUES list of each chunk's size was planned every time.
+async fn insert_chunk(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    now: chrono::DateTime<Utc>,
+    chunk: &[(u64, ContactValues)],
+) -> Result<Vec<Contact>, ContactError> {
+    use diesel::sql_types::{Array, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+    let column = |f: fn(&ContactValues) -> Option<String>| -> Vec<Option<String>> {
+        chunk.iter().map(|(_, v)| f(v)).collect()
+    };
+    let ids: Vec<ContactId> = chunk.iter().map(|_| ContactId::new()).collect();
+    let names: Vec<&str> = chunk.iter().map(|(_, v)| v.full_name.as_str()).collect();
+    let companies: Vec<Option<uuid::Uuid>> = chunk
+        .iter()
+        .map(|(_, v)| v.company_id.map(|c| c.0))
+        .collect();
+    let owners: Vec<Option<uuid::Uuid>> =
+        chunk.iter().map(|(_, v)| v.owner_id.map(|o| o.0)).collect();
+    let tags: Vec<serde_json::Value> = chunk.iter().map(|(_, v)| json!(v.tags)).collect();
+    let social: Vec<&serde_json::Value> = chunk.iter().map(|(_, v)| &v.social).collect();
+    let custom: Vec<&serde_json::Value> = chunk.iter().map(|(_, v)| &v.custom_fields).collect();
+    let rows: Vec<ContactRow> = diesel::sql_query(
+        "INSERT INTO contacts (id, full_name, email, phone, position, company_id, tags, notes, \
+           social, custom_fields, owner_id, created_by_id, created_at, updated_at) \
+         SELECT r.id, r.full_name, r.email, r.phone, r.position, r.company_id, \
+           ARRAY(SELECT jsonb_array_elements_text(r.tags)), r.notes, r.social, r.custom_fields, \
+           r.owner_id, $12, $13, $13 \
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::uuid[], \
+           $7::jsonb[], $8::text[], $9::jsonb[], $10::jsonb[], $11::uuid[]) \
+           AS r(id, full_name, email, phone, position, company_id, tags, notes, social, \
+                custom_fields, owner_id) \
+         RETURNING *",
+    )
+    .bind::<Array<SqlUuid>, _>(&ids)
+    .bind::<Array<Text>, _>(&names)
+    .bind::<Array<Nullable<Text>>, _>(column(|v| v.email.clone()))
+    .bind::<Array<Nullable<Text>>, _>(column(|v| v.phone.clone()))
+    .bind::<Array<Nullable<Text>>, _>(column(|v| v.position.clone()))
+    .bind::<Array<Nullable<SqlUuid>>, _>(&companies)
+    .bind::<Array<Jsonb>, _>(&tags)
+    .bind::<Array<Nullable<Text>>, _>(column(|v| v.notes.clone()))
+    .bind::<Array<Jsonb>, _>(&social)
+    .bind::<Array<Jsonb>, _>(&custom)
+    .bind::<Array<Nullable<SqlUuid>>, _>(&owners)
+    .bind::<Nullable<SqlUuid>, _>(actor.user_id.map(|u| u.0))
+    .bind::<Timestamptz, _>(now)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(Contact::from).collect())
+}
 
 async fn insert(
     conn: &mut AsyncPgConnection,
@@ -262,25 +315,8 @@ async fn insert(
     crm_db::tags::ensure_registered(conn, &tags).await?;
     let now = Utc::now();
     let mut written: Vec<Contact> = Vec::with_capacity(valid.len());
-    let rows: Vec<_> = valid
-        .into_iter()
-        .map(|(_, values)| {
-            (
-                contacts::id.eq(ContactId::new()),
-                values,
-                contacts::created_by_id.eq(actor.user_id),
-                contacts::created_at.eq(now),
-                contacts::updated_at.eq(now),
-            )
-        })
-        .collect();
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let inserted: Vec<ContactRow> = diesel::insert_into(contacts::table)
-            .values(chunk)
-            .returning(ContactRow::as_returning())
-            .get_results(conn)
-            .await?;
-        written.extend(inserted.into_iter().map(Contact::from));
+    for chunk in valid.chunks(ROWS_PER_STATEMENT) {
+        written.extend(insert_chunk(conn, actor, now, chunk).await?);
     }
     let origin = Change {
         field: "importId".into(),

@@ -64,7 +64,7 @@ impl Social {
 }
 
 /// A row of `contacts`.
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = contacts)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct ContactRow {
