@@ -175,6 +175,37 @@ pub async fn record_many<'a>(
     Ok(())
 }
 
+/// The `<kind>.created` entries of records an import wrote: each record's fields as a created
+/// entry lists them, plus `{field: "importId", to: <import>}`, so the timeline says which
+/// import created it.
+pub async fn record_imported(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    import: Uuid,
+    kind: &str,
+    records: impl IntoIterator<Item = (EntityRef, serde_json::Value)>,
+) -> Result<(), DbError> {
+    let origin = Change {
+        field: "importId".into(),
+        from: serde_json::Value::Null,
+        to: serde_json::json!(import),
+    };
+    let entries: Vec<(EntityRef, Vec<Change>)> = records
+        .into_iter()
+        .map(|(entity, shown)| {
+            let mut changes = crm_core::change::created(&shown);
+            changes.push(origin.clone());
+            (entity, changes)
+        })
+        .collect();
+    record_many(
+        conn,
+        actor,
+        entries.iter().map(|(e, c)| (*e, kind, c.as_slice())),
+    )
+    .await
+}
+
 /// The entry of a record moved to the trash at `at`: `<kind>.deleted` with the `deletedAt`
 /// change — the same for every record kind.
 pub async fn record_trashed(

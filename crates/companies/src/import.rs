@@ -263,7 +263,7 @@ async fn insert(
     rows: Vec<(u64, crate::service::CompanyValues)>,
 ) -> Result<u64, CompanyError> {
     use crate::model::Company;
-    use crm_core::{Change, EntityRef, change};
+    use crm_core::EntityRef;
 
     if rows.is_empty() {
         return Ok(0);
@@ -294,26 +294,7 @@ async fn insert(
             .await?;
         written.extend(inserted);
     }
-    let origin = Change {
-        field: "importId".into(),
-        from: serde_json::Value::Null,
-        to: serde_json::json!(import),
-    };
-    let entries: Vec<(EntityRef, Vec<Change>)> = written
-        .iter()
-        .map(|c| {
-            let mut changes = change::created(&c.to_json());
-            changes.push(origin.clone());
-            (EntityRef::of(c.id), changes)
-        })
-        .collect();
-    crm_activity::record_many(
-        conn,
-        actor,
-        entries
-            .iter()
-            .map(|(entity, changes)| (*entity, "company.created", changes.as_slice())),
-    )
-    .await?;
+    let shown = written.iter().map(|c| (EntityRef::of(c.id), c.to_json()));
+    crm_activity::record_imported(conn, actor, import, "company.created", shown).await?;
     Ok(written.len() as u64)
 }

@@ -6,9 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
-use crm_core::{
-    Actor, Change, ContactId, EntityRef, FieldError, Permission, UserId, change, checks,
-};
+use crm_core::{Actor, ContactId, EntityRef, FieldError, Permission, UserId, checks};
 use crm_custom_fields::{CustomFieldEntity, FieldSet, gather};
 use crm_db::AsyncPgConnection;
 use crm_db::import_keys::Clash;
@@ -318,26 +316,7 @@ async fn insert(
     for chunk in valid.chunks(ROWS_PER_STATEMENT) {
         written.extend(insert_chunk(conn, actor, now, chunk).await?);
     }
-    let origin = Change {
-        field: "importId".into(),
-        from: serde_json::Value::Null,
-        to: json!(import),
-    };
-    let entries: Vec<(EntityRef, Vec<Change>)> = written
-        .iter()
-        .map(|c| {
-            let mut changes = change::created(&c.to_json());
-            changes.push(origin.clone());
-            (EntityRef::of(c.id), changes)
-        })
-        .collect();
-    crm_activity::record_many(
-        conn,
-        actor,
-        entries
-            .iter()
-            .map(|(entity, changes)| (*entity, "contact.created", changes.as_slice())),
-    )
-    .await?;
+    let shown = written.iter().map(|c| (EntityRef::of(c.id), c.to_json()));
+    crm_activity::record_imported(conn, actor, import, "contact.created", shown).await?;
     Ok(written.len() as u64)
 }
