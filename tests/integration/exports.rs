@@ -2,14 +2,12 @@
 //! custom fields as columns, spreadsheet-safe CSV, XLSX, and files that import back to the same
 //! data.
 
-use std::time::Duration;
-
 use crm_core::Role;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::files::{Form, post_form_to};
-use crate::support::{TestApp, assert_problem, data};
+use crate::imports::{contacts_form, import};
+use crate::support::{TestApp, assert_problem};
 
 async fn define_fields(app: &TestApp) {
     for (key, kind) in [
@@ -75,25 +73,6 @@ async fn seed(app: &TestApp, token: &str) {
     ];
     for p in people {
         app.create("/api/contacts", token, p).await;
-    }
-}
-
-async fn import_into(app: &TestApp, token: &str, name: &str, bytes: &[u8]) -> Value {
-    let form = Form::default()
-        .text("entityType", "contacts")
-        .file(&format!("filename=\"{name}\""), bytes);
-    let res = post_form_to(app, "/api/import-export/imports", token, form).await;
-    assert_eq!(res.status(), 202);
-    let location = res.headers()["location"].to_str().unwrap().to_owned();
-    let _ = data(res).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let now = app.get_json(&location, token).await["data"].clone();
-        if now["status"] == "succeeded" || now["status"] == "failed" {
-            return now;
-        }
-        assert!(tokio::time::Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -164,7 +143,7 @@ async fn csv_and_xlsx_exports_import_back_to_the_same_data() {
                 204
             );
         }
-        let done = import_into(&app, &token, name, &bytes).await;
+        let done = import(&app, &token, contacts_form(name, &bytes)).await;
         assert_eq!(
             (done["createdRows"].clone(), done["failedRows"].clone()),
             (json!(3), json!(0)),

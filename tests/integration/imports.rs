@@ -24,14 +24,14 @@ async fn start(app: &TestApp, token: &str, form: Form) -> reqwest::Response {
     post_form_to(app, "/api/import-export/imports", token, form).await
 }
 
-fn contacts_form(file_name: &str, bytes: &[u8]) -> Form {
+pub fn contacts_form(file_name: &str, bytes: &[u8]) -> Form {
     Form::default()
         .text("entityType", "contacts")
         .file(&format!("filename=\"{file_name}\""), bytes)
 }
 
 /// Starts an import and waits for it to end; the import as it ended.
-async fn import(app: &TestApp, token: &str, form: Form) -> Value {
+pub async fn import(app: &TestApp, token: &str, form: Form) -> Value {
     let res = start(app, token, form).await;
     assert_eq!(
         res.status(),

@@ -437,14 +437,17 @@ impl Batches {
     fn problems(&self, line: i64, errors: &[FieldError]) -> Vec<RowError> {
         errors
             .iter()
-            .map(|e| RowError {
-                row: line,
-                column: self.column_of(&e.field),
-                message: if self.column_of(&e.field).is_some() {
-                    e.message.clone()
-                } else {
-                    format!("{}: {}", e.field, e.message)
-                },
+            .map(|e| {
+                let column = self.column_of(&e.field);
+                let message = match column {
+                    Some(_) => e.message.clone(),
+                    None => format!("{}: {}", e.field, e.message),
+                };
+                RowError {
+                    row: line,
+                    column,
+                    message,
+                }
             })
             .collect()
     }

@@ -43,6 +43,56 @@ fn custom_value(def: Option<&CustomField>, cell: &str) -> Value {
     }
 }
 
+/// The non-empty cells of a row with the field each is mapped to, trimmed and with an export's
+/// spreadsheet neutralisation undone.
+fn filled<'a>(
+    cells: &'a [String],
+    mapping: &'a [Option<Mapped>],
+) -> impl Iterator<Item = (&'a Mapped, &'a str)> {
+    cells.iter().zip(mapping).filter_map(|(cell, mapped)| {
+        let cell = crm_tabular::unneutralized(cell.trim());
+        Some((mapped.as_ref()?, cell)).filter(|(_, cell)| !cell.is_empty())
+    })
+}
+
+/// The fields every record's row fills alike: tags and custom fields. `false` for others.
+fn fill_common(
+    object: &mut Map<String, Value>,
+    custom: &mut Map<String, Value>,
+    defs: &[CustomField],
+    mapped: &Mapped,
+    cell: &str,
+) -> bool {
+    match mapped {
+        Mapped::Custom(key) => {
+            let def = defs.iter().find(|d| &d.key == key);
+            custom.insert(key.clone(), custom_value(def, cell));
+        }
+        Mapped::Field("tags") => {
+            object.insert("tags".into(), Value::Array(items(cell)));
+        }
+        Mapped::Field(_) => return false,
+    }
+    true
+}
+
+/// The record's create input from its fields: custom fields added, the required `name_field`
+/// present (an absent one is reported like an empty one).
+fn finish<T: serde::de::DeserializeOwned>(
+    mut object: Map<String, Value>,
+    custom: Map<String, Value>,
+    name_field: &str,
+) -> Result<T, Vec<FieldError>> {
+    if !custom.is_empty() {
+        object.insert("customFields".into(), Value::Object(custom));
+    }
+    object
+        .entry(name_field)
+        .or_insert_with(|| Value::String(String::new()));
+    serde_json::from_value(Value::Object(object))
+        .map_err(|e| vec![FieldError::new("row", e.to_string())])
+}
+
 /// A contacts file's row as a new contact (`Err`: the cells do not even make a contact).
 pub fn contact(
     line: u64,
@@ -50,32 +100,24 @@ pub fn contact(
     mapping: &[Option<Mapped>],
     defs: &[CustomField],
 ) -> Result<ImportRow, Vec<FieldError>> {
-    let mut object = Map::new();
-    let mut social = Map::new();
-    let mut custom = Map::new();
+    let (mut object, mut social, mut custom) = (Map::new(), Map::new(), Map::new());
     let (mut company_name, mut owner_email) = (None, None);
-    for (cell, mapped) in cells.iter().zip(mapping) {
-        let cell = crm_tabular::unneutralized(cell.trim());
-        let Some(mapped) = mapped else { continue };
-        if cell.is_empty() {
+    for (mapped, cell) in filled(cells, mapping) {
+        if fill_common(&mut object, &mut custom, defs, mapped, cell) {
             continue;
         }
-        match mapped {
-            Mapped::Custom(key) => {
-                let def = defs.iter().find(|d| &d.key == key);
-                custom.insert(key.clone(), custom_value(def, cell));
-            }
-            Mapped::Field("tags") => {
-                object.insert("tags".into(), Value::Array(items(cell)));
-            }
-            Mapped::Field("companyName") => company_name = Some(cell.to_owned()),
-            Mapped::Field("ownerEmail") => owner_email = Some(cell.to_owned()),
-            Mapped::Field(field) => match field.strip_prefix("social.") {
+        let Mapped::Field(field) = mapped else {
+            continue;
+        };
+        match *field {
+            "companyName" => company_name = Some(cell.to_owned()),
+            "ownerEmail" => owner_email = Some(cell.to_owned()),
+            field => match field.strip_prefix("social.") {
                 Some(network) => {
                     social.insert(network.to_owned(), Value::String(cell.to_owned()));
                 }
                 None => {
-                    object.insert((*field).to_owned(), Value::String(cell.to_owned()));
+                    object.insert(field.to_owned(), Value::String(cell.to_owned()));
                 }
             },
         }
@@ -83,18 +125,9 @@ pub fn contact(
     if !social.is_empty() {
         object.insert("social".into(), Value::Object(social));
     }
-    if !custom.is_empty() {
-        object.insert("customFields".into(), Value::Object(custom));
-    }
-    // A contact needs a name: an absent one is reported like an empty one.
-    object
-        .entry("fullName")
-        .or_insert_with(|| Value::String(String::new()));
-    let input = serde_json::from_value(Value::Object(object))
-        .map_err(|e| vec![FieldError::new("row", e.to_string())])?;
     Ok(ImportRow {
         line,
-        input,
+        input: finish(object, custom, "fullName")?,
         company_name,
         owner_email,
     })
@@ -107,44 +140,28 @@ pub fn company(
     mapping: &[Option<Mapped>],
     defs: &[CustomField],
 ) -> Result<crm_companies::import::ImportRow, Vec<FieldError>> {
-    let mut object = Map::new();
-    let mut custom = Map::new();
-    for (cell, mapped) in cells.iter().zip(mapping) {
-        let cell = crm_tabular::unneutralized(cell.trim());
-        let Some(mapped) = mapped else { continue };
-        if cell.is_empty() {
+    let (mut object, mut custom) = (Map::new(), Map::new());
+    for (mapped, cell) in filled(cells, mapping) {
+        if fill_common(&mut object, &mut custom, defs, mapped, cell) {
             continue;
         }
-        match mapped {
-            Mapped::Custom(key) => {
-                let def = defs.iter().find(|d| &d.key == key);
-                custom.insert(key.clone(), custom_value(def, cell));
+        let Mapped::Field(field) = mapped else {
+            continue;
+        };
+        let value = if *field == "employees" {
+            match cell.replace([' ', '\u{a0}'], "").parse::<i64>() {
+                Ok(n) => Value::from(n),
+                Err(_) => return Err(vec![FieldError::new("employees", "must be a whole number")]),
             }
-            Mapped::Field("tags") => {
-                object.insert("tags".into(), Value::Array(items(cell)));
-            }
-            Mapped::Field("employees") => match cell.replace([' ', '\u{a0}'], "").parse::<i64>() {
-                Ok(n) => {
-                    object.insert("employees".into(), Value::from(n));
-                }
-                Err(_) => {
-                    return Err(vec![FieldError::new("employees", "must be a whole number")]);
-                }
-            },
-            Mapped::Field(field) => {
-                object.insert((*field).to_owned(), Value::String(cell.to_owned()));
-            }
-        }
+        } else {
+            Value::String(cell.to_owned())
+        };
+        object.insert((*field).to_owned(), value);
     }
-    if !custom.is_empty() {
-        object.insert("customFields".into(), Value::Object(custom));
-    }
-    object
-        .entry("name")
-        .or_insert_with(|| Value::String(String::new()));
-    let input = serde_json::from_value(Value::Object(object))
-        .map_err(|e| vec![FieldError::new("row", e.to_string())])?;
-    Ok(crm_companies::import::ImportRow { line, input })
+    Ok(crm_companies::import::ImportRow {
+        line,
+        input: finish(object, custom, "name")?,
+    })
 }
 
 /// The rows of a batch, as the record crate's import takes them.

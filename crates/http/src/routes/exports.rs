@@ -5,7 +5,6 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use crm_exports::ExportFormat;
 use serde::Deserialize;
-use tokio_stream_adapter::ReceiverStream;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::list_query::ListQuery;
@@ -26,21 +25,6 @@ pub struct ExportParams {
     pub entity_type: String,
     /// `csv` (default) or `xlsx`.
     pub format: Option<String>,
-}
-
-mod tokio_stream_adapter {
-    //! A bounded channel's receiver as a stream of body chunks.
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
-
-    pub struct ReceiverStream<T>(pub tokio::sync::mpsc::Receiver<T>);
-
-    impl<T> futures_util::Stream for ReceiverStream<T> {
-        type Item = T;
-        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-            self.0.poll_recv(cx)
-        }
-    }
 }
 
 /// Exports every record the list of `entityType` shows with the same parameters (filters,
@@ -109,7 +93,7 @@ async fn export(
         ));
     };
     let (ready_tx, ready) = tokio::sync::oneshot::channel();
-    let (out, body) = tokio::sync::mpsc::channel(4);
+    let (out, mut body) = tokio::sync::mpsc::channel(4);
     let task = crm_exports::export_contacts(
         state.exports.database_url.clone(),
         state.pool.clone(),
@@ -128,7 +112,7 @@ async fn export(
         .await
         .map_err(|_| ApiError::from_status(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR))?;
     let size = started?;
-    let body = ReceiverStream(body);
+    let body = futures_util::stream::poll_fn(move |cx| body.poll_recv(cx));
     let mut res = HttpResponse::Ok();
     res.insert_header((header::CACHE_CONTROL, "private, no-store"));
     Ok(match (format, size) {
