@@ -17,6 +17,7 @@ mod files;
 mod files_s3;
 mod idempotency;
 mod imports;
+mod imports_deals;
 mod login_flood;
 mod openapi;
 mod pipelines;

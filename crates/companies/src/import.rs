@@ -137,18 +137,6 @@ pub struct BatchOutcome {
     pub failures: Vec<(u64, Vec<crm_core::FieldError>)>,
 }
 
-/// A dry run's writes are undone through this error.
-enum Undo {
-    DryRun(u64),
-    Failed(CompanyError),
-}
-
-impl From<diesel::result::Error> for Undo {
-    fn from(e: diesel::result::Error) -> Self {
-        Undo::Failed(e.into())
-    }
-}
-
 /// Imports `rows` as new companies in the caller's transaction (`companies.write`), with the
 /// rules of `create_company`, set-based; a name an earlier row or a live company has is
 /// refused. With `dry_run` nothing but the import's bookkeeping is written.
@@ -199,62 +187,31 @@ pub async fn import_batch(
             .failures
             .push((line, vec![crm_core::FieldError::new("name", message)]));
     }
-    match write(conn, actor, import, kept.clone(), dry_run).await {
-        Ok(n) => outcome.created = n,
-        // A unique custom field's value taken: the rows go one at a time so only the
-        // offending ones are refused.
-        Err(e) if is_conflict(&e) => {
-            for row in kept {
-                let line = row.0;
-                match write(conn, actor, import, vec![row], dry_run).await {
-                    Ok(n) => outcome.created += n,
-                    Err(e) if is_conflict(&e) => {
-                        let mut fields = crm_core::DomainError::field_errors(&e);
-                        if fields.is_empty() {
-                            fields.push(crm_core::FieldError::new("name", e.to_string()));
-                        }
-                        outcome.failures.push((line, fields));
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        Err(e) => return Err(e),
-    }
+    // A unique custom field's value taken, or a name written meanwhile, refuses a row.
+    let (created, refused) =
+        crm_db::import_keys::write_rows(conn, &Writer { actor, import }, kept, dry_run).await?;
+    outcome.created = created;
+    outcome.failures.extend(refused);
     Ok(outcome)
 }
 
-fn is_conflict(e: &CompanyError) -> bool {
-    matches!(
+/// The field errors of a row refused for a unique value taken; `None` for other failures.
+fn refusal(e: &CompanyError) -> Option<Vec<crm_core::FieldError>> {
+    if !matches!(
         e,
         CompanyError::DuplicateName | CompanyError::CustomFields(_)
-    )
+    ) {
+        return None;
+    }
+    let mut fields = crm_core::DomainError::field_errors(e);
+    if fields.is_empty() {
+        fields.push(crm_core::FieldError::new("name", e.to_string()));
+    }
+    Some(fields)
 }
 
 /// Rows per INSERT: 15 parameters each, far below PostgreSQL's 65 535 per statement.
 const ROWS_PER_STATEMENT: usize = 2000;
-
-async fn write(
-    conn: &mut AsyncPgConnection,
-    actor: &Actor,
-    import: uuid::Uuid,
-    rows: Vec<(u64, crate::service::CompanyValues)>,
-    dry_run: bool,
-) -> Result<u64, CompanyError> {
-    use diesel_async::AsyncConnection;
-    let written = conn
-        .transaction::<_, Undo, _>(async |conn| {
-            let n = insert(conn, actor, import, rows)
-                .await
-                .map_err(Undo::Failed)?;
-            if dry_run { Err(Undo::DryRun(n)) } else { Ok(n) }
-        })
-        .await;
-    match written {
-        Ok(n) | Err(Undo::DryRun(n)) => Ok(n),
-        Err(Undo::Failed(e)) => Err(e),
-    }
-}
 
 async fn insert(
     conn: &mut AsyncPgConnection,
@@ -297,4 +254,27 @@ async fn insert(
     let shown = written.iter().map(|c| (EntityRef::of(c.id), c.to_json()));
     crm_activity::record_imported(conn, actor, import, "company.created", shown).await?;
     Ok(written.len() as u64)
+}
+
+/// Inserts an import's checked rows for [`crm_db::import_keys::write_rows`].
+struct Writer<'a> {
+    actor: &'a Actor,
+    import: uuid::Uuid,
+}
+
+impl crm_db::import_keys::BatchWriter for Writer<'_> {
+    type Row = crate::service::CompanyValues;
+    type Error = CompanyError;
+
+    async fn insert(
+        &self,
+        conn: &mut AsyncPgConnection,
+        rows: Vec<(u64, crate::service::CompanyValues)>,
+    ) -> Result<u64, CompanyError> {
+        insert(conn, self.actor, self.import, rows).await
+    }
+
+    fn refused(e: &CompanyError) -> Option<Vec<crm_core::FieldError>> {
+        refusal(e)
+    }
 }

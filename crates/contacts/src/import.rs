@@ -3,17 +3,17 @@
 //! checks), rows that do not are reported with their field errors, and the good ones are
 //! inserted in one statement with one statement of timeline entries.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use chrono::Utc;
-use crm_core::{Actor, ContactId, EntityRef, FieldError, Permission, UserId, checks};
+use crm_core::{Actor, ContactId, EntityRef, FieldError, Permission, checks};
 use crm_custom_fields::{CustomFieldEntity, FieldSet, gather};
 use crm_db::AsyncPgConnection;
 use crm_db::import_keys::Clash;
-use crm_db::schema::{contacts, users};
+use crm_db::schema::contacts;
 use crm_db::sql::lower;
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -49,24 +49,6 @@ fn key_of(values: &ContactValues) -> Option<String> {
     values.email.clone()
 }
 
-/// A dry run's data writes are undone through this error.
-enum Undo {
-    DryRun(u64),
-    Failed(ContactError),
-}
-
-impl From<diesel::result::Error> for Undo {
-    fn from(e: diesel::result::Error) -> Self {
-        Undo::Failed(e.into())
-    }
-}
-
-impl From<ContactError> for Undo {
-    fn from(e: ContactError) -> Self {
-        Undo::Failed(e)
-    }
-}
-
 /// Imports `rows` as new contacts in the caller's transaction (`contacts.write`). `import` is
 /// the import's id: its keys find duplicates inside the file, and every contact's timeline
 /// entry names it. With `dry_run` the checks run exactly as they would and nothing but the
@@ -81,7 +63,11 @@ pub async fn import_batch(
     actor.require(Permission::ContactsWrite)?;
     let fields = FieldSet::for_write(conn, CustomFieldEntity::Contact).await?;
     let mut outcome = BatchOutcome::default();
-    let owners = owners_by_email(conn, &rows).await?;
+    let owners = crm_db::links::active_users_by_email(
+        conn,
+        rows.iter().filter_map(|r| r.owner_email.as_deref()),
+    )
+    .await?;
     let names: Vec<String> = rows.iter().filter_map(|r| r.company_name.clone()).collect();
     // Companies are found (or created) before the savepoint: a dry run must not create them,
     // so it only looks.
@@ -104,7 +90,7 @@ pub async fn import_batch(
                 Some(id) => draft.owner_id = Some(*id),
                 None => errors.push(FieldError::new(
                     "ownerEmail",
-                    "no active user has this e-mail",
+                    "no active user has this e-mail (or this name or login)",
                 )),
             }
         }
@@ -127,60 +113,29 @@ pub async fn import_batch(
         }
     }
     let valid = without_duplicates(conn, import, valid, &mut outcome).await?;
-    match write(conn, actor, import, valid.clone(), dry_run).await {
-        Ok(n) => outcome.created = n,
-        // A unique custom field, or a contact written by someone else meanwhile: the rows are
-        // written one at a time so only the offending ones are refused.
-        Err(e) if is_conflict(&e) => {
-            for (line, values) in valid {
-                match write(conn, actor, import, vec![(line, values)], dry_run).await {
-                    Ok(n) => outcome.created += n,
-                    Err(e) if is_conflict(&e) => outcome.failures.push((line, refusal(e))),
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        Err(e) => return Err(e),
-    }
+    // A unique custom field, or a contact written by someone else meanwhile, refuses a row.
+    let (created, refused) =
+        crm_db::import_keys::write_rows(conn, &Writer { actor, import }, valid, dry_run).await?;
+    outcome.created = created;
+    outcome.failures.extend(refused);
     Ok(outcome)
 }
 
-/// A unique value taken: the e-mail, or a unique custom field's value.
-fn is_conflict(e: &ContactError) -> bool {
-    matches!(
+/// The field errors of a row refused for a unique value taken (the e-mail, or a unique custom
+/// field's value); `None` for other failures.
+fn refusal(e: &ContactError) -> Option<Vec<FieldError>> {
+    if !matches!(
         e,
         ContactError::DuplicateEmail | ContactError::CustomFields(_)
-    )
-}
-
-/// The field errors a refused row is reported with.
-fn refusal(e: ContactError) -> Vec<FieldError> {
-    let fields = crm_core::DomainError::field_errors(&e);
-    if fields.is_empty() {
+    ) {
+        return None;
+    }
+    let fields = crm_core::DomainError::field_errors(e);
+    Some(if fields.is_empty() {
         vec![FieldError::new("email", e.to_string())]
     } else {
         fields
-    }
-}
-
-/// Inserts rows inside a savepoint, undone again for a dry run; how many.
-async fn write(
-    conn: &mut AsyncPgConnection,
-    actor: &Actor,
-    import: Uuid,
-    valid: Vec<(u64, ContactValues)>,
-    dry_run: bool,
-) -> Result<u64, ContactError> {
-    let written = conn
-        .transaction::<_, Undo, _>(async |conn| {
-            let n = insert(conn, actor, import, valid).await?;
-            if dry_run { Err(Undo::DryRun(n)) } else { Ok(n) }
-        })
-        .await;
-    match written {
-        Ok(n) | Err(Undo::DryRun(n)) => Ok(n),
-        Err(Undo::Failed(e)) => Err(e),
-    }
+    })
 }
 
 /// Drops rows whose e-mail an earlier row of the file (this batch or another) or a live contact
@@ -215,28 +170,6 @@ async fn without_duplicates(
             .push((line, vec![FieldError::new("email", message)]));
     }
     Ok(kept)
-}
-
-async fn owners_by_email(
-    conn: &mut AsyncPgConnection,
-    rows: &[ImportRow],
-) -> Result<HashMap<String, UserId>, ContactError> {
-    let emails: Vec<String> = rows
-        .iter()
-        .filter_map(|r| r.owner_email.as_deref())
-        .map(|e| e.trim().to_lowercase())
-        .filter(|e| !e.is_empty())
-        .collect();
-    if emails.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let found: Vec<(UserId, String)> = users::table
-        .filter(lower(users::email).eq_any(&emails))
-        .filter(users::is_active.eq(true))
-        .select((users::id, lower(users::email)))
-        .load(conn)
-        .await?;
-    Ok(found.into_iter().map(|(id, e)| (e, id)).collect())
 }
 
 /// Rows per INSERT (its columns travel as arrays, so the statement's text never changes).
@@ -319,4 +252,27 @@ async fn insert(
     let shown = written.iter().map(|c| (EntityRef::of(c.id), c.to_json()));
     crm_activity::record_imported(conn, actor, import, "contact.created", shown).await?;
     Ok(written.len() as u64)
+}
+
+/// Inserts an import's checked rows for [`crm_db::import_keys::write_rows`].
+struct Writer<'a> {
+    actor: &'a Actor,
+    import: Uuid,
+}
+
+impl crm_db::import_keys::BatchWriter for Writer<'_> {
+    type Row = ContactValues;
+    type Error = ContactError;
+
+    async fn insert(
+        &self,
+        conn: &mut AsyncPgConnection,
+        rows: Vec<(u64, ContactValues)>,
+    ) -> Result<u64, ContactError> {
+        insert(conn, self.actor, self.import, rows).await
+    }
+
+    fn refused(e: &ContactError) -> Option<Vec<FieldError>> {
+        refusal(e)
+    }
 }

@@ -64,3 +64,76 @@ pub async fn sort_out<T>(
     }
     Ok((kept, clashes))
 }
+
+/// How a record crate writes the checked rows of an import batch.
+pub trait BatchWriter {
+    /// A checked row.
+    type Row: Clone;
+    /// The crate's error.
+    type Error: From<diesel::result::Error>;
+
+    /// Inserts the rows set-based: how many were written.
+    fn insert(
+        &self,
+        conn: &mut AsyncPgConnection,
+        rows: Vec<(u64, Self::Row)>,
+    ) -> impl Future<Output = Result<u64, Self::Error>> + Send;
+
+    /// The field errors of a row refused for a unique value taken; `None` for other failures.
+    fn refused(e: &Self::Error) -> Option<Vec<crm_core::FieldError>>;
+}
+
+/// Runs the writer on `rows` inside a savepoint, rolled back again for a dry run: how many
+/// rows it wrote (or would have).
+async fn attempt<W: BatchWriter>(
+    conn: &mut AsyncPgConnection,
+    writer: &W,
+    rows: Vec<(u64, W::Row)>,
+    dry_run: bool,
+) -> Result<u64, W::Error> {
+    use diesel_async::{AnsiTransactionManager, TransactionManager};
+    // The savepoint by hand: diesel-async's `transaction` wants a `Send` closure, which a
+    // generic writer's future cannot name.
+    AnsiTransactionManager::begin_transaction(conn).await?;
+    let outcome = writer.insert(conn, rows).await;
+    match outcome {
+        Ok(n) if !dry_run => {
+            AnsiTransactionManager::commit_transaction(conn).await?;
+            Ok(n)
+        }
+        outcome => {
+            AnsiTransactionManager::rollback_transaction(conn).await?;
+            outcome
+        }
+    }
+}
+
+/// Writes an import's checked rows set-based (in a savepoint, undone for a dry run, so both
+/// report alike). When the batch hits a unique value taken, the rows go one at a time so only
+/// the offending ones are refused. Returns the rows written and the refused ones.
+pub async fn write_rows<W: BatchWriter>(
+    conn: &mut AsyncPgConnection,
+    writer: &W,
+    rows: Vec<(u64, W::Row)>,
+    dry_run: bool,
+) -> Result<(u64, Vec<(u64, Vec<crm_core::FieldError>)>), W::Error> {
+    let mut failures = Vec::new();
+    match attempt(conn, writer, rows.clone(), dry_run).await {
+        Ok(n) => Ok((n, failures)),
+        Err(e) if W::refused(&e).is_some() => {
+            let mut written = 0;
+            for row in rows {
+                let line = row.0;
+                match attempt(conn, writer, vec![row], dry_run).await {
+                    Ok(n) => written += n,
+                    Err(e) => match W::refused(&e) {
+                        Some(errors) => failures.push((line, errors)),
+                        None => return Err(e),
+                    },
+                }
+            }
+            Ok((written, failures))
+        }
+        Err(e) => Err(e),
+    }
+}

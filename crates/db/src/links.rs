@@ -81,3 +81,98 @@ pub async fn require_active_user<E: From<diesel::result::Error>>(
         Err(unknown(id))
     }
 }
+
+/// Of `ids`, the ones [`linkable`] (live, readable by `actor`), share-locked: the set-based
+/// form for imports, one statement for any number of ids.
+pub async fn linkable_ids<I: RecordId>(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    ids: &[I],
+) -> QueryResult<std::collections::HashSet<Uuid>> {
+    let mut ids: Vec<Uuid> = ids.iter().map(|&id| id.into()).collect();
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    macro_rules! live_and_visible {
+        ($table:ident) => {
+            $table::table
+                .filter($table::id.eq_any(&ids))
+                .filter($table::deleted_at.is_null())
+                .filter(visibility::$table(actor))
+                .select($table::id)
+                .order($table::id)
+                .for_share()
+                .load::<Uuid>(conn)
+                .await?
+        };
+    }
+    let found = match I::KIND {
+        EntityKind::Deal => live_and_visible!(deals),
+        EntityKind::Contact => live_and_visible!(contacts),
+        EntityKind::Company => live_and_visible!(companies),
+        EntityKind::Task => live_and_visible!(tasks),
+        _ => Vec::new(),
+    };
+    Ok(found.into_iter().collect())
+}
+
+/// The active users a file's cells name, by the lower-cased cell: how imports name assignees
+/// and owners. A cell names a user by e-mail; failing that, by full name (`first last`) or by
+/// the part of the e-mail before `@` (a login, as other systems export it), when exactly one
+/// active user answers to it.
+pub async fn active_users_by_email<'a>(
+    conn: &mut AsyncPgConnection,
+    cells: impl IntoIterator<Item = &'a str>,
+) -> QueryResult<std::collections::HashMap<String, UserId>> {
+    use std::collections::HashMap;
+    let mut cells: Vec<String> = cells
+        .into_iter()
+        .map(|e| e.trim().to_lowercase())
+        .filter(|e| !e.is_empty())
+        .collect();
+    if cells.is_empty() {
+        return Ok(HashMap::new());
+    }
+    cells.sort_unstable();
+    cells.dedup();
+    #[derive(QueryableByName)]
+    struct Candidate {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        id: Uuid,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        email: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        full_name: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        login: String,
+    }
+    let found: Vec<Candidate> = diesel::sql_query(
+        "SELECT id, lower(email) AS email,            lower(trim(first_name || ' ' || last_name)) AS full_name,            split_part(lower(email), '@', 1) AS login          FROM users WHERE is_active AND (            lower(email) = ANY($1)            OR lower(trim(first_name || ' ' || last_name)) = ANY($1)            OR split_part(lower(email), '@', 1) = ANY($1))",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&cells)
+    .load(conn)
+    .await?;
+    let only = |hits: Vec<Uuid>| match hits.as_slice() {
+        [one] => Some(UserId(*one)),
+        _ => None,
+    };
+    let mut named = HashMap::new();
+    for cell in cells {
+        let by = |f: fn(&Candidate) -> &str| -> Vec<Uuid> {
+            found
+                .iter()
+                .filter(|c| f(c) == cell)
+                .map(|c| c.id)
+                .collect()
+        };
+        let user = only(by(|c| &c.email))
+            .or_else(|| only(by(|c| &c.full_name)))
+            .or_else(|| only(by(|c| &c.login)));
+        if let Some(user) = user {
+            named.insert(cell, user);
+        }
+    }
+    Ok(named)
+}

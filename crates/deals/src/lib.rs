@@ -9,11 +9,12 @@
 //! [`update_stage`] (`stage_moves`), built on the stage halves of `crm-pipelines`.
 //!
 //! Depends on `crm-core`, `crm-db`, `crm-activity`, `crm-custom-fields`, `crm-events` and
-//! `crm-pipelines`; checks links to contacts, companies and users through `crm_db::links`.
+//! `crm-pipelines` (and `crm-companies`, whose companies a deal import finds or creates by name); checks links to contacts, companies and users through `crm_db::links`.
 
 pub mod amount;
 pub mod error;
 mod events;
+pub mod import;
 pub mod input;
 pub mod model;
 mod placement;

@@ -14,9 +14,6 @@ pub enum ImportError {
     /// No such import (or not the caller's).
     #[error("import {0} not found")]
     NotFound(Uuid),
-    /// Not built yet for this kind of record.
-    #[error("imports of {0} are not available yet")]
-    NotAvailable(&'static str),
     /// The actor lacks a permission.
     #[error(transparent)]
     Forbidden(#[from] Forbidden),
@@ -36,7 +33,6 @@ impl DomainError for ImportError {
         match self {
             ImportError::Invalid(_) => ErrorKind::Invalid,
             ImportError::NotFound(_) => ErrorKind::NotFound,
-            ImportError::NotAvailable(_) => ErrorKind::Unprocessable,
             ImportError::Forbidden(_) => ErrorKind::Forbidden,
             ImportError::Db(e) => e.kind(),
         }
@@ -46,7 +42,6 @@ impl DomainError for ImportError {
         match self {
             ImportError::Invalid(_) => "validation_failed",
             ImportError::NotFound(_) => "not_found",
-            ImportError::NotAvailable(_) => "not_available",
             ImportError::Forbidden(_) => "forbidden",
             ImportError::Db(e) => e.code(),
         }
@@ -55,9 +50,6 @@ impl DomainError for ImportError {
     fn field_errors(&self) -> Vec<FieldError> {
         match self {
             ImportError::Invalid(errors) => errors.clone(),
-            ImportError::NotAvailable(_) => {
-                vec![FieldError::new("entityType", self.to_string())]
-            }
             _ => Vec::new(),
         }
     }

@@ -121,15 +121,6 @@ impl ImportJobs {
             let actor = actor_of(&mut conn, &import).await?;
             (import, actor)
         };
-        if !matches!(
-            import.entity_type,
-            ImportEntity::Contacts | ImportEntity::Companies
-        ) {
-            return Err(JobFailure::permanent(format!(
-                "imports of {} are not available yet",
-                import.entity_type
-            )));
-        }
         self.fetch(id, work).await?;
         let (sender, mut pieces) = mpsc::channel::<Result<Piece, TabularError>>(2);
         let path = work.to_path_buf();
@@ -364,8 +355,10 @@ impl Batches {
         headers: Vec<String>,
     ) -> Result<Self, JobFailure> {
         let entity = match import.entity_type {
+            ImportEntity::Contacts => CustomFieldEntity::Contact,
             ImportEntity::Companies => CustomFieldEntity::Company,
-            _ => CustomFieldEntity::Contact,
+            ImportEntity::Deals => CustomFieldEntity::Deal,
+            ImportEntity::Tasks => CustomFieldEntity::Task,
         };
         let defs = FieldSet::for_read(conn, entity).await.map_err(transient)?;
         let custom: Vec<CustomField> = defs

@@ -48,7 +48,8 @@ pub async fn create_import(
     match new.entity {
         ImportEntity::Contacts => actor.require(Permission::ContactsWrite)?,
         ImportEntity::Companies => actor.require(Permission::CompaniesWrite)?,
-        other => return Err(ImportError::NotAvailable(other.as_str())),
+        ImportEntity::Deals => actor.require(Permission::DealsWrite)?,
+        ImportEntity::Tasks => actor.require(Permission::TasksWrite)?,
     }
     let mut errors = Vec::new();
     let explicit = match new.mapping.as_deref() {

@@ -164,17 +164,222 @@ pub fn company(
     })
 }
 
+/// A date or time cell as an RFC 3339 instant: RFC 3339 itself, `YYYY-MM-DD` or `DD.MM.YYYY`
+/// (midnight UTC), either with ` HH:MM[:SS]` (UTC), or the `YYYY-MM-DDTHH:MM:SS` of an XLSX
+/// cell. Slashed dates are refused: `03/04/2025` reads both ways.
+fn moment(field: &str, cell: &str) -> Result<Value, FieldError> {
+    use chrono::{DateTime, NaiveDate, NaiveDateTime};
+    if let Ok(t) = DateTime::parse_from_rfc3339(cell) {
+        return Ok(Value::String(t.to_utc().to_rfc3339()));
+    }
+    const TIMES: &[&str] = &[
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%d.%m.%Y %H:%M:%S",
+        "%d.%m.%Y %H:%M",
+    ];
+    const DATES: &[&str] = &["%Y-%m-%d", "%d.%m.%Y"];
+    let naive = TIMES
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(cell, f).ok())
+        .or_else(|| {
+            DATES
+                .iter()
+                .find_map(|f| NaiveDate::parse_from_str(cell, f).ok())
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        });
+    match naive {
+        Some(t) => Ok(Value::String(t.and_utc().to_rfc3339())),
+        None => Err(FieldError::new(
+            field,
+            "is not a date: YYYY-MM-DD, DD.MM.YYYY or RFC 3339",
+        )),
+    }
+}
+
+/// A deals file's row as a new deal.
+pub fn deal(
+    line: u64,
+    cells: &[String],
+    mapping: &[Option<Mapped>],
+    defs: &[CustomField],
+) -> Result<crm_deals::import::ImportRow, Vec<FieldError>> {
+    let (mut object, mut custom) = (Map::new(), Map::new());
+    let mut row = crm_deals::import::ImportRow {
+        line,
+        ..Default::default()
+    };
+    let mut errors = Vec::new();
+    for (mapped, cell) in filled(cells, mapping) {
+        if fill_common(&mut object, &mut custom, defs, mapped, cell) {
+            continue;
+        }
+        let Mapped::Field(field) = mapped else {
+            continue;
+        };
+        let named = Some(cell.to_owned());
+        match *field {
+            // Numbers come from the sequence, as for a deal created through the API.
+            "number" => {}
+            "pipeline" => row.pipeline = named,
+            "stage" => row.stage = named,
+            // A contact column may hold phone numbers.
+            "contactEmail" if !cell.contains('@') && row.contact_phone.is_none() => {
+                row.contact_phone = named;
+            }
+            "contactEmail" => row.contact_email = named,
+            "contactPhone" => row.contact_phone = named,
+            "companyName" => row.company_name = named,
+            "assigneeEmail" => row.assignee_email = named,
+            "expectedCloseAt" => match moment(field, cell) {
+                Ok(v) => {
+                    object.insert((*field).to_owned(), v);
+                }
+                Err(e) => errors.push(e),
+            },
+            "amount" => {
+                // Spreadsheets write `1 500,00`; the API reads `1500.00`.
+                let amount = cell.replace([' ', '\u{a0}'], "").replace(',', ".");
+                object.insert("amount".into(), Value::String(amount));
+            }
+            "currency" => {
+                object.insert("currency".into(), Value::String(cell.to_uppercase()));
+            }
+            field => {
+                object.insert(field.to_owned(), Value::String(cell.to_owned()));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    row.input = finish(object, custom, "title")?;
+    Ok(row)
+}
+
+/// A task status, priority or type cell as its API name (`in progress` → `IN_PROGRESS`, and
+/// the Russian words of such exports), or why not.
+fn task_enum<T: std::str::FromStr>(
+    field: &str,
+    cell: &str,
+    words: &[(&str, &str)],
+    names: &[&str],
+) -> Result<Value, FieldError> {
+    let lower = cell.to_lowercase();
+    let name = words
+        .iter()
+        .find(|(word, _)| *word == lower)
+        .map(|(_, name)| (*name).to_owned())
+        .unwrap_or_else(|| cell.to_uppercase().replace([' ', '-'], "_"));
+    if name.parse::<T>().is_ok() {
+        Ok(Value::String(name))
+    } else {
+        Err(FieldError::new(
+            field,
+            format!("must be one of {}", names.join(", ")),
+        ))
+    }
+}
+
+/// A tasks file's row as a new task.
+pub fn task(
+    line: u64,
+    cells: &[String],
+    mapping: &[Option<Mapped>],
+    defs: &[CustomField],
+) -> Result<crm_tasks::import::ImportRow, Vec<FieldError>> {
+    use crm_tasks::model::{TaskPriority, TaskStatus, TaskType};
+    let (mut object, mut custom) = (Map::new(), Map::new());
+    let (mut deal_number, mut assignee_email) = (None, None);
+    let mut errors = Vec::new();
+    for (mapped, cell) in filled(cells, mapping) {
+        if fill_common(&mut object, &mut custom, defs, mapped, cell) {
+            continue;
+        }
+        let Mapped::Field(field) = mapped else {
+            continue;
+        };
+        let value = match *field {
+            "dealNumber" => {
+                deal_number = Some(cell.to_owned());
+                continue;
+            }
+            "assigneeEmail" => {
+                assignee_email = Some(cell.to_owned());
+                continue;
+            }
+            "dueAt" => moment(field, cell),
+            "status" => task_enum::<TaskStatus>(
+                field,
+                cell,
+                &[
+                    ("новая", "TODO"),
+                    ("к выполнению", "TODO"),
+                    ("в работе", "IN_PROGRESS"),
+                    ("выполнена", "DONE"),
+                    ("завершена", "DONE"),
+                    ("отменена", "CANCELLED"),
+                ],
+                &["TODO", "IN_PROGRESS", "DONE", "CANCELLED"],
+            ),
+            "priority" => task_enum::<TaskPriority>(
+                field,
+                cell,
+                &[
+                    ("низкий", "LOW"),
+                    ("средний", "MEDIUM"),
+                    ("высокий", "HIGH"),
+                    ("срочный", "URGENT"),
+                ],
+                &["LOW", "MEDIUM", "HIGH", "URGENT"],
+            ),
+            "type" => task_enum::<TaskType>(
+                field,
+                cell,
+                &[
+                    ("звонок", "CALL"),
+                    ("встреча", "MEETING"),
+                    ("письмо", "EMAIL"),
+                    ("другое", "OTHER"),
+                ],
+                &["CALL", "MEETING", "FOLLOW_UP", "EMAIL", "OTHER"],
+            ),
+            _ => Ok(Value::String(cell.to_owned())),
+        };
+        match value {
+            Ok(v) => {
+                object.insert((*field).to_owned(), v);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(crm_tasks::import::ImportRow {
+        line,
+        input: finish(object, custom, "title")?,
+        deal_number,
+        assignee_email,
+    })
+}
+
 /// The rows of a batch, as the record crate's import takes them.
 pub enum Inputs {
     Contacts(Vec<ImportRow>),
     Companies(Vec<crm_companies::import::ImportRow>),
+    Deals(Vec<crm_deals::import::ImportRow>),
+    Tasks(Vec<crm_tasks::import::ImportRow>),
 }
 
 impl Inputs {
     pub fn new(entity: ImportEntity) -> Self {
         match entity {
+            ImportEntity::Contacts => Inputs::Contacts(Vec::new()),
             ImportEntity::Companies => Inputs::Companies(Vec::new()),
-            _ => Inputs::Contacts(Vec::new()),
+            ImportEntity::Deals => Inputs::Deals(Vec::new()),
+            ImportEntity::Tasks => Inputs::Tasks(Vec::new()),
         }
     }
 
@@ -189,6 +394,8 @@ impl Inputs {
         match self {
             Inputs::Contacts(rows) => rows.push(contact(line, cells, mapping, defs)?),
             Inputs::Companies(rows) => rows.push(company(line, cells, mapping, defs)?),
+            Inputs::Deals(rows) => rows.push(deal(line, cells, mapping, defs)?),
+            Inputs::Tasks(rows) => rows.push(task(line, cells, mapping, defs)?),
         }
         Ok(())
     }
@@ -219,6 +426,18 @@ impl Inputs {
             }
             Inputs::Companies(rows) => {
                 let o = crm_companies::import::import_batch(conn, actor, import, rows, dry_run)
+                    .await
+                    .map_err(failure)?;
+                Ok((o.created, o.failures))
+            }
+            Inputs::Deals(rows) => {
+                let o = crm_deals::import::import_batch(conn, actor, import, rows, dry_run)
+                    .await
+                    .map_err(failure)?;
+                Ok((o.created, o.failures))
+            }
+            Inputs::Tasks(rows) => {
+                let o = crm_tasks::import::import_batch(conn, actor, import, rows, dry_run)
                     .await
                     .map_err(failure)?;
                 Ok((o.created, o.failures))
