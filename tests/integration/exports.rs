@@ -198,9 +198,9 @@ async fn bad_exports_are_refused_with_problems() {
     )
     .await;
     assert_problem(
-        export(&app, &token, "entityType=deals").await,
-        422,
-        "not_available",
+        export(&app, &viewer, "entityType=deals").await,
+        403,
+        "forbidden",
     )
     .await;
     for query in [
@@ -209,6 +209,9 @@ async fn bad_exports_are_refused_with_problems() {
         "format=csv",
         "entityType=contacts&bogus=1",
         "entityType=contacts&sort=nope",
+        "entityType=deals&status=maybe",
+        "entityType=tasks&bogus=1",
+        "entityType=companies&sort=title",
     ] {
         let res = export(&app, &token, query).await;
         assert_eq!(res.status(), 400, "{query}");

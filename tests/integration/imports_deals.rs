@@ -150,10 +150,9 @@ async fn the_russian_deal_export_imports_after_its_contacts_without_a_mapping() 
     let refused = errors(&done);
     assert!(!refused.is_empty());
     assert!(
-        refused
-            .iter()
-            .any(|(_, column, message)| column == "Pipeline ID"
-                && message.contains("pipeline-id-1")),
+        refused.iter().any(
+            |(_, column, message)| column == "Pipeline ID" && message.contains("pipeline-id-1")
+        ),
         "{refused:?}"
     );
 }
@@ -190,7 +189,10 @@ async fn deal_rows_meet_the_deal_rules_and_a_dry_run_reports_the_same() {
     assert_eq!(dry["status"], "succeeded", "{dry}");
     assert!(deals(&app, &admin).await.is_empty());
     let companies = app.get_json("/api/companies", &admin).await;
-    assert_eq!(companies["meta"]["total"], 0, "a dry run creates no company");
+    assert_eq!(
+        companies["meta"]["total"], 0,
+        "a dry run creates no company"
+    );
     let real = import(&app, &admin, form("deals", "deals.csv", csv.as_bytes())).await;
     assert_eq!(errors(&dry), errors(&real));
     assert_eq!(dry["createdRows"], real["createdRows"]);

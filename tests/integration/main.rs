@@ -13,6 +13,7 @@ mod conventions;
 mod custom_fields;
 mod deals;
 mod exports;
+mod exports_records;
 mod files;
 mod files_s3;
 mod idempotency;

@@ -6,6 +6,7 @@
 //! HTTP.
 
 pub mod error;
+pub mod export;
 pub mod fields;
 pub mod import;
 pub mod input;

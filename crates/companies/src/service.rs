@@ -214,7 +214,7 @@ pub async fn get_company(
     Ok(company)
 }
 
-fn filtered(
+pub(crate) fn filtered(
     actor: &Actor,
     input: &ListCompanies,
 ) -> companies::BoxedQuery<'static, diesel::pg::Pg> {
@@ -268,7 +268,7 @@ pub async fn list_companies(
 }
 
 /// `query` in the order of `input.sort` (ties: see [`crm_db::load_listing`]).
-fn sorted(
+pub(crate) fn sorted(
     mut query: companies::BoxedQuery<'static, diesel::pg::Pg>,
     input: &ListCompanies,
 ) -> companies::BoxedQuery<'static, diesel::pg::Pg> {

@@ -1,12 +1,11 @@
 //! Every contact a list shows, in the list's order: what an export streams.
 
-use crm_core::{Actor, CompanyId, Permission, UserId};
+use crm_core::{Actor, Permission};
 use crm_db::AsyncPgConnection;
-use crm_db::schema::{companies, contacts, users};
+use crm_db::schema::contacts;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
-use std::collections::HashMap;
 
 use crate::error::ContactError;
 use crate::input::ListContacts;
@@ -31,26 +30,4 @@ pub async fn export_contacts<'c>(
         .map_err(ContactError::from)
         .fuse()
         .boxed())
-}
-
-/// The names of these companies and the e-mails of these owners, for an export's columns.
-pub async fn names(
-    conn: &mut AsyncPgConnection,
-    companies_of: &[CompanyId],
-    owners: &[UserId],
-) -> Result<(HashMap<CompanyId, String>, HashMap<UserId, String>), ContactError> {
-    let company_names: Vec<(CompanyId, String)> = companies::table
-        .filter(companies::id.eq_any(companies_of))
-        .select((companies::id, companies::name))
-        .load(conn)
-        .await?;
-    let owner_emails: Vec<(UserId, String)> = users::table
-        .filter(users::id.eq_any(owners))
-        .select((users::id, users::email))
-        .load(conn)
-        .await?;
-    Ok((
-        company_names.into_iter().collect(),
-        owner_emails.into_iter().collect(),
-    ))
 }

@@ -176,3 +176,35 @@ pub async fn active_users_by_email<'a>(
     }
     Ok(named)
 }
+
+/// The live contacts `actor` may read with these e-mails (ignoring case), by lower-cased
+/// e-mail, share-locked like [`linkable`]: how imports name a deal's or a task's contact.
+pub async fn contacts_by_email<'a>(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    emails: impl IntoIterator<Item = &'a str>,
+) -> QueryResult<std::collections::HashMap<String, crm_core::ContactId>> {
+    let mut emails: Vec<String> = emails
+        .into_iter()
+        .map(|e| e.trim().to_lowercase())
+        .filter(|e| !e.is_empty())
+        .collect();
+    if emails.is_empty() {
+        return Ok(Default::default());
+    }
+    emails.sort_unstable();
+    emails.dedup();
+    let found: Vec<(crm_core::ContactId, String)> = contacts::table
+        .filter(crate::sql::lower(contacts::email.assume_not_null()).eq_any(&emails))
+        .filter(contacts::deleted_at.is_null())
+        .filter(visibility::contacts(actor))
+        .order(contacts::id)
+        .select((
+            contacts::id,
+            crate::sql::lower(contacts::email.assume_not_null()),
+        ))
+        .for_share()
+        .load(conn)
+        .await?;
+    Ok(found.into_iter().map(|(id, e)| (e, id)).collect())
+}

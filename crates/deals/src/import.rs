@@ -17,7 +17,6 @@ use crm_core::{
 use crm_custom_fields::{CustomFieldEntity, FieldSet, gather};
 use crm_db::AsyncPgConnection;
 use crm_db::schema::{contacts, deals, pipelines, stages};
-use crm_db::sql::lower;
 use crm_pipelines::StageType;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -293,11 +292,6 @@ impl People {
         rows: &[ImportRow],
         dry_run: bool,
     ) -> Result<Self, DealError> {
-        let emails: Vec<String> = rows
-            .iter()
-            .filter_map(|r| given(&r.contact_email))
-            .map(str::to_lowercase)
-            .collect();
         let phones: Vec<String> = rows
             .iter()
             .filter(|r| given(&r.contact_email).is_none())
@@ -309,16 +303,12 @@ impl People {
                 .filter(contacts::deleted_at.is_null())
                 .filter(crm_db::visibility::contacts(actor))
         };
-        let mut by_email = HashMap::new();
-        if !emails.is_empty() {
-            let found: Vec<(ContactId, String)> = live()
-                .filter(lower(contacts::email.assume_not_null()).eq_any(&emails))
-                .select((contacts::id, lower(contacts::email.assume_not_null())))
-                .for_share()
-                .load(conn)
-                .await?;
-            by_email = found.into_iter().map(|(id, e)| (e, id)).collect();
-        }
+        let by_email = crm_db::links::contacts_by_email(
+            conn,
+            actor,
+            rows.iter().filter_map(|r| given(&r.contact_email)),
+        )
+        .await?;
         let mut by_phone = HashMap::new();
         if !phones.is_empty() {
             // Phones are not unique: the most recently updated contact wins.

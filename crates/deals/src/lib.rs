@@ -14,6 +14,7 @@
 pub mod amount;
 pub mod error;
 mod events;
+pub mod export;
 pub mod import;
 pub mod input;
 pub mod model;

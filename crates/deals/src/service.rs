@@ -386,7 +386,7 @@ fn like_pattern(fragment: &str) -> String {
     )
 }
 
-fn filtered(actor: &Actor, input: &ListDeals) -> deals::BoxedQuery<'static, Pg> {
+pub(crate) fn filtered(actor: &Actor, input: &ListDeals) -> deals::BoxedQuery<'static, Pg> {
     let mut query = restrict(deals::table.into_boxed(), actor);
     query = if input.deleted {
         query.filter(deals::deleted_at.is_not_null())
@@ -480,7 +480,7 @@ pub async fn list_deals(
 }
 
 /// `query` in the order of `input.sort` (ties: see [`crm_db::load_listing`]).
-fn sorted(
+pub(crate) fn sorted(
     mut query: deals::BoxedQuery<'static, diesel::pg::Pg>,
     input: &ListDeals,
 ) -> deals::BoxedQuery<'static, diesel::pg::Pg> {

@@ -9,8 +9,10 @@
 pub mod columns;
 pub mod csv;
 pub mod error;
+pub mod kinds;
+pub mod lookup;
 pub mod run;
 pub mod xlsx;
 
 pub use error::ExportError;
-pub use run::{ExportFormat, export_contacts};
+pub use run::{Export, ExportFormat, Sink, export};

@@ -2,13 +2,11 @@
 //! and handed to the response through a bounded channel (the client's pace sets the reading
 //! pace).
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 
 use bytes::Bytes;
-use crm_contacts::{Contact, ListContacts};
-use crm_core::{Actor, CompanyId, Permission, UserId};
-use crm_custom_fields::{CustomField, CustomFieldEntity, FieldSet};
+use crm_core::{Actor, Permission};
+use crm_custom_fields::{CustomField, FieldSet};
 use crm_db::DbPool;
 use crm_db::pool::get_conn;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
@@ -16,8 +14,9 @@ use futures_util::StreamExt;
 use tokio::io::AsyncReadExt;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::columns::{contact_cells, contact_headers};
 use crate::error::ExportError;
+use crate::kinds::{Companies, Contacts, Deals, Kind, Rows, Tasks};
+use crate::lookup::{Names, Wanted};
 use crate::xlsx::Sheet;
 
 /// Rows read and rendered at a time.
@@ -36,25 +35,67 @@ pub enum ExportFormat {
 /// for a file of known size (XLSX), or why it cannot run (before any byte is sent).
 pub type Ready = Result<Option<u64>, ExportError>;
 
-/// Exports the contacts `input` lists (`data.export`, `contacts.read`) into `out`, announcing
-/// the start on `ready`. `url` opens the export's own connection; `work_dir` holds an XLSX
-/// file while it is written.
-#[allow(clippy::too_many_arguments)]
-pub async fn export_contacts(
+/// What to export: a record type and its list's parameters.
+#[derive(Debug)]
+pub enum Export {
+    /// `GET /api/contacts`.
+    Contacts(crm_contacts::ListContacts),
+    /// `GET /api/companies`.
+    Companies(crm_companies::ListCompanies),
+    /// `GET /api/deals`.
+    Deals(crm_deals::ListDeals),
+    /// `GET /api/tasks`.
+    Tasks(crm_tasks::ListTasks),
+}
+
+impl Export {
+    /// The file's name without extension (`contacts`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Export::Contacts(_) => Contacts::NAME,
+            Export::Companies(_) => Companies::NAME,
+            Export::Deals(_) => Deals::NAME,
+            Export::Tasks(_) => Tasks::NAME,
+        }
+    }
+}
+
+/// Where an export goes: the start announced on `ready`, then the bytes into `out`.
+pub struct Sink {
+    /// `Ok(None)` for a stream of unknown length, `Ok(Some(size))`, or why it cannot run.
+    pub ready: oneshot::Sender<Ready>,
+    /// The file's bytes.
+    pub out: mpsc::Sender<Result<Bytes, ExportError>>,
+}
+
+/// Exports every record `what` lists (`data.export` and the list's permission) into `sink`.
+/// `url` opens the export's own connection; `work_dir` holds an XLSX file while it is written.
+pub async fn export(
     url: String,
     pool: DbPool,
     actor: Actor,
-    input: ListContacts,
+    what: Export,
     format: ExportFormat,
     work_dir: PathBuf,
-    ready: oneshot::Sender<Ready>,
-    out: mpsc::Sender<Result<Bytes, ExportError>>,
+    sink: Sink,
 ) {
+    let Sink { ready, out } = sink;
     let mut ready = Some(ready);
-    let result = run(
-        url, &pool, &actor, &input, format, &work_dir, &mut ready, &out,
-    )
-    .await;
+    let job = Job {
+        url,
+        pool: &pool,
+        actor: &actor,
+        format,
+        work_dir: &work_dir,
+        ready: &mut ready,
+        out: &out,
+    };
+    let result = match &what {
+        Export::Contacts(input) => job.run::<Contacts>(input).await,
+        Export::Companies(input) => job.run::<Companies>(input).await,
+        Export::Deals(input) => job.run::<Deals>(input).await,
+        Export::Tasks(input) => job.run::<Tasks>(input).await,
+    };
     if let Err(e) = result {
         match ready.take() {
             Some(ready) => {
@@ -69,77 +110,114 @@ pub async fn export_contacts(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run(
+/// One export's settings and outlets.
+struct Job<'a> {
     url: String,
-    pool: &DbPool,
-    actor: &Actor,
-    input: &ListContacts,
+    pool: &'a DbPool,
+    actor: &'a Actor,
     format: ExportFormat,
-    work_dir: &std::path::Path,
-    ready: &mut Option<oneshot::Sender<Ready>>,
-    out: &mpsc::Sender<Result<Bytes, ExportError>>,
-) -> Result<(), ExportError> {
-    actor
-        .require(Permission::DataExport)
-        .map_err(crm_contacts::ContactError::from)?;
-    let custom: Vec<CustomField> = {
-        let mut conn = get_conn(pool).await?;
-        FieldSet::for_read(&mut conn, CustomFieldEntity::Contact)
+    work_dir: &'a std::path::Path,
+    ready: &'a mut Option<oneshot::Sender<Ready>>,
+    out: &'a mpsc::Sender<Result<Bytes, ExportError>>,
+}
+
+impl Job<'_> {
+    async fn run<K: Kind>(self, input: &K::Input) -> Result<(), ExportError> {
+        let Job {
+            url,
+            pool,
+            actor,
+            format,
+            work_dir,
+            ready,
+            out,
+        } = self;
+        actor.require(Permission::DataExport)?;
+        let custom: Vec<CustomField> = {
+            let mut conn = get_conn(pool).await?;
+            FieldSet::for_read(&mut conn, K::ENTITY)
+                .await?
+                .fields()
+                .iter()
+                .filter(|f| f.is_active)
+                .cloned()
+                .collect()
+        };
+        let mut own = AsyncPgConnection::establish(&url)
             .await
-            .map_err(crm_contacts::ContactError::from)?
-            .fields()
-            .iter()
-            .filter(|f| f.is_active)
-            .cloned()
-            .collect()
-    };
-    let mut own = AsyncPgConnection::establish(&url)
-        .await
-        .map_err(|e| crm_db::DbError::Unavailable(e.to_string()))?;
-    let mut rows = crm_contacts::export::export_contacts(&mut own, actor, input).await?;
-    let headers = contact_headers(&custom);
-    match format {
-        ExportFormat::Csv => {
-            if let Some(ready) = ready.take() {
-                let _ = ready.send(Ok(None));
-            }
-            if out
-                .send(Ok(Bytes::from(crate::csv::line(&headers))))
-                .await
-                .is_err()
-            {
-                return Ok(());
-            }
-            while let Some(chunk) = next_chunk(&mut rows).await? {
-                let mut text = String::new();
-                for cells in render(pool, &chunk, &custom).await? {
-                    text.push_str(&crate::csv::line(&cells));
+            .map_err(|e| crm_db::DbError::Unavailable(e.to_string()))?;
+        let mut rows = K::rows(&mut own, actor, input).await?;
+        let headers = K::headers(&custom);
+        let render = Render {
+            pool,
+            actor,
+            custom: &custom,
+        };
+        match format {
+            ExportFormat::Csv => {
+                if let Some(ready) = ready.take() {
+                    let _ = ready.send(Ok(None));
                 }
-                if out.send(Ok(Bytes::from(text))).await.is_err() {
-                    // The client went away.
+                if out
+                    .send(Ok(Bytes::from(crate::csv::line(&headers))))
+                    .await
+                    .is_err()
+                {
                     return Ok(());
                 }
+                while let Some(chunk) = next_chunk(&mut rows).await? {
+                    let mut text = String::new();
+                    for cells in render.cells::<K>(&chunk).await? {
+                        text.push_str(&crate::csv::line(&cells));
+                    }
+                    if out.send(Ok(Bytes::from(text))).await.is_err() {
+                        // The client went away.
+                        return Ok(());
+                    }
+                }
+                Ok(())
             }
-            Ok(())
-        }
-        ExportFormat::Xlsx => {
-            let path = work_dir.join(format!("export-{}.xlsx", crm_core::JobId::new()));
-            tokio::fs::create_dir_all(work_dir).await?;
-            let written = write_xlsx(pool, &mut rows, headers, &custom, path.clone()).await;
-            let sent = match written {
-                Ok(()) => send_file(&path, ready, out).await,
-                Err(e) => Err(e),
-            };
-            let _ = tokio::fs::remove_file(&path).await;
-            sent
+            ExportFormat::Xlsx => {
+                let path = work_dir.join(format!("export-{}.xlsx", crm_core::JobId::new()));
+                tokio::fs::create_dir_all(work_dir).await?;
+                let written = write_xlsx::<K>(&render, &mut rows, headers, path.clone()).await;
+                let sent = match written {
+                    Ok(()) => send_file(&path, ready, out).await,
+                    Err(e) => Err(e),
+                };
+                let _ = tokio::fs::remove_file(&path).await;
+                sent
+            }
         }
     }
 }
 
-async fn next_chunk(
-    rows: &mut futures_util::stream::BoxStream<'_, Result<Contact, crm_contacts::ContactError>>,
-) -> Result<Option<Vec<Contact>>, ExportError> {
+/// Turns chunks of records into cells.
+struct Render<'a> {
+    pool: &'a DbPool,
+    actor: &'a Actor,
+    custom: &'a [CustomField],
+}
+
+impl Render<'_> {
+    /// The cells of a chunk, linked records' names looked up in one round trip per kind.
+    async fn cells<K: Kind>(&self, chunk: &[K::Record]) -> Result<Vec<Vec<String>>, ExportError> {
+        let mut wanted = Wanted::default();
+        for record in chunk {
+            K::wanted(record, &mut wanted);
+        }
+        let names = {
+            let mut conn = get_conn(self.pool).await?;
+            Names::load(&mut conn, self.actor, &wanted).await?
+        };
+        Ok(chunk
+            .iter()
+            .map(|r| K::cells(r, &names, self.custom))
+            .collect())
+    }
+}
+
+async fn next_chunk<T>(rows: &mut Rows<'_, T>) -> Result<Option<Vec<T>>, ExportError> {
     let mut chunk = Vec::with_capacity(CHUNK_ROWS);
     while chunk.len() < CHUNK_ROWS {
         match rows.next().await {
@@ -150,50 +228,11 @@ async fn next_chunk(
     Ok((!chunk.is_empty()).then_some(chunk))
 }
 
-/// The cells of a chunk, linked names looked up in one round trip.
-async fn render(
-    pool: &DbPool,
-    chunk: &[Contact],
-    custom: &[CustomField],
-) -> Result<Vec<Vec<String>>, ExportError> {
-    let companies: Vec<CompanyId> = chunk
-        .iter()
-        .filter_map(|c| c.company_id)
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let owners: Vec<UserId> = chunk
-        .iter()
-        .filter_map(|c| c.owner_id)
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let (names, emails) = {
-        let mut conn = get_conn(pool).await?;
-        crm_contacts::export::names(&mut conn, &companies, &owners).await?
-    };
-    Ok(chunk
-        .iter()
-        .map(|c| {
-            let company = c
-                .company_id
-                .and_then(|id| names.get(&id))
-                .map(String::as_str);
-            let owner = c
-                .owner_id
-                .and_then(|id| emails.get(&id))
-                .map(String::as_str);
-            contact_cells(c, company, owner, custom)
-        })
-        .collect())
-}
-
 /// Writes every row into an XLSX file on a blocking thread, a chunk at a time.
-async fn write_xlsx(
-    pool: &DbPool,
-    rows: &mut futures_util::stream::BoxStream<'_, Result<Contact, crm_contacts::ContactError>>,
+async fn write_xlsx<K: Kind>(
+    render: &Render<'_>,
+    rows: &mut Rows<'_, K::Record>,
     headers: Vec<String>,
-    custom: &[CustomField],
     path: PathBuf,
 ) -> Result<(), ExportError> {
     let (chunks, mut incoming) = mpsc::channel::<Vec<Vec<String>>>(2);
@@ -208,7 +247,7 @@ async fn write_xlsx(
     });
     let fed: Result<(), ExportError> = async {
         while let Some(chunk) = next_chunk(rows).await? {
-            let cells = render(pool, &chunk, custom).await?;
+            let cells = render.cells::<K>(&chunk).await?;
             if chunks.send(cells).await.is_err() {
                 break;
             }

@@ -291,7 +291,7 @@ pub fn task(
 ) -> Result<crm_tasks::import::ImportRow, Vec<FieldError>> {
     use crm_tasks::model::{TaskPriority, TaskStatus, TaskType};
     let (mut object, mut custom) = (Map::new(), Map::new());
-    let (mut deal_number, mut assignee_email) = (None, None);
+    let (mut deal_number, mut contact_email, mut assignee_email) = (None, None, None);
     let mut errors = Vec::new();
     for (mapped, cell) in filled(cells, mapping) {
         if fill_common(&mut object, &mut custom, defs, mapped, cell) {
@@ -307,6 +307,10 @@ pub fn task(
             }
             "assigneeEmail" => {
                 assignee_email = Some(cell.to_owned());
+                continue;
+            }
+            "contactEmail" => {
+                contact_email = Some(cell.to_owned());
                 continue;
             }
             "dueAt" => moment(field, cell),
@@ -361,6 +365,7 @@ pub fn task(
         line,
         input: finish(object, custom, "title")?,
         deal_number,
+        contact_email,
         assignee_email,
     })
 }

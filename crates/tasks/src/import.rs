@@ -2,12 +2,15 @@
 //! `create_task` (validation, custom fields, links the actor may make, the assignee defaulting
 //! to the actor, `completedAt` for a `DONE` task); rows that do not are reported with their
 //! field errors, and the good ones are inserted with one statement and one statement of
-//! timeline entries. A file names the deal by its number and the assignee by e-mail.
+//! timeline entries. A file names the deal by its number, the contact and the assignee by
+//! e-mail.
 
 use std::collections::HashMap;
 
 use chrono::Utc;
-use crm_core::{Actor, DealId, EntityRef, FieldError, Permission, TaskId, UserId, checks};
+use crm_core::{
+    Actor, ContactId, DealId, EntityRef, FieldError, Permission, TaskId, UserId, checks,
+};
 use crm_custom_fields::{CustomFieldEntity, FieldSet, gather};
 use crm_db::AsyncPgConnection;
 use crm_db::schema::{deals, tasks};
@@ -29,6 +32,8 @@ pub struct ImportRow {
     pub input: CreateTask,
     /// The deal by number (a live deal the actor may read).
     pub deal_number: Option<String>,
+    /// The contact by e-mail (a live contact the actor may read).
+    pub contact_email: Option<String>,
     /// The assignee by e-mail (an active user; default: the actor).
     pub assignee_email: Option<String>,
 }
@@ -47,6 +52,7 @@ struct TaskValues {
     input: CreateTask,
     tags: Vec<String>,
     deal: Option<DealId>,
+    contact: Option<ContactId>,
     assignee: Option<UserId>,
     custom_fields: serde_json::Value,
 }
@@ -81,6 +87,12 @@ pub async fn import_batch(
         .filter_map(|r| given(&r.deal_number).and_then(number_of))
         .collect();
     let deals = deals_by_number(conn, actor, numbers).await?;
+    let contacts = crm_db::links::contacts_by_email(
+        conn,
+        actor,
+        rows.iter().filter_map(|r| given(&r.contact_email)),
+    )
+    .await?;
     let users = crm_db::links::active_users_by_email(
         conn,
         rows.iter().filter_map(|r| given(&r.assignee_email)),
@@ -98,6 +110,16 @@ pub async fn import_batch(
                 errors.push(FieldError::new(
                     "dealNumber",
                     "no deal you may see has this number",
+                ));
+            }
+            found
+        });
+        let contact = given(&row.contact_email).and_then(|email| {
+            let found = contacts.get(&email.to_lowercase()).copied();
+            if found.is_none() {
+                errors.push(FieldError::new(
+                    "contactEmail",
+                    "no contact you may see has this e-mail",
                 ));
             }
             found
@@ -133,6 +155,7 @@ pub async fn import_batch(
                     input,
                     tags,
                     deal,
+                    contact,
                     assignee,
                     custom_fields: custom,
                 },
@@ -186,7 +209,7 @@ async fn deals_by_number(
     Ok(found.into_iter().collect())
 }
 
-/// Rows per INSERT: 17 parameters each, below PostgreSQL's 65 535 per statement.
+/// Rows per INSERT: 18 parameters each, below PostgreSQL's 65 535 per statement.
 const ROWS_PER_STATEMENT: usize = 1000;
 
 async fn insert(
@@ -221,6 +244,7 @@ async fn insert(
                 (
                     tasks::completed_at.eq((status == TaskStatus::Done).then_some(now)),
                     tasks::deal_id.eq(v.deal),
+                    tasks::contact_id.eq(v.contact),
                     tasks::assigned_to_id.eq(v.assignee),
                     tasks::created_by_id.eq(actor.user_id),
                     tasks::tags.eq(v.tags),

@@ -9,6 +9,7 @@
 
 pub mod error;
 mod events;
+pub mod export;
 pub mod import;
 pub mod input;
 pub mod model;

@@ -390,7 +390,7 @@ pub async fn purge_trash(
     .await
 }
 
-fn filtered(actor: &Actor, input: &ListTasks) -> Boxed {
+pub(crate) fn filtered(actor: &Actor, input: &ListTasks) -> Boxed {
     let mut query = visible(actor);
     query = if input.deleted {
         query.filter(tasks::deleted_at.is_not_null())
@@ -474,7 +474,7 @@ pub async fn list_tasks(
 }
 
 /// `query` in the order of `input.sort` (ties: see [`crm_db::load_listing`]).
-fn sorted(
+pub(crate) fn sorted(
     mut query: tasks::BoxedQuery<'static, diesel::pg::Pg>,
     input: &ListTasks,
 ) -> tasks::BoxedQuery<'static, diesel::pg::Pg> {

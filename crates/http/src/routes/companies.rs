@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, delete, get, patch, post, web};
 use crm_companies::{Company, CompanySort, CreateCompany, ListCompanies, UpdateCompany};
 use crm_core::{CompanyId, UserId};
 use crm_custom_fields::CustomFieldEntity;
+use crm_db::AsyncPgConnection;
 use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -49,6 +50,34 @@ impl ListFilters for CompanyFilters {
     );
 }
 
+/// The list's input from its query (shared by the list and the export).
+pub(crate) async fn list_input(
+    conn: &mut AsyncPgConnection,
+    query: ListQuery<CompanyFilters>,
+) -> Result<ListCompanies, ApiError> {
+    let (sort, custom_fields) = query
+        .sort_and_filters(
+            conn,
+            CompanySort::ALLOWED,
+            CompanySort::CreatedAt,
+            CompanySort::CustomField,
+        )
+        .await?;
+    let (shared, f) = (query.list, query.filters);
+    Ok(ListCompanies {
+        page: shared.page,
+        sort,
+        cursor: shared.cursor,
+        q: f.q,
+        industry: f.industry,
+        owner_id: f.owner_id,
+        tag: f.tag,
+        updated_since: shared.updated_since,
+        deleted: shared.deleted,
+        custom_fields,
+    })
+}
+
 /// Lists the companies the actor may see (`companies.read`; all of them with
 /// `companies.read_all`, otherwise the ones they own). With `cursor` the answer is
 /// keyset-paged (`meta.nextCursor`).
@@ -66,27 +95,7 @@ async fn list_companies(
     query: ListQuery<CompanyFilters>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.conn().await?;
-    let (sort, custom_fields) = query
-        .sort_and_filters(
-            &mut conn,
-            CompanySort::ALLOWED,
-            CompanySort::CreatedAt,
-            CompanySort::CustomField,
-        )
-        .await?;
-    let (shared, f) = (query.list, query.filters);
-    let input = ListCompanies {
-        page: shared.page,
-        sort,
-        cursor: shared.cursor,
-        q: f.q,
-        industry: f.industry,
-        owner_id: f.owner_id,
-        tag: f.tag,
-        updated_since: shared.updated_since,
-        deleted: shared.deleted,
-        custom_fields,
-    };
+    let input = list_input(&mut conn, query).await?;
     Ok(listing(
         crm_companies::list_companies(&mut conn, &actor.0, &input).await?,
     ))

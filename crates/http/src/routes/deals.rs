@@ -3,6 +3,7 @@
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use crm_core::{CompanyId, ContactId, DealId, PipelineId, StageId, UserId};
 use crm_custom_fields::CustomFieldEntity;
+use crm_db::AsyncPgConnection;
 use crm_deals::amount::parse_decimal;
 use crm_deals::{CreateDeal, Deal, DealSort, DealStatus, ListDeals, MoveDeal, UpdateDeal};
 use serde::Deserialize;
@@ -72,33 +73,17 @@ impl ListFilters for DealFilters {
     );
 }
 
-/// Lists deals (`deals.read`; without `deals.read_all` only those one created or is assigned
-/// to). With `cursor` the answer is keyset-paged (`meta.nextCursor`).
-///
-/// Custom fields: `cf.<key>=value` (repeat for any of several; MULTI_SELECT: has the option),
-/// `cf.<key>.gte|gt|lte|lt=value` (NUMBER, DATE, DATETIME), `cf.<key>.exists=true|false`, and
-/// `sort=cf.<key>` / `-cf.<key>`. An unknown or inactive key is a 400 naming the parameter.
-#[utoipa::path(get, path = "/deals", tag = "deals", params(ListQuery<DealFilters>), security(("bearer" = [])), responses(
-    (status = 200, body = Paged<Deal>, description = "A page; with `cursor`, keyset-paged: `meta` is `{limit, nextCursor}`"),
-))]
-#[get("/deals")]
-async fn list_deals(
-    state: web::Data<AppState>,
-    actor: AuthActor,
+/// The list's input from its query (shared by the list and the export).
+pub(crate) async fn list_input(
+    conn: &mut AsyncPgConnection,
     query: ListQuery<DealFilters>,
-) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.conn().await?;
+) -> Result<ListDeals, ApiError> {
     let default_sort = match query.filters.stage_id {
         Some(_) => DealSort::Position,
         None => DealSort::CreatedAt,
     };
     let (sort, custom_fields) = query
-        .sort_and_filters(
-            &mut conn,
-            DealSort::ALLOWED,
-            default_sort,
-            DealSort::CustomField,
-        )
+        .sort_and_filters(conn, DealSort::ALLOWED, default_sort, DealSort::CustomField)
         .await?;
     let (shared, f) = (query.list, query.filters);
     let decimal = |raw: Option<String>, field: &str| {
@@ -106,7 +91,7 @@ async fn list_deals(
             .transpose()
             .map_err(|e| ApiError::invalid(vec![e]))
     };
-    let input = ListDeals {
+    Ok(ListDeals {
         page: shared.page,
         cursor: shared.cursor,
         sort,
@@ -125,7 +110,26 @@ async fn list_deals(
         contact_email: f.contact_email,
         company_name: f.company_name,
         custom_fields,
-    };
+    })
+}
+
+/// Lists deals (`deals.read`; without `deals.read_all` only those one created or is assigned
+/// to). With `cursor` the answer is keyset-paged (`meta.nextCursor`).
+///
+/// Custom fields: `cf.<key>=value` (repeat for any of several; MULTI_SELECT: has the option),
+/// `cf.<key>.gte|gt|lte|lt=value` (NUMBER, DATE, DATETIME), `cf.<key>.exists=true|false`, and
+/// `sort=cf.<key>` / `-cf.<key>`. An unknown or inactive key is a 400 naming the parameter.
+#[utoipa::path(get, path = "/deals", tag = "deals", params(ListQuery<DealFilters>), security(("bearer" = [])), responses(
+    (status = 200, body = Paged<Deal>, description = "A page; with `cursor`, keyset-paged: `meta` is `{limit, nextCursor}`"),
+))]
+#[get("/deals")]
+async fn list_deals(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    query: ListQuery<DealFilters>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.conn().await?;
+    let input = list_input(&mut conn, query).await?;
     Ok(listing(
         crm_deals::list_deals(&mut conn, &actor.0, &input).await?,
     ))

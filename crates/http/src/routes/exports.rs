@@ -3,13 +3,13 @@
 use actix_web::body::SizedStream;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
-use crm_exports::ExportFormat;
+use crm_exports::{Export, ExportFormat};
 use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::list_query::ListQuery;
 use crate::problem::{ApiError, Problem};
-use crate::routes::contacts::{ContactFilters, list_input};
+use crate::routes::{companies, contacts, deals, tasks};
 use crate::state::AppState;
 
 pub(crate) fn configure(cfg: &mut ServiceConfig) {
@@ -21,7 +21,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct ExportParams {
-    /// What to export (only `contacts` for now).
+    /// What to export: `contacts`, `companies`, `deals` or `tasks`.
     pub entity_type: String,
     /// `csv` (default) or `xlsx`.
     pub format: Option<String>,
@@ -36,7 +36,6 @@ pub struct ExportParams {
 #[utoipa::path(get, path = "/import-export/export", tag = "import-export", params(ExportParams), security(("bearer" = [])), responses(
     (status = 200, description = "The file: CSV, or XLSX with `format=xlsx`", content((String = "text/csv"), (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")), headers(("Content-Disposition" = String))),
     (status = 400, body = Problem, content_type = "application/problem+json", description = "A bad parameter"),
-    (status = 422, body = Problem, content_type = "application/problem+json", description = "`not_available`: exports of this record type are not built yet"),
     (status = 503, body = Problem, content_type = "application/problem+json", description = "`server_busy`: too many exports are running"),
 ))]
 #[get("/import-export/export")]
@@ -56,23 +55,9 @@ async fn export(
         "xlsx" => ExportFormat::Xlsx,
         _ => return Err(bad("format", "csv or xlsx")),
     };
-    match value("entityType") {
-        Some("contacts") => {}
-        Some("companies" | "deals" | "tasks") => {
-            return Err(ApiError::new(
-                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "not_available",
-                "exports of this record type are not available yet",
-            ));
-        }
-        Some(_) => {
-            return Err(bad(
-                "entityType",
-                "one of contacts, companies, deals, tasks",
-            ));
-        }
-        None => return Err(bad("entityType", "required")),
-    }
+    let Some(entity) = value("entityType").map(str::to_owned) else {
+        return Err(bad("entityType", "required"));
+    };
     // Paging means nothing here: every row is exported.
     let rest: Vec<_> = rest
         .into_iter()
@@ -80,11 +65,27 @@ async fn export(
         .collect();
     let rest = serde_urlencoded::to_string(&rest)
         .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
-    let query = ListQuery::<ContactFilters>::parse(&rest)?;
-    let input = {
+    let what = {
         let mut conn = state.conn().await?;
-        list_input(&mut conn, query).await?
+        let conn = &mut conn;
+        match entity.as_str() {
+            "contacts" => {
+                Export::Contacts(contacts::list_input(conn, ListQuery::parse(&rest)?).await?)
+            }
+            "companies" => {
+                Export::Companies(companies::list_input(conn, ListQuery::parse(&rest)?).await?)
+            }
+            "deals" => Export::Deals(deals::list_input(conn, ListQuery::parse(&rest)?).await?),
+            "tasks" => Export::Tasks(tasks::list_input(conn, ListQuery::parse(&rest)?).await?),
+            _ => {
+                return Err(bad(
+                    "entityType",
+                    "one of contacts, companies, deals, tasks",
+                ));
+            }
+        }
     };
+    let name = what.name();
     let Ok(slot) = state.exports.slots.clone().try_acquire_owned() else {
         return Err(ApiError::new(
             actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
@@ -94,15 +95,17 @@ async fn export(
     };
     let (ready_tx, ready) = tokio::sync::oneshot::channel();
     let (out, mut body) = tokio::sync::mpsc::channel(4);
-    let task = crm_exports::export_contacts(
+    let task = crm_exports::export(
         state.exports.database_url.clone(),
         state.pool.clone(),
         actor.0.clone(),
-        input,
+        what,
         format,
         std::env::temp_dir().join("crm-exports"),
-        ready_tx,
-        out,
+        crm_exports::Sink {
+            ready: ready_tx,
+            out,
+        },
     );
     actix_web::rt::spawn(async move {
         task.await;
@@ -123,14 +126,14 @@ async fn export(
             ))
             .insert_header((
                 header::CONTENT_DISPOSITION,
-                "attachment; filename=\"contacts.xlsx\"",
+                format!("attachment; filename=\"{name}.xlsx\""),
             ))
             .body(SizedStream::new(size, body)),
         _ => res
             .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
             .insert_header((
                 header::CONTENT_DISPOSITION,
-                "attachment; filename=\"contacts.csv\"",
+                format!("attachment; filename=\"{name}.csv\""),
             ))
             .streaming(body),
     })

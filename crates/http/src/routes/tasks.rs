@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use crm_core::{ContactId, DealId, FieldError, TaskId, UserId};
 use crm_custom_fields::CustomFieldEntity;
+use crm_db::AsyncPgConnection;
 use crm_tasks::{
     CreateTask, ListTasks, Task, TaskPriority, TaskSort, TaskStatus, TaskType, UpdateTask,
 };
@@ -85,32 +86,21 @@ fn statuses(raw: Option<&str>) -> Result<Vec<TaskStatus>, ApiError> {
     Ok(seen)
 }
 
-/// Lists the tasks the actor may see (`tasks.read`; all with `tasks.read_all`, otherwise those
-/// they created or are assigned to). With `cursor` the answer is keyset-paged (`meta.nextCursor`).
-///
-/// Custom fields: `cf.<key>=value` (repeat for any of several; MULTI_SELECT: has the option),
-/// `cf.<key>.gte|gt|lte|lt=value` (NUMBER, DATE, DATETIME), `cf.<key>.exists=true|false`, and
-/// `sort=cf.<key>` / `-cf.<key>`. An unknown or inactive key is a 400 naming the parameter.
-#[utoipa::path(get, path = "/tasks", tag = "tasks", params(ListQuery<TaskFilters>), security(("bearer" = [])), responses(
-    (status = 200, body = Paged<Task>, description = "A page; with `cursor`, keyset-paged: `meta` is `{limit, nextCursor}`"),
-))]
-#[get("/tasks")]
-async fn list_tasks(
-    state: web::Data<AppState>,
-    actor: AuthActor,
+/// The list's input from its query (shared by the list and the export).
+pub(crate) async fn list_input(
+    conn: &mut AsyncPgConnection,
     query: ListQuery<TaskFilters>,
-) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.conn().await?;
+) -> Result<ListTasks, ApiError> {
     let (sort, custom_fields) = query
         .sort_and_filters(
-            &mut conn,
+            conn,
             TaskSort::ALLOWED,
             TaskSort::CreatedAt,
             TaskSort::CustomField,
         )
         .await?;
     let (shared, f) = (query.list, query.filters);
-    let input = ListTasks {
+    Ok(ListTasks {
         page: shared.page,
         sort,
         cursor: shared.cursor,
@@ -128,7 +118,26 @@ async fn list_tasks(
         updated_since: shared.updated_since,
         deleted: shared.deleted,
         custom_fields,
-    };
+    })
+}
+
+/// Lists the tasks the actor may see (`tasks.read`; all with `tasks.read_all`, otherwise those
+/// they created or are assigned to). With `cursor` the answer is keyset-paged (`meta.nextCursor`).
+///
+/// Custom fields: `cf.<key>=value` (repeat for any of several; MULTI_SELECT: has the option),
+/// `cf.<key>.gte|gt|lte|lt=value` (NUMBER, DATE, DATETIME), `cf.<key>.exists=true|false`, and
+/// `sort=cf.<key>` / `-cf.<key>`. An unknown or inactive key is a 400 naming the parameter.
+#[utoipa::path(get, path = "/tasks", tag = "tasks", params(ListQuery<TaskFilters>), security(("bearer" = [])), responses(
+    (status = 200, body = Paged<Task>, description = "A page; with `cursor`, keyset-paged: `meta` is `{limit, nextCursor}`"),
+))]
+#[get("/tasks")]
+async fn list_tasks(
+    state: web::Data<AppState>,
+    actor: AuthActor,
+    query: ListQuery<TaskFilters>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.conn().await?;
+    let input = list_input(&mut conn, query).await?;
     Ok(listing(
         crm_tasks::list_tasks(&mut conn, &actor.0, &input).await?,
     ))

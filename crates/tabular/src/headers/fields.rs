@@ -383,6 +383,7 @@ pub fn task_fields() -> &'static [FieldSpec] {
             "dealNumber",
             &["deal", "Сделка", "Номер сделки", "№ сделки"],
         ),
+        spec("contactEmail", &["contact", "Контакт", "Email контакта"]),
         spec(
             "assigneeEmail",
             &[
@@ -393,6 +394,7 @@ pub fn task_fields() -> &'static [FieldSpec] {
                 "Исполнитель",
             ],
         ),
+        spec("tags", TAGS),
     ];
     FIELDS
 }
