@@ -329,7 +329,12 @@ async fn bad_requests_are_refused_and_imports_are_their_starters() {
         contacts_form("a.csv", csv).text("mapping", "{not json"),
         contacts_form("a.csv", csv).text("mapping", "{\"fullName\": \"nonsense\"}"),
         contacts_form("a.csv", csv).text("dryRun", "maybe"),
-        contacts_form("a.csv", csv).text("upsertKey", "email"),
+        contacts_form("a.csv", csv).text("upsertKey", "number"),
+        contacts_form("a.csv", csv).text("upsertKey", "nonsense"),
+        Form::default()
+            .text("entityType", "tasks")
+            .text("upsertKey", "email")
+            .file("filename=\"a.csv\"", csv),
         Form::default().text("entityType", "contacts"),
         Form::default()
             .text("entityType", "people")

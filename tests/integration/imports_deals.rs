@@ -287,3 +287,136 @@ async fn tasks_import_with_their_deal_by_number_and_assignee_by_email() {
     assert_eq!(offer["status"], "DONE");
     assert!(offer["completedAt"].is_string());
 }
+
+#[tokio::test]
+async fn an_upsert_updates_what_its_key_finds_and_creates_the_rest() {
+    let (app, [admin]) = TestApp::spawn_signed_in([Role::Admin]).await;
+    let anna = app
+        .create(
+            "/api/contacts",
+            &admin,
+            json!({"fullName": "Anna", "email": "anna@example.com", "position": "Dev",
+                   "phone": "+14155550000"}),
+        )
+        .await;
+    for name in ["Twin A", "Twin B"] {
+        app.create(
+            "/api/contacts",
+            &admin,
+            json!({"fullName": name, "phone": "+14155550009"}),
+        )
+        .await;
+    }
+    let csv = "email,fullName,position\n\
+               ANNA@example.com,,CTO\n\
+               new@example.com,New One,\n\
+               anna@example.com,Again,\n\
+               bad,Bad,\n";
+    let upsert = |dry: bool| {
+        form("contacts", "c.csv", csv.as_bytes())
+            .text("upsertKey", "email")
+            .text("dryRun", if dry { "true" } else { "false" })
+    };
+    let dry = import(&app, &admin, upsert(true)).await;
+    let unchanged = app
+        .get_json(&format!("/api/contacts/{}", anna["id"].as_str().unwrap()), &admin)
+        .await;
+    assert_eq!(unchanged["data"]["position"], "Dev", "a dry run changes nothing");
+    let real = import(&app, &admin, upsert(false)).await;
+    assert_eq!(errors(&dry), errors(&real));
+    assert_eq!(
+        (
+            real["createdRows"].clone(),
+            real["updatedRows"].clone(),
+            real["failedRows"].clone()
+        ),
+        (json!(1), json!(1), json!(2)),
+        "{real}"
+    );
+    assert_eq!(
+        (dry["createdRows"].clone(), dry["updatedRows"].clone()),
+        (json!(1), json!(1))
+    );
+    let refused = errors(&real);
+    assert_eq!(refused[0].0, 4);
+    assert!(refused[0].2.contains("earlier row"), "{refused:?}");
+    assert_eq!((refused[1].0, refused[1].1.as_str()), (5, "email"));
+    let updated = app
+        .get_json(&format!("/api/contacts/{}", anna["id"].as_str().unwrap()), &admin)
+        .await["data"]
+        .clone();
+    assert_eq!(updated["position"], "CTO");
+    assert_eq!(updated["fullName"], "Anna", "an empty cell keeps the value");
+    assert_eq!(updated["phone"], "+14155550000");
+    assert_eq!(updated["version"], 2);
+    let timeline = app
+        .activity("contact", anna["id"].as_str().unwrap(), &admin)
+        .await;
+    let entry = &timeline["data"][0];
+    assert_eq!(entry["type"], "contact.updated", "{timeline}");
+    let changes = entry["changes"].as_array().unwrap();
+    assert!(
+        changes.iter().any(|c| c["field"] == "importId" && c["to"] == real["id"]),
+        "{entry}"
+    );
+    assert!(changes.iter().any(|c| c["field"] == "position"), "{entry}");
+
+    // A phone two contacts share says so.
+    let by_phone = import(
+        &app,
+        &admin,
+        form("contacts", "p.csv", b"phone,position\n+1 415 555 0009,Twin\n")
+            .text("upsertKey", "phone"),
+    )
+    .await;
+    assert_eq!(by_phone["failedRows"], 1, "{by_phone}");
+    assert!(errors(&by_phone)[0].2.contains("several contacts"));
+
+    // Deals by number: the number finds the deal; a number of no deal creates one.
+    let deal = app
+        .create("/api/deals", &admin, json!({"title": "Old title", "amount": "10.00"}))
+        .await;
+    let number = deal["number"].as_i64().unwrap();
+    let csv = format!(
+        "number,title,amount\n#{number},New title,\n{},Brand new,5\nabc,Not a number,\n",
+        number + 1000
+    );
+    let done = import(
+        &app,
+        &admin,
+        form("deals", "d.csv", csv.as_bytes()).text("upsertKey", "number"),
+    )
+    .await;
+    assert_eq!(
+        (
+            done["createdRows"].clone(),
+            done["updatedRows"].clone(),
+            done["failedRows"].clone()
+        ),
+        (json!(1), json!(1), json!(1)),
+        "{done}"
+    );
+    let renamed = app
+        .get_json(&format!("/api/deals/{}", deal["id"].as_str().unwrap()), &admin)
+        .await["data"]
+        .clone();
+    assert_eq!(renamed["title"], "New title");
+    assert_eq!(renamed["amount"], "10.00");
+
+    // Companies by name, ignoring case.
+    let acme = app
+        .create("/api/companies", &admin, json!({"name": "Acme"}))
+        .await;
+    let done = import(
+        &app,
+        &admin,
+        form("companies", "co.csv", b"name,industry\nACME,Retail\n").text("upsertKey", "name"),
+    )
+    .await;
+    assert_eq!(done["updatedRows"], 1, "{done}");
+    let acme = app
+        .get_json(&format!("/api/companies/{}", acme["id"].as_str().unwrap()), &admin)
+        .await;
+    assert_eq!(acme["data"]["industry"], "Retail");
+    assert_eq!(acme["data"]["name"], "Acme", "the key is not rewritten");
+}

@@ -152,9 +152,20 @@ pub async fn record_many<'a>(
         let types: Vec<&str> = chunk.iter().map(|(e, _, _)| e.kind.as_str()).collect();
         let entity_ids: Vec<Uuid> = chunk.iter().map(|(e, _, _)| e.id).collect();
         let kinds: Vec<&str> = chunk.iter().map(|(_, k, _)| *k).collect();
+        let origin = actor.import_id.map(|id| Change {
+            field: "importId".into(),
+            from: serde_json::Value::Null,
+            to: serde_json::json!(id),
+        });
         let changes: Vec<serde_json::Value> = chunk
             .iter()
-            .map(|(_, _, c)| serde_json::to_value(c).unwrap_or_default())
+            .map(|(_, _, c)| {
+                let mut shown = serde_json::to_value(c).unwrap_or_default();
+                if let (Some(origin), Some(list)) = (&origin, shown.as_array_mut()) {
+                    list.push(serde_json::to_value(origin).unwrap_or_default());
+                }
+                shown
+            })
             .collect();
         diesel::sql_query(
             "INSERT INTO activity (id, entity_type, entity_id, type, actor_id, api_key_id, changes) \
@@ -185,22 +196,17 @@ pub async fn record_imported(
     kind: &str,
     records: impl IntoIterator<Item = (EntityRef, serde_json::Value)>,
 ) -> Result<(), DbError> {
-    let origin = Change {
-        field: "importId".into(),
-        from: serde_json::Value::Null,
-        to: serde_json::json!(import),
+    let actor = Actor {
+        import_id: Some(import),
+        ..actor.clone()
     };
     let entries: Vec<(EntityRef, Vec<Change>)> = records
         .into_iter()
-        .map(|(entity, shown)| {
-            let mut changes = crm_core::change::created(&shown);
-            changes.push(origin.clone());
-            (entity, changes)
-        })
+        .map(|(entity, shown)| (entity, crm_core::change::created(&shown)))
         .collect();
     record_many(
         conn,
-        actor,
+        &actor,
         entries.iter().map(|(e, c)| (*e, kind, c.as_slice())),
     )
     .await

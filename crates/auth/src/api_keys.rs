@@ -212,5 +212,6 @@ pub(crate) async fn actor_for_key(
         api_key_id: Some(ApiKeyId(row.id)),
         role,
         permissions: role.default_permissions(),
+        import_id: None,
     })
 }

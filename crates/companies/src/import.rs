@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use crm_core::{Actor, CompanyId, Permission};
 use crm_db::AsyncPgConnection;
+use crm_db::import_keys::{UpsertBy, UpsertClash};
 use crm_db::schema::companies;
 use crm_db::sql::lower;
 use diesel::prelude::*;
@@ -133,19 +134,24 @@ pub struct ImportRow {
 pub struct BatchOutcome {
     /// Companies written (or, in a dry run, that would be).
     pub created: u64,
+    /// Companies updated by rows of an upserting import.
+    pub updated: u64,
     /// Rows refused, with why.
     pub failures: Vec<(u64, Vec<crm_core::FieldError>)>,
 }
 
 /// Imports `rows` as new companies in the caller's transaction (`companies.write`), with the
 /// rules of `create_company`, set-based; a name an earlier row or a live company has is
-/// refused. With `dry_run` nothing but the import's bookkeeping is written.
+/// refused. With `dry_run` nothing but the import's bookkeeping is written. With `upsert`
+/// (`Name`, `Email` or `Phone`), a row whose key one live company the actor may read has
+/// updates it (`update_company`'s rules: filled cells change, the others stay) instead.
 pub async fn import_batch(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     import: uuid::Uuid,
     rows: Vec<ImportRow>,
     dry_run: bool,
+    upsert: Option<UpsertBy>,
 ) -> Result<BatchOutcome, CompanyError> {
     use crm_custom_fields::{CustomFieldEntity, FieldSet, gather};
     use crm_db::import_keys::Clash;
@@ -153,6 +159,10 @@ pub async fn import_batch(
     actor.require(Permission::CompaniesWrite)?;
     let fields = FieldSet::for_write(conn, CustomFieldEntity::Company).await?;
     let mut outcome = BatchOutcome::default();
+    let rows = match upsert {
+        Some(by) => update_matched(conn, actor, import, rows, by, dry_run, &mut outcome).await?,
+        None => rows,
+    };
     let mut valid = Vec::with_capacity(rows.len());
     for row in rows {
         let mut errors = crm_core::checks::errors(&row.input);
@@ -276,5 +286,136 @@ impl crm_db::import_keys::BatchWriter for Writer<'_> {
 
     fn refused(e: &CompanyError) -> Option<Vec<crm_core::FieldError>> {
         refusal(e)
+    }
+}
+
+/// The row's upsert key, normalised as stored (`None`: the row has none, or no valid one).
+fn upsert_key(row: &ImportRow, by: UpsertBy) -> Option<String> {
+    let input = &row.input;
+    match by {
+        UpsertBy::Name => Some(name_key(&input.name)).filter(|k| !k.is_empty()),
+        UpsertBy::Email => input
+            .email
+            .as_deref()
+            .and_then(|e| crm_core::normalize::email(e).ok()),
+        UpsertBy::Phone => input
+            .phone
+            .as_deref()
+            .and_then(|p| crm_core::normalize::phone(p).ok()),
+        UpsertBy::Number => None,
+    }
+}
+
+/// Updates the companies that rows of an upserting import match; the rows left create.
+async fn update_matched(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    import: uuid::Uuid,
+    rows: Vec<ImportRow>,
+    by: UpsertBy,
+    dry_run: bool,
+    outcome: &mut BatchOutcome,
+) -> Result<Vec<ImportRow>, CompanyError> {
+    let field = match by {
+        UpsertBy::Email => "email",
+        UpsertBy::Phone => "phone",
+        _ => "name",
+    };
+    let keyed: Vec<_> = rows
+        .into_iter()
+        .map(|row| (row.line, upsert_key(&row, by), row))
+        .collect();
+    let keys: Vec<String> = keyed.iter().filter_map(|(_, k, _)| k.clone()).collect();
+    let mut existing: HashMap<String, Vec<CompanyId>> = HashMap::new();
+    if !keys.is_empty() {
+        let live = companies::table
+            .filter(companies::deleted_at.is_null())
+            .filter(crm_db::visibility::companies(actor));
+        let found: Vec<(CompanyId, Option<String>)> = match by {
+            UpsertBy::Email => {
+                live.filter(lower(companies::email.assume_not_null()).eq_any(&keys))
+                    .select((companies::id, companies::email))
+                    .load(conn)
+                    .await?
+            }
+            UpsertBy::Phone => {
+                live.filter(companies::phone.eq_any(&keys))
+                    .select((companies::id, companies::phone))
+                    .load(conn)
+                    .await?
+            }
+            _ => {
+                live.filter(lower(companies::name).eq_any(&keys))
+                    .select((companies::id, lower(companies::name).nullable()))
+                    .load(conn)
+                    .await?
+            }
+        };
+        for (id, key) in found {
+            if let Some(key) = key {
+                existing.entry(key.to_lowercase()).or_default().push(id);
+            }
+        }
+    }
+    let sorted = crm_db::import_keys::sort_upserts(conn, import, keyed, &existing).await?;
+    for (line, clash) in sorted.clashes {
+        let message = match clash {
+            UpsertClash::EarlierRow => format!("an earlier row of the file has this {field}"),
+            UpsertClash::Several => format!("several companies have this {field}"),
+        };
+        outcome
+            .failures
+            .push((line, vec![crm_core::FieldError::new(field, message)]));
+    }
+    let updates = sorted
+        .update
+        .into_iter()
+        .map(|(line, id, row)| (line, id, patch_of(row.input, by)))
+        .collect();
+    let (updated, refused) =
+        crm_db::import_keys::update_rows(conn, &Updater { actor }, updates, dry_run).await?;
+    outcome.updated = updated;
+    outcome.failures.extend(refused);
+    Ok(sorted.create.into_iter().map(|(_, row)| row).collect())
+}
+
+/// A row as the change it makes to a company it matches: every filled cell, nothing else (a
+/// name that found the company, ignoring case, stays as it is).
+fn patch_of(input: CreateCompany, by: UpsertBy) -> crate::input::UpdateCompany {
+    let name = input.name.trim().to_owned();
+    crate::input::UpdateCompany {
+        name: (!name.is_empty() && by != UpsertBy::Name).then_some(Some(name)),
+        website: input.website.map(Some),
+        industry: input.industry.map(Some),
+        email: input.email.map(Some),
+        phone: input.phone.map(Some),
+        address: input.address.map(Some),
+        employees: input.employees.map(Some),
+        notes: input.notes.map(Some),
+        tags: (!input.tags.is_empty()).then_some(input.tags),
+        custom_fields: input.custom_fields,
+        owner_id: input.owner_id.map(Some),
+    }
+}
+
+/// Updates a matched company for [`crm_db::import_keys::update_rows`].
+struct Updater<'a> {
+    actor: &'a Actor,
+}
+
+impl crm_db::import_keys::RowUpdater for Updater<'_> {
+    type Id = CompanyId;
+    type Row = crate::input::UpdateCompany;
+    type Error = CompanyError;
+
+    async fn update(
+        &self,
+        conn: &mut AsyncPgConnection,
+        id: CompanyId,
+        row: crate::input::UpdateCompany,
+    ) -> Result<(), CompanyError> {
+        crate::service::update_company(conn, self.actor, id, row, None)
+            .await
+            .map(drop)
     }
 }

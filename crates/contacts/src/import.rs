@@ -3,13 +3,13 @@
 //! checks), rows that do not are reported with their field errors, and the good ones are
 //! inserted in one statement with one statement of timeline entries.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 use crm_core::{Actor, ContactId, EntityRef, FieldError, Permission, checks};
 use crm_custom_fields::{CustomFieldEntity, FieldSet, gather};
 use crm_db::AsyncPgConnection;
-use crm_db::import_keys::Clash;
+use crm_db::import_keys::{Clash, UpsertBy, UpsertClash};
 use crm_db::schema::contacts;
 use crm_db::sql::lower;
 use diesel::prelude::*;
@@ -18,7 +18,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::error::ContactError;
-use crate::input::CreateContact;
+use crate::input::{CreateContact, UpdateContact};
 use crate::model::{Contact, ContactRow};
 use crate::service::{ContactValues, Draft};
 
@@ -40,6 +40,8 @@ pub struct ImportRow {
 pub struct BatchOutcome {
     /// Contacts written (or, in a dry run, that would be).
     pub created: u64,
+    /// Contacts updated by rows of an upserting import.
+    pub updated: u64,
     /// Rows refused, with why (field names are API names: `email`, `customFields.x`, ...).
     pub failures: Vec<(u64, Vec<FieldError>)>,
 }
@@ -52,13 +54,16 @@ fn key_of(values: &ContactValues) -> Option<String> {
 /// Imports `rows` as new contacts in the caller's transaction (`contacts.write`). `import` is
 /// the import's id: its keys find duplicates inside the file, and every contact's timeline
 /// entry names it. With `dry_run` the checks run exactly as they would and nothing but the
-/// import's own bookkeeping is written.
+/// import's own bookkeeping is written. With `upsert` (`Email` or `Phone`), a row whose key one
+/// live contact the actor may read has updates that contact (`update_contact`'s rules: the
+/// row's filled cells change, the others stay) instead of creating one.
 pub async fn import_batch(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     import: Uuid,
     rows: Vec<ImportRow>,
     dry_run: bool,
+    upsert: Option<UpsertBy>,
 ) -> Result<BatchOutcome, ContactError> {
     actor.require(Permission::ContactsWrite)?;
     let fields = FieldSet::for_write(conn, CustomFieldEntity::Contact).await?;
@@ -76,10 +81,10 @@ pub async fn import_batch(
     } else {
         crm_companies::import::resolve_names(conn, actor, &names).await?
     };
-    let mut valid: Vec<(u64, ContactValues)> = Vec::with_capacity(rows.len());
-    for row in rows {
-        let mut errors = checks::errors(&row.input);
-        let (mut draft, custom) = Draft::from_input(row.input, actor);
+    // Names to ids, for the rows that create and the rows that update alike.
+    let mut linked = Vec::with_capacity(rows.len());
+    for mut row in rows {
+        let mut errors = Vec::new();
         if let Some(email) = row
             .owner_email
             .as_deref()
@@ -87,7 +92,7 @@ pub async fn import_batch(
             .filter(|e| !e.is_empty())
         {
             match owners.get(&email.to_lowercase()) {
-                Some(id) => draft.owner_id = Some(*id),
+                Some(id) => row.input.owner_id = Some(*id),
                 None => errors.push(FieldError::new(
                     "ownerEmail",
                     "no active user has this e-mail (or this name or login)",
@@ -96,12 +101,22 @@ pub async fn import_batch(
         }
         if let Some(name) = row.company_name.as_deref().filter(|n| !n.trim().is_empty()) {
             match companies.get(&crm_companies::import::name_key(name)) {
-                Some(Ok(id)) => draft.company_id = Some(*id),
+                Some(Ok(id)) => row.input.company_id = Some(*id),
                 Some(Err(why)) => errors.push(FieldError::new("companyName", why.clone())),
                 // Only a dry run leaves a name unresolved: the real run would create it.
                 None => {}
             }
         }
+        linked.push((row, errors));
+    }
+    let linked = match upsert {
+        Some(by) => update_matched(conn, actor, import, linked, by, dry_run, &mut outcome).await?,
+        None => linked,
+    };
+    let mut valid: Vec<(u64, ContactValues)> = Vec::with_capacity(linked.len());
+    for (row, mut errors) in linked {
+        errors.extend(checks::errors(&row.input));
+        let (draft, custom) = Draft::from_input(row.input, actor);
         let custom = gather(fields.validate_create(custom.as_ref()), &mut errors)?;
         match draft.normalized(errors) {
             Ok(mut values) => {
@@ -274,5 +289,130 @@ impl crm_db::import_keys::BatchWriter for Writer<'_> {
 
     fn refused(e: &ContactError) -> Option<Vec<FieldError>> {
         refusal(e)
+    }
+}
+
+/// The row's upsert key, normalised as stored (`None`: the row has none, or no valid one).
+fn upsert_key(row: &ImportRow, by: UpsertBy) -> Option<String> {
+    match by {
+        UpsertBy::Email => row
+            .input
+            .email
+            .as_deref()
+            .and_then(|e| crm_core::normalize::email(e).ok()),
+        UpsertBy::Phone => row
+            .input
+            .phone
+            .as_deref()
+            .and_then(|p| crm_core::normalize::phone(p).ok()),
+        UpsertBy::Name | UpsertBy::Number => None,
+    }
+}
+
+/// Updates the contacts that rows of an upserting import match; the rows left create.
+async fn update_matched(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    import: Uuid,
+    rows: Vec<(ImportRow, Vec<FieldError>)>,
+    by: UpsertBy,
+    dry_run: bool,
+    outcome: &mut BatchOutcome,
+) -> Result<Vec<(ImportRow, Vec<FieldError>)>, ContactError> {
+    let field = match by {
+        UpsertBy::Phone => "phone",
+        _ => "email",
+    };
+    let keyed: Vec<_> = rows
+        .into_iter()
+        .map(|(row, errors)| (row.line, upsert_key(&row, by), (row, errors)))
+        .collect();
+    let keys: Vec<String> = keyed.iter().filter_map(|(_, k, _)| k.clone()).collect();
+    let mut existing: HashMap<String, Vec<ContactId>> = HashMap::new();
+    if !keys.is_empty() {
+        let live = contacts::table
+            .filter(contacts::deleted_at.is_null())
+            .filter(crm_db::visibility::contacts(actor));
+        let found: Vec<(ContactId, Option<String>)> = match by {
+            UpsertBy::Phone => {
+                live.filter(contacts::phone.eq_any(&keys))
+                    .select((contacts::id, contacts::phone))
+                    .load(conn)
+                    .await?
+            }
+            _ => {
+                live.filter(lower(contacts::email.assume_not_null()).eq_any(&keys))
+                    .select((contacts::id, contacts::email))
+                    .load(conn)
+                    .await?
+            }
+        };
+        for (id, key) in found {
+            if let Some(key) = key {
+                existing.entry(key.to_lowercase()).or_default().push(id);
+            }
+        }
+    }
+    let sorted = crm_db::import_keys::sort_upserts(conn, import, keyed, &existing).await?;
+    for (line, clash) in sorted.clashes {
+        let message = match clash {
+            UpsertClash::EarlierRow => format!("an earlier row of the file has this {field}"),
+            UpsertClash::Several => format!("several contacts have this {field}"),
+        };
+        outcome
+            .failures
+            .push((line, vec![FieldError::new(field, message)]));
+    }
+    let mut updates = Vec::with_capacity(sorted.update.len());
+    for (line, id, (row, errors)) in sorted.update {
+        if errors.is_empty() {
+            updates.push((line, id, patch_of(row.input)));
+        } else {
+            outcome.failures.push((line, errors));
+        }
+    }
+    let (updated, refused) =
+        crm_db::import_keys::update_rows(conn, &Updater { actor }, updates, dry_run).await?;
+    outcome.updated = updated;
+    outcome.failures.extend(refused);
+    Ok(sorted.create.into_iter().map(|(_, row)| row).collect())
+}
+
+/// A row as the change it makes to a contact it matches: every filled cell, nothing else.
+fn patch_of(input: CreateContact) -> UpdateContact {
+    let name = input.full_name.trim().to_owned();
+    UpdateContact {
+        full_name: (!name.is_empty()).then_some(Some(name)),
+        email: input.email.map(Some),
+        phone: input.phone.map(Some),
+        position: input.position.map(Some),
+        company_id: input.company_id.map(Some),
+        tags: (!input.tags.is_empty()).then_some(input.tags),
+        notes: input.notes.map(Some),
+        social: input.social.map(Some),
+        owner_id: input.owner_id.map(Some),
+        custom_fields: input.custom_fields,
+    }
+}
+
+/// Updates a matched contact for [`crm_db::import_keys::update_rows`].
+struct Updater<'a> {
+    actor: &'a Actor,
+}
+
+impl crm_db::import_keys::RowUpdater for Updater<'_> {
+    type Id = ContactId;
+    type Row = UpdateContact;
+    type Error = ContactError;
+
+    async fn update(
+        &self,
+        conn: &mut AsyncPgConnection,
+        id: ContactId,
+        row: UpdateContact,
+    ) -> Result<(), ContactError> {
+        crate::service::update_contact(conn, self.actor, id, row, None)
+            .await
+            .map(drop)
     }
 }

@@ -16,6 +16,10 @@ pub struct Actor {
     pub role: Role,
     /// Effective permissions.
     pub permissions: PermissionSet,
+    /// The import this actor writes for, if any: every timeline entry it records names it
+    /// (`{field: "importId", to: <id>}`), so a record's timeline says which import created or
+    /// changed it.
+    pub import_id: Option<uuid::Uuid>,
 }
 
 /// An actor lacks a permission.
@@ -40,6 +44,7 @@ impl Actor {
             api_key_id: None,
             role,
             permissions,
+            import_id: None,
         }
     }
 
@@ -50,6 +55,7 @@ impl Actor {
             api_key_id: None,
             role: Role::Admin,
             permissions: PermissionSet::all(),
+            import_id: None,
         }
     }
 

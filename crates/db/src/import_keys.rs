@@ -137,3 +137,139 @@ pub async fn write_rows<W: BatchWriter>(
         Err(e) => Err(e),
     }
 }
+
+/// Which value of a row finds the record it updates instead of creating one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpsertBy {
+    /// The e-mail (contacts, companies).
+    Email,
+    /// The phone in E.164 (contacts, companies).
+    Phone,
+    /// The name (companies).
+    Name,
+    /// The deal number (deals).
+    Number,
+}
+
+/// Why a row of an upserting import was refused for its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpsertClash {
+    /// An earlier row of the file has the key.
+    EarlierRow,
+    /// Several live records have it: which one to update is not clear.
+    Several,
+}
+
+/// An upserting batch's rows sorted out by key.
+#[derive(Debug)]
+pub struct Upserts<T, Id> {
+    /// Rows to create: no key, or no record has it.
+    pub create: Vec<(u64, T)>,
+    /// Rows that update the one record with their key.
+    pub update: Vec<(u64, Id, T)>,
+    /// Rows refused for their key.
+    pub clashes: Vec<(u64, UpsertClash)>,
+}
+
+/// Sorts rows by their upsert key (normalised; `None`: the row has none): a key an earlier
+/// row of the file had is a clash (whichever batch it was in), a key of one live record
+/// (`existing`) updates it, of several is a clash, of none creates.
+pub async fn sort_upserts<T, Id: Copy>(
+    conn: &mut AsyncPgConnection,
+    import: Uuid,
+    rows: Vec<(u64, Option<String>, T)>,
+    existing: &std::collections::HashMap<String, Vec<Id>>,
+) -> QueryResult<Upserts<T, Id>> {
+    // Prefixed: the create path claims its unique values (e-mails, names) unprefixed.
+    let keys: Vec<String> = rows
+        .iter()
+        .filter_map(|(_, k, _)| k.as_ref().map(|k| format!("upsert:{k}")))
+        .collect();
+    let mut fresh = claim(conn, import, &keys).await?;
+    let mut sorted = Upserts {
+        create: Vec::new(),
+        update: Vec::new(),
+        clashes: Vec::new(),
+    };
+    for (line, key, row) in rows {
+        let Some(key) = key else {
+            sorted.create.push((line, row));
+            continue;
+        };
+        if !fresh.remove(&format!("upsert:{key}")) {
+            sorted.clashes.push((line, UpsertClash::EarlierRow));
+            continue;
+        }
+        match existing.get(&key).map(Vec::as_slice) {
+            None | Some([]) => sorted.create.push((line, row)),
+            Some([id]) => sorted.update.push((line, *id, row)),
+            Some(_) => sorted.clashes.push((line, UpsertClash::Several)),
+        }
+    }
+    Ok(sorted)
+}
+
+/// How a record crate updates one record from a row of an upserting import (through its own
+/// update use case: the PATCH rules, timeline and events).
+pub trait RowUpdater {
+    /// The record's id.
+    type Id: Copy;
+    /// The row.
+    type Row;
+    /// The crate's error.
+    type Error: From<diesel::result::Error> + crm_core::DomainError;
+
+    /// Updates record `id` from `row`.
+    fn update(
+        &self,
+        conn: &mut AsyncPgConnection,
+        id: Self::Id,
+        row: Self::Row,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}
+
+/// Updates the matched records one at a time (each in its own savepoint, all of them undone
+/// again for a dry run): how many were updated, and the rows refused with their field errors.
+/// Failures of the server, not of the row, end the batch.
+pub async fn update_rows<U: RowUpdater>(
+    conn: &mut AsyncPgConnection,
+    updater: &U,
+    rows: Vec<(u64, U::Id, U::Row)>,
+    dry_run: bool,
+) -> Result<(u64, Vec<(u64, Vec<crm_core::FieldError>)>), U::Error> {
+    use crm_core::{DomainError, ErrorKind};
+    use diesel_async::{AnsiTransactionManager, TransactionManager};
+    if rows.is_empty() {
+        return Ok((0, Vec::new()));
+    }
+    AnsiTransactionManager::begin_transaction(conn).await?;
+    let mut updated = 0;
+    let mut failures = Vec::new();
+    for (line, id, row) in rows {
+        match updater.update(conn, id, row).await {
+            Ok(()) => updated += 1,
+            Err(e) => match e.kind() {
+                ErrorKind::Invalid
+                | ErrorKind::Conflict
+                | ErrorKind::Unprocessable
+                | ErrorKind::NotFound => {
+                    let mut errors = e.field_errors();
+                    if errors.is_empty() {
+                        errors.push(crm_core::FieldError::new("row", e.to_string()));
+                    }
+                    failures.push((line, errors));
+                }
+                _ => {
+                    AnsiTransactionManager::rollback_transaction(conn).await?;
+                    return Err(e);
+                }
+            },
+        }
+    }
+    if dry_run {
+        AnsiTransactionManager::rollback_transaction(conn).await?;
+    } else {
+        AnsiTransactionManager::commit_transaction(conn).await?;
+    }
+    Ok((updated, failures))
+}

@@ -16,6 +16,7 @@ use crm_core::{
 };
 use crm_custom_fields::{CustomFieldEntity, FieldSet, gather};
 use crm_db::AsyncPgConnection;
+use crm_db::import_keys::{UpsertBy, UpsertClash};
 use crm_db::schema::{contacts, deals, pipelines, stages};
 use crm_pipelines::StageType;
 use diesel::prelude::*;
@@ -23,7 +24,7 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use crate::error::DealError;
-use crate::input::{CreateDeal, DealStatus};
+use crate::input::{CreateDeal, DealStatus, UpdateDeal};
 use crate::model::{Deal, DealRow};
 use crate::placement::STEP;
 
@@ -47,6 +48,9 @@ pub struct ImportRow {
     pub company_name: Option<String>,
     /// The assignee by e-mail (an active user).
     pub assignee_email: Option<String>,
+    /// The deal's number: which deal the row updates when the import upserts by number
+    /// (a new deal's number comes from the sequence).
+    pub number: Option<String>,
 }
 
 /// What a batch did.
@@ -54,6 +58,8 @@ pub struct ImportRow {
 pub struct BatchOutcome {
     /// Deals written (or, in a dry run, that would be).
     pub created: u64,
+    /// Deals updated by rows of an import upserting by number.
+    pub updated: u64,
     /// Rows refused, with why (field names are the file's fields: `stage`, `contactEmail`,
     /// `amount`, `customFields.x`, ...).
     pub failures: Vec<(u64, Vec<FieldError>)>,
@@ -84,19 +90,35 @@ fn given(cell: &Option<String>) -> Option<&str> {
 
 /// Imports `rows` as new deals in the caller's transaction (`deals.write`). `import` is the
 /// import's id, named by every deal's timeline entry. With `dry_run` the checks run exactly as
-/// they would and nothing but the import's own bookkeeping is written.
+/// they would and nothing but the import's own bookkeeping is written. With `upsert` =
+/// `Number`, a row whose number is a live deal the actor may read updates that deal
+/// (`update_deal`'s rules: filled cells change, a stage or pipeline cell moves it) instead.
 pub async fn import_batch(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     import: Uuid,
     rows: Vec<ImportRow>,
     dry_run: bool,
+    upsert: Option<UpsertBy>,
 ) -> Result<BatchOutcome, DealError> {
     actor.require(Permission::DealsWrite)?;
     let fields = FieldSet::for_write(conn, CustomFieldEntity::Deal).await?;
     let board = Board::load(conn).await?;
     let people = People::load(conn, actor, &rows, dry_run).await?;
     let mut outcome = BatchOutcome::default();
+    let rows = match upsert {
+        Some(UpsertBy::Number) => {
+            let matched = Matched {
+                actor,
+                board: &board,
+                people: &people,
+            };
+            matched
+                .update(conn, import, rows, dry_run, &mut outcome)
+                .await?
+        }
+        _ => rows,
+    };
     let mut valid = Vec::with_capacity(rows.len());
     for row in rows {
         let mut errors = checks::errors(&row.input);
@@ -523,5 +545,146 @@ impl crm_db::import_keys::BatchWriter for Writer<'_> {
 
     fn refused(e: &DealError) -> Option<Vec<FieldError>> {
         refusal(e)
+    }
+}
+
+/// A deal number as a file writes it: `42`, `#42`, `№ 42`.
+pub fn number_of(cell: &str) -> Option<i64> {
+    cell.trim()
+        .trim_start_matches(['#', '№'])
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+}
+
+/// What finds and updates the deals rows of an upserting import match.
+struct Matched<'a> {
+    actor: &'a Actor,
+    board: &'a Board,
+    people: &'a People,
+}
+
+impl Matched<'_> {
+    /// Updates the deals rows match by number; the rows left create.
+    async fn update(
+        &self,
+        conn: &mut AsyncPgConnection,
+        import: Uuid,
+        rows: Vec<ImportRow>,
+        dry_run: bool,
+        outcome: &mut BatchOutcome,
+    ) -> Result<Vec<ImportRow>, DealError> {
+        let mut keyed = Vec::with_capacity(rows.len());
+        for row in rows {
+            match given(&row.number).map(|cell| number_of(cell).ok_or(cell)) {
+                Some(Err(_)) => outcome.failures.push((
+                    row.line,
+                    vec![FieldError::new("number", "is not a deal number")],
+                )),
+                Some(Ok(n)) => keyed.push((row.line, Some(n.to_string()), row)),
+                None => keyed.push((row.line, None, row)),
+            }
+        }
+        let numbers: Vec<i64> = keyed
+            .iter()
+            .filter_map(|(_, k, _)| k.as_ref()?.parse().ok())
+            .collect();
+        let found: Vec<(i64, DealId)> = if numbers.is_empty() {
+            Vec::new()
+        } else {
+            deals::table
+                .filter(deals::number.eq_any(&numbers))
+                .filter(deals::deleted_at.is_null())
+                .filter(crm_db::visibility::deals(self.actor))
+                .select((deals::number, deals::id))
+                .load(conn)
+                .await?
+        };
+        let existing: HashMap<String, Vec<DealId>> = found
+            .into_iter()
+            .map(|(n, id)| (n.to_string(), vec![id]))
+            .collect();
+        let sorted = crm_db::import_keys::sort_upserts(conn, import, keyed, &existing).await?;
+        for (line, clash) in sorted.clashes {
+            let message = match clash {
+                UpsertClash::EarlierRow => "an earlier row of the file has this number",
+                UpsertClash::Several => "several deals have this number",
+            };
+            outcome
+                .failures
+                .push((line, vec![FieldError::new("number", message)]));
+        }
+        let mut updates = Vec::with_capacity(sorted.update.len());
+        for (line, id, row) in sorted.update {
+            match self.patch_of(row) {
+                Ok(patch) => updates.push((line, id, patch)),
+                Err(errors) => outcome.failures.push((line, errors)),
+            }
+        }
+        let updater = Updater { actor: self.actor };
+        let (updated, refused) =
+            crm_db::import_keys::update_rows(conn, &updater, updates, dry_run).await?;
+        outcome.updated = updated;
+        outcome.failures.extend(refused);
+        Ok(sorted.create.into_iter().map(|(_, row)| row).collect())
+    }
+
+    /// A row as the change it makes to the deal it matches: every filled cell, nothing else;
+    /// a stage (or a pipeline alone) moves the deal as a PATCH does.
+    fn patch_of(&self, row: ImportRow) -> Result<UpdateDeal, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let (pipeline, stage) = (given(&row.pipeline), given(&row.stage));
+        let mut placed = (None, None);
+        if pipeline.is_some() || stage.is_some() {
+            match self.board.place(pipeline, stage) {
+                Ok(s) if stage.is_some() => placed = (Some(s.pipeline_id), Some(s.id)),
+                Ok(s) => placed = (Some(s.pipeline_id), None),
+                Err((field, message)) => errors.push(FieldError::new(field, message)),
+            }
+        }
+        let (contact, company, assignee) = self.people.links_of(&row, &mut errors);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let input = row.input;
+        let title = input.title.trim().to_owned();
+        Ok(UpdateDeal {
+            title: (!title.is_empty()).then_some(title),
+            amount: input.amount.map(Some),
+            currency: input.currency,
+            pipeline_id: placed.0,
+            stage_id: placed.1,
+            contact_id: contact.map(Some),
+            company_id: company.map(Some),
+            assigned_to_id: assignee.map(Some),
+            expected_close_at: input.expected_close_at.map(Some),
+            lost_reason: input.lost_reason.map(Some),
+            description: input.description.map(Some),
+            tags: (!input.tags.is_empty()).then_some(input.tags),
+            custom_fields: input.custom_fields,
+        })
+    }
+}
+
+/// Updates a matched deal for [`crm_db::import_keys::update_rows`].
+struct Updater<'a> {
+    actor: &'a Actor,
+}
+
+impl crm_db::import_keys::RowUpdater for Updater<'_> {
+    type Id = DealId;
+    type Row = UpdateDeal;
+    type Error = DealError;
+
+    async fn update(
+        &self,
+        conn: &mut AsyncPgConnection,
+        id: DealId,
+        row: UpdateDeal,
+    ) -> Result<(), DealError> {
+        crate::service::update_deal(conn, self.actor, id, row, None)
+            .await
+            .map(drop)
     }
 }

@@ -35,6 +35,31 @@ crm_core::named_enum! {
         Phone,
         /// The deal number.
         Number,
+        /// The company name.
+        Name,
+    }
+}
+
+impl UpsertKey {
+    /// The keys records of `entity` may be upserted by.
+    pub fn allowed(entity: ImportEntity) -> &'static [UpsertKey] {
+        match entity {
+            ImportEntity::Contacts => &[UpsertKey::Email, UpsertKey::Phone],
+            ImportEntity::Companies => &[UpsertKey::Name, UpsertKey::Email, UpsertKey::Phone],
+            ImportEntity::Deals => &[UpsertKey::Number],
+            ImportEntity::Tasks => &[],
+        }
+    }
+
+    /// The record crates' name of the key.
+    pub fn by(self) -> crm_db::import_keys::UpsertBy {
+        use crm_db::import_keys::UpsertBy;
+        match self {
+            UpsertKey::Email => UpsertBy::Email,
+            UpsertKey::Phone => UpsertBy::Phone,
+            UpsertKey::Number => UpsertBy::Number,
+            UpsertKey::Name => UpsertBy::Name,
+        }
     }
 }
 

@@ -252,6 +252,7 @@ async fn actor_of(conn: &mut AsyncPgConnection, import: &ImportRow) -> Result<Ac
                 api_key_id: Some(ApiKeyId(key)),
                 role: role.0,
                 permissions: role.0.default_permissions(),
+                import_id: Some(import.id),
             }),
             _ => Err(JobFailure::permanent(
                 "the API key that started it was revoked",
@@ -262,7 +263,10 @@ async fn actor_of(conn: &mut AsyncPgConnection, import: &ImportRow) -> Result<Ac
         return Err(JobFailure::permanent("the user who started it is gone"));
     };
     match crm_users::get_user(conn, &Actor::system(), user).await {
-        Ok(u) if u.is_active => Ok(u.actor()),
+        Ok(u) if u.is_active => Ok(Actor {
+            import_id: Some(import.id),
+            ..u.actor()
+        }),
         Ok(_) => Err(JobFailure::permanent(
             "the user who started it was deactivated",
         )),
@@ -335,6 +339,7 @@ async fn notify(
         api_key_id: row.api_key_id.map(ApiKeyId),
         role: crm_core::Role::Viewer,
         permissions: crm_core::PermissionSet::default(),
+        import_id: None,
     };
     crm_events::append(conn, &actor, vec![event]).await?;
     Ok(())
@@ -533,7 +538,10 @@ impl Batches {
         let me = &*self;
         let outcome = conn
             .transaction::<_, JobFailure, _>(async |conn| {
-                let (created, refused) = inputs.write(conn, actor, import.id, dry_run).await?;
+                let upsert = import.upsert_key.map(|k| k.by());
+                let (created, updated, refused) = inputs
+                    .write(conn, actor, import.id, dry_run, upsert)
+                    .await?;
                 let mut failures = failures;
                 for (line, errors) in &refused {
                     let line_i = *line as i64;
@@ -566,6 +574,7 @@ impl Batches {
                         imports::processed_rows.eq(imports::processed_rows + seen),
                         imports::total_rows.eq(imports::processed_rows + seen),
                         imports::created_rows.eq(imports::created_rows + created as i64),
+                        imports::updated_rows.eq(imports::updated_rows + updated as i64),
                         imports::failed_rows.eq(imports::failed_rows + failed),
                         imports::done_line.eq(last_line),
                         imports::updated_at.eq(Utc::now()),

@@ -62,11 +62,17 @@ pub async fn create_import(
         },
         None => None,
     };
-    if new.upsert_key.is_some() {
-        errors.push(FieldError::new(
-            "upsertKey",
-            "updating existing records from an import is not available yet",
-        ));
+    if let Some(key) = new.upsert_key {
+        let allowed = UpsertKey::allowed(new.entity);
+        if !allowed.contains(&key) {
+            let names: Vec<&str> = allowed.iter().map(|k| k.as_str()).collect();
+            let message = if names.is_empty() {
+                format!("{} cannot be upserted: they have no key", new.entity)
+            } else {
+                format!("for {}: one of {}", new.entity, names.join(", "))
+            };
+            errors.push(FieldError::new("upsertKey", message));
+        }
     }
     if !errors.is_empty() {
         return Err(ImportError::Invalid(errors));

@@ -220,8 +220,8 @@ pub fn deal(
         };
         let named = Some(cell.to_owned());
         match *field {
-            // Numbers come from the sequence, as for a deal created through the API.
-            "number" => {}
+            // The key of an upsert; a new deal's number comes from the sequence.
+            "number" => row.number = named,
             "pipeline" => row.pipeline = named,
             "stage" => row.stage = named,
             // A contact column may hold phone numbers.
@@ -370,6 +370,9 @@ pub fn task(
     })
 }
 
+/// What a batch wrote: created, updated, and the refused rows with why.
+pub type Written = (u64, u64, Vec<(u64, Vec<FieldError>)>);
+
 /// The rows of a batch, as the record crate's import takes them.
 pub enum Inputs {
     Contacts(Vec<ImportRow>),
@@ -405,15 +408,16 @@ impl Inputs {
         Ok(())
     }
 
-    /// Writes the batch through the record crate (in the caller's transaction): how many were
-    /// created, and the refused rows with why.
+    /// Writes the batch through the record crate (in the caller's transaction), updating the
+    /// records rows match by `upsert` (tasks have no key).
     pub async fn write(
         self,
         conn: &mut AsyncPgConnection,
         actor: &Actor,
         import: Uuid,
         dry_run: bool,
-    ) -> Result<(u64, Vec<(u64, Vec<FieldError>)>), JobFailure> {
+        upsert: Option<crm_db::import_keys::UpsertBy>,
+    ) -> Result<Written, JobFailure> {
         fn failure(e: impl crm_core::DomainError) -> JobFailure {
             // Without the permission no later attempt does better.
             if e.kind() == crm_core::ErrorKind::Forbidden {
@@ -424,28 +428,30 @@ impl Inputs {
         }
         match self {
             Inputs::Contacts(rows) => {
-                let o = crm_contacts::import::import_batch(conn, actor, import, rows, dry_run)
-                    .await
-                    .map_err(failure)?;
-                Ok((o.created, o.failures))
+                let o =
+                    crm_contacts::import::import_batch(conn, actor, import, rows, dry_run, upsert)
+                        .await
+                        .map_err(failure)?;
+                Ok((o.created, o.updated, o.failures))
             }
             Inputs::Companies(rows) => {
-                let o = crm_companies::import::import_batch(conn, actor, import, rows, dry_run)
-                    .await
-                    .map_err(failure)?;
-                Ok((o.created, o.failures))
+                let o =
+                    crm_companies::import::import_batch(conn, actor, import, rows, dry_run, upsert)
+                        .await
+                        .map_err(failure)?;
+                Ok((o.created, o.updated, o.failures))
             }
             Inputs::Deals(rows) => {
-                let o = crm_deals::import::import_batch(conn, actor, import, rows, dry_run)
+                let o = crm_deals::import::import_batch(conn, actor, import, rows, dry_run, upsert)
                     .await
                     .map_err(failure)?;
-                Ok((o.created, o.failures))
+                Ok((o.created, o.updated, o.failures))
             }
             Inputs::Tasks(rows) => {
                 let o = crm_tasks::import::import_batch(conn, actor, import, rows, dry_run)
                     .await
                     .map_err(failure)?;
-                Ok((o.created, o.failures))
+                Ok((o.created, 0, o.failures))
             }
         }
     }

@@ -98,11 +98,10 @@ async fn read_form(state: &AppState, form: &mut Multipart, out: &mut Form) -> Re
             "upsertKey" => {
                 let value = text_field(&mut field, &name, MAX_TEXT_FIELD).await?;
                 if !value.is_empty() {
-                    out.upsert_key = Some(
-                        value
-                            .parse()
-                            .map_err(|_| bad_form("upsertKey", "one of email, phone, number"))?,
-                    );
+                    out.upsert_key =
+                        Some(value.parse().map_err(|_| {
+                            bad_form("upsertKey", "one of email, phone, name, number")
+                        })?);
                 }
             }
             "file" => {
@@ -123,7 +122,6 @@ async fn read_form(state: &AppState, form: &mut Multipart, out: &mut Form) -> Re
     (status = 400, body = Problem, content_type = "application/problem+json", description = "A missing, repeated or unknown form field, a bad mapping"),
     (status = 413, body = Problem, content_type = "application/problem+json", description = "`payload_too_large`"),
     (status = 415, body = Problem, content_type = "application/problem+json", description = "Not `multipart/form-data`"),
-    (status = 422, body = Problem, content_type = "application/problem+json", description = "`not_available`: imports of this record type are not built yet"),
 ))]
 #[post("/import-export/imports")]
 async fn start_import(
