@@ -319,9 +319,15 @@ async fn an_upsert_updates_what_its_key_finds_and_creates_the_rest() {
     };
     let dry = import(&app, &admin, upsert(true)).await;
     let unchanged = app
-        .get_json(&format!("/api/contacts/{}", anna["id"].as_str().unwrap()), &admin)
+        .get_json(
+            &format!("/api/contacts/{}", anna["id"].as_str().unwrap()),
+            &admin,
+        )
         .await;
-    assert_eq!(unchanged["data"]["position"], "Dev", "a dry run changes nothing");
+    assert_eq!(
+        unchanged["data"]["position"], "Dev",
+        "a dry run changes nothing"
+    );
     let real = import(&app, &admin, upsert(false)).await;
     assert_eq!(errors(&dry), errors(&real));
     assert_eq!(
@@ -342,7 +348,10 @@ async fn an_upsert_updates_what_its_key_finds_and_creates_the_rest() {
     assert!(refused[0].2.contains("earlier row"), "{refused:?}");
     assert_eq!((refused[1].0, refused[1].1.as_str()), (5, "email"));
     let updated = app
-        .get_json(&format!("/api/contacts/{}", anna["id"].as_str().unwrap()), &admin)
+        .get_json(
+            &format!("/api/contacts/{}", anna["id"].as_str().unwrap()),
+            &admin,
+        )
         .await["data"]
         .clone();
     assert_eq!(updated["position"], "CTO");
@@ -356,7 +365,9 @@ async fn an_upsert_updates_what_its_key_finds_and_creates_the_rest() {
     assert_eq!(entry["type"], "contact.updated", "{timeline}");
     let changes = entry["changes"].as_array().unwrap();
     assert!(
-        changes.iter().any(|c| c["field"] == "importId" && c["to"] == real["id"]),
+        changes
+            .iter()
+            .any(|c| c["field"] == "importId" && c["to"] == real["id"]),
         "{entry}"
     );
     assert!(changes.iter().any(|c| c["field"] == "position"), "{entry}");
@@ -365,8 +376,12 @@ async fn an_upsert_updates_what_its_key_finds_and_creates_the_rest() {
     let by_phone = import(
         &app,
         &admin,
-        form("contacts", "p.csv", b"phone,position\n+1 415 555 0009,Twin\n")
-            .text("upsertKey", "phone"),
+        form(
+            "contacts",
+            "p.csv",
+            b"phone,position\n+1 415 555 0009,Twin\n",
+        )
+        .text("upsertKey", "phone"),
     )
     .await;
     assert_eq!(by_phone["failedRows"], 1, "{by_phone}");
@@ -374,7 +389,11 @@ async fn an_upsert_updates_what_its_key_finds_and_creates_the_rest() {
 
     // Deals by number: the number finds the deal; a number of no deal creates one.
     let deal = app
-        .create("/api/deals", &admin, json!({"title": "Old title", "amount": "10.00"}))
+        .create(
+            "/api/deals",
+            &admin,
+            json!({"title": "Old title", "amount": "10.00"}),
+        )
         .await;
     let number = deal["number"].as_i64().unwrap();
     let csv = format!(
@@ -397,7 +416,10 @@ async fn an_upsert_updates_what_its_key_finds_and_creates_the_rest() {
         "{done}"
     );
     let renamed = app
-        .get_json(&format!("/api/deals/{}", deal["id"].as_str().unwrap()), &admin)
+        .get_json(
+            &format!("/api/deals/{}", deal["id"].as_str().unwrap()),
+            &admin,
+        )
         .await["data"]
         .clone();
     assert_eq!(renamed["title"], "New title");
@@ -415,7 +437,10 @@ async fn an_upsert_updates_what_its_key_finds_and_creates_the_rest() {
     .await;
     assert_eq!(done["updatedRows"], 1, "{done}");
     let acme = app
-        .get_json(&format!("/api/companies/{}", acme["id"].as_str().unwrap()), &admin)
+        .get_json(
+            &format!("/api/companies/{}", acme["id"].as_str().unwrap()),
+            &admin,
+        )
         .await;
     assert_eq!(acme["data"]["industry"], "Retail");
     assert_eq!(acme["data"]["name"], "Acme", "the key is not rewritten");

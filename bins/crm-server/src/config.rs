@@ -33,6 +33,10 @@ pub enum Command {
     CreateAdmin(CreateAdminArgs),
     /// Add a batch of realistic demo data (users, companies, contacts, deals, tasks).
     SeedDemo(crate::seed::SeedArgs),
+    /// Import a CSV or XLSX file as the API's import does, with a progress bar and a summary.
+    Import(crate::transfer::ImportArgs),
+    /// Export every record a list shows as CSV or XLSX, as the API's export does.
+    Export(crate::transfer::ExportArgs),
 }
 
 /// `create-admin` arguments.

@@ -6,6 +6,7 @@ mod config;
 mod database;
 mod seed;
 mod telemetry;
+mod transfer;
 
 use std::net::TcpListener;
 use std::process::ExitCode;
@@ -71,6 +72,8 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
             bootstrap::create_admin(&db, &passwords(&settings)?, args).await
         }
         Command::SeedDemo(args) => seed::seed_demo(&db, &passwords(&settings)?, args).await,
+        Command::Import(args) => transfer::import(&settings, &db, args).await,
+        Command::Export(args) => transfer::export(&db, args).await,
     };
     db.shutdown();
     result

@@ -598,3 +598,85 @@ mod resume_after_a_kill {
         assert!(ok);
     }
 }
+
+#[tokio::test]
+async fn import_and_export_run_from_the_command_line() {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+
+    let db = TestDb::new().await;
+    let dir = std::env::temp_dir().join(format!("crm-cli-transfer-{}", unique_name()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |args: &[&str]| {
+        on_database(db.url())
+            .env("CRM_STORAGE", dir.join("files"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[
+        "create-admin",
+        "--email",
+        "ops@example.com",
+        "--password",
+        "ops password 1",
+    ]);
+    assert!(out.status.success());
+    let csv = dir.join("people.csv");
+    std::fs::write(
+        &csv,
+        "Имя;Email;Компания\nАнна;anna@example.com;Acme\nБорис;not-an-email;\nВера;vera@example.com;Acme\n",
+    )
+    .unwrap();
+    let path = csv.to_str().unwrap();
+    // A dry run writes nothing and says so.
+    let out = run(&["import", "contacts", path, "--dry-run"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("2 created, 0 updated, 1 refused (dry run"), "{stdout}");
+    let mut conn = db.conn().await;
+    let count = || crm_db::schema::contacts::table.count();
+    assert_eq!(count().get_result::<i64>(&mut conn).await.unwrap(), 0);
+    let out = run(&["import", "contacts", path]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("succeeded: 3 rows, 2 created"), "{stdout}");
+    assert!(stdout.contains("row 3 [Email]"), "{stdout}");
+    assert_eq!(count().get_result::<i64>(&mut conn).await.unwrap(), 2);
+    // Bad arguments fail with a message, not a panic.
+    let out = run(&["import", "people", path]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("one of contacts"));
+    let out = run(&["import", "contacts", path, "--as", "nobody@example.com"]);
+    assert!(!out.status.success());
+
+    let exported = dir.join("out.csv");
+    let out = run(&[
+        "export",
+        "contacts",
+        "--query",
+        "sort=-fullName",
+        "--out",
+        exported.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&exported).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("fullName,email"), "{text}");
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[1].starts_with("Вера,vera@example.com"), "{text}");
+    let out = run(&["export", "contacts", "--query", "sort=nope"]);
+    assert!(!out.status.success());
+    let xlsx = dir.join("out.xlsx");
+    let out = run(&[
+        "export",
+        "companies",
+        "--format",
+        "xlsx",
+        "--out",
+        xlsx.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(std::fs::read(&xlsx).unwrap().starts_with(b"PK\x03\x04"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -144,6 +144,11 @@ impl ApiError {
         &self.code
     }
 
+    /// The field errors it names.
+    pub fn field_errors(&self) -> &[FieldError] {
+        &self.errors
+    }
+
     /// The body.
     pub fn problem(&self) -> Problem {
         Problem {

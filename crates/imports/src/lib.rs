@@ -20,7 +20,7 @@ mod values;
 pub use error::ImportError;
 pub use model::{Import, ImportEntity, ImportStatus, RowError, UpsertKey};
 pub use run::{IMPORT_JOB, ImportJobs};
-pub use service::{NewImport, create_import, failures_page, get_import, list_imports};
+pub use service::{NewImport, create_import, failures_page, get_import, job_of, list_imports};
 
 /// The part of the file storage where uploaded import files wait for their job.
 pub fn import_storage(files: &crm_files::Storage) -> crm_files::Storage {

@@ -224,3 +224,18 @@ pub async fn failures_page(
         })
         .collect())
 }
+
+/// The background job that runs import `id`.
+pub async fn job_of(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> Result<crm_core::JobId, ImportError> {
+    let job: Uuid = imports::table
+        .find(id)
+        .select(imports::job_id)
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(ImportError::NotFound(id))?;
+    Ok(crm_core::JobId(job))
+}

@@ -20,5 +20,6 @@ pub mod store;
 
 pub use runner::{Handler, JobFailure, Lease, Runner, RunnerSettings};
 pub use store::{
-    Job, JobStatus, backoff, claim, enqueue, fail, heartbeat, prune, reap, status_of, succeed,
+    Job, JobStatus, backoff, claim, claim_id, enqueue, fail, heartbeat, prune, reap, status_of,
+    succeed,
 };

@@ -150,6 +150,31 @@ impl Runner {
         }
     }
 
+    /// Runs job `id` here and now if it is queued and due, with its heartbeat, as the loop
+    /// would (a command-line run uses this): whether it ran here. When another instance holds
+    /// it, that one runs it.
+    pub async fn run_now(&self, id: crm_core::JobId) -> Result<bool, String> {
+        let job = {
+            let mut conn = get_conn(&self.pool).await.map_err(|e| e.to_string())?;
+            store::claim_id(&mut conn, id, &self.worker)
+                .await
+                .map_err(|e| e.to_string())?
+        };
+        let Some(job) = job else { return Ok(false) };
+        let Some(handler) = self.handlers.get(job.kind.as_str()).cloned() else {
+            return Err(format!("no handler runs jobs of kind {}", job.kind));
+        };
+        attempt(
+            self.pool.clone(),
+            handler,
+            job,
+            Arc::clone(&self.worker),
+            self.settings.clone(),
+        )
+        .await;
+        Ok(true)
+    }
+
     async fn claim_due(&self, kinds: &[&str], slots: &Arc<Semaphore>) -> Result<(), String> {
         while let Ok(permit) = Arc::clone(slots).try_acquire_owned() {
             let job = {

@@ -120,6 +120,29 @@ pub async fn claim(
     Ok(row.map(|r| r.into_parts().0))
 }
 
+/// Claims job `id` for `worker` if it is queued and due (as [`claim`] does); `None` when it is
+/// not (another instance holds it, it ended, or it waits for a retry).
+pub async fn claim_id(
+    conn: &mut AsyncPgConnection,
+    id: JobId,
+    worker: &str,
+) -> QueryResult<Option<Job>> {
+    let row: Option<ReapedRow> = diesel::sql_query(
+        "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $1, \
+           heartbeat_at = now(), updated_at = now() \
+         WHERE id = (SELECT id FROM jobs \
+                     WHERE id = $2 AND status = 'queued' AND run_at <= now() \
+                     FOR UPDATE SKIP LOCKED) \
+         RETURNING id, kind, payload, attempts, max_attempts, status",
+    )
+    .bind::<diesel::sql_types::Text, _>(worker)
+    .bind::<diesel::sql_types::Uuid, _>(id)
+    .get_result(conn)
+    .await
+    .optional()?;
+    Ok(row.map(|r| r.into_parts().0))
+}
+
 /// Refreshes the heartbeat of a job `worker` holds; `false` when it no longer holds it (it
 /// was reaped after missing beats): the handler should stop.
 pub async fn heartbeat(conn: &mut AsyncPgConnection, id: JobId, worker: &str) -> QueryResult<bool> {

@@ -3,6 +3,7 @@
 use actix_web::body::SizedStream;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
+use crm_db::AsyncPgConnection;
 use crm_exports::{Export, ExportFormat};
 use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -67,23 +68,7 @@ async fn export(
         .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
     let what = {
         let mut conn = state.conn().await?;
-        let conn = &mut conn;
-        match entity.as_str() {
-            "contacts" => {
-                Export::Contacts(contacts::list_input(conn, ListQuery::parse(&rest)?).await?)
-            }
-            "companies" => {
-                Export::Companies(companies::list_input(conn, ListQuery::parse(&rest)?).await?)
-            }
-            "deals" => Export::Deals(deals::list_input(conn, ListQuery::parse(&rest)?).await?),
-            "tasks" => Export::Tasks(tasks::list_input(conn, ListQuery::parse(&rest)?).await?),
-            _ => {
-                return Err(bad(
-                    "entityType",
-                    "one of contacts, companies, deals, tasks",
-                ));
-            }
-        }
+        export_request(&mut conn, &entity, &rest).await?
     };
     let name = what.name();
     let Ok(slot) = state.exports.slots.clone().try_acquire_owned() else {
@@ -141,4 +126,27 @@ async fn export(
 
 fn bad(field: &str, message: &str) -> ApiError {
     ApiError::invalid(vec![crm_core::FieldError::new(field, message)])
+}
+
+/// What an export of `entity` with the list's parameters `query` (URL-encoded) reads: the
+/// list's own input, checked as the list checks it. The command line's `export` uses it too.
+pub async fn export_request(
+    conn: &mut AsyncPgConnection,
+    entity: &str,
+    query: &str,
+) -> Result<Export, ApiError> {
+    Ok(match entity {
+        "contacts" => Export::Contacts(contacts::list_input(conn, ListQuery::parse(query)?).await?),
+        "companies" => {
+            Export::Companies(companies::list_input(conn, ListQuery::parse(query)?).await?)
+        }
+        "deals" => Export::Deals(deals::list_input(conn, ListQuery::parse(query)?).await?),
+        "tasks" => Export::Tasks(tasks::list_input(conn, ListQuery::parse(query)?).await?),
+        _ => {
+            return Err(bad(
+                "entityType",
+                "one of contacts, companies, deals, tasks",
+            ));
+        }
+    })
 }
