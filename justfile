@@ -40,6 +40,7 @@ bench:
     bench/run.sh
     bench/ws.sh
     bench/import-export.sh
+    bench/files.sh
 
 # WebSocket fan-out: N clients on one board and their own deal rooms (BENCH_WS_CLIENTS="1000 10000").
 bench-ws:
@@ -48,6 +49,10 @@ bench-ws:
 # Import of a generated 1 M-row contacts CSV and export as CSV and XLSX, beside COPY FROM / COPY TO (BENCH_ROWS to change the size).
 bench-import-export:
     bench/import-export.sh
+
+# Upload and download of a 1 GiB file beside cp, with the server's RSS (BENCH_FILE_MIB).
+bench-files:
+    bench/files.sh
 
 # Core CRM benchmark on 100 k contacts / 200 k deals (10 custom fields each) / 200 k tasks, with the pgbench ratio per endpoint.
 bench-crm:

@@ -516,3 +516,71 @@ async fn companies_import_with_their_own_rules_and_duplicates() {
     assert_eq!(romashka["employees"], 120);
     assert_eq!(romashka["tags"], json!(["опт", "розница"]));
 }
+
+/// Import files no queued or running import reads are swept; those it reads stay.
+#[tokio::test]
+async fn orphaned_import_files_are_swept_and_live_ones_kept() {
+    use crm_imports::{ImportEntity, NewImport};
+
+    let db = crm_testkit::TestDb::new().await;
+    let pool = db.pool();
+    let mut conn = db.conn().await;
+    let user = crm_testkit::user(&mut conn, Role::Manager, []).await;
+    let dir = std::env::temp_dir().join(format!("crm-test-sweep-{}", uuid::Uuid::now_v7()));
+    let files = crm_files::Storage::open(dir.to_str().unwrap(), &[]).unwrap();
+    let storage = crm_imports::import_storage(&files);
+    let store = async |bytes: &'static [u8]| {
+        let mut upload = crm_files::Upload::begin(&storage, u64::MAX);
+        upload.write(bytes.into()).await.unwrap();
+        upload.finish().await.unwrap()
+    };
+    let orphan = store(b"fullName\nA\n").await;
+    let live = store(b"fullName\nB\n").await;
+    let new = NewImport {
+        id: live.id.0,
+        entity: ImportEntity::Contacts,
+        dry_run: false,
+        mapping: None,
+        upsert_key: None,
+        file_name: "b.csv".into(),
+    };
+    let import = crm_imports::create_import(&mut conn, &user.actor(), new)
+        .await
+        .unwrap();
+    // A file of the file storage proper is not the import sweep's business.
+    let mut attachment = crm_files::Upload::begin(&files, u64::MAX);
+    attachment.write(b"x".as_slice().into()).await.unwrap();
+    let attachment = attachment.finish().await.unwrap();
+    let grace = std::time::Duration::ZERO;
+    assert_eq!(
+        crm_imports::sweep_files(&pool, &files, grace)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(storage.head(orphan.id).await.is_err());
+    assert!(storage.head(live.id).await.is_ok());
+    assert!(files.head(attachment.id).await.is_ok());
+    // Once its import has ended, a file left behind goes too.
+    diesel::sql_query("UPDATE imports SET status = 'succeeded' WHERE id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(import.id)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        crm_imports::sweep_files(&pool, &files, grace)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(storage.head(live.id).await.is_err());
+    // Young files are left to the uploads about to create their imports.
+    let young = store(b"fullName\nC\n").await;
+    let hour = std::time::Duration::from_secs(3600);
+    assert_eq!(
+        crm_imports::sweep_files(&pool, &files, hour).await.unwrap(),
+        0
+    );
+    assert!(storage.head(young.id).await.is_ok());
+    let _ = std::fs::remove_dir_all(&dir);
+}

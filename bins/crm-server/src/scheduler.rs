@@ -98,6 +98,12 @@ async fn sweep_files(pool: &DbPool, storage: &crm_files::Storage) -> Result<(), 
     if removed > 0 {
         tracing::info!(objects = removed, "orphaned file objects removed");
     }
+    let removed = crm_imports::sweep_files(pool, storage, ORPHAN_GRACE)
+        .await
+        .map_err(|e| format!("import file sweep: {e}"))?;
+    if removed > 0 {
+        tracing::info!(objects = removed, "orphaned import files removed");
+    }
     Ok(())
 }
 

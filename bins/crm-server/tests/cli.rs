@@ -632,14 +632,25 @@ async fn import_and_export_run_from_the_command_line() {
     // A dry run writes nothing and says so.
     let out = run(&["import", "contacts", path, "--dry-run"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("2 created, 0 updated, 1 refused (dry run"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("2 created, 0 updated, 1 refused (dry run"),
+        "{stdout}"
+    );
     let mut conn = db.conn().await;
     let count = || crm_db::schema::contacts::table.count();
     assert_eq!(count().get_result::<i64>(&mut conn).await.unwrap(), 0);
     let out = run(&["import", "contacts", path]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("succeeded: 3 rows, 2 created"), "{stdout}");
     assert!(stdout.contains("row 3 [Email]"), "{stdout}");
     assert_eq!(count().get_result::<i64>(&mut conn).await.unwrap(), 2);
@@ -659,7 +670,11 @@ async fn import_and_export_run_from_the_command_line() {
         "--out",
         exported.to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = std::fs::read_to_string(&exported).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with("fullName,email"), "{text}");
@@ -676,7 +691,11 @@ async fn import_and_export_run_from_the_command_line() {
         "--out",
         xlsx.to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(std::fs::read(&xlsx).unwrap().starts_with(b"PK\x03\x04"));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -23,5 +23,5 @@ pub use error::FileError;
 pub use model::{FileHost, StoredFile};
 pub use service::{attach, delete_file, get_file, list_files};
 pub use storage::Storage;
-pub use sweep::sweep_orphans;
+pub use sweep::{Owners, sweep_orphans, sweep_unowned};
 pub use upload::{StoredObject, Upload};

@@ -21,12 +21,52 @@ use crate::storage::{Listed, Storage};
 /// Ids looked up per query.
 const BATCH: usize = 500;
 
-/// Removes every object older than `grace` whose id has no row; returns how many. Takes a
-/// connection from the pool only for each lookup, never while listing or deleting.
+/// What says which objects of a storage are still wanted.
+pub trait Owners {
+    /// Of `ids`, the ones still wanted.
+    fn known(
+        &self,
+        conn: &mut crm_db::AsyncPgConnection,
+        ids: &[FileId],
+    ) -> impl Future<Output = QueryResult<HashSet<FileId>>> + Send;
+}
+
+/// File rows own the objects of the file storage.
+struct FileRows;
+
+impl Owners for FileRows {
+    async fn known(
+        &self,
+        conn: &mut crm_db::AsyncPgConnection,
+        ids: &[FileId],
+    ) -> QueryResult<HashSet<FileId>> {
+        Ok(files::table
+            .filter(files::id.eq_any(ids))
+            .select(files::id)
+            .load::<FileId>(conn)
+            .await?
+            .into_iter()
+            .collect())
+    }
+}
+
+/// Removes every object older than `grace` whose id has no file row; returns how many.
 pub async fn sweep_orphans(
     pool: &DbPool,
     storage: &Storage,
     grace: Duration,
+) -> Result<usize, FileError> {
+    sweep_unowned(pool, storage, grace, &FileRows).await
+}
+
+/// Removes every object of `storage` (its own part, not the parts scoped under it) older than
+/// `grace` that `owners` does not want; returns how many. Takes a connection from the pool
+/// only for each lookup, never while listing or deleting.
+pub async fn sweep_unowned(
+    pool: &DbPool,
+    storage: &Storage,
+    grace: Duration,
+    owners: &impl Owners,
 ) -> Result<usize, FileError> {
     let cutoff = Utc::now() - chrono::TimeDelta::from_std(grace).unwrap_or(chrono::TimeDelta::MAX);
     let mut objects = storage.objects();
@@ -40,10 +80,10 @@ pub async fn sweep_orphans(
         let Some(id) = object.id else { continue };
         batch.push((id, object));
         if batch.len() == BATCH {
-            removed += sweep_batch(pool, storage, &mut batch).await?;
+            removed += sweep_batch(pool, storage, &mut batch, owners).await?;
         }
     }
-    removed += sweep_batch(pool, storage, &mut batch).await?;
+    removed += sweep_batch(pool, storage, &mut batch, owners).await?;
     Ok(removed)
 }
 
@@ -51,20 +91,15 @@ async fn sweep_batch(
     pool: &DbPool,
     storage: &Storage,
     batch: &mut Vec<(FileId, Listed)>,
+    owners: &impl Owners,
 ) -> Result<usize, FileError> {
     if batch.is_empty() {
         return Ok(0);
     }
     let ids: Vec<FileId> = batch.iter().map(|(id, _)| *id).collect();
-    let known: HashSet<FileId> = {
+    let known = {
         let mut conn = get_conn(pool).await?;
-        files::table
-            .filter(files::id.eq_any(&ids))
-            .select(files::id)
-            .load::<FileId>(&mut conn)
-            .await?
-            .into_iter()
-            .collect()
+        owners.known(&mut conn, &ids).await?
     };
     let mut removed = 0;
     for (id, object) in batch.drain(..) {

@@ -26,3 +26,40 @@ pub use service::{NewImport, create_import, failures_page, get_import, job_of, l
 pub fn import_storage(files: &crm_files::Storage) -> crm_files::Storage {
     files.scoped("imports")
 }
+
+/// Imports own the objects of the import storage while they are queued or running: an
+/// object of none is left by a server that stopped between storing the upload and creating
+/// the import, or before removing an ended import's file.
+struct LiveImports;
+
+impl crm_files::Owners for LiveImports {
+    async fn known(
+        &self,
+        conn: &mut crm_db::AsyncPgConnection,
+        ids: &[crm_core::FileId],
+    ) -> diesel::QueryResult<std::collections::HashSet<crm_core::FileId>> {
+        use crm_db::schema::imports;
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        let ids: Vec<uuid::Uuid> = ids.iter().map(|id| id.0).collect();
+        Ok(imports::table
+            .filter(imports::id.eq_any(&ids))
+            .filter(imports::status.eq_any(["queued", "running"]))
+            .select(imports::id)
+            .load::<uuid::Uuid>(conn)
+            .await?
+            .into_iter()
+            .map(crm_core::FileId)
+            .collect())
+    }
+}
+
+/// Removes the import storage's objects older than `grace` that no queued or running import
+/// reads; returns how many.
+pub async fn sweep_files(
+    pool: &crm_db::DbPool,
+    files: &crm_files::Storage,
+    grace: std::time::Duration,
+) -> Result<usize, crm_files::FileError> {
+    crm_files::sweep_unowned(pool, &import_storage(files), grace, &LiveImports).await
+}
