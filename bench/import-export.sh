@@ -4,7 +4,7 @@
 #   the API, beside PostgreSQL's own `COPY ... FROM` of the same good rows into the same
 #   `contacts` table (its indexes included);
 # - export of those contacts as CSV and XLSX through the API, beside `COPY (SELECT ...) TO` of
-#   the same columns;
+#   the same columns (linked names joined in, social networks out of their JSON);
 # rows/s of each, their ratio, and the server's peak RSS (VmHWM) during each API run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -104,11 +104,16 @@ fi
 read -r _ CREATED FAILED <<<"$STATUS"
 log "import: $STATUS in $IMPORT_MS ms"
 psql_ -c "VACUUM ANALYZE contacts"
-COLS="full_name, email, phone, position, tags, notes"
+# The columns the export writes, as the export writes them: linked names joined in, the social
+# networks out of their JSON, custom fields (none here), id and timestamps.
+COLS="c.full_name, c.email, c.phone, c.position, co.name, array_to_string(c.tags, ', '), c.notes, \
+  c.social->>'telegram', c.social->>'whatsapp', c.social->>'vk', c.social->>'instagram', \
+  c.social->>'linkedin', c.social->>'facebook', c.social->>'website', u.email, c.id, c.created_at, c.updated_at"
+FROM="contacts c LEFT JOIN companies co ON co.id = c.company_id LEFT JOIN users u ON u.id = c.owner_id"
 
 log "COPY TO of the same columns"
 t0=$(now_ms)
-psql_ -c "\\copy (SELECT $COLS FROM contacts WHERE deleted_at IS NULL ORDER BY created_at, id) TO '$WORK/copy-out.csv' WITH (FORMAT csv, HEADER)"
+psql_ -c "\\copy (SELECT $COLS FROM $FROM WHERE c.deleted_at IS NULL ORDER BY c.created_at, c.id) TO '$WORK/copy-out.csv' WITH (FORMAT csv, HEADER)"
 COPY_OUT_MS=$(($(now_ms) - t0))
 
 export_run() { # format -> "ms bytes peak_rss_kb"
@@ -125,7 +130,15 @@ export_run() { # format -> "ms bytes peak_rss_kb"
   echo "$(($(now_ms) - t0)) $(stat -c %s "$WORK/export.$1") $peak"
 }
 log "export CSV through the API"
+if [[ -n ${BENCH_PROFILE:-} ]]; then
+  perf record -F 499 -g -p "$PID" -o "$WORK/perf-export.data" >/dev/null 2>&1 &
+  PROFILE=$!
+fi
 read -r CSV_MS CSV_BYTES CSV_PEAK < <(export_run csv)
+if [[ -n ${BENCH_PROFILE:-} ]]; then
+  kill -INT "$PROFILE"; wait "$PROFILE" 2>/dev/null || true
+  perf report -i "$WORK/perf-export.data" --stdio --no-children --percent-limit 1.5 2>/dev/null | grep -E '^ +[0-9]' | head -30 >"$WORK/profile-export.txt" || true
+fi
 log "export XLSX through the API"
 read -r XLSX_MS XLSX_BYTES XLSX_PEAK < <(export_run xlsx)
 EXPORTED=$(($(wc -l <"$WORK/export.csv") - 1))
@@ -134,6 +147,7 @@ rate() { awk -v n="$1" -v ms="$2" 'BEGIN { printf "%.0f", n / (ms / 1000) }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 mib() { awk -v kb="$1" 'BEGIN { printf "%.0f MiB", kb / 1024 }'; }
 [[ -s $WORK/profile.txt ]] && { echo "Server profile of the import (perf, self time):"; cat "$WORK/profile.txt"; }
+[[ -s $WORK/profile-export.txt ]] && { echo "Server profile of the CSV export (perf, self time):"; cat "$WORK/profile-export.txt"; }
 IMPORT_RATE=$(rate "$ROWS" "$IMPORT_MS")
 COPY_IN_RATE=$(rate "$GOOD" "$COPY_IN_MS")
 CSV_RATE=$(rate "$EXPORTED" "$CSV_MS")

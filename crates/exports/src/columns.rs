@@ -2,6 +2,8 @@
 //! the import maps back), linked records by name, custom fields by key, then `id`,
 //! `createdAt`, `updatedAt` (which an import skips).
 
+use std::borrow::Cow;
+
 use crm_companies::Company;
 use crm_contacts::Contact;
 use crm_custom_fields::CustomField;
@@ -11,6 +13,7 @@ use serde_json::Value;
 
 use crate::lookup::Names;
 
+/// The networks of a contact's `social`, in column order.
 const SOCIAL: [&str; 7] = [
     "telegram",
     "whatsapp",
@@ -107,51 +110,78 @@ pub fn task_headers(custom: &[CustomField]) -> Vec<String> {
     headers(fields, custom)
 }
 
+/// A cell as rendered: borrowed from the record or the names where it can be.
+pub type Cell<'a> = Cow<'a, str>;
+
 /// A custom-field value as a cell: lists comma-separated, text as it is.
-fn cell_of(value: &Value) -> String {
+fn cell_of(value: &Value) -> Cell<'_> {
     match value {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Array(items) => items.iter().map(cell_of).collect::<Vec<_>>().join(", "),
-        other => other.to_string(),
+        Value::Null => Cow::Borrowed(""),
+        Value::String(s) => Cow::Borrowed(s),
+        Value::Array(items) => Cow::Owned(items.iter().map(cell_of).collect::<Vec<_>>().join(", ")),
+        other => Cow::Owned(other.to_string()),
     }
 }
 
-fn text(s: &Option<String>) -> String {
-    s.clone().unwrap_or_default()
+fn text(s: &Option<String>) -> Cell<'_> {
+    Cow::Borrowed(s.as_deref().unwrap_or(""))
 }
 
-fn time(t: &Option<chrono::DateTime<chrono::Utc>>) -> String {
-    t.map(|t| t.to_rfc3339()).unwrap_or_default()
+fn time(t: &Option<chrono::DateTime<chrono::Utc>>) -> Cell<'static> {
+    Cow::Owned(t.map(|t| t.to_rfc3339()).unwrap_or_default())
+}
+
+fn tags(tags: &[String]) -> Cell<'_> {
+    match tags {
+        [] => Cow::Borrowed(""),
+        [one] => Cow::Borrowed(one),
+        many => Cow::Owned(many.join(", ")),
+    }
 }
 
 /// Custom fields and bookkeeping, after a record's own cells.
-fn finish(
-    mut cells: Vec<String>,
-    values: &Value,
+fn finish<'a>(
+    mut cells: Vec<Cell<'a>>,
+    values: &'a Value,
     custom: &[CustomField],
     id: String,
     created: chrono::DateTime<chrono::Utc>,
     updated: chrono::DateTime<chrono::Utc>,
-) -> Vec<String> {
+) -> Vec<Cell<'a>> {
     cells.extend(custom.iter().map(|f| cell_of(&values[&f.key])));
-    cells.extend([id, created.to_rfc3339(), updated.to_rfc3339()]);
+    cells.extend([id, created.to_rfc3339(), updated.to_rfc3339()].map(Cow::Owned));
     cells
 }
 
 /// One contact's cells, in the order of [`contact_headers`].
-pub fn contact_cells(c: &Contact, names: &Names, custom: &[CustomField]) -> Vec<String> {
-    let social = serde_json::to_value(&c.social).unwrap_or_default();
+pub fn contact_cells<'a>(
+    c: &'a Contact,
+    names: &'a Names,
+    custom: &[CustomField],
+) -> Vec<Cell<'a>> {
+    let s = &c.social;
     let mut cells = vec![
-        c.full_name.clone(),
+        Cow::Borrowed(c.full_name.as_str()),
         text(&c.email),
         text(&c.phone),
         text(&c.position),
         names.company(c.company_id),
-        c.tags.join(", "),
+        tags(&c.tags),
         text(&c.notes),
     ];
-    cells.extend(SOCIAL.iter().map(|n| cell_of(&social[*n])));
+    // In the order of SOCIAL.
+    cells.extend(
+        [
+            &s.telegram,
+            &s.whatsapp,
+            &s.vk,
+            &s.instagram,
+            &s.linkedin,
+            &s.facebook,
+            &s.website,
+        ]
+        .map(text),
+    );
     cells.push(names.user(c.owner_id));
     let id = c.id.to_string();
     finish(
@@ -165,16 +195,20 @@ pub fn contact_cells(c: &Contact, names: &Names, custom: &[CustomField]) -> Vec<
 }
 
 /// One company's cells, in the order of [`company_headers`].
-pub fn company_cells(c: &Company, names: &Names, custom: &[CustomField]) -> Vec<String> {
+pub fn company_cells<'a>(
+    c: &'a Company,
+    names: &'a Names,
+    custom: &[CustomField],
+) -> Vec<Cell<'a>> {
     let cells = vec![
-        c.name.clone(),
+        Cow::Borrowed(c.name.as_str()),
         text(&c.website),
         text(&c.industry),
         text(&c.email),
         text(&c.phone),
         text(&c.address),
-        c.employees.map(|n| n.to_string()).unwrap_or_default(),
-        c.tags.join(", "),
+        Cow::Owned(c.employees.map(|n| n.to_string()).unwrap_or_default()),
+        tags(&c.tags),
         text(&c.notes),
         names.user(c.owner_id),
     ];
@@ -190,16 +224,16 @@ pub fn company_cells(c: &Company, names: &Names, custom: &[CustomField]) -> Vec<
 }
 
 /// One deal's cells, in the order of [`deal_headers`].
-pub fn deal_cells(d: &Deal, names: &Names, custom: &[CustomField]) -> Vec<String> {
+pub fn deal_cells<'a>(d: &'a Deal, names: &'a Names, custom: &[CustomField]) -> Vec<Cell<'a>> {
     let (email, phone) = names.contact(d.contact_id);
     let cells = vec![
-        d.number.to_string(),
-        d.title.clone(),
+        Cow::Owned(d.number.to_string()),
+        Cow::Borrowed(d.title.as_str()),
         text(&d.amount),
-        d.currency.clone(),
+        Cow::Borrowed(d.currency.as_str()),
         names.pipeline(d.pipeline_id),
         names.stage(d.stage_id),
-        d.status.as_str().to_owned(),
+        Cow::Borrowed(d.status.as_str()),
         email,
         phone,
         names.company(d.company_id),
@@ -208,7 +242,7 @@ pub fn deal_cells(d: &Deal, names: &Names, custom: &[CustomField]) -> Vec<String
         time(&d.closed_at),
         text(&d.lost_reason),
         text(&d.description),
-        d.tags.join(", "),
+        tags(&d.tags),
     ];
     let id = d.id.to_string();
     finish(
@@ -222,19 +256,19 @@ pub fn deal_cells(d: &Deal, names: &Names, custom: &[CustomField]) -> Vec<String
 }
 
 /// One task's cells, in the order of [`task_headers`].
-pub fn task_cells(t: &Task, names: &Names, custom: &[CustomField]) -> Vec<String> {
+pub fn task_cells<'a>(t: &'a Task, names: &'a Names, custom: &[CustomField]) -> Vec<Cell<'a>> {
     let cells = vec![
-        t.title.clone(),
+        Cow::Borrowed(t.title.as_str()),
         text(&t.description),
-        t.status.as_str().to_owned(),
-        t.priority.as_str().to_owned(),
-        t.kind.as_str().to_owned(),
+        Cow::Borrowed(t.status.as_str()),
+        Cow::Borrowed(t.priority.as_str()),
+        Cow::Borrowed(t.kind.as_str()),
         time(&t.due_at),
         time(&t.completed_at),
         names.deal_number(t.deal_id),
         names.contact(t.contact_id).0,
         names.user(t.assigned_to_id),
-        t.tags.join(", "),
+        tags(&t.tags),
     ];
     let id = t.id.to_string();
     finish(

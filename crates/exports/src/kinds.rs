@@ -7,7 +7,7 @@ use crm_custom_fields::{CustomField, CustomFieldEntity};
 use crm_db::AsyncPgConnection;
 use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 
-use crate::columns;
+use crate::columns::{self, Cell};
 use crate::error::ExportError;
 use crate::lookup::{Names, Wanted};
 
@@ -33,7 +33,11 @@ pub trait Kind {
     /// Adds the linked records the record names.
     fn wanted(record: &Self::Record, wanted: &mut Wanted);
     /// The record's cells, in the order of the headers.
-    fn cells(record: &Self::Record, names: &Names, custom: &[CustomField]) -> Vec<String>;
+    fn cells<'a>(
+        record: &'a Self::Record,
+        names: &'a Names,
+        custom: &[CustomField],
+    ) -> Vec<Cell<'a>>;
 }
 
 /// A stream of records read from an export's own connection.
@@ -72,7 +76,7 @@ impl Kind for Contacts {
         wanted.users.extend(c.owner_id);
     }
 
-    fn cells(c: &Self::Record, names: &Names, custom: &[CustomField]) -> Vec<String> {
+    fn cells<'a>(c: &'a Self::Record, names: &'a Names, custom: &[CustomField]) -> Vec<Cell<'a>> {
         columns::contact_cells(c, names, custom)
     }
 }
@@ -100,7 +104,7 @@ impl Kind for Companies {
         wanted.users.extend(c.owner_id);
     }
 
-    fn cells(c: &Self::Record, names: &Names, custom: &[CustomField]) -> Vec<String> {
+    fn cells<'a>(c: &'a Self::Record, names: &'a Names, custom: &[CustomField]) -> Vec<Cell<'a>> {
         columns::company_cells(c, names, custom)
     }
 }
@@ -132,7 +136,7 @@ impl Kind for Deals {
         wanted.users.extend(d.assigned_to_id);
     }
 
-    fn cells(d: &Self::Record, names: &Names, custom: &[CustomField]) -> Vec<String> {
+    fn cells<'a>(d: &'a Self::Record, names: &'a Names, custom: &[CustomField]) -> Vec<Cell<'a>> {
         columns::deal_cells(d, names, custom)
     }
 }
@@ -162,7 +166,7 @@ impl Kind for Tasks {
         wanted.users.extend(t.assigned_to_id);
     }
 
-    fn cells(t: &Self::Record, names: &Names, custom: &[CustomField]) -> Vec<String> {
+    fn cells<'a>(t: &'a Self::Record, names: &'a Names, custom: &[CustomField]) -> Vec<Cell<'a>> {
         columns::task_cells(t, names, custom)
     }
 }

@@ -3,6 +3,7 @@
 //! chunk of rows. A linked record the actor may not read is left blank, as its own export would
 //! leave it out.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use crm_core::{Actor, CompanyId, ContactId, DealId, PipelineId, StageId, UserId};
@@ -32,6 +33,10 @@ pub struct Names {
     users: HashMap<UserId, String>,
     pipelines: HashMap<PipelineId, String>,
     stages: HashMap<StageId, String>,
+}
+
+fn borrowed(name: Option<&String>) -> Cow<'_, str> {
+    Cow::Borrowed(name.map_or("", String::as_str))
 }
 
 fn listed<T: Copy + Ord>(ids: &HashSet<T>) -> Vec<T> {
@@ -102,40 +107,35 @@ impl Names {
         Ok(names)
     }
 
-    pub fn company(&self, id: Option<CompanyId>) -> String {
-        id.and_then(|id| self.companies.get(&id))
-            .cloned()
-            .unwrap_or_default()
+    pub fn company(&self, id: Option<CompanyId>) -> Cow<'_, str> {
+        borrowed(id.and_then(|id| self.companies.get(&id)))
     }
 
     /// A contact's e-mail and phone.
-    pub fn contact(&self, id: Option<ContactId>) -> (String, String) {
+    pub fn contact(&self, id: Option<ContactId>) -> (Cow<'_, str>, Cow<'_, str>) {
         match id.and_then(|id| self.contacts.get(&id)) {
-            Some((email, phone)) => (
-                email.clone().unwrap_or_default(),
-                phone.clone().unwrap_or_default(),
-            ),
-            None => Default::default(),
+            Some((email, phone)) => (borrowed(email.as_ref()), borrowed(phone.as_ref())),
+            None => (Cow::Borrowed(""), Cow::Borrowed("")),
         }
     }
 
-    pub fn deal_number(&self, id: Option<DealId>) -> String {
-        id.and_then(|id| self.deals.get(&id))
-            .map(i64::to_string)
-            .unwrap_or_default()
+    pub fn deal_number(&self, id: Option<DealId>) -> Cow<'_, str> {
+        Cow::Owned(
+            id.and_then(|id| self.deals.get(&id))
+                .map(i64::to_string)
+                .unwrap_or_default(),
+        )
     }
 
-    pub fn user(&self, id: Option<UserId>) -> String {
-        id.and_then(|id| self.users.get(&id))
-            .cloned()
-            .unwrap_or_default()
+    pub fn user(&self, id: Option<UserId>) -> Cow<'_, str> {
+        borrowed(id.and_then(|id| self.users.get(&id)))
     }
 
-    pub fn pipeline(&self, id: PipelineId) -> String {
-        self.pipelines.get(&id).cloned().unwrap_or_default()
+    pub fn pipeline(&self, id: PipelineId) -> Cow<'_, str> {
+        borrowed(self.pipelines.get(&id))
     }
 
-    pub fn stage(&self, id: StageId) -> String {
-        self.stages.get(&id).cloned().unwrap_or_default()
+    pub fn stage(&self, id: StageId) -> Cow<'_, str> {
+        borrowed(self.stages.get(&id))
     }
 }

@@ -165,11 +165,12 @@ impl Job<'_> {
                 {
                     return Ok(());
                 }
+                // A chunk's text is about as long as the one before.
+                let mut size = 64 * 1024;
                 while let Some(chunk) = next_chunk(&mut rows).await? {
-                    let mut text = String::new();
-                    for cells in render.cells::<K>(&chunk).await? {
-                        text.push_str(&crate::csv::line(&cells));
-                    }
+                    let mut text = String::with_capacity(size + size / 8);
+                    render.csv::<K>(&chunk, &mut text).await?;
+                    size = text.len();
                     if out.send(Ok(Bytes::from(text))).await.is_err() {
                         // The client went away.
                         return Ok(());
@@ -200,19 +201,36 @@ struct Render<'a> {
 }
 
 impl Render<'_> {
-    /// The cells of a chunk, linked records' names looked up in one round trip per kind.
-    async fn cells<K: Kind>(&self, chunk: &[K::Record]) -> Result<Vec<Vec<String>>, ExportError> {
+    /// The names a chunk's records link to, looked up in one round trip per kind.
+    async fn names<K: Kind>(&self, chunk: &[K::Record]) -> Result<Names, ExportError> {
         let mut wanted = Wanted::default();
         for record in chunk {
             K::wanted(record, &mut wanted);
         }
-        let names = {
-            let mut conn = get_conn(self.pool).await?;
-            Names::load(&mut conn, self.actor, &wanted).await?
-        };
+        let mut conn = get_conn(self.pool).await?;
+        Ok(Names::load(&mut conn, self.actor, &wanted).await?)
+    }
+
+    /// A chunk's CSV lines, appended to `out`.
+    async fn csv<K: Kind>(&self, chunk: &[K::Record], out: &mut String) -> Result<(), ExportError> {
+        let names = self.names::<K>(chunk).await?;
+        for record in chunk {
+            crate::csv::line_into(out, &K::cells(record, &names, self.custom));
+        }
+        Ok(())
+    }
+
+    /// A chunk's cells, owned (for the XLSX writer's thread).
+    async fn cells<K: Kind>(&self, chunk: &[K::Record]) -> Result<Vec<Vec<String>>, ExportError> {
+        let names = self.names::<K>(chunk).await?;
         Ok(chunk
             .iter()
-            .map(|r| K::cells(r, &names, self.custom))
+            .map(|r| {
+                K::cells(r, &names, self.custom)
+                    .into_iter()
+                    .map(std::borrow::Cow::into_owned)
+                    .collect()
+            })
             .collect())
     }
 }

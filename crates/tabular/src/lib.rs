@@ -15,4 +15,4 @@ pub mod write;
 pub use error::TabularError;
 pub use headers::{FieldSpec, Mapped, auto_map};
 pub use read::{Format, Limits, Row, Table, open};
-pub use write::{spreadsheet_safe, unneutralized};
+pub use write::{needs_guard, spreadsheet_safe, unneutralized};

@@ -10,10 +10,17 @@ use std::borrow::Cow;
 /// Every cell that came from a user (names, notes, the echoed cells of `errors.csv`) goes
 /// through this before it is written; the CSV quoting itself is the writer's job.
 pub fn spreadsheet_safe(cell: &str) -> Cow<'_, str> {
-    match cell.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => Cow::Owned(format!("'{cell}")),
-        _ => Cow::Borrowed(cell),
+    if needs_guard(cell) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
     }
+}
+
+/// Whether a spreadsheet could run `cell` as a formula: it starts with `=`, `+`, `-`, `@`,
+/// tab or CR, and [`spreadsheet_safe`] prefixes it with `'`.
+pub fn needs_guard(cell: &str) -> bool {
+    cell.starts_with(['=', '+', '-', '@', '\t', '\r'])
 }
 
 /// Undoes [`spreadsheet_safe`] on a cell read back for import: a leading `'` before one of the
