@@ -17,6 +17,8 @@ const PART_BYTES: usize = 5 * 1024 * 1024;
 const PARTS_IN_FLIGHT: usize = 2;
 /// How much of the start of a file the type sniffer sees.
 const SNIFF_BYTES: usize = 8192;
+/// Chunks waiting for the hasher.
+const CHUNKS_TO_HASH: usize = 16;
 
 /// What was stored: the object's id, size, digest and sniffed type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +39,7 @@ pub struct Upload {
     storage: Storage,
     id: FileId,
     writer: BufWriter,
-    hasher: Sha256,
+    hasher: Hasher,
     size: u64,
     limit: u64,
     head: Vec<u8>,
@@ -53,7 +55,7 @@ impl Upload {
             storage: storage.clone(),
             id,
             writer,
-            hasher: Sha256::new(),
+            hasher: Hasher::start(),
             size: 0,
             limit,
             head: Vec::new(),
@@ -71,7 +73,7 @@ impl Upload {
         if self.size > self.limit {
             return Err(FileError::TooLarge(self.limit));
         }
-        self.hasher.update(&chunk);
+        self.hasher.update(chunk.clone()).await?;
         if self.head.len() < SNIFF_BYTES {
             let take = (SNIFF_BYTES - self.head.len()).min(chunk.len());
             self.head.extend_from_slice(&chunk[..take]);
@@ -90,10 +92,17 @@ impl Upload {
                 source: Box::new(e),
             }));
         }
+        let sha256 = match self.hasher.finish().await {
+            Ok(digest) => digest,
+            Err(e) => {
+                self.remove_object().await;
+                return Err(e);
+            }
+        };
         Ok(StoredObject {
             id: self.id,
             size: self.size,
-            sha256: hex::encode(self.hasher.finalize()),
+            sha256,
             content_type: sniff(&self.head),
         })
     }
@@ -112,6 +121,50 @@ impl Upload {
             tracing::warn!(error = %e, file = %self.id, "a failed upload left an object");
         }
     }
+}
+
+/// SHA-256 of an upload, computed on a blocking thread beside the task that receives and
+/// stores the bytes: hashing a large file is as much work as moving it.
+struct Hasher {
+    chunks: Option<tokio::sync::mpsc::Sender<Bytes>>,
+    digest: tokio::task::JoinHandle<String>,
+}
+
+impl Hasher {
+    fn start() -> Self {
+        let (chunks, mut incoming) = tokio::sync::mpsc::channel::<Bytes>(CHUNKS_TO_HASH);
+        let digest = tokio::task::spawn_blocking(move || {
+            let mut hasher = Sha256::new();
+            while let Some(chunk) = incoming.blocking_recv() {
+                hasher.update(&chunk);
+            }
+            hex::encode(hasher.finalize())
+        });
+        Self {
+            chunks: Some(chunks),
+            digest,
+        }
+    }
+
+    async fn update(&mut self, chunk: Bytes) -> Result<(), FileError> {
+        let sent = match &self.chunks {
+            Some(chunks) => chunks.send(chunk).await.is_ok(),
+            None => false,
+        };
+        if sent { Ok(()) } else { Err(hasher_gone()) }
+    }
+
+    async fn finish(&mut self) -> Result<String, FileError> {
+        drop(self.chunks.take());
+        (&mut self.digest).await.map_err(|_| hasher_gone())
+    }
+}
+
+fn hasher_gone() -> FileError {
+    FileError::Storage(object_store::Error::Generic {
+        store: "upload",
+        source: "the hashing thread stopped".into(),
+    })
 }
 
 /// The content type told by the first bytes of a file: a known signature, else UTF-8 text
