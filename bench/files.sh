@@ -6,35 +6,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MIB=${BENCH_FILE_MIB:-1024}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/crm-target}
 EMAIL=bench-admin@example.com PASSWORD=bench-password-1234
 log() { echo "[bench-files] $*" >&2; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-rss_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
-
-log "building crm-server (release)"
-cargo build --release -p crm-server >&2
-BIN=$CARGO_TARGET_DIR/release/crm-server
-
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 # On the disk the server stores files on, so `cp` and the API write to the same place.
-WORK=${BENCH_WORK_DIR:-$PWD/.bench-files-$$}
-mkdir -m 755 "$WORK"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-URL=http://127.0.0.1:$PORT
-PID=
-cleanup() {
-  [[ -n $PID ]] && { kill -TERM "$PID" 2>/dev/null; wait "$PID" 2>/dev/null || true; }
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-export CRM_DATA_DIR=$WORK CRM_LISTEN=127.0.0.1:$PORT CRM_COOKIE_SECURE=false RUST_LOG=warn
-export CRM_ADMIN_EMAIL=$EMAIL CRM_ADMIN_PASSWORD=$PASSWORD CRM_MAX_UPLOAD_MB=$((MIB + 16))
-
-"$BIN" >>"$WORK/server.log" 2>&1 &
-PID=$!
-until [[ $(curl -s -o /dev/null -w '%{http_code}' "$URL/api/health/ready") == 200 ]]; do sleep 0.05; done
-TOKEN=$(curl -fsS -H 'Content-Type: application/json' -d "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\"}" \
-  "$URL/api/auth/login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["accessToken"])')
+bench_setup "${BENCH_WORK_DIR:-$PWD/.bench-files-$$}"
+export CRM_MAX_UPLOAD_MB=$((MIB + 16))
+bench_start
 json_field() { python3 -c "import json,sys; print(json.load(sys.stdin)['data']['$1'])"; }
 CONTACT=$(curl -fsS -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
   -d '{"fullName": "File holder"}' "$URL/api/contacts" | json_field id)

@@ -9,37 +9,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${BENCH_ROWS:-1000000}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/crm-target}
 EMAIL=bench-admin@example.com PASSWORD=bench-password-1234
 log() { echo "[bench-import-export] $*" >&2; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-rss_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
-
-PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-PG_BIN=${PG_BIN:-$(pg_config --bindir)}
-log "building crm-server (release)"
-cargo build --release -p crm-server >&2
-BIN=$CARGO_TARGET_DIR/release/crm-server
-
-WORK=/tmp/crm-bie-$$
-mkdir -m 755 "$WORK"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-URL=http://127.0.0.1:$PORT
-PID=
-cleanup() {
-  [[ -n $PID ]] && { kill -TERM "$PID" 2>/dev/null; wait "$PID" 2>/dev/null || true; }
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-export CRM_DATA_DIR=$WORK CRM_LISTEN=127.0.0.1:$PORT CRM_COOKIE_SECURE=false RUST_LOG=warn
-export CRM_ADMIN_EMAIL=$EMAIL CRM_ADMIN_PASSWORD=$PASSWORD CRM_MAX_IMPORT_MB=2048
-psql_() { "$PG_BIN/psql" -h "$WORK/pg" -U postgres -d crm -qAtX "$@"; }
-
-"$BIN" >>"$WORK/server.log" 2>&1 &
-PID=$!
-until [[ $(curl -s -o /dev/null -w '%{http_code}' "$URL/api/health/ready") == 200 ]]; do sleep 0.05; done
-TOKEN=$(curl -fsS -H 'Content-Type: application/json' -d "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\"}" \
-  "$URL/api/auth/login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["accessToken"])')
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+bench_setup "/tmp/crm-bie-$$"
+export CRM_MAX_IMPORT_MB=2048
+bench_start
 
 log "generating $ROWS rows"
 python3 - "$ROWS" "$WORK" <<'PY'

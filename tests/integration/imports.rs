@@ -57,12 +57,32 @@ async fn finished(app: &TestApp, token: &str, location: &str) -> Value {
     }
 }
 
-async fn contacts(app: &TestApp, token: &str) -> Vec<Value> {
-    app.get_json("/api/contacts?limit=100&sort=createdAt", token)
-        .await["data"]
+/// The records a list answers (one page: tests here hold fewer than its limit).
+pub async fn records(app: &TestApp, token: &str, path: &str) -> Vec<Value> {
+    app.get_json(path, token).await["data"]
         .as_array()
         .unwrap()
         .clone()
+}
+
+async fn contacts(app: &TestApp, token: &str) -> Vec<Value> {
+    records(app, token, "/api/contacts?limit=100&sort=createdAt").await
+}
+
+/// `(row, column, message)` of an ended import's errors.
+pub fn errors(done: &Value) -> Vec<(i64, String, String)> {
+    done["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["row"].as_i64().unwrap(),
+                e["column"].as_str().unwrap_or("").to_owned(),
+                e["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
 }
 
 fn by_email<'a>(all: &'a [Value], email: &str) -> &'a Value {
@@ -479,18 +499,7 @@ async fn companies_import_with_their_own_rules_and_duplicates() {
         (json!(2), json!(4)),
         "{done}"
     );
-    let messages: Vec<(i64, String, String)> = done["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["row"].as_i64().unwrap(),
-                e["column"].as_str().unwrap_or("").to_owned(),
-                e["message"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let messages = errors(&done);
     assert!(
         messages[0].0 == 4 && messages[0].2.contains("earlier row"),
         "{messages:?}"

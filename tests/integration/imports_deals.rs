@@ -7,7 +7,7 @@ use crm_testkit::UserBuilder;
 use serde_json::{Value, json};
 
 use crate::files::Form;
-use crate::imports::{contacts_form, import};
+use crate::imports::{contacts_form, errors, import, records};
 use crate::support::TestApp;
 
 const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../crates/tabular/tests/data");
@@ -22,28 +22,8 @@ fn form(entity: &str, name: &str, bytes: &[u8]) -> Form {
         .file(&format!("filename=\"{name}\""), bytes)
 }
 
-/// `(row, column, message)` of an ended import's errors.
-fn errors(done: &Value) -> Vec<(i64, String, String)> {
-    done["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["row"].as_i64().unwrap(),
-                e["column"].as_str().unwrap_or("").to_owned(),
-                e["message"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
 async fn deals(app: &TestApp, token: &str) -> Vec<Value> {
-    app.get_json("/api/deals?limit=100&sort=createdAt", token)
-        .await["data"]
-        .as_array()
-        .unwrap()
-        .clone()
+    records(app, token, "/api/deals?limit=100&sort=createdAt").await
 }
 
 fn titled<'a>(all: &'a [Value], title: &str) -> &'a Value {

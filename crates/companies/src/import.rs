@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use crm_core::{Actor, CompanyId, Permission};
 use crm_db::AsyncPgConnection;
-use crm_db::import_keys::{UpsertBy, UpsertClash};
+use crm_db::import_keys::UpsertBy;
 use crm_db::schema::companies;
 use crm_db::sql::lower;
 use diesel::prelude::*;
@@ -129,16 +129,7 @@ pub struct ImportRow {
     pub input: CreateCompany,
 }
 
-/// What a batch did.
-#[derive(Debug, Default)]
-pub struct BatchOutcome {
-    /// Companies written (or, in a dry run, that would be).
-    pub created: u64,
-    /// Companies updated by rows of an upserting import.
-    pub updated: u64,
-    /// Rows refused, with why.
-    pub failures: Vec<(u64, Vec<crm_core::FieldError>)>,
-}
+pub use crm_db::import_keys::BatchOutcome;
 
 /// Imports `rows` as new companies in the caller's transaction (`companies.write`), with the
 /// rules of `create_company`, set-based; a name an earlier row or a live company has is
@@ -205,21 +196,6 @@ pub async fn import_batch(
     Ok(outcome)
 }
 
-/// The field errors of a row refused for a unique value taken; `None` for other failures.
-fn refusal(e: &CompanyError) -> Option<Vec<crm_core::FieldError>> {
-    if !matches!(
-        e,
-        CompanyError::DuplicateName | CompanyError::CustomFields(_)
-    ) {
-        return None;
-    }
-    let mut fields = crm_core::DomainError::field_errors(e);
-    if fields.is_empty() {
-        fields.push(crm_core::FieldError::new("name", e.to_string()));
-    }
-    Some(fields)
-}
-
 /// Rows per INSERT: 15 parameters each, far below PostgreSQL's 65 535 per statement.
 const ROWS_PER_STATEMENT: usize = 2000;
 
@@ -235,10 +211,7 @@ async fn insert(
     if rows.is_empty() {
         return Ok(0);
     }
-    let mut tags: Vec<String> = rows.iter().flat_map(|(_, v)| v.tags.clone()).collect();
-    tags.sort_unstable();
-    tags.dedup();
-    crm_db::tags::ensure_registered(conn, &tags).await?;
+    crm_db::import_keys::register_tags(conn, rows.iter().flat_map(|(_, v)| &v.tags)).await?;
     let now = chrono::Utc::now();
     let values: Vec<_> = rows
         .into_iter()
@@ -282,10 +255,6 @@ impl crm_db::import_keys::BatchWriter for Writer<'_> {
         rows: Vec<(u64, crate::service::CompanyValues)>,
     ) -> Result<u64, CompanyError> {
         insert(conn, self.actor, self.import, rows).await
-    }
-
-    fn refused(e: &CompanyError) -> Option<Vec<crm_core::FieldError>> {
-        refusal(e)
     }
 }
 
@@ -359,13 +328,9 @@ async fn update_matched(
     }
     let sorted = crm_db::import_keys::sort_upserts(conn, import, keyed, &existing).await?;
     for (line, clash) in sorted.clashes {
-        let message = match clash {
-            UpsertClash::EarlierRow => format!("an earlier row of the file has this {field}"),
-            UpsertClash::Several => format!("several companies have this {field}"),
-        };
         outcome
             .failures
-            .push((line, vec![crm_core::FieldError::new(field, message)]));
+            .push((line, vec![clash.error(field, "companies")]));
     }
     let updates = sorted
         .update

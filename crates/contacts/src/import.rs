@@ -9,7 +9,7 @@ use chrono::Utc;
 use crm_core::{Actor, ContactId, EntityRef, FieldError, Permission, checks};
 use crm_custom_fields::{CustomFieldEntity, FieldSet, gather};
 use crm_db::AsyncPgConnection;
-use crm_db::import_keys::{Clash, UpsertBy, UpsertClash};
+use crm_db::import_keys::{Clash, UpsertBy};
 use crm_db::schema::contacts;
 use crm_db::sql::lower;
 use diesel::prelude::*;
@@ -35,16 +35,7 @@ pub struct ImportRow {
     pub owner_email: Option<String>,
 }
 
-/// What a batch did.
-#[derive(Debug, Default)]
-pub struct BatchOutcome {
-    /// Contacts written (or, in a dry run, that would be).
-    pub created: u64,
-    /// Contacts updated by rows of an upserting import.
-    pub updated: u64,
-    /// Rows refused, with why (field names are API names: `email`, `customFields.x`, ...).
-    pub failures: Vec<(u64, Vec<FieldError>)>,
-}
+pub use crm_db::import_keys::BatchOutcome;
 
 /// The in-file key of a contact: its e-mail, which is unique.
 fn key_of(values: &ContactValues) -> Option<String> {
@@ -134,23 +125,6 @@ pub async fn import_batch(
     outcome.created = created;
     outcome.failures.extend(refused);
     Ok(outcome)
-}
-
-/// The field errors of a row refused for a unique value taken (the e-mail, or a unique custom
-/// field's value); `None` for other failures.
-fn refusal(e: &ContactError) -> Option<Vec<FieldError>> {
-    if !matches!(
-        e,
-        ContactError::DuplicateEmail | ContactError::CustomFields(_)
-    ) {
-        return None;
-    }
-    let fields = crm_core::DomainError::field_errors(e);
-    Some(if fields.is_empty() {
-        vec![FieldError::new("email", e.to_string())]
-    } else {
-        fields
-    })
 }
 
 /// Drops rows whose e-mail an earlier row of the file (this batch or another) or a live contact
@@ -252,13 +226,7 @@ async fn insert(
     if valid.is_empty() {
         return Ok(0);
     }
-    let tags: Vec<String> = {
-        let mut all: Vec<String> = valid.iter().flat_map(|(_, v)| v.tags.clone()).collect();
-        all.sort_unstable();
-        all.dedup();
-        all
-    };
-    crm_db::tags::ensure_registered(conn, &tags).await?;
+    crm_db::import_keys::register_tags(conn, valid.iter().flat_map(|(_, v)| &v.tags)).await?;
     let now = Utc::now();
     let mut written: Vec<Contact> = Vec::with_capacity(valid.len());
     for chunk in valid.chunks(ROWS_PER_STATEMENT) {
@@ -285,10 +253,6 @@ impl crm_db::import_keys::BatchWriter for Writer<'_> {
         rows: Vec<(u64, ContactValues)>,
     ) -> Result<u64, ContactError> {
         insert(conn, self.actor, self.import, rows).await
-    }
-
-    fn refused(e: &ContactError) -> Option<Vec<FieldError>> {
-        refusal(e)
     }
 }
 
@@ -355,13 +319,9 @@ async fn update_matched(
     }
     let sorted = crm_db::import_keys::sort_upserts(conn, import, keyed, &existing).await?;
     for (line, clash) in sorted.clashes {
-        let message = match clash {
-            UpsertClash::EarlierRow => format!("an earlier row of the file has this {field}"),
-            UpsertClash::Several => format!("several contacts have this {field}"),
-        };
         outcome
             .failures
-            .push((line, vec![FieldError::new(field, message)]));
+            .push((line, vec![clash.error(field, "contacts")]));
     }
     let mut updates = Vec::with_capacity(sorted.update.len());
     for (line, id, (row, errors)) in sorted.update {

@@ -20,7 +20,8 @@ macro_rules! named_enum {
         $(#[$attr])*
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, Hash, ::strum::Display, ::strum::EnumString,
-            ::strum::IntoStaticStr, ::serde::Serialize, ::serde::Deserialize, ::utoipa::ToSchema,
+            ::strum::IntoStaticStr, ::strum::VariantNames, ::serde::Serialize, ::serde::Deserialize,
+            ::utoipa::ToSchema,
         )]
         #[strum(serialize_all = $case)]
         #[serde(rename_all = $case)]

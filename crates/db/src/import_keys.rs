@@ -70,7 +70,7 @@ pub trait BatchWriter {
     /// A checked row.
     type Row: Clone;
     /// The crate's error.
-    type Error: From<diesel::result::Error>;
+    type Error: From<diesel::result::Error> + crm_core::DomainError;
 
     /// Inserts the rows set-based: how many were written.
     fn insert(
@@ -79,8 +79,30 @@ pub trait BatchWriter {
         rows: Vec<(u64, Self::Row)>,
     ) -> impl Future<Output = Result<u64, Self::Error>> + Send;
 
-    /// The field errors of a row refused for a unique value taken; `None` for other failures.
-    fn refused(e: &Self::Error) -> Option<Vec<crm_core::FieldError>>;
+    /// The field errors of a row refused for a unique value taken (a conflict: an e-mail, a
+    /// name, a unique custom field's value); `None` for other failures.
+    fn refused(e: &Self::Error) -> Option<Vec<crm_core::FieldError>> {
+        use crm_core::{DomainError, ErrorKind};
+        if e.kind() != ErrorKind::Conflict {
+            return None;
+        }
+        let mut fields = e.field_errors();
+        if fields.is_empty() {
+            fields.push(crm_core::FieldError::new("row", e.to_string()));
+        }
+        Some(fields)
+    }
+}
+
+/// Registers the tags of rows about to be written, each once.
+pub async fn register_tags<'a>(
+    conn: &mut AsyncPgConnection,
+    tags: impl IntoIterator<Item = &'a String>,
+) -> QueryResult<()> {
+    let mut tags: Vec<String> = tags.into_iter().cloned().collect();
+    tags.sort_unstable();
+    tags.dedup();
+    crate::tags::ensure_registered(conn, &tags).await
 }
 
 /// Runs the writer on `rows` inside a savepoint, rolled back again for a dry run: how many
@@ -138,6 +160,18 @@ pub async fn write_rows<W: BatchWriter>(
     }
 }
 
+/// What an import batch did to one record type.
+#[derive(Debug, Default)]
+pub struct BatchOutcome {
+    /// Records written (or, in a dry run, that would be).
+    pub created: u64,
+    /// Records updated by rows of an upserting import.
+    pub updated: u64,
+    /// Rows refused, with why (field names are the file's fields: `email`, `stage`,
+    /// `customFields.x`, ...).
+    pub failures: Vec<(u64, Vec<crm_core::FieldError>)>,
+}
+
 /// Which value of a row finds the record it updates instead of creating one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpsertBy {
@@ -158,6 +192,18 @@ pub enum UpsertClash {
     EarlierRow,
     /// Several live records have it: which one to update is not clear.
     Several,
+}
+
+impl UpsertClash {
+    /// The error of a row refused so: `field` is the key's field, `records` what records of
+    /// the kind are called (`contacts`).
+    pub fn error(self, field: &str, records: &str) -> crm_core::FieldError {
+        let message = match self {
+            UpsertClash::EarlierRow => format!("an earlier row of the file has this {field}"),
+            UpsertClash::Several => format!("several {records} have this {field}"),
+        };
+        crm_core::FieldError::new(field, message)
+    }
 }
 
 /// An upserting batch's rows sorted out by key.

@@ -16,7 +16,7 @@ use crm_core::{
 };
 use crm_custom_fields::{CustomFieldEntity, FieldSet, gather};
 use crm_db::AsyncPgConnection;
-use crm_db::import_keys::{UpsertBy, UpsertClash};
+use crm_db::import_keys::UpsertBy;
 use crm_db::schema::{contacts, deals, pipelines, stages};
 use crm_pipelines::StageType;
 use diesel::prelude::*;
@@ -53,17 +53,7 @@ pub struct ImportRow {
     pub number: Option<String>,
 }
 
-/// What a batch did.
-#[derive(Debug, Default)]
-pub struct BatchOutcome {
-    /// Deals written (or, in a dry run, that would be).
-    pub created: u64,
-    /// Deals updated by rows of an import upserting by number.
-    pub updated: u64,
-    /// Rows refused, with why (field names are the file's fields: `stage`, `contactEmail`,
-    /// `amount`, `customFields.x`, ...).
-    pub failures: Vec<(u64, Vec<FieldError>)>,
-}
+pub use crm_db::import_keys::BatchOutcome;
 
 /// A deal ready to insert.
 #[derive(Debug, Clone)]
@@ -171,19 +161,6 @@ pub async fn import_batch(
 
 fn stored_text(raw: Option<String>) -> Option<String> {
     raw.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
-}
-
-fn refusal(e: &DealError) -> Option<Vec<FieldError>> {
-    match e {
-        DealError::CustomFields(_) => {
-            let mut fields = crm_core::DomainError::field_errors(e);
-            if fields.is_empty() {
-                fields.push(FieldError::new("customFields", e.to_string()));
-            }
-            Some(fields)
-        }
-        _ => None,
-    }
 }
 
 #[derive(Debug, Clone, Queryable)]
@@ -441,10 +418,7 @@ async fn insert(
     if rows.is_empty() {
         return Ok(0);
     }
-    let mut tags: Vec<String> = rows.iter().flat_map(|(_, v)| v.tags.clone()).collect();
-    tags.sort_unstable();
-    tags.dedup();
-    crm_db::tags::ensure_registered(conn, &tags).await?;
+    crm_db::import_keys::register_tags(conn, rows.iter().flat_map(|(_, v)| &v.tags)).await?;
     // The stages' order changes: their rows are locked (sorted, like every such write), then
     // each new deal goes to the end of its stage.
     let mut stage_ids: Vec<StageId> = rows.iter().map(|(_, v)| v.stage).collect();
@@ -542,10 +516,6 @@ impl crm_db::import_keys::BatchWriter for Writer<'_> {
     ) -> Result<u64, DealError> {
         insert(conn, self.actor, self.import, rows).await
     }
-
-    fn refused(e: &DealError) -> Option<Vec<FieldError>> {
-        refusal(e)
-    }
 }
 
 /// A deal number as a file writes it: `42`, `#42`, `№ 42`.
@@ -607,13 +577,9 @@ impl Matched<'_> {
             .collect();
         let sorted = crm_db::import_keys::sort_upserts(conn, import, keyed, &existing).await?;
         for (line, clash) in sorted.clashes {
-            let message = match clash {
-                UpsertClash::EarlierRow => "an earlier row of the file has this number",
-                UpsertClash::Several => "several deals have this number",
-            };
             outcome
                 .failures
-                .push((line, vec![FieldError::new("number", message)]));
+                .push((line, vec![clash.error("number", "deals")]));
         }
         let mut updates = Vec::with_capacity(sorted.update.len());
         for (line, id, row) in sorted.update {

@@ -539,7 +539,11 @@ impl Batches {
         let outcome = conn
             .transaction::<_, JobFailure, _>(async |conn| {
                 let upsert = import.upsert_key.map(|k| k.by());
-                let (created, updated, refused) = inputs
+                let crm_db::import_keys::BatchOutcome {
+                    created,
+                    updated,
+                    failures: refused,
+                } = inputs
                     .write(conn, actor, import.id, dry_run, upsert)
                     .await?;
                 let mut failures = failures;

@@ -258,13 +258,34 @@ pub fn deal(
     Ok(row)
 }
 
+/// Words of other CRMs' exports for task statuses, priorities and types.
+const STATUS_WORDS: &[(&str, &str)] = &[
+    ("новая", "TODO"),
+    ("к выполнению", "TODO"),
+    ("в работе", "IN_PROGRESS"),
+    ("выполнена", "DONE"),
+    ("завершена", "DONE"),
+    ("отменена", "CANCELLED"),
+];
+const PRIORITY_WORDS: &[(&str, &str)] = &[
+    ("низкий", "LOW"),
+    ("средний", "MEDIUM"),
+    ("высокий", "HIGH"),
+    ("срочный", "URGENT"),
+];
+const TYPE_WORDS: &[(&str, &str)] = &[
+    ("звонок", "CALL"),
+    ("встреча", "MEETING"),
+    ("письмо", "EMAIL"),
+    ("другое", "OTHER"),
+];
+
 /// A task status, priority or type cell as its API name (`in progress` → `IN_PROGRESS`, and
-/// the Russian words of such exports), or why not.
-fn task_enum<T: std::str::FromStr>(
+/// the `words` of other CRMs' exports), or why not.
+fn task_enum<T: std::str::FromStr + strum::VariantNames>(
     field: &str,
     cell: &str,
     words: &[(&str, &str)],
-    names: &[&str],
 ) -> Result<Value, FieldError> {
     let lower = cell.to_lowercase();
     let name = words
@@ -277,7 +298,7 @@ fn task_enum<T: std::str::FromStr>(
     } else {
         Err(FieldError::new(
             field,
-            format!("must be one of {}", names.join(", ")),
+            format!("must be one of {}", T::VARIANTS.join(", ")),
         ))
     }
 }
@@ -314,41 +335,9 @@ pub fn task(
                 continue;
             }
             "dueAt" => moment(field, cell),
-            "status" => task_enum::<TaskStatus>(
-                field,
-                cell,
-                &[
-                    ("новая", "TODO"),
-                    ("к выполнению", "TODO"),
-                    ("в работе", "IN_PROGRESS"),
-                    ("выполнена", "DONE"),
-                    ("завершена", "DONE"),
-                    ("отменена", "CANCELLED"),
-                ],
-                &["TODO", "IN_PROGRESS", "DONE", "CANCELLED"],
-            ),
-            "priority" => task_enum::<TaskPriority>(
-                field,
-                cell,
-                &[
-                    ("низкий", "LOW"),
-                    ("средний", "MEDIUM"),
-                    ("высокий", "HIGH"),
-                    ("срочный", "URGENT"),
-                ],
-                &["LOW", "MEDIUM", "HIGH", "URGENT"],
-            ),
-            "type" => task_enum::<TaskType>(
-                field,
-                cell,
-                &[
-                    ("звонок", "CALL"),
-                    ("встреча", "MEETING"),
-                    ("письмо", "EMAIL"),
-                    ("другое", "OTHER"),
-                ],
-                &["CALL", "MEETING", "FOLLOW_UP", "EMAIL", "OTHER"],
-            ),
+            "status" => task_enum::<TaskStatus>(field, cell, STATUS_WORDS),
+            "priority" => task_enum::<TaskPriority>(field, cell, PRIORITY_WORDS),
+            "type" => task_enum::<TaskType>(field, cell, TYPE_WORDS),
             _ => Ok(Value::String(cell.to_owned())),
         };
         match value {
@@ -369,9 +358,6 @@ pub fn task(
         assignee_email,
     })
 }
-
-/// What a batch wrote: created, updated, and the refused rows with why.
-pub type Written = (u64, u64, Vec<(u64, Vec<FieldError>)>);
 
 /// The rows of a batch, as the record crate's import takes them.
 pub enum Inputs {
@@ -417,7 +403,7 @@ impl Inputs {
         import: Uuid,
         dry_run: bool,
         upsert: Option<crm_db::import_keys::UpsertBy>,
-    ) -> Result<Written, JobFailure> {
+    ) -> Result<crm_db::import_keys::BatchOutcome, JobFailure> {
         fn failure(e: impl crm_core::DomainError) -> JobFailure {
             // Without the permission no later attempt does better.
             if e.kind() == crm_core::ErrorKind::Forbidden {
@@ -428,30 +414,24 @@ impl Inputs {
         }
         match self {
             Inputs::Contacts(rows) => {
-                let o =
-                    crm_contacts::import::import_batch(conn, actor, import, rows, dry_run, upsert)
-                        .await
-                        .map_err(failure)?;
-                Ok((o.created, o.updated, o.failures))
+                crm_contacts::import::import_batch(conn, actor, import, rows, dry_run, upsert)
+                    .await
+                    .map_err(failure)
             }
             Inputs::Companies(rows) => {
-                let o =
-                    crm_companies::import::import_batch(conn, actor, import, rows, dry_run, upsert)
-                        .await
-                        .map_err(failure)?;
-                Ok((o.created, o.updated, o.failures))
+                crm_companies::import::import_batch(conn, actor, import, rows, dry_run, upsert)
+                    .await
+                    .map_err(failure)
             }
             Inputs::Deals(rows) => {
-                let o = crm_deals::import::import_batch(conn, actor, import, rows, dry_run, upsert)
+                crm_deals::import::import_batch(conn, actor, import, rows, dry_run, upsert)
                     .await
-                    .map_err(failure)?;
-                Ok((o.created, o.updated, o.failures))
+                    .map_err(failure)
             }
             Inputs::Tasks(rows) => {
-                let o = crm_tasks::import::import_batch(conn, actor, import, rows, dry_run)
+                crm_tasks::import::import_batch(conn, actor, import, rows, dry_run)
                     .await
-                    .map_err(failure)?;
-                Ok((o.created, 0, o.failures))
+                    .map_err(failure)
             }
         }
     }

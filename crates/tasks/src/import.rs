@@ -38,14 +38,7 @@ pub struct ImportRow {
     pub assignee_email: Option<String>,
 }
 
-/// What a batch did.
-#[derive(Debug, Default)]
-pub struct BatchOutcome {
-    /// Tasks written (or, in a dry run, that would be).
-    pub created: u64,
-    /// Rows refused, with why.
-    pub failures: Vec<(u64, Vec<FieldError>)>,
-}
+pub use crm_db::import_keys::BatchOutcome;
 
 #[derive(Debug, Clone)]
 struct TaskValues {
@@ -172,20 +165,6 @@ pub async fn import_batch(
     Ok(outcome)
 }
 
-/// A unique custom field's value taken refuses a row.
-fn refusal(e: &TaskError) -> Option<Vec<FieldError>> {
-    match e {
-        TaskError::CustomFields(_) => {
-            let mut fields = crm_core::DomainError::field_errors(e);
-            if fields.is_empty() {
-                fields.push(FieldError::new("customFields", e.to_string()));
-            }
-            Some(fields)
-        }
-        _ => None,
-    }
-}
-
 /// The live deals the actor may read with these numbers, share-locked for the transaction.
 async fn deals_by_number(
     conn: &mut AsyncPgConnection,
@@ -221,10 +200,7 @@ async fn insert(
     if rows.is_empty() {
         return Ok(0);
     }
-    let mut tags: Vec<String> = rows.iter().flat_map(|(_, v)| v.tags.clone()).collect();
-    tags.sort_unstable();
-    tags.dedup();
-    crm_db::tags::ensure_registered(conn, &tags).await?;
+    crm_db::import_keys::register_tags(conn, rows.iter().flat_map(|(_, v)| &v.tags)).await?;
     let now = Utc::now();
     let values: Vec<_> = rows
         .into_iter()
@@ -287,9 +263,5 @@ impl crm_db::import_keys::BatchWriter for Writer<'_> {
         rows: Vec<(u64, TaskValues)>,
     ) -> Result<u64, TaskError> {
         insert(conn, self.actor, self.import, rows).await
-    }
-
-    fn refused(e: &TaskError) -> Option<Vec<FieldError>> {
-        refusal(e)
     }
 }
